@@ -1,0 +1,235 @@
+//! Exact amounts: parsing printed numbers and converting between 元 and 万元.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// The unit a figure is expressed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+pub enum MeasureUnit {
+    /// 元
+    Yuan,
+    /// 万元 (10 000 元), the usual unit of published tables.
+    Wanyuan,
+    /// 亿元 (10^8 元)
+    Yiyuan,
+    /// A count (辆, 人, 个 …).
+    Count,
+    /// A percentage.
+    Percent,
+}
+
+impl MeasureUnit {
+    /// The Chinese name as printed.
+    pub fn label(self) -> &'static str {
+        match self {
+            MeasureUnit::Yuan => "元",
+            MeasureUnit::Wanyuan => "万元",
+            MeasureUnit::Yiyuan => "亿元",
+            MeasureUnit::Count => "个",
+            MeasureUnit::Percent => "%",
+        }
+    }
+
+    /// Parses a printed unit name.
+    pub fn from_label(s: &str) -> Option<Self> {
+        match s.trim() {
+            "元" => Some(MeasureUnit::Yuan),
+            "万元" => Some(MeasureUnit::Wanyuan),
+            "亿元" => Some(MeasureUnit::Yiyuan),
+            "个" | "辆" | "人" | "人次" | "批次" | "台" | "台（套）" | "家" | "项" | "次" => {
+                Some(MeasureUnit::Count)
+            }
+            "%" => Some(MeasureUnit::Percent),
+            _ => None,
+        }
+    }
+
+    /// How many 元 one of this unit is, for money units.
+    fn yuan_factor(self) -> Option<Decimal> {
+        match self {
+            MeasureUnit::Yuan => Some(Decimal::ONE),
+            MeasureUnit::Wanyuan => Some(Decimal::from(10_000)),
+            MeasureUnit::Yiyuan => Some(Decimal::from(100_000_000)),
+            _ => None,
+        }
+    }
+
+    /// True for 元, 万元 and 亿元.
+    pub fn is_money(self) -> bool {
+        self.yuan_factor().is_some()
+    }
+}
+
+/// Converts `value` from one money unit to another exactly (decimal division by powers of ten
+/// never rounds within 28 digits). Returns `None` for non-money units.
+pub fn convert(value: Decimal, from: MeasureUnit, to: MeasureUnit) -> Option<Decimal> {
+    let f = from.yuan_factor()?;
+    let t = to.yuan_factor()?;
+    let yuan = value.checked_mul(f)?;
+    Some(yuan.checked_div(t)?.normalize())
+}
+
+/// Normalises a printed number: removes thousands separators, spaces (OCR), and full-width digits.
+/// Returns the canonical text (e.g. "812. 04" → "812.04", "3,617.36" → "3617.36").
+pub fn normalize_number_text(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for ch in raw.chars() {
+        match ch {
+            ',' | '，' | ' ' | '\u{3000}' | '\u{a0}' | '\t' => {}
+            '０'..='９' => out.push(char::from(b'0' + (ch as u32 - '０' as u32) as u8)),
+            '．' => out.push('.'),
+            '－' | '−' | '—' if out.is_empty() => out.push('-'),
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+/// Outcome of reading one table cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CellText {
+    /// Nothing printed.
+    Blank,
+    /// A placeholder meaning "not applicable" («——», «-», «—»).
+    Dash,
+    /// A number; `text` is the normalised printed form (trailing zeros kept).
+    Number { value: Decimal, text: String },
+    /// Something else (text, garbage).
+    Other,
+}
+
+/// Classifies a cell as printed.
+pub fn read_cell(raw: &str) -> CellText {
+    let t = raw.trim().trim_matches(|c| c == '*' || c == ' ');
+    let t = strip_html(t);
+    let t = t.trim();
+    if t.is_empty() {
+        return CellText::Blank;
+    }
+    if t.chars()
+        .all(|c| matches!(c, '-' | '—' | '–' | '－' | '一'))
+        && !t.starts_with('一')
+    {
+        return CellText::Dash;
+    }
+    if t == "一" || t == "--" || t == "——" {
+        return CellText::Dash;
+    }
+    let n = normalize_number_text(t);
+    if let Some(value) = parse_decimal(&n) {
+        return CellText::Number { value, text: n };
+    }
+    CellText::Other
+}
+
+/// Removes simple HTML tags such as `<b>` and `</b>`.
+pub fn strip_html(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('<') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut in_tag = false;
+    for ch in s.chars() {
+        match ch {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => out.push(ch),
+            _ => {}
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Parses a canonical decimal ("-12.50", "2781.88", "0"). Rejects anything else, including
+/// exponents, more than one dot, and empty strings.
+pub fn parse_decimal(s: &str) -> Option<Decimal> {
+    let body = s.strip_prefix('-').unwrap_or(s);
+    if body.is_empty() || body.starts_with('.') || body.ends_with('.') {
+        return None;
+    }
+    let mut dots = 0;
+    for c in body.chars() {
+        if c == '.' {
+            dots += 1;
+        } else if !c.is_ascii_digit() {
+            return None;
+        }
+    }
+    if dots > 1 || body.len() > 26 {
+        return None;
+    }
+    Decimal::from_str(s).ok()
+}
+
+/// Rounds half-up (四舍五入) to `dp` decimal places.
+pub fn round_half_up(v: Decimal, dp: u32) -> Decimal {
+    v.round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::dec;
+
+    #[test]
+    fn reads_printed_numbers() {
+        assert_eq!(
+            read_cell("3,617.36"),
+            CellText::Number {
+                value: dec!(3617.36),
+                text: "3617.36".into()
+            }
+        );
+        assert_eq!(
+            read_cell("812. 04"),
+            CellText::Number {
+                value: dec!(812.04),
+                text: "812.04".into()
+            }
+        );
+        assert_eq!(
+            read_cell("<b>30</b>"),
+            CellText::Number {
+                value: dec!(30),
+                text: "30".into()
+            }
+        );
+        assert_eq!(
+            read_cell("-12.50"),
+            CellText::Number {
+                value: dec!(-12.50),
+                text: "-12.50".into()
+            }
+        );
+        assert_eq!(read_cell("——"), CellText::Dash);
+        assert_eq!(read_cell("-"), CellText::Dash);
+        assert_eq!(read_cell(""), CellText::Blank);
+        assert_eq!(read_cell("合计"), CellText::Other);
+        assert_eq!(read_cell("1e5"), CellText::Other);
+        assert_eq!(read_cell("1.2.3"), CellText::Other);
+    }
+
+    #[test]
+    fn converts_exactly() {
+        assert_eq!(
+            convert(dec!(96282213.44), MeasureUnit::Yuan, MeasureUnit::Wanyuan),
+            Some(dec!(9628.221344))
+        );
+        assert_eq!(
+            convert(dec!(19.52), MeasureUnit::Wanyuan, MeasureUnit::Yuan),
+            Some(dec!(195200))
+        );
+        assert_eq!(
+            convert(dec!(1), MeasureUnit::Count, MeasureUnit::Yuan),
+            None
+        );
+    }
+
+    #[test]
+    fn rounds_half_up() {
+        assert_eq!(round_half_up(dec!(27.196), 2), dec!(27.20));
+        assert_eq!(round_half_up(dec!(0.125), 2), dec!(0.13));
+    }
+}

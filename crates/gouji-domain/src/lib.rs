@@ -1,0 +1,24 @@
+//! Gouji domain crate: everything about 预算/决算 disclosures that is not transport or storage.
+//!
+//! - [`model`]: a report as facts keyed by (canonical table, row, column), with provenance,
+//!   plus the 情况说明 (narrative) figures;
+//! - [`amount`]: exact decimal amounts and their units (元 / 万元);
+//! - [`codes`]: 支出功能分类 and 部门预算支出经济分类 code lists;
+//! - [`template`]: canonical table templates per template family, loaded from data files;
+//! - [`parse`]: disclosure text → [`model::Report`];
+//! - [`rules`]: the 勾稽 rule catalog and its engine;
+//! - [`consolidate`]: rolling units up into a 部门汇总.
+//!
+//! Invariant: this crate knows nothing of tonic, prost or sqlx, and never uses floats for money.
+
+pub mod amount;
+pub mod codes;
+pub mod consolidate;
+pub mod model;
+pub mod parse;
+pub mod rules;
+pub mod template;
+
+pub use amount::MeasureUnit;
+pub use model::{Fact, Report, ReportKind, Scope, UnitType};
+pub use parse::{ParseError, parse_document};

@@ -1,0 +1,270 @@
+//! The report model: a 预算/决算 disclosure as facts, tables, narrative figures and unplaced content.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::amount::MeasureUnit;
+
+/// 预算 (budget) or 决算 (final accounts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ReportKind {
+    /// 预算
+    Budget,
+    /// 决算
+    FinalAccounts,
+}
+
+impl ReportKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ReportKind::Budget => "预算",
+            ReportKind::FinalAccounts => "决算",
+        }
+    }
+}
+
+/// 单位 (a single budget unit) or 部门汇总 (a department's consolidated report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Scope {
+    Unit,
+    Department,
+}
+
+/// 单位性质: decides whether 机关运行经费 applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum UnitType {
+    /// 行政单位
+    Administrative,
+    /// 参照公务员法管理事业单位 (参公)
+    CivilServiceManaged,
+    /// 事业单位
+    Institution,
+}
+
+impl UnitType {
+    pub fn label(self) -> &'static str {
+        match self {
+            UnitType::Administrative => "行政",
+            UnitType::CivilServiceManaged => "参公",
+            UnitType::Institution => "事业",
+        }
+    }
+
+    /// True for units that report 机关运行经费 (行政 and 参公).
+    pub fn has_operating_expenses(self) -> bool {
+        matches!(
+            self,
+            UnitType::Administrative | UnitType::CivilServiceManaged
+        )
+    }
+
+    pub fn from_label(s: &str) -> Option<Self> {
+        match s {
+            "行政" | "行政单位" => Some(UnitType::Administrative),
+            "参公" | "参照公务员法管理事业单位" => {
+                Some(UnitType::CivilServiceManaged)
+            }
+            "事业" | "事业单位" => Some(UnitType::Institution),
+            _ => None,
+        }
+    }
+}
+
+/// Where a value came from: the 1-based line in the submitted text and that line as printed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Provenance {
+    pub line: u32,
+    pub text: String,
+}
+
+/// One table cell: (canonical table, row key, column key) → amount.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fact {
+    /// Canonical table id: 公开01…公开10, 表1…表13.
+    pub table: String,
+    /// Function/economic code or line-item key (e.g. 本年收入合计).
+    pub row: String,
+    /// Canonical column label (e.g. 基本支出, 决算数).
+    pub column: String,
+    /// The amount in `unit`, exactly as printed (scale kept: 4.00 stays 4.00).
+    pub value: Decimal,
+    pub unit: MeasureUnit,
+    pub source: Provenance,
+}
+
+/// A row of a table as printed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowLabel {
+    pub key: String,
+    pub label: String,
+    /// A second label printed beside the first (表6: 政府预算经济分类 name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub line: u32,
+    /// True for subtotal rows of a unit/department in project tables (表12/表13).
+    #[serde(default)]
+    pub subtotal: bool,
+}
+
+/// A table found in the document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    pub id: String,
+    pub title: String,
+    pub unit: MeasureUnit,
+    /// Statement that the table is empty and why («本表无数据», «本部门不涉及故公开空表»).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub empty_reason: Option<String>,
+    /// Line of the title.
+    pub line: u32,
+    pub rows: Vec<RowLabel>,
+    /// Cells printed as «——» (not applicable), as (row, column).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dashes: Vec<(String, String)>,
+    /// The 部门名称/单位名称 printed on the table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity: Option<String>,
+}
+
+/// What a narrative figure measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FigureKind {
+    Amount,
+    Percent,
+    Count,
+}
+
+/// Direction of a change against last year, as worded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Direction {
+    /// 增加 / 增长 / 上升
+    Up,
+    /// 减少 / 下降 / 降低
+    Down,
+    /// 持平 / 与上年相同
+    Flat,
+}
+
+/// A figure quoted in the 情况说明.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Figure {
+    /// Index into [`Report::sections`].
+    pub section: usize,
+    pub kind: FigureKind,
+    /// The words before the number in its clause («绩效工资», «"三公"经费支出预算»).
+    pub label: String,
+    /// `None` for values that are not numbers («∞%»).
+    pub value: Option<Decimal>,
+    pub unit: MeasureUnit,
+    /// The figure as printed («113.45万元», «增长∞%»).
+    pub printed: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+    pub source: Provenance,
+}
+
+/// A heading of the narrative and the lines it spans.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Section {
+    pub heading: String,
+    pub first_line: u32,
+    pub last_line: u32,
+}
+
+/// A score row of a 绩效自评表 (performance self-evaluation table).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PerformanceScore {
+    pub indicator: String,
+    pub weight: Decimal,
+    pub score: Decimal,
+    pub line: u32,
+}
+
+/// Content the parser saw but could not place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unplaced {
+    pub line: u32,
+    pub text: String,
+    pub reason: String,
+}
+
+/// A whole 预算/决算 report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// 部门/单位名称 (e.g. 柳林县医疗保险服务中心).
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_type: Option<UnitType>,
+    pub year: i32,
+    pub kind: ReportKind,
+    pub scope: Scope,
+    /// Template family id (shanxi-js, shaanxi-js, shanxi-ys).
+    pub family: String,
+    pub tables: Vec<Table>,
+    pub facts: Vec<Fact>,
+    pub sections: Vec<Section>,
+    pub figures: Vec<Figure>,
+    #[serde(default)]
+    pub performance: Vec<PerformanceScore>,
+    pub unplaced: Vec<Unplaced>,
+    /// Every line of the source text, for quoting (empty for structured submissions).
+    #[serde(default, skip_serializing)]
+    pub lines: Vec<String>,
+}
+
+impl Report {
+    /// An empty report shell.
+    pub fn new(
+        subject: impl Into<String>,
+        year: i32,
+        kind: ReportKind,
+        scope: Scope,
+        family: impl Into<String>,
+    ) -> Self {
+        Report {
+            subject: subject.into(),
+            unit_type: None,
+            year,
+            kind,
+            scope,
+            family: family.into(),
+            tables: Vec::new(),
+            facts: Vec::new(),
+            sections: Vec::new(),
+            figures: Vec::new(),
+            performance: Vec::new(),
+            unplaced: Vec::new(),
+            lines: Vec::new(),
+        }
+    }
+
+    /// The table with this canonical id.
+    pub fn table(&self, id: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.id == id)
+    }
+
+    /// The fact at (table, row, column).
+    pub fn fact(&self, table: &str, row: &str, column: &str) -> Option<&Fact> {
+        self.facts
+            .iter()
+            .find(|f| f.table == table && f.row == row && f.column == column)
+    }
+
+    /// The value at (table, row, column); `None` when blank.
+    pub fn value(&self, table: &str, row: &str, column: &str) -> Option<Decimal> {
+        self.fact(table, row, column).map(|f| f.value)
+    }
+
+    /// Facts of one table.
+    pub fn facts_of<'a>(&'a self, table: &'a str) -> impl Iterator<Item = &'a Fact> + 'a {
+        self.facts.iter().filter(move |f| f.table == table)
+    }
+
+    /// Number of facts per table id, in table order.
+    pub fn cell_counts(&self) -> Vec<(String, usize)> {
+        self.tables
+            .iter()
+            .map(|t| (t.id.clone(), self.facts_of(&t.id).count()))
+            .collect()
+    }
+}

@@ -1,0 +1,307 @@
+//! Disclosure text → [`Report`].
+//!
+//! The parser works in four passes over the cleaned lines:
+//! 1. pick the template family (决算/预算, province) from cues in the text;
+//! 2. find where each table starts (title and/or 表号, skipping tables of contents);
+//! 3. read each table region with its layout (see [`tables`]), keeping provenance for every cell;
+//! 4. read everything outside tables as the 情况说明 narrative (see [`narrative`]).
+//!
+//! Anything it cannot place is reported in [`Report::unplaced`] with a reason; a document it
+//! cannot read at all is a [`ParseError`]. It never panics on any input.
+
+pub mod narrative;
+pub mod tables;
+pub mod text;
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::amount::MeasureUnit;
+use crate::model::{Report, ReportKind, Scope, Unplaced};
+use crate::template::{self, Family, TableTemplate};
+
+/// Largest document the parser accepts (bytes). Real disclosures are 50–300 KB.
+pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Why a document could not be read at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("document is empty")]
+    Empty,
+    #[error("document is {size} bytes; the limit is {limit} bytes")]
+    TooLarge { size: usize, limit: usize },
+    #[error(
+        "document is not UTF-8 text (invalid byte at offset {offset}); extract the text from the PDF/Word file first"
+    )]
+    NotText { offset: usize },
+    #[error("document contains binary data (NUL byte at offset {offset})")]
+    Binary { offset: usize },
+    #[error(
+        "no 预算/决算 table found: expected titles such as 收入支出决算总表 (公开01) or 预算收支总表 (表1); {lines} lines read"
+    )]
+    NoTables { lines: usize },
+}
+
+/// One cleaned source line.
+#[derive(Debug, Clone)]
+pub(crate) struct Line {
+    /// 1-based line number in the source.
+    pub(crate) no: u32,
+    /// The line as printed (for provenance).
+    pub(crate) raw: String,
+    /// Cleaned of Markdown/HTML residue.
+    pub(crate) text: String,
+    /// `text` split on tabs.
+    pub(crate) cells: Vec<String>,
+    /// Folded `text` for matching.
+    pub(crate) folded: String,
+    /// Watermark or page furniture: ignored everywhere.
+    pub(crate) noise: bool,
+}
+
+/// Parses a disclosure document given as bytes.
+pub fn parse_document(bytes: &[u8]) -> Result<Report, ParseError> {
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(ParseError::TooLarge {
+            size: bytes.len(),
+            limit: MAX_DOCUMENT_BYTES,
+        });
+    }
+    if let Some(offset) = bytes.iter().position(|&b| b == 0) {
+        return Err(ParseError::Binary { offset });
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| ParseError::NotText {
+        offset: e.valid_up_to(),
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim().is_empty() {
+        return Err(ParseError::Empty);
+    }
+    parse_text(text)
+}
+
+fn parse_text(text: &str) -> Result<Report, ParseError> {
+    let lines = read_lines(text);
+    let family = choose_family(&lines);
+    let starts = tables::find_table_starts(&lines, family);
+    if starts.is_empty() {
+        return Err(ParseError::NoTables { lines: lines.len() });
+    }
+    let mut report = Report::new(
+        String::new(),
+        0,
+        family.kind(),
+        Scope::Unit,
+        family.family.clone(),
+    );
+    let doc_unit = MeasureUnit::Wanyuan;
+    let mut in_table = vec![false; lines.len()];
+    let toc = tables::read_toc_declarations(&lines, family);
+    for (i, start) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).map(|s| s.line_idx).unwrap_or(lines.len());
+        let end = tables::region_end(&lines, start.line_idx, end);
+        for flag in &mut in_table[start.line_idx..end] {
+            *flag = true;
+        }
+        let tpl: &TableTemplate = match family.table(&start.table_id) {
+            Some(t) => t,
+            None => continue,
+        };
+        let read = tables::read_table(
+            &lines[start.line_idx..end],
+            tpl,
+            doc_unit,
+            end == lines.len(),
+        );
+        let mut table = read.table;
+        if table.empty_reason.is_none() && read.facts.is_empty() {
+            if let Some(reason) = toc.get(&table.id) {
+                table.empty_reason = Some(reason.clone());
+            }
+        }
+        report.facts.extend(read.facts);
+        report.unplaced.extend(read.unplaced);
+        // A table repeated (e.g. printed twice) keeps its first occurrence's metadata.
+        if report.table(&table.id).is_none() {
+            report.tables.push(table);
+        }
+    }
+    report.tables.sort_by_key(|t| table_order(family, &t.id));
+    narrative::read_narrative(&lines, &in_table, &mut report);
+    report.performance = narrative::read_performance_scores(&lines);
+    fill_identity(&lines, family, &mut report);
+    report.lines = lines.iter().map(|l| l.raw.clone()).collect();
+    Ok(report)
+}
+
+fn table_order(family: &Family, id: &str) -> usize {
+    family
+        .tables
+        .iter()
+        .position(|t| t.id == id)
+        .unwrap_or(usize::MAX)
+}
+
+fn read_lines(text: &str) -> Vec<Line> {
+    let mut lines: Vec<Line> = text
+        .lines()
+        .enumerate()
+        .map(|(i, raw)| {
+            let cleaned = text::clean_line(raw);
+            let cells = text::cells(&cleaned);
+            let folded = text::fold(&cleaned);
+            Line {
+                no: (i + 1) as u32,
+                raw: raw.to_string(),
+                text: cleaned,
+                cells,
+                folded,
+                noise: false,
+            }
+        })
+        .collect();
+    mark_watermarks(&mut lines);
+    lines
+}
+
+/// Marks watermark lines: short tab-free lines without digits, repeated at least three times,
+/// that are not table furniture (units, notes, headers).
+fn mark_watermarks(lines: &mut [Line]) {
+    const KEEP: &[&str] = &[
+        "单位", "部门", "年度", "表", "合计", "注", "栏次", "项目", "科目", "说明", "万元",
+    ];
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for l in lines.iter() {
+        let t = l.folded.as_str();
+        if !l.text.contains('\t') && t.chars().count() >= 4 && t.chars().count() <= 24 {
+            *counts.entry(t).or_default() += 1;
+        }
+    }
+    let marks: Vec<String> = counts
+        .into_iter()
+        .filter(|(t, n)| {
+            *n >= 3
+                && !t.chars().any(|c| c.is_ascii_digit())
+                && !KEEP.iter().any(|k| t.contains(k))
+                && !t.ends_with('。')
+        })
+        .map(|(t, _)| t.to_string())
+        .collect();
+    for l in lines.iter_mut() {
+        if marks.iter().any(|m| *m == l.folded) {
+            l.noise = true;
+        }
+    }
+}
+
+fn choose_family(lines: &[Line]) -> &'static Family {
+    let head: String = lines
+        .iter()
+        .take(60)
+        .map(|l| l.folded.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let all_has = |needle: &str| lines.iter().any(|l| l.folded.contains(needle));
+    let budget_cues = head.matches("预算").count();
+    let final_cues = head.matches("决算").count();
+    let is_budget =
+        budget_cues > final_cues && !head.contains("决算公开") && !head.contains("部门决算");
+    let families = template::families();
+    let best = families
+        .iter()
+        .filter(|f| (f.kind() == ReportKind::Budget) == is_budget)
+        .max_by_key(|f| f.cues.iter().filter(|c| all_has(&text::fold(c))).count());
+    best.or(families.first())
+        .expect("at least one template family is compiled in")
+}
+
+static YEAR_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(\d{4})\s*年度?").expect("static regex"));
+static ENTITY_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:部门名称|单位名称|编制单位|编制部门)\s*[:：]\s*([^\s\t]+)")
+        .expect("static regex")
+});
+
+/// Fills subject, year and scope from the tables' metadata and the title page.
+fn fill_identity(lines: &[Line], family: &Family, report: &mut Report) {
+    // Subject: the most common 部门名称/单位名称 printed on tables, else the first title line.
+    let mut names: HashMap<String, usize> = HashMap::new();
+    for l in lines.iter().filter(|l| !l.noise) {
+        for cap in ENTITY_RE.captures_iter(&l.text) {
+            let name = cap[1]
+                .trim_end_matches(|c: char| c.is_ascii_digit() || c == '年' || c == '度')
+                .to_string();
+            if !name.is_empty() && MeasureUnit::from_label(&name).is_none() {
+                *names.entry(name).or_default() += 1;
+            }
+        }
+    }
+    let from_tables = names
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map(|(n, _)| n);
+    let title_line = lines
+        .iter()
+        .find(|l| !l.text.trim().is_empty() && !l.noise)
+        .map(|l| l.text.trim().to_string());
+    report.subject = match (from_tables, &title_line) {
+        (Some(n), _) => n,
+        (None, Some(t)) => subject_from_title(t),
+        (None, None) => String::new(),
+    };
+    // Year: most frequent plausible "20XX年度" near the top and in table headers.
+    let mut years: HashMap<i32, usize> = HashMap::new();
+    for l in lines
+        .iter()
+        .take(80)
+        .chain(lines.iter().filter(|l| l.text.len() < 80))
+    {
+        for cap in YEAR_RE.captures_iter(&l.text) {
+            if let Ok(y) = cap[1].parse::<i32>() {
+                if (2000..=2100).contains(&y) {
+                    *years.entry(y).or_default() += 1;
+                }
+            }
+        }
+    }
+    report.year = years
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map(|(y, _)| y)
+        .unwrap_or(0);
+    // Scope: a 汇总 or a 部门 report (单位构成 listed) is a department report.
+    let head: String = lines.iter().take(12).map(|l| l.folded.as_str()).collect();
+    let dept_title = head.contains("部门决算") || head.contains("部门预算");
+    let unit_title = head.contains("单位决算") || head.contains("单位预算");
+    let has_composition = lines
+        .iter()
+        .any(|l| l.folded.contains("单位构成") || l.folded.contains("编制范围的单位共"));
+    report.scope = if report.subject.contains("汇总")
+        || (dept_title && !unit_title)
+        || (has_composition && !unit_title)
+    {
+        Scope::Department
+    } else {
+        Scope::Unit
+    };
+    let _ = family;
+}
+
+fn subject_from_title(t: &str) -> String {
+    let t = t.split(['\t', ' ']).next().unwrap_or(t);
+    match YEAR_RE.find(t) {
+        Some(m) if m.start() > 0 => t[..m.start()].trim().to_string(),
+        _ => t.trim().to_string(),
+    }
+}
+
+/// Records an unplaced line.
+pub(crate) fn unplaced(line: &Line, reason: impl Into<String>) -> Unplaced {
+    Unplaced {
+        line: line.no,
+        text: line.raw.clone(),
+        reason: reason.into(),
+    }
+}

@@ -1,0 +1,260 @@
+//! The 情况说明 (narrative): sections and the figures they quote.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use rust_decimal::Decimal;
+
+use super::Line;
+use crate::amount::{MeasureUnit, parse_decimal};
+use crate::model::{Direction, Figure, FigureKind, PerformanceScore, Provenance, Report, Section};
+
+static HEADING_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:第[一二三四五六七八九十]+部分|[一二三四五六七八九十]{1,3}、|[（(][一二三四五六七八九十]{1,3}[)）])")
+        .expect("static regex")
+});
+/// A number with its unit: amounts (万元/元/亿元), percentages and counts.
+static FIGURE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?P<num>-?[0-9][0-9,]*(?:\.[0-9]+)?|∞)\s*(?P<unit>万元|亿元|元|%|％|人次|人|辆|批次|个|台（套）|台\(套\)|台|家|项)",
+    )
+    .expect("static regex")
+});
+/// OCR splits: «812. 04», «2946.25 万 元», «100. 24%».
+static SPLIT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"([0-9])\s*\.\s+([0-9])|([0-9])\s+\.([0-9])").expect("static regex")
+});
+static UNIT_SPLIT_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"([0-9])\s+(万|元|%|％)|万\s+元").expect("static regex"));
+
+/// Joins numbers and units that OCR split apart, keeping everything else.
+pub(crate) fn join_splits(s: &str) -> String {
+    let s = SPLIT_RE.replace_all(s, |c: &regex::Captures<'_>| {
+        if let (Some(a), Some(b)) = (c.get(1), c.get(2)) {
+            format!("{}.{}", a.as_str(), b.as_str())
+        } else {
+            format!("{}.{}", &c[3], &c[4])
+        }
+    });
+    UNIT_SPLIT_RE
+        .replace_all(&s, |c: &regex::Captures<'_>| match (c.get(1), c.get(2)) {
+            (Some(d), Some(u)) => format!("{}{}", d.as_str(), u.as_str()),
+            _ => "万元".to_string(),
+        })
+        .into_owned()
+}
+
+const BOUNDARY: &[char] = &[
+    '，', ',', '。', '；', ';', '：', ':', '、', '（', '(', '）', ')', '！', '？', '\t',
+];
+
+fn direction_of(label: &str) -> Option<Direction> {
+    let t = label.trim_end_matches(['了', '约', '为']);
+    if ["增加", "增长", "上升", "提高", "增"]
+        .iter()
+        .any(|w| t.ends_with(w))
+    {
+        Some(Direction::Up)
+    } else if ["减少", "下降", "降低", "减"]
+        .iter()
+        .any(|w| t.ends_with(w))
+    {
+        Some(Direction::Down)
+    } else if t.ends_with("持平") {
+        Some(Direction::Flat)
+    } else {
+        None
+    }
+}
+
+/// Extracts the figures of one narrative line.
+pub(crate) fn figures_in_line(line_no: u32, raw: &str, text: &str, section: usize) -> Vec<Figure> {
+    let joined = join_splits(text);
+    let mut out = Vec::new();
+    let mut last_end = 0;
+    for cap in FIGURE_RE.captures_iter(&joined) {
+        let (Some(m), Some(num), Some(unit_m)) = (cap.get(0), cap.name("num"), cap.name("unit"))
+        else {
+            continue;
+        };
+        let start = m.start();
+        // A digit glued before the match means we are inside a longer token («2024年», codes).
+        if joined[..start]
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '.')
+        {
+            continue;
+        }
+        let unit_text = unit_m.as_str();
+        let (kind, unit) = match unit_text {
+            "万元" => (FigureKind::Amount, MeasureUnit::Wanyuan),
+            "亿元" => (FigureKind::Amount, MeasureUnit::Yiyuan),
+            "元" => (FigureKind::Amount, MeasureUnit::Yuan),
+            "%" | "％" => (FigureKind::Percent, MeasureUnit::Percent),
+            _ => (FigureKind::Count, MeasureUnit::Count),
+        };
+        let num_text = num.as_str().replace(',', "");
+        let value: Option<Decimal> = if num_text == "∞" {
+            None
+        } else {
+            parse_decimal(&num_text)
+        };
+        if value.is_none() && num_text != "∞" {
+            continue;
+        }
+        if kind == FigureKind::Count && num_text.contains('.') {
+            continue;
+        }
+        let prefix = &joined[last_end.min(start)..start];
+        let label_start = prefix
+            .rfind(BOUNDARY)
+            .map(|i| i + prefix[i..].chars().next().map_or(1, char::len_utf8))
+            .unwrap_or(0);
+        let mut label = prefix[label_start..].trim().to_string();
+        for lead in ["其中", "主要包括", "包括", "均为", "分别为"] {
+            if let Some(rest) = label.strip_prefix(lead) {
+                label = rest.trim().to_string();
+            }
+        }
+        let direction = direction_of(&label);
+        out.push(Figure {
+            section,
+            kind,
+            label,
+            value,
+            unit,
+            printed: m.as_str().to_string(),
+            direction,
+            source: Provenance {
+                line: line_no,
+                text: raw.to_string(),
+            },
+        });
+        last_end = m.end();
+    }
+    out
+}
+
+/// Reads sections and figures from every line outside table regions.
+pub(crate) fn read_narrative(lines: &[Line], in_table: &[bool], report: &mut Report) {
+    report.sections.push(Section {
+        heading: String::new(),
+        first_line: 1,
+        last_line: 1,
+    });
+    for (i, line) in lines.iter().enumerate() {
+        if in_table[i] || line.noise {
+            continue;
+        }
+        let text = line.text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let is_heading = HEADING_RE.is_match(text)
+            && text.chars().count() <= 60
+            && !text.contains('。')
+            && !text.contains("……")
+            && !text.contains("....");
+        if is_heading {
+            if let Some(last) = report.sections.last_mut() {
+                last.last_line = line.no.saturating_sub(1).max(last.first_line);
+            }
+            report.sections.push(Section {
+                heading: text.to_string(),
+                first_line: line.no,
+                last_line: line.no,
+            });
+            continue;
+        }
+        let section = report.sections.len() - 1;
+        if let Some(last) = report.sections.last_mut() {
+            last.last_line = line.no;
+        }
+        // Table-like lines outside tables (绩效自评表 etc.) are not narrative prose.
+        if line.cells.len() > 2 {
+            continue;
+        }
+        report
+            .figures
+            .extend(figures_in_line(line.no, &line.raw, text, section));
+    }
+}
+
+/// Reads 绩效自评表 score rows: tab-separated rows whose last two cells are 分值 and 得分, and the
+/// 总分 row.
+pub(crate) fn read_performance_scores(lines: &[Line]) -> Vec<PerformanceScore> {
+    let mut out = Vec::new();
+    let mut in_eval = false;
+    for l in lines {
+        if l.folded.contains("自评表") && l.cells.len() <= 2 {
+            in_eval = true;
+            continue;
+        }
+        if !in_eval || l.cells.len() < 3 {
+            continue;
+        }
+        let filled: Vec<&String> = l.cells.iter().filter(|c| !c.trim().is_empty()).collect();
+        if filled.len() < 3 {
+            continue;
+        }
+        let (w, s) = (filled[filled.len() - 2], filled[filled.len() - 1]);
+        let (Some(weight), Some(score)) = (parse_decimal(w.trim()), parse_decimal(s.trim())) else {
+            continue;
+        };
+        if weight > Decimal::from(100) || score > Decimal::from(100) || weight.scale() > 0 {
+            continue;
+        }
+        let indicator = filled
+            .iter()
+            .take(filled.len() - 2)
+            .rev()
+            .find(|c| parse_decimal(c.trim()).is_none() && c.chars().count() > 1)
+            .map(|c| c.to_string())
+            .unwrap_or_default();
+        out.push(PerformanceScore {
+            indicator,
+            weight,
+            score,
+            line: l.no,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::dec;
+
+    #[test]
+    fn extracts_labelled_figures() {
+        let f = figures_in_line(
+            1,
+            "",
+            "绩效工资113.45万元，机关事业单位基本养老缴费49.25万元",
+            0,
+        );
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].label, "绩效工资");
+        assert_eq!(f[0].value, Some(dec!(113.45)));
+        let f = figures_in_line(1, "", "与上年相比，收入总计减少1,884.42万元，下降40.38%", 0);
+        assert_eq!(f[0].value, Some(dec!(1884.42)));
+        assert_eq!(f[0].direction, Some(Direction::Down));
+        assert_eq!(f[1].unit, MeasureUnit::Percent);
+        let f = figures_in_line(
+            1,
+            "",
+            "年初预算228. 32万元,完成年初预算的100. 24%。共有车辆2辆",
+            0,
+        );
+        assert_eq!(f[0].value, Some(dec!(228.32)));
+        assert_eq!(f[1].value, Some(dec!(100.24)));
+        assert_eq!(f[2].kind, FigureKind::Count);
+        let f = figures_in_line(1, "", "增长∞%；2024年度；(9094年度)", 0);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].value, None);
+        let f = figures_in_line(1, "", "总额2946.25 万 元", 0);
+        assert_eq!(f[0].value, Some(dec!(2946.25)));
+    }
+}

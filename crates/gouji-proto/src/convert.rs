@@ -1,0 +1,1 @@
+//! Conversions between domain and wire types.

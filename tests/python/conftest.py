@@ -1,0 +1,74 @@
+"""pytest fixtures for the Python client tests: generated stubs, a running gouji-validation
+binary (started on a free port, stopped with SIGTERM) and a channel/stub to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gouji_support import (
+    CHANNEL_OPTIONS,
+    ServiceStartError,
+    bin_dir,
+    generate_stubs,
+    seeds_dir,
+    start_service,
+)
+
+VALIDATION_SERVICE = "gouji.validation.v1.ValidationService"
+SEED_S0 = "000_e600a360417d5f58.txt"
+
+
+@pytest.fixture(scope="session")
+def pb(tmp_path_factory):
+    """Python modules generated from proto/ (messages and gRPC stubs), see gouji_support.generate_stubs."""
+    pytest.importorskip("grpc_tools", reason="grpcio-tools not installed (pip install -r tests/python/requirements.txt)")
+    return generate_stubs(tmp_path_factory.mktemp("stubs"))
+
+
+def require_binary(name: str) -> Path:
+    path = bin_dir() / name
+    if not path.is_file():
+        pytest.skip(f"{path} is missing: build it first (cargo build) or point GOUJI_BIN_DIR at the binaries")
+    return path
+
+
+@pytest.fixture(scope="session")
+def service_logs(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("service-logs")
+
+
+@pytest.fixture(scope="session")
+def validation_server(service_logs):
+    """gouji-validation listening on 127.0.0.1:<free port>, SERVING; SIGTERM at the end of the session."""
+    require_binary("gouji-validation")
+    try:
+        server = start_service("gouji-validation", grpc_service=VALIDATION_SERVICE, log_dir=service_logs)
+    except ServiceStartError as err:
+        pytest.fail(str(err), pytrace=False)
+    yield server
+    code = server.stop()
+    assert code == 0, f"gouji-validation exited with {code} after SIGTERM\n{server.stderr_tail()}"
+
+
+@pytest.fixture(scope="session")
+def validation_channel(validation_server):
+    import grpc
+
+    with grpc.insecure_channel(validation_server.address, options=CHANNEL_OPTIONS) as channel:
+        yield channel
+
+
+@pytest.fixture(scope="session")
+def validation_stub(pb, validation_channel):
+    return pb.validation_grpc.ValidationServiceStub(validation_channel)
+
+
+@pytest.fixture(scope="session")
+def seed_s0() -> Path:
+    """Seed S0 (a 2024 unit 决算 disclosure whose 劳务费 differs between table and narrative)."""
+    path = seeds_dir() / SEED_S0
+    if not path.is_file():
+        pytest.skip(f"seed document {path} not found (set GOUJI_SEEDS to the seeds directory)")
+    return path

