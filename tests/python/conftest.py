@@ -9,15 +9,14 @@ import pytest
 
 from gouji_support import (
     CHANNEL_OPTIONS,
+    SEED_S0,
+    VALIDATION_SERVICE,
     ServiceStartError,
-    bin_dir,
     generate_stubs,
+    require_binary,
     seeds_dir,
     start_service,
 )
-
-VALIDATION_SERVICE = "gouji.validation.v1.ValidationService"
-SEED_S0 = "000_e600a360417d5f58.txt"
 
 
 @pytest.fixture(scope="session")
@@ -25,13 +24,6 @@ def pb(tmp_path_factory):
     """Python modules generated from proto/ (messages and gRPC stubs), see gouji_support.generate_stubs."""
     pytest.importorskip("grpc_tools", reason="grpcio-tools not installed (pip install -r tests/python/requirements.txt)")
     return generate_stubs(tmp_path_factory.mktemp("stubs"))
-
-
-def require_binary(name: str) -> Path:
-    path = bin_dir() / name
-    if not path.is_file():
-        pytest.skip(f"{path} is missing: build it first (cargo build) or point GOUJI_BIN_DIR at the binaries")
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -43,10 +35,13 @@ def service_logs(tmp_path_factory) -> Path:
 def validation_server(service_logs):
     """gouji-validation listening on 127.0.0.1:<free port>, SERVING; SIGTERM at the end of the session."""
     require_binary("gouji-validation")
+    server, error = None, None
     try:
         server = start_service("gouji-validation", grpc_service=VALIDATION_SERVICE, log_dir=service_logs)
     except ServiceStartError as err:
-        pytest.fail(str(err), pytrace=False)
+        error = str(err)
+    if server is None:
+        pytest.fail(error, pytrace=False)
     yield server
     code = server.stop()
     assert code == 0, f"gouji-validation exited with {code} after SIGTERM\n{server.stderr_tail()}"

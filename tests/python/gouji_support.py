@@ -18,6 +18,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+VALIDATION_SERVICE = "gouji.validation.v1.ValidationService"
+SEED_S0 = "000_e600a360417d5f58.txt"
 PROTO_ROOT = REPO_ROOT / "proto"
 
 # Seconds to wait for a binary's "listening on" line and for health SERVING.
@@ -37,6 +39,16 @@ CHANNEL_OPTIONS = [
 def bin_dir() -> Path:
     """Directory with the cargo-built binaries (env GOUJI_BIN_DIR, default <repo>/target/debug)."""
     return Path(os.environ.get("GOUJI_BIN_DIR", REPO_ROOT / "target" / "debug"))
+
+
+def require_binary(name: str) -> Path:
+    """bin_dir()/name, or skip the calling test when it has not been built."""
+    import pytest
+
+    path = bin_dir() / name
+    if not path.is_file():
+        pytest.skip(f"{path} is missing: build it first (cargo build) or point GOUJI_BIN_DIR at the binaries")
+    return path
 
 
 def seeds_dir() -> Path:

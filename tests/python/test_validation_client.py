@@ -20,8 +20,7 @@ from grpc_reflection.v1alpha import reflection_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 from grpc_status import rpc_status
 
-from conftest import VALIDATION_SERVICE, require_binary
-from gouji_support import find_tool, start_service
+from gouji_support import VALIDATION_SERVICE, find_tool, require_binary, start_service
 
 TIMEOUT = 30  # seconds per RPC
 VALIDATE_TIMEOUT = 120  # a whole document on a debug build

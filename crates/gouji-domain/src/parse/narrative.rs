@@ -25,7 +25,9 @@ static SPLIT_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"([0-9])\s*\.\s+([0-9])|([0-9])\s+\.([0-9])").expect("static regex")
 });
 static UNIT_SPLIT_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"([0-9])\s+(万|元|%|％)|万\s+元").expect("static regex"));
+    LazyLock::new(|| Regex::new(r"([0-9])\s+(万|元|%|％)").expect("static regex"));
+static WAN_YUAN_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"万\s+元").expect("static regex"));
 
 /// Joins numbers and units that OCR split apart, keeping everything else.
 pub(crate) fn join_splits(s: &str) -> String {
@@ -36,12 +38,8 @@ pub(crate) fn join_splits(s: &str) -> String {
             format!("{}.{}", &c[3], &c[4])
         }
     });
-    UNIT_SPLIT_RE
-        .replace_all(&s, |c: &regex::Captures<'_>| match (c.get(1), c.get(2)) {
-            (Some(d), Some(u)) => format!("{}{}", d.as_str(), u.as_str()),
-            _ => "万元".to_string(),
-        })
-        .into_owned()
+    let s = WAN_YUAN_RE.replace_all(&s, "万元");
+    UNIT_SPLIT_RE.replace_all(&s, "$1$2").into_owned()
 }
 
 const BOUNDARY: &[char] = &[
