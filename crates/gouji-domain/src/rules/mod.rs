@@ -1,0 +1,189 @@
+//! The 勾稽 rule catalog and the engine that runs it over a [`Report`].
+//!
+//! Identities over table cells are data (`identities.toml`, evaluated by [`identities`]); rules
+//! that need judgement (narrative figures, structure, unit types) are code in [`structure`],
+//! [`narrative`] and [`crosscheck`]. Every rule has a stable English id, a severity and a Chinese
+//! title; findings carry Chinese messages for finance staff.
+//!
+//! Tolerance model (rules.md §1.2): an identity `T = Σ P_i` between published 万元 figures may be
+//! off by `0.005·(n+1)`; a gap inside that bound is an info «尾差», never an error.
+
+mod crosscheck;
+pub mod identities;
+mod narrative;
+mod structure;
+
+use std::sync::LazyLock;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Report, UnitType};
+
+/// Version of the rule catalog; stored with every set of findings.
+pub const CATALOG_VERSION: &str = "2026.11.1";
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A hint or a rounding tail (尾差).
+    Info,
+    /// Needs an explanation (核实性审核).
+    Warning,
+    /// Must be fixed before publication (逻辑性审核).
+    Error,
+}
+
+impl Severity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Info => "提示",
+            Severity::Warning => "警告",
+            Severity::Error => "错误",
+        }
+    }
+}
+
+/// A place a finding points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Location {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub table: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub row: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub column: String,
+    /// Narrative section heading, for narrative locations.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub section: String,
+    pub line: u32,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+    /// The location most likely to be wrong.
+    #[serde(default)]
+    pub suspect: bool,
+}
+
+/// One result of one rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub rule_id: String,
+    pub severity: Severity,
+    /// For finance staff, in Chinese.
+    pub message: String,
+    pub locations: Vec<Location>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub difference: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance: Option<Decimal>,
+}
+
+/// Catalog entry for one rule.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleInfo {
+    pub id: String,
+    pub severity: Severity,
+    pub title: String,
+    /// ST structure, IT intra-table, XT cross-table, NA narrative, CU cross-unit.
+    pub scope: &'static str,
+    pub description: String,
+}
+
+/// What the caller knows that the document may not say.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub unit_type: Option<UnitType>,
+}
+
+/// The result of validating one report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Validation {
+    pub findings: Vec<Finding>,
+    pub catalog_version: &'static str,
+}
+
+impl Validation {
+    /// No error-severity finding.
+    pub fn valid(&self) -> bool {
+        !self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    pub fn count(&self, s: Severity) -> usize {
+        self.findings.iter().filter(|f| f.severity == s).count()
+    }
+}
+
+/// Runs every rule over `report`. Never fails: missing inputs make a rule not applicable.
+pub fn validate(report: &Report, ctx: &Context) -> Validation {
+    let mut findings = Vec::new();
+    identities::check_all(report, &mut findings);
+    structure::check(report, &mut findings);
+    narrative::check(report, &mut findings);
+    crosscheck::check(report, ctx, &mut findings);
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.rule_id.cmp(&b.rule_id)));
+    Validation { findings, catalog_version: CATALOG_VERSION }
+}
+
+static CATALOG: LazyLock<Vec<RuleInfo>> = LazyLock::new(|| {
+    let mut out: Vec<RuleInfo> = identities::rules()
+        .iter()
+        .map(|r| RuleInfo {
+            id: r.id.clone(),
+            severity: r.severity,
+            title: r.title.clone(),
+            scope: r.scope(),
+            description: r.describe(),
+        })
+        .collect();
+    for (id, severity, scope, title, description) in structure::CATALOG
+        .iter()
+        .chain(narrative::CATALOG.iter())
+        .chain(crosscheck::CATALOG.iter())
+    {
+        out.push(RuleInfo {
+            id: id.to_string(),
+            severity: *severity,
+            title: title.to_string(),
+            scope,
+            description: description.to_string(),
+        });
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+});
+
+/// Every rule the engine runs.
+pub fn catalog() -> &'static [RuleInfo] {
+    &CATALOG
+}
+
+/// The admissible rounding gap for an identity with `n` non-blank addends: 0.005·(n+1) 万元.
+pub fn rounding_bound(n: usize) -> Decimal {
+    Decimal::new(5, 3) * Decimal::from(n as u64 + 1)
+}
+
+/// Formats an amount for a message («2,781.88»).
+pub(crate) fn fmt(v: Decimal) -> String {
+    let s = v.to_string();
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i.to_string(), Some(f.to_string())),
+        None => (s, None),
+    };
+    let (sign, digits) = if let Some(d) = int.strip_prefix('-') { ("-", d.to_string()) } else { ("", int) };
+    let mut grouped = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    match frac {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
