@@ -93,6 +93,14 @@ impl IdentityRule {
         }
     }
 
+    /// The rule's definition as JSON (for tests and documentation).
+    pub fn definition(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id, "total": self.total, "parts": self.parts, "table": self.table,
+            "left": self.left, "right": self.right, "tolerance": self.tolerance,
+        })
+    }
+
     fn parts_text(&self) -> String {
         match &self.parts_classes {
             Some(c) => format!("Σ 类级行 ({c})"),

@@ -248,12 +248,16 @@ fn rates(r: &Report, out: &mut Vec<Finding>) {
         let same_line: Vec<&Figure> = figs[..i]
             .iter()
             .rev()
-            .take_while(|g| g.source.line == f.source.line)
+            .take_while(|g| g.source.line == f.source.line && g.kind != FigureKind::Percent)
             .filter(|g| g.kind == FigureKind::Amount && g.unit == MeasureUnit::Wanyuan && g.value.is_some())
             .collect();
         // NR-03: 完成预算 / 执行率 from the two amounts before it (预算 then 决算/执行数).
         if label.contains("完成") && label.contains("预算") || label.contains("执行率") {
-            let budget = same_line.iter().find(|g| fold(&g.label).contains("预算"));
+            let budget = same_line.iter().find(|g| {
+                let l = fold(&g.label);
+                let l = l.trim_end_matches('为');
+                l.ends_with("预算") || l.ends_with("预算数")
+            });
             let actual = same_line.iter().find(|g| {
                 let l = fold(&g.label);
                 (l.contains("决算") || l.contains("执行") || l.contains("支出")) && !l.contains("预算")
@@ -291,12 +295,14 @@ fn whole_for(r: &Report, f: &Figure, label: &str) -> Option<(Decimal, Location)>
     let noun = label.trim_start_matches('占').trim_end_matches('的').to_string();
     let in_section = r.figures.iter().filter(|g| g.section == f.section && g.kind == FigureKind::Amount && g.unit == MeasureUnit::Wanyuan);
     if noun.chars().count() >= 2 && noun != "比" {
-        let key = noun.trim_end_matches("总额").to_string();
-        if let Some(g) = r.figures.iter().filter(|g| g.section == f.section && g.kind == FigureKind::Amount).find(|g| fold(&g.label).contains("总额") && fold(&g.label).contains(&key[..key.len().min(6)])) {
+        let amounts = || r.figures.iter().filter(|g| g.section == f.section && g.kind == FigureKind::Amount && !std::ptr::eq(*g, f));
+        if let Some(g) = amounts().find(|g| fold(&g.label).contains(&noun)) {
             return g.value.map(|v| (v, figure_location(r, g, false)));
         }
-        if let Some(g) = r.figures.iter().filter(|g| g.section == f.section && g.kind == FigureKind::Amount).find(|g| fold(&g.label).contains("总额")) {
-            return g.value.map(|v| (v, figure_location(r, g, false)));
+        if noun.contains("总额") {
+            if let Some(g) = amounts().find(|g| fold(&g.label).contains("总额")) {
+                return g.value.map(|v| (v, figure_location(r, g, false)));
+            }
         }
         return None;
     }
@@ -386,7 +392,9 @@ fn total_changes(r: &Report, out: &mut Vec<Finding>) {
             .collect()
     };
     let total_sec = changes(&|h| h.contains("收入支出决算总体") && !h.contains("财政拨款"));
-    let Some(total_change) = total_sec.iter().find(|f| fold(&f.label).contains("收入总计")) else { return };
+    let Some(total_change) = total_sec.iter().find(|f| fold(&f.label).contains("收入总计") || fold(sentence_of(f, &f.source.text)).contains("收入总计")) else {
+        return;
+    };
     let gpb_sec = changes(&|h| h.contains("一般公共预算财政拨款支出决算") && !h.contains("基本支出"));
     let Some(gpb_change) = gpb_sec.first() else { return };
     let (tv, gv) = (total_change.value.unwrap_or_default(), gpb_change.value.unwrap_or_default());
