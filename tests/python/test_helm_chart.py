@@ -223,7 +223,7 @@ def test_defaults_have_no_pdb_and_no_otel(default_docs):
         env = {e["name"] for e in container(deployment)["env"]}
         assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in env, name
         assert deployment["spec"]["replicas"] == 1
-        assert container(deployment)["image"] == "ghcr.io/gouji/gouji:0.1.0"
+        assert container(deployment)["image"] == "gouji/gouji:0.1.0"
 
 
 def test_overrides_reach_every_service():

@@ -71,17 +71,26 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Check { files, format, unit_type, verbose } => {
+        Command::Check {
+            files,
+            format,
+            unit_type,
+            verbose,
+        } => {
             let unit_type = match unit_type.as_deref() {
                 None => None,
-                Some(s) => Some(gouji_domain::UnitType::from_label(s).ok_or_else(|| anyhow::anyhow!("--unit-type must be 行政, 参公 or 事业, not {s}"))?),
+                Some(s) => Some(gouji_domain::UnitType::from_label(s).ok_or_else(|| {
+                    anyhow::anyhow!("--unit-type must be 行政, 参公 or 事业, not {s}")
+                })?),
             };
             let ctx = gouji_domain::rules::Context { unit_type };
             let mut any_error = false;
             let mut json = Vec::new();
             for file in &files {
-                let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-                let report = gouji_domain::parse_document(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                let bytes = std::fs::read(file)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+                let report = gouji_domain::parse_document(&bytes)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
                 let v = gouji_domain::rules::validate(&report, &ctx);
                 any_error |= !v.valid();
                 match format {
@@ -92,7 +101,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if matches!(format, Format::Json) {
                 println!("{}", serde_json::to_string_pretty(&json)?);
             }
-            Ok(if any_error { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if any_error {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Rules => {
             print!("{}", render::rules_markdown());

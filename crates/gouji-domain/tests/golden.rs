@@ -14,18 +14,24 @@ fn snapshot(n: usize) -> Option<Validation> {
         .iter()
         .map(|f| format!("{} {:?} {}\n", f.rule_id, f.severity, f.message))
         .collect();
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/seed{n}.txt"));
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/seed{n}.txt"));
     if std::env::var("UPDATE_GOLDEN").as_deref() == Ok("1") {
         std::fs::write(&path, &text).expect("write golden");
     } else {
         let want = std::fs::read_to_string(&path).unwrap_or_default();
-        assert_eq!(text, want, "findings of seed {n} changed; review and run with UPDATE_GOLDEN=1");
+        assert_eq!(
+            text, want,
+            "findings of seed {n} changed; review and run with UPDATE_GOLDEN=1"
+        );
     }
     Some(v)
 }
 
 fn has(v: &Validation, rule: &str, severity: Severity, needles: &[&str]) -> bool {
-    v.findings.iter().any(|f| f.rule_id == rule && f.severity == severity && needles.iter().all(|n| f.message.contains(n)))
+    v.findings.iter().any(|f| {
+        f.rule_id == rule && f.severity == severity && needles.iter().all(|n| f.message.contains(n))
+    })
 }
 
 fn no_error_is_a_rounding_tail(v: &Validation) {
@@ -40,13 +46,34 @@ fn no_error_is_a_rounding_tail(v: &Validation) {
 fn seed0_labour_fee_and_performance_pay() {
     let Some(v) = snapshot(0) else { return };
     // 公开06 劳务费 is 19.52 and the 情况说明 says 19.92: one error pointing at both.
-    let f = v.findings.iter().find(|f| f.rule_id == "NR-01" && f.message.contains("劳务费19.92")).expect("劳务费 finding");
+    let f = v
+        .findings
+        .iter()
+        .find(|f| f.rule_id == "NR-01" && f.message.contains("劳务费19.92"))
+        .expect("劳务费 finding");
     assert_eq!(f.severity, Severity::Error);
     assert_eq!(f.locations.len(), 2);
     assert!(f.locations[0].suspect && f.locations[0].line == 471);
-    assert_eq!((f.locations[1].table.as_str(), f.locations[1].row.as_str(), f.locations[1].line), ("公开06", "30226", 307));
-    assert!(has(&v, "NR-01", Severity::Error, &["绩效工资113.45", "113.46"]));
-    assert!(has(&v, "NR-16", Severity::Warning, &["1879.42", "1,884.42"]));
+    assert_eq!(
+        (
+            f.locations[1].table.as_str(),
+            f.locations[1].row.as_str(),
+            f.locations[1].line
+        ),
+        ("公开06", "30226", 307)
+    );
+    assert!(has(
+        &v,
+        "NR-01",
+        Severity::Error,
+        &["绩效工资113.45", "113.46"]
+    ));
+    assert!(has(
+        &v,
+        "NR-16",
+        Severity::Warning,
+        &["1879.42", "1,884.42"]
+    ));
     assert!(!v.valid());
     no_error_is_a_rounding_tail(&v);
 }
@@ -73,7 +100,12 @@ fn seed2_budget_only_rounding_tails() {
 fn seed3_sangong_budget_and_garbled_year() {
     let Some(v) = snapshot(3) else { return };
     assert!(has(&v, "NR-01", Severity::Error, &["1.95", "2.61"]));
-    assert!(has(&v, "NR-01", Severity::Error, &["公务用车运行维护费", "1.67"]));
+    assert!(has(
+        &v,
+        "NR-01",
+        Severity::Error,
+        &["公务用车运行维护费", "1.67"]
+    ));
     assert!(has(&v, "NR-01", Severity::Error, &["0.95", "0.94"]));
     assert!(has(&v, "G-06", Severity::Warning, &["9094"]));
     assert!(has(&v, "JS06-5", Severity::Warning, &["30108"]));

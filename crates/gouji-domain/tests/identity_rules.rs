@@ -10,19 +10,48 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive;
 
 fn report_with(cells: &[(&str, &str, &str, Decimal)]) -> Report {
-    let mut r = Report::new("示例单位", 2024, ReportKind::FinalAccounts, Scope::Unit, "none");
+    let mut r = Report::new(
+        "示例单位",
+        2024,
+        ReportKind::FinalAccounts,
+        Scope::Unit,
+        "none",
+    );
     for (t, row, col, v) in cells {
         if r.table(t).is_none() {
-            r.tables.push(Table { id: t.to_string(), title: t.to_string(), unit: MeasureUnit::Wanyuan, empty_reason: None, line: 1, rows: vec![], dashes: vec![], entity: None });
+            r.tables.push(Table {
+                id: t.to_string(),
+                title: t.to_string(),
+                unit: MeasureUnit::Wanyuan,
+                empty_reason: None,
+                line: 1,
+                rows: vec![],
+                dashes: vec![],
+                entity: None,
+            });
         }
-        r.facts.push(Fact { table: t.to_string(), row: row.to_string(), column: col.to_string(), value: *v, unit: MeasureUnit::Wanyuan, source: Provenance { line: 1, text: String::new() } });
+        r.facts.push(Fact {
+            table: t.to_string(),
+            row: row.to_string(),
+            column: col.to_string(),
+            value: *v,
+            unit: MeasureUnit::Wanyuan,
+            source: Provenance {
+                line: 1,
+                text: String::new(),
+            },
+        });
     }
     r
 }
 
 fn split(s: &str) -> (String, String, String) {
     let mut it = s.trim_start_matches('-').split('|');
-    (it.next().unwrap().into(), it.next().unwrap().into(), it.next().unwrap().into())
+    (
+        it.next().unwrap().into(),
+        it.next().unwrap().into(),
+        it.next().unwrap().into(),
+    )
 }
 
 #[test]
@@ -45,7 +74,10 @@ fn every_sum_and_equality_identity_passes_and_fails() {
                             (t, r, c, one)
                         })
                         .collect();
-                    let signed: Decimal = parts.iter().map(|p| if p.starts_with('-') { -one } else { one }).sum();
+                    let signed: Decimal = parts
+                        .iter()
+                        .map(|p| if p.starts_with('-') { -one } else { one })
+                        .sum();
                     let (t, r, c) = split(v["total"].as_str()?);
                     cells.push((t, r, c, signed + total_delta));
                     Some(cells)
@@ -58,25 +90,65 @@ fn every_sum_and_equality_identity_passes_and_fails() {
                 Kind::RowSum => {
                     let table = v["table"].as_str()?.to_string();
                     let parts: Vec<String> = serde_json::from_value(v["parts"].clone()).ok()?;
-                    let mut cells: Vec<_> = parts.iter().map(|p| (table.clone(), "合计".to_string(), p.trim_start_matches('-').to_string(), one)).collect();
-                    let signed: Decimal = parts.iter().map(|p| if p.starts_with('-') { -one } else { one }).sum();
-                    cells.push((table, "合计".into(), v["total"].as_str()?.to_string(), signed + total_delta));
+                    let mut cells: Vec<_> = parts
+                        .iter()
+                        .map(|p| {
+                            (
+                                table.clone(),
+                                "合计".to_string(),
+                                p.trim_start_matches('-').to_string(),
+                                one,
+                            )
+                        })
+                        .collect();
+                    let signed: Decimal = parts
+                        .iter()
+                        .map(|p| if p.starts_with('-') { -one } else { one })
+                        .sum();
+                    cells.push((
+                        table,
+                        "合计".into(),
+                        v["total"].as_str()?.to_string(),
+                        signed + total_delta,
+                    ));
                     Some(cells)
                 }
                 _ => None,
             }
         };
-        let Some(pass) = cells_for(Decimal::ZERO) else { continue };
-        let run = |cells: Vec<(String, String, String, Decimal)>| {
-            let refs: Vec<(&str, &str, &str, Decimal)> = cells.iter().map(|(a, b, c, d)| (a.as_str(), b.as_str(), c.as_str(), *d)).collect();
-            validate(&report_with(&refs), &Context::default()).findings.into_iter().filter(|f| f.rule_id == rule.id).collect::<Vec<_>>()
+        let Some(pass) = cells_for(Decimal::ZERO) else {
+            continue;
         };
-        assert!(run(pass).is_empty(), "{} should pass on a consistent report", rule.id);
+        let run = |cells: Vec<(String, String, String, Decimal)>| {
+            let refs: Vec<(&str, &str, &str, Decimal)> = cells
+                .iter()
+                .map(|(a, b, c, d)| (a.as_str(), b.as_str(), c.as_str(), *d))
+                .collect();
+            validate(&report_with(&refs), &Context::default())
+                .findings
+                .into_iter()
+                .filter(|f| f.rule_id == rule.id)
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            run(pass).is_empty(),
+            "{} should pass on a consistent report",
+            rule.id
+        );
         let fail = run(cells_for(one).unwrap());
-        assert!(fail.iter().any(|f| f.severity == rule.severity), "{} should fail with {:?}", rule.id, rule.severity);
+        assert!(
+            fail.iter().any(|f| f.severity == rule.severity),
+            "{} should fail with {:?}",
+            rule.id,
+            rule.severity
+        );
         if rule.kind != Kind::Equal && v["tolerance"].as_str() != Some("exact") {
             let tail = run(cells_for(Decimal::from_f32(0.01).unwrap().round_dp(2)).unwrap());
-            assert!(tail.iter().all(|f| f.severity == Severity::Info) && !tail.is_empty(), "{}: 0.01 is a rounding tail", rule.id);
+            assert!(
+                tail.iter().all(|f| f.severity == Severity::Info) && !tail.is_empty(),
+                "{}: 0.01 is a rounding tail",
+                rule.id
+            );
         }
         checked += 1;
     }

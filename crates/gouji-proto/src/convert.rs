@@ -1,1 +1,418 @@
-//! Conversions between domain and wire types.
+//! Conversions between domain types and wire types. Amounts cross the wire as decimal strings.
+
+use std::str::FromStr;
+
+use gouji_domain::MeasureUnit;
+use gouji_domain::model as dm;
+use gouji_domain::rules as dr;
+use rust_decimal::Decimal;
+
+use crate::report::v1 as pb;
+
+/// A wire value that could not be converted, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub description: String,
+}
+
+fn unit_to_pb(u: MeasureUnit) -> i32 {
+    (match u {
+        MeasureUnit::Yuan => pb::MeasureUnit::Yuan,
+        MeasureUnit::Wanyuan => pb::MeasureUnit::Wanyuan,
+        MeasureUnit::Yiyuan => pb::MeasureUnit::Yiyuan,
+        MeasureUnit::Count => pb::MeasureUnit::Count,
+        MeasureUnit::Percent => pb::MeasureUnit::Percent,
+    }) as i32
+}
+
+fn unit_from_pb(u: i32) -> MeasureUnit {
+    match pb::MeasureUnit::try_from(u) {
+        Ok(pb::MeasureUnit::Yuan) => MeasureUnit::Yuan,
+        Ok(pb::MeasureUnit::Yiyuan) => MeasureUnit::Yiyuan,
+        Ok(pb::MeasureUnit::Count) => MeasureUnit::Count,
+        Ok(pb::MeasureUnit::Percent) => MeasureUnit::Percent,
+        _ => MeasureUnit::Wanyuan,
+    }
+}
+
+pub fn unit_type_to_pb(t: Option<dm::UnitType>) -> i32 {
+    (match t {
+        None => pb::UnitType::Unspecified,
+        Some(dm::UnitType::Administrative) => pb::UnitType::Administrative,
+        Some(dm::UnitType::CivilServiceManaged) => pb::UnitType::CivilServiceManaged,
+        Some(dm::UnitType::Institution) => pb::UnitType::Institution,
+    }) as i32
+}
+
+pub fn unit_type_from_pb(t: i32) -> Option<dm::UnitType> {
+    match pb::UnitType::try_from(t) {
+        Ok(pb::UnitType::Administrative) => Some(dm::UnitType::Administrative),
+        Ok(pb::UnitType::CivilServiceManaged) => Some(dm::UnitType::CivilServiceManaged),
+        Ok(pb::UnitType::Institution) => Some(dm::UnitType::Institution),
+        _ => None,
+    }
+}
+
+pub fn kind_to_pb(k: dm::ReportKind) -> i32 {
+    (match k {
+        dm::ReportKind::Budget => pb::ReportKind::Budget,
+        dm::ReportKind::FinalAccounts => pb::ReportKind::FinalAccounts,
+    }) as i32
+}
+
+pub fn kind_from_pb(k: i32) -> Option<dm::ReportKind> {
+    match pb::ReportKind::try_from(k) {
+        Ok(pb::ReportKind::Budget) => Some(dm::ReportKind::Budget),
+        Ok(pb::ReportKind::FinalAccounts) => Some(dm::ReportKind::FinalAccounts),
+        _ => None,
+    }
+}
+
+fn source(line: u32, text: &str) -> Option<pb::SourceRef> {
+    (line > 0).then(|| pb::SourceRef {
+        line,
+        text: text.to_string(),
+    })
+}
+
+/// Domain report → wire report.
+pub fn report_to_pb(r: &dm::Report) -> pb::Report {
+    pb::Report {
+        subject: r.subject.clone(),
+        unit_type: unit_type_to_pb(r.unit_type),
+        year: r.year,
+        kind: kind_to_pb(r.kind),
+        scope: (match r.scope {
+            dm::Scope::Unit => pb::ReportScope::Unit,
+            dm::Scope::Department => pb::ReportScope::Department,
+        }) as i32,
+        template_family: r.family.clone(),
+        tables: r
+            .tables
+            .iter()
+            .map(|t| pb::TableInfo {
+                id: t.id.clone(),
+                title: t.title.clone(),
+                unit: unit_to_pb(t.unit),
+                empty_reason: t.empty_reason.clone().unwrap_or_default(),
+                line: t.line,
+                rows: t
+                    .rows
+                    .iter()
+                    .map(|x| pb::RowLabel {
+                        key: x.key.clone(),
+                        label: x.label.clone(),
+                        note: x.note.clone().unwrap_or_default(),
+                        line: x.line,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        facts: r
+            .facts
+            .iter()
+            .map(|f| pb::Fact {
+                table: f.table.clone(),
+                row: f.row.clone(),
+                column: f.column.clone(),
+                amount: f.value.to_string(),
+                unit: unit_to_pb(f.unit),
+                source: source(f.source.line, &f.source.text),
+            })
+            .collect(),
+        sections: r
+            .sections
+            .iter()
+            .map(|s| pb::NarrativeSection {
+                heading: s.heading.clone(),
+                first_line: s.first_line,
+                last_line: s.last_line,
+            })
+            .collect(),
+        figures: r
+            .figures
+            .iter()
+            .map(|f| pb::NarrativeFigure {
+                section: f.section as u32,
+                label: f.label.clone(),
+                value: f.value.map(|v| v.to_string()).unwrap_or_default(),
+                unit: unit_to_pb(f.unit),
+                direction: match f.direction {
+                    Some(dm::Direction::Up) => "增加".into(),
+                    Some(dm::Direction::Down) => "减少".into(),
+                    Some(dm::Direction::Flat) => "持平".into(),
+                    None => String::new(),
+                },
+                printed: f.printed.clone(),
+                source: source(f.source.line, &f.source.text),
+            })
+            .collect(),
+        unplaced: r
+            .unplaced
+            .iter()
+            .map(|u| pb::Unplaced {
+                line: u.line,
+                text: u.text.clone(),
+                reason: u.reason.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn decimal(field: String, s: &str) -> Result<Decimal, FieldError> {
+    gouji_domain::amount::parse_decimal(s.trim())
+        .or_else(|| Decimal::from_str(s.trim()).ok())
+        .ok_or(FieldError {
+            field,
+            description: format!("«{s}» is not a decimal amount (use e.g. \"2781.88\")"),
+        })
+}
+
+/// Wire report → domain report. Every amount must be a decimal string; errors name the field.
+pub fn report_from_pb(p: &pb::Report) -> Result<dm::Report, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let kind = kind_from_pb(p.kind).unwrap_or_else(|| {
+        errors.push(FieldError {
+            field: "report.kind".into(),
+            description: "must be REPORT_KIND_BUDGET or REPORT_KIND_FINAL_ACCOUNTS".into(),
+        });
+        dm::ReportKind::FinalAccounts
+    });
+    let scope = if p.scope == pb::ReportScope::Department as i32 {
+        dm::Scope::Department
+    } else {
+        dm::Scope::Unit
+    };
+    let family = if p.template_family.is_empty() {
+        match kind {
+            dm::ReportKind::Budget => "shanxi-ys".to_string(),
+            dm::ReportKind::FinalAccounts => "shanxi-js".to_string(),
+        }
+    } else {
+        p.template_family.clone()
+    };
+    if gouji_domain::template::family(&family).is_none() {
+        errors.push(FieldError {
+            field: "report.template_family".into(),
+            description: format!("unknown template family «{family}»"),
+        });
+    }
+    let mut r = dm::Report::new(p.subject.clone(), p.year, kind, scope, family);
+    r.unit_type = unit_type_from_pb(p.unit_type);
+    for t in &p.tables {
+        r.tables.push(dm::Table {
+            id: t.id.clone(),
+            title: t.title.clone(),
+            unit: unit_from_pb(t.unit),
+            empty_reason: (!t.empty_reason.is_empty()).then(|| t.empty_reason.clone()),
+            line: t.line,
+            rows: t
+                .rows
+                .iter()
+                .map(|x| dm::RowLabel {
+                    key: x.key.clone(),
+                    label: x.label.clone(),
+                    note: (!x.note.is_empty()).then(|| x.note.clone()),
+                    line: x.line,
+                    subtotal: false,
+                })
+                .collect(),
+            dashes: vec![],
+            entity: None,
+        });
+    }
+    for (i, f) in p.facts.iter().enumerate() {
+        match decimal(format!("report.facts[{i}].amount"), &f.amount) {
+            Ok(value) => {
+                if r.table(&f.table).is_none() {
+                    r.tables.push(dm::Table {
+                        id: f.table.clone(),
+                        title: f.table.clone(),
+                        unit: unit_from_pb(f.unit),
+                        empty_reason: None,
+                        line: 0,
+                        rows: vec![],
+                        dashes: vec![],
+                        entity: None,
+                    });
+                }
+                r.facts.push(dm::Fact {
+                    table: f.table.clone(),
+                    row: f.row.clone(),
+                    column: f.column.clone(),
+                    value,
+                    unit: unit_from_pb(f.unit),
+                    source: f
+                        .source
+                        .as_ref()
+                        .map(|s| dm::Provenance {
+                            line: s.line,
+                            text: s.text.clone(),
+                        })
+                        .unwrap_or_default(),
+                })
+            }
+            Err(e) => errors.push(e),
+        }
+        if f.table.is_empty() || f.row.is_empty() || f.column.is_empty() {
+            errors.push(FieldError {
+                field: format!("report.facts[{i}]"),
+                description: "table, row and column are required".into(),
+            });
+        }
+    }
+    for s in &p.sections {
+        r.sections.push(dm::Section {
+            heading: s.heading.clone(),
+            first_line: s.first_line,
+            last_line: s.last_line,
+        });
+    }
+    for (i, f) in p.figures.iter().enumerate() {
+        let value = if f.value.is_empty() {
+            None
+        } else {
+            decimal(format!("report.figures[{i}].value"), &f.value)
+                .map_err(|e| errors.push(e))
+                .ok()
+        };
+        r.figures.push(dm::Figure {
+            section: f.section as usize,
+            kind: match unit_from_pb(f.unit) {
+                MeasureUnit::Percent => dm::FigureKind::Percent,
+                MeasureUnit::Count => dm::FigureKind::Count,
+                _ => dm::FigureKind::Amount,
+            },
+            label: f.label.clone(),
+            value,
+            unit: unit_from_pb(f.unit),
+            printed: f.printed.clone(),
+            direction: match f.direction.as_str() {
+                "增加" => Some(dm::Direction::Up),
+                "减少" => Some(dm::Direction::Down),
+                "持平" => Some(dm::Direction::Flat),
+                _ => None,
+            },
+            source: f
+                .source
+                .as_ref()
+                .map(|s| dm::Provenance {
+                    line: s.line,
+                    text: s.text.clone(),
+                })
+                .unwrap_or_default(),
+        });
+    }
+    if errors.is_empty() {
+        Ok(r)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Domain finding → wire finding.
+pub fn finding_to_pb(f: &dr::Finding) -> pb::Finding {
+    let opt = |d: Option<Decimal>| d.map(|v| v.to_string()).unwrap_or_default();
+    pb::Finding {
+        rule_id: f.rule_id.clone(),
+        severity: severity_to_pb(f.severity),
+        message: f.message.clone(),
+        locations: f
+            .locations
+            .iter()
+            .map(|l| pb::Location {
+                table: l.table.clone(),
+                row: l.row.clone(),
+                column: l.column.clone(),
+                section: l.section.clone(),
+                source: source(l.line, &l.text),
+                suspect: l.suspect,
+            })
+            .collect(),
+        expected: opt(f.expected),
+        actual: opt(f.actual),
+        difference: opt(f.difference),
+        tolerance: opt(f.tolerance),
+    }
+}
+
+pub fn severity_to_pb(s: dr::Severity) -> i32 {
+    (match s {
+        dr::Severity::Info => pb::Severity::Info,
+        dr::Severity::Warning => pb::Severity::Warning,
+        dr::Severity::Error => pb::Severity::Error,
+    }) as i32
+}
+
+/// Wire finding → domain finding (for findings stored or relayed by other services).
+pub fn finding_from_pb(f: &pb::Finding) -> dr::Finding {
+    let opt = |s: &str| {
+        if s.is_empty() {
+            None
+        } else {
+            Decimal::from_str(s).ok()
+        }
+    };
+    dr::Finding {
+        rule_id: f.rule_id.clone(),
+        severity: match pb::Severity::try_from(f.severity) {
+            Ok(pb::Severity::Error) => dr::Severity::Error,
+            Ok(pb::Severity::Warning) => dr::Severity::Warning,
+            _ => dr::Severity::Info,
+        },
+        message: f.message.clone(),
+        locations: f
+            .locations
+            .iter()
+            .map(|l| dr::Location {
+                table: l.table.clone(),
+                row: l.row.clone(),
+                column: l.column.clone(),
+                section: l.section.clone(),
+                line: l.source.as_ref().map(|s| s.line).unwrap_or(0),
+                text: l
+                    .source
+                    .as_ref()
+                    .map(|s| s.text.clone())
+                    .unwrap_or_default(),
+                suspect: l.suspect,
+            })
+            .collect(),
+        expected: opt(&f.expected),
+        actual: opt(&f.actual),
+        difference: opt(&f.difference),
+        tolerance: opt(&f.tolerance),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_round_trips_without_losing_amount_scale() {
+        let doc = "示例中心\n2024年度单位决算公开\n收入决算表\n公开02表\n单位名称：示例中心\n金额单位：万元\n合计\t\t4.00\t4.00\n210\t卫生健康支出\t4.00\t4.00\n";
+        let r = gouji_domain::parse_document(doc.as_bytes()).unwrap();
+        let back = report_from_pb(&report_to_pb(&r)).unwrap();
+        assert_eq!(back.facts, r.facts);
+        assert_eq!(back.facts[0].value.to_string(), "4.00");
+    }
+
+    #[test]
+    fn bad_amounts_name_their_field() {
+        let p = pb::Report {
+            kind: pb::ReportKind::FinalAccounts as i32,
+            facts: vec![pb::Fact {
+                table: "公开01".into(),
+                row: "收入总计".into(),
+                column: "决算数".into(),
+                amount: "1.2e3".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let errs = report_from_pb(&p).unwrap_err();
+        assert_eq!(errs[0].field, "report.facts[0].amount");
+    }
+}

@@ -1,1 +1,129 @@
-//! validation service.
+//! The validation service: runs the 勾稽 rule catalog over one report.
+//!
+//! Handlers are thin: convert the request, call `gouji_domain`, map the result. A report with
+//! problems is an OK response with findings; only a malformed request is INVALID_ARGUMENT.
+
+use gouji_domain::rules::{self, Context, Severity};
+use gouji_proto::convert;
+use gouji_proto::validation::v1::validation_service_server::{
+    ValidationService, ValidationServiceServer,
+};
+use gouji_proto::validation::v1::{
+    EchoRequest, EchoResponse, ListRulesRequest, ListRulesResponse, RuleInfo,
+    ValidateReportRequest, ValidateReportResponse, validate_report_request::Input,
+};
+use gouji_runtime::status::{BadRequest, parse_error};
+use tonic::{Request, Response, Status};
+
+/// The service implementation (stateless).
+#[derive(Debug, Default, Clone)]
+pub struct Validator;
+
+impl Validator {
+    /// The tonic server with explicit message-size limits.
+    pub fn into_server(
+        self,
+        limits: gouji_runtime::server::Limits,
+    ) -> ValidationServiceServer<Self> {
+        ValidationServiceServer::new(self)
+            .max_decoding_message_size(limits.max_request_bytes)
+            .max_encoding_message_size(limits.max_response_bytes)
+    }
+}
+
+/// Validates a request in-process; shared by the gRPC handler and benchmarks.
+pub fn validate_request(req: &ValidateReportRequest) -> Result<ValidateReportResponse, Status> {
+    let ctx_pb = req.context.clone().unwrap_or_default();
+    let mut report = match &req.input {
+        None => {
+            return Err(BadRequest::field(
+                "input",
+                "one of `document` (UTF-8 text) or `report` is required",
+            )
+            .into());
+        }
+        Some(Input::Document(bytes)) => {
+            if bytes.is_empty() {
+                return Err(BadRequest::field("document", "document is empty").into());
+            }
+            gouji_domain::parse_document(bytes).map_err(|e| parse_error("document", &e))?
+        }
+        Some(Input::Report(r)) => convert::report_from_pb(r).map_err(|errs| {
+            let mut b = BadRequest::new();
+            for e in errs {
+                b.add(e.field, e.description);
+            }
+            Status::from(b)
+        })?,
+    };
+    if ctx_pb.year != 0 {
+        if !(2000..=2100).contains(&ctx_pb.year) {
+            return Err(
+                BadRequest::field("context.year", "year must be between 2000 and 2100").into(),
+            );
+        }
+        report.year = ctx_pb.year;
+    }
+    let ctx = Context {
+        unit_type: convert::unit_type_from_pb(ctx_pb.unit_type),
+    };
+    let v = rules::validate(&report, &ctx);
+    Ok(ValidateReportResponse {
+        valid: v.valid(),
+        findings: v.findings.iter().map(convert::finding_to_pb).collect(),
+        catalog_version: v.catalog_version.to_string(),
+        report: matches!(req.input, Some(Input::Document(_)))
+            .then(|| convert::report_to_pb(&report)),
+        error_count: v.count(Severity::Error) as u32,
+        warning_count: v.count(Severity::Warning) as u32,
+        info_count: v.count(Severity::Info) as u32,
+    })
+}
+
+#[tonic::async_trait]
+impl ValidationService for Validator {
+    #[tracing::instrument(name = "validation.validate_report", skip_all)]
+    async fn validate_report(
+        &self,
+        request: Request<ValidateReportRequest>,
+    ) -> Result<Response<ValidateReportResponse>, Status> {
+        let req = request.into_inner();
+        // Parsing and rules are CPU work: keep them off the I/O threads.
+        let resp = tokio::task::spawn_blocking(move || validate_request(&req))
+            .await
+            .map_err(|e| gouji_runtime::status::internal("validation task", e))??;
+        tracing::info!(
+            valid = resp.valid,
+            errors = resp.error_count,
+            warnings = resp.warning_count,
+            "validated"
+        );
+        Ok(Response::new(resp))
+    }
+
+    async fn list_rules(
+        &self,
+        _request: Request<ListRulesRequest>,
+    ) -> Result<Response<ListRulesResponse>, Status> {
+        let rules = rules::catalog()
+            .iter()
+            .map(|r| RuleInfo {
+                id: r.id.clone(),
+                severity: convert::severity_to_pb(r.severity),
+                title: r.title.clone(),
+                description: r.description.clone(),
+                scope: r.scope.to_string(),
+            })
+            .collect();
+        Ok(Response::new(ListRulesResponse {
+            rules,
+            catalog_version: rules::CATALOG_VERSION.to_string(),
+        }))
+    }
+
+    async fn echo(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
+        Ok(Response::new(EchoResponse {
+            payload: request.into_inner().payload,
+        }))
+    }
+}

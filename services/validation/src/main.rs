@@ -1,1 +1,39 @@
-fn main() {}
+//! `gouji-validation`: the validation gRPC service binary.
+
+use clap::Parser;
+use gouji_proto::validation::v1::validation_service_server::ValidationServiceServer;
+use gouji_runtime::server::{self, Limits};
+use gouji_validation::Validator;
+
+#[derive(Parser)]
+#[command(
+    name = "gouji-validation",
+    version,
+    about = "Gouji validation service (勾稽 rules)"
+)]
+struct Args {
+    /// Address to listen on (port 0 picks a free port and prints it).
+    #[arg(long, env = "GOUJI_LISTEN", default_value = "127.0.0.1:50051")]
+    listen: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let _telemetry = gouji_runtime::telemetry::init("gouji-validation");
+    let limits = Limits::default();
+    let (reporter, health) = server::health();
+    let (refl_v1, refl_v1alpha) = server::reflection()?;
+    let router = server::builder(limits)
+        .add_service(health)
+        .add_service(refl_v1)
+        .add_service(refl_v1alpha)
+        .add_service(Validator.into_server(limits));
+    server::serve::<ValidationServiceServer<Validator>>(
+        "gouji-validation",
+        &args.listen,
+        router,
+        reporter,
+    )
+    .await
+}

@@ -631,6 +631,13 @@ fn coded_row(
     let c0 = cells.first().map(String::as_str).unwrap_or("");
     let c1 = cells.get(1).map(String::as_str).unwrap_or("");
     let is_total = |s: &str| matches!(fold(s).as_str(), "合计" | "总计" | "本年合计");
+    if three {
+        if let Some(idx) = cells.iter().take(4).position(|c| !c.is_empty()) {
+            if is_total(&cells[idx]) {
+                return Some(("合计".into(), "合计".into(), (idx + 1).max(4)));
+            }
+        }
+    }
     if is_total(c0) || (c0.is_empty() && is_total(c1)) {
         let start = if is_total(c0)
             && !c1.is_empty()

@@ -64,32 +64,59 @@ impl IdentityRule {
                     .chain(self.parts.iter())
                     .map(|c| c.trim_start_matches('-').split('|').next().unwrap_or(""))
                     .collect();
-                if tables.len() > 1 || self.other_table.is_some() { "XT" } else { "IT" }
+                if tables.len() > 1 || self.other_table.is_some() {
+                    "XT"
+                } else {
+                    "IT"
+                }
             }
         }
     }
 
     pub(crate) fn describe(&self) -> String {
-        let tol = if self.exact() { "精确相等" } else { "容差 0.005×(n+1) 万元，容差内差异记为尾差提示" };
+        let tol = if self.exact() {
+            "精确相等"
+        } else {
+            "容差 0.005×(n+1) 万元，容差内差异记为尾差提示"
+        };
         match self.kind {
-            Kind::Sum => format!("{} = {}（{tol}）", self.total.clone().unwrap_or_default(), self.parts_text()),
+            Kind::Sum => format!(
+                "{} = {}（{tol}）",
+                self.total.clone().unwrap_or_default(),
+                self.parts_text()
+            ),
             Kind::RowSum => format!(
                 "{} 每行：{} = {}（{tol}）",
                 self.table.clone().unwrap_or_default(),
                 self.total.clone().unwrap_or_default(),
                 self.parts.join(" + ")
             ),
-            Kind::Hierarchy => format!("{} 每列：合计 = Σ类，类 = Σ款，款 = Σ项（{tol}）", self.table.clone().unwrap_or_default()),
-            Kind::Equal => format!("{} = {}（同一数字的两处公开，精确相等）", self.left.clone().unwrap_or_default(), self.right.clone().unwrap_or_default()),
+            Kind::Hierarchy => format!(
+                "{} 每列：合计 = Σ类，类 = Σ款，款 = Σ项（{tol}）",
+                self.table.clone().unwrap_or_default()
+            ),
+            Kind::Equal => format!(
+                "{} = {}（同一数字的两处公开，精确相等）",
+                self.left.clone().unwrap_or_default(),
+                self.right.clone().unwrap_or_default()
+            ),
             Kind::RowsEqual | Kind::RowsLe => format!(
                 "{}.{} {} {}.{}（按科目逐行比较）",
                 self.table.clone().unwrap_or_default(),
                 self.column.clone().unwrap_or_default(),
-                if self.kind == Kind::RowsEqual { "=" } else { "≤" },
+                if self.kind == Kind::RowsEqual {
+                    "="
+                } else {
+                    "≤"
+                },
                 self.other_table.clone().unwrap_or_default(),
                 self.other_column.clone().unwrap_or_default()
             ),
-            Kind::Le => format!("{} ≤ {}", self.left.clone().unwrap_or_default(), self.right.clone().unwrap_or_default()),
+            Kind::Le => format!(
+                "{} ≤ {}",
+                self.left.clone().unwrap_or_default(),
+                self.right.clone().unwrap_or_default()
+            ),
         }
     }
 
@@ -118,12 +145,13 @@ struct RuleFile {
     rule: Vec<IdentityRule>,
 }
 
-static RULES: LazyLock<Vec<IdentityRule>> = LazyLock::new(|| {
-    match toml::from_str::<RuleFile>(include_str!("identities.toml")) {
-        Ok(f) => f.rule,
-        Err(e) => panic!("identities.toml is invalid: {e}"),
-    }
-});
+static RULES: LazyLock<Vec<IdentityRule>> =
+    LazyLock::new(
+        || match toml::from_str::<RuleFile>(include_str!("identities.toml")) {
+            Ok(f) => f.rule,
+            Err(e) => panic!("identities.toml is invalid: {e}"),
+        },
+    );
 
 /// Every declarative identity.
 pub fn rules() -> &'static [IdentityRule] {
@@ -144,7 +172,12 @@ fn parse_ref(s: &str) -> Option<CellRef<'_>> {
         None => (false, s),
     };
     let mut it = s.split('|');
-    Some(CellRef { table: it.next()?, row: it.next()?, column: it.next()?, negative })
+    Some(CellRef {
+        table: it.next()?,
+        row: it.next()?,
+        column: it.next()?,
+        negative,
+    })
 }
 
 fn location(table: &str, row: &str, column: &str, fact: Option<&Fact>) -> Location {
@@ -160,7 +193,10 @@ fn location(table: &str, row: &str, column: &str, fact: Option<&Fact>) -> Locati
 
 /// The unit of a table (万元 unless declared otherwise).
 fn table_unit(report: &Report, table: &str) -> MeasureUnit {
-    report.table(table).map(|t| t.unit).unwrap_or(MeasureUnit::Wanyuan)
+    report
+        .table(table)
+        .map(|t| t.unit)
+        .unwrap_or(MeasureUnit::Wanyuan)
 }
 
 struct Term<'a> {
@@ -171,7 +207,14 @@ struct Term<'a> {
 }
 
 /// Checks `total = Σ terms` and records a finding when it does not hold.
-fn check_sum(report: &Report, rule: &IdentityRule, total: Term<'_>, terms: &[Term<'_>], context: &str, out: &mut Vec<Finding>) {
+fn check_sum(
+    report: &Report,
+    rule: &IdentityRule,
+    total: Term<'_>,
+    terms: &[Term<'_>],
+    context: &str,
+    out: &mut Vec<Finding>,
+) {
     let total_fact = report.fact(total.table, &total.row, total.column);
     let mut sum = Decimal::ZERO;
     let mut n = 0;
@@ -193,9 +236,19 @@ fn check_sum(report: &Report, rule: &IdentityRule, total: Term<'_>, terms: &[Ter
         return;
     }
     let money = table_unit(report, total.table) == MeasureUnit::Wanyuan;
-    let counts = report.fact(total.table, &total.row, total.column).is_some_and(|f| f.unit == MeasureUnit::Count);
-    let bound = if rule.exact() || !money || counts { Decimal::ZERO } else { rounding_bound(n) };
-    let (severity, what) = if gap <= bound { (Severity::Info, "尾差（四舍五入所致，在容差内）") } else { (rule.severity, "不相等") };
+    let counts = report
+        .fact(total.table, &total.row, total.column)
+        .is_some_and(|f| f.unit == MeasureUnit::Count);
+    let bound = if rule.exact() || !money || counts {
+        Decimal::ZERO
+    } else {
+        rounding_bound(n)
+    };
+    let (severity, what) = if gap <= bound {
+        (Severity::Info, "尾差（四舍五入所致，在容差内）")
+    } else {
+        (rule.severity, "不相等")
+    };
     out.push(Finding {
         rule_id: rule.id.clone(),
         severity,
@@ -218,7 +271,14 @@ fn check_sum(report: &Report, rule: &IdentityRule, total: Term<'_>, terms: &[Ter
     });
 }
 
-fn check_pair(report: &Report, rule: &IdentityRule, l: &CellRef<'_>, r: &CellRef<'_>, le: bool, out: &mut Vec<Finding>) {
+fn check_pair(
+    report: &Report,
+    rule: &IdentityRule,
+    l: &CellRef<'_>,
+    r: &CellRef<'_>,
+    le: bool,
+    out: &mut Vec<Finding>,
+) {
     if report.table(l.table).is_none() || report.table(r.table).is_none() {
         return;
     }
@@ -239,9 +299,20 @@ fn check_pair(report: &Report, rule: &IdentityRule, l: &CellRef<'_>, r: &CellRef
         severity: rule.severity,
         message: format!(
             "{}：{} {} {} 为 {}，{} {} {} 为 {}",
-            rule.title, l.table, l.row, l.column, fmt(lv), rel, r.table, r.row, fmt(rv)
+            rule.title,
+            l.table,
+            l.row,
+            l.column,
+            fmt(lv),
+            rel,
+            r.table,
+            r.row,
+            fmt(rv)
         ),
-        locations: vec![location(l.table, l.row, l.column, lf), location(r.table, r.row, r.column, rf)],
+        locations: vec![
+            location(l.table, l.row, l.column, lf),
+            location(r.table, r.row, r.column, rf),
+        ],
         expected: Some(rv),
         actual: Some(lv),
         difference: Some(lv - rv),
@@ -270,7 +341,9 @@ pub(crate) fn check_all(report: &Report, out: &mut Vec<Finding>) {
 fn check_rule(report: &Report, rule: &IdentityRule, out: &mut Vec<Finding>) {
     match rule.kind {
         Kind::Sum => {
-            let Some(total) = rule.total.as_deref().and_then(parse_ref) else { return };
+            let Some(total) = rule.total.as_deref().and_then(parse_ref) else {
+                return;
+            };
             if report.table(total.table).is_none() {
                 return;
             }
@@ -281,7 +354,12 @@ fn check_rule(report: &Report, rule: &IdentityRule, out: &mut Vec<Finding>) {
                     row_keys(report, table)
                         .into_iter()
                         .filter(|r| codes::functional_level(r) == Some(Level::Lei))
-                        .map(|r| Term { table, row: r.to_string(), column, sign: Decimal::ONE })
+                        .map(|r| Term {
+                            table,
+                            row: r.to_string(),
+                            column,
+                            sign: Decimal::ONE,
+                        })
                         .collect()
                 }
                 None => rule
@@ -293,15 +371,27 @@ fn check_rule(report: &Report, rule: &IdentityRule, out: &mut Vec<Finding>) {
                         table: p.table,
                         row: p.row.to_string(),
                         column: p.column,
-                        sign: if p.negative { -Decimal::ONE } else { Decimal::ONE },
+                        sign: if p.negative {
+                            -Decimal::ONE
+                        } else {
+                            Decimal::ONE
+                        },
                     })
                     .collect(),
             };
-            let total = Term { table: total.table, row: total.row.to_string(), column: total.column, sign: Decimal::ONE };
+            let total = Term {
+                table: total.table,
+                row: total.row.to_string(),
+                column: total.column,
+                sign: Decimal::ONE,
+            };
             check_sum(report, rule, total, &terms, "", out);
         }
         Kind::RowSum => {
-            let (Some(table), Some(total_col)) = (rule.table.as_deref(), rule.total.as_deref()) else { return };
+            let (Some(table), Some(total_col)) = (rule.table.as_deref(), rule.total.as_deref())
+            else {
+                return;
+            };
             for row in row_keys(report, table) {
                 let terms: Vec<Term<'_>> = rule
                     .parts
@@ -311,36 +401,63 @@ fn check_rule(report: &Report, rule: &IdentityRule, out: &mut Vec<Finding>) {
                             Some(c) => (-Decimal::ONE, c),
                             None => (Decimal::ONE, p.as_str()),
                         };
-                        Term { table, row: row.to_string(), column: col, sign }
+                        Term {
+                            table,
+                            row: row.to_string(),
+                            column: col,
+                            sign,
+                        }
                     })
                     .collect();
                 let has_any = report.fact(table, row, total_col).is_some()
-                    || terms.iter().any(|t| report.fact(table, &t.row, t.column).is_some());
-                if !has_any || report.fact(table, row, total_col).is_none() && !terms.iter().any(|t| report.fact(table, &t.row, t.column).is_some()) {
+                    || terms
+                        .iter()
+                        .any(|t| report.fact(table, &t.row, t.column).is_some());
+                if !has_any
+                    || report.fact(table, row, total_col).is_none()
+                        && !terms
+                            .iter()
+                            .any(|t| report.fact(table, &t.row, t.column).is_some())
+                {
                     continue;
                 }
                 // A row that carries only part columns but no total column at all is another kind of row.
-                if report.fact(table, row, total_col).is_none() && !report.facts_of(table).any(|f| f.column == total_col) {
+                if report.fact(table, row, total_col).is_none()
+                    && !report.facts_of(table).any(|f| f.column == total_col)
+                {
                     continue;
                 }
-                let total = Term { table, row: row.to_string(), column: total_col, sign: Decimal::ONE };
+                let total = Term {
+                    table,
+                    row: row.to_string(),
+                    column: total_col,
+                    sign: Decimal::ONE,
+                };
                 check_sum(report, rule, total, &terms, &format!("（{row} 行）"), out);
             }
         }
         Kind::Hierarchy => {
-            let Some(table) = rule.table.as_deref() else { return };
+            let Some(table) = rule.table.as_deref() else {
+                return;
+            };
             check_hierarchy(report, rule, table, out);
         }
         Kind::Equal | Kind::Le => {
-            let (Some(l), Some(r)) = (rule.left.as_deref().and_then(parse_ref), rule.right.as_deref().and_then(parse_ref)) else {
+            let (Some(l), Some(r)) = (
+                rule.left.as_deref().and_then(parse_ref),
+                rule.right.as_deref().and_then(parse_ref),
+            ) else {
                 return;
             };
             check_pair(report, rule, &l, &r, rule.kind == Kind::Le, out);
         }
         Kind::RowsEqual | Kind::RowsLe => {
-            let (Some(t), Some(c), Some(ot), Some(oc)) =
-                (rule.table.as_deref(), rule.column.as_deref(), rule.other_table.as_deref(), rule.other_column.as_deref())
-            else {
+            let (Some(t), Some(c), Some(ot), Some(oc)) = (
+                rule.table.as_deref(),
+                rule.column.as_deref(),
+                rule.other_table.as_deref(),
+                rule.other_column.as_deref(),
+            ) else {
                 return;
             };
             if report.table(ot).is_none() {
@@ -348,13 +465,30 @@ fn check_rule(report: &Report, rule: &IdentityRule, out: &mut Vec<Finding>) {
             }
             for row in row_keys(report, t) {
                 let is_code = codes::functional_level(row).is_some();
-                let applies = if rule.kind == Kind::RowsEqual { codes::functional_level(row) == Some(Level::Lei) } else { is_code || row == "合计" };
+                let applies = if rule.kind == Kind::RowsEqual {
+                    codes::functional_level(row) == Some(Level::Lei)
+                } else {
+                    is_code || row == "合计"
+                };
                 // 公开04's class rows compare with 公开01's class rows; other rows only with the same key.
-                if !applies || (ot == "公开01" || ot == "表1") && codes::functional_level(row) != Some(Level::Lei) {
+                if !applies
+                    || (ot == "公开01" || ot == "表1")
+                        && codes::functional_level(row) != Some(Level::Lei)
+                {
                     continue;
                 }
-                let l = CellRef { table: t, row, column: c, negative: false };
-                let r = CellRef { table: ot, row, column: oc, negative: false };
+                let l = CellRef {
+                    table: t,
+                    row,
+                    column: c,
+                    negative: false,
+                };
+                let r = CellRef {
+                    table: ot,
+                    row,
+                    column: oc,
+                    negative: false,
+                };
                 check_pair(report, rule, &l, &r, rule.kind == Kind::RowsLe, out);
             }
         }
@@ -364,14 +498,35 @@ fn check_rule(report: &Report, rule: &IdentityRule, out: &mut Vec<Finding>) {
 fn check_hierarchy(report: &Report, rule: &IdentityRule, table: &str, out: &mut Vec<Finding>) {
     let rows = row_keys(report, table);
     let columns: BTreeSet<&str> = report.facts_of(table).map(|f| f.column.as_str()).collect();
-    let is_code = |r: &str| codes::functional_level(r).is_some() || codes::economic_level(r).is_some();
+    let is_code =
+        |r: &str| codes::functional_level(r).is_some() || codes::economic_level(r).is_some();
     let code_rows: Vec<&str> = rows.iter().copied().filter(|r| is_code(r)).collect();
     for column in columns {
         // 合计 = Σ 类 (only when the table prints a 合计 row and its 类 rows).
         let leis: Vec<&str> = code_rows.iter().copied().filter(|r| r.len() == 3).collect();
         if rows.contains(&"合计") && !leis.is_empty() {
-            let terms: Vec<Term<'_>> = leis.iter().map(|r| Term { table, row: r.to_string(), column, sign: Decimal::ONE }).collect();
-            check_sum(report, rule, Term { table, row: "合计".into(), column, sign: Decimal::ONE }, &terms, &format!("（{column} 列 合计 = Σ类）"), out);
+            let terms: Vec<Term<'_>> = leis
+                .iter()
+                .map(|r| Term {
+                    table,
+                    row: r.to_string(),
+                    column,
+                    sign: Decimal::ONE,
+                })
+                .collect();
+            check_sum(
+                report,
+                rule,
+                Term {
+                    table,
+                    row: "合计".into(),
+                    column,
+                    sign: Decimal::ONE,
+                },
+                &terms,
+                &format!("（{column} 列 合计 = Σ类）"),
+                out,
+            );
         }
         for parent in &code_rows {
             let children: Vec<&str> = code_rows
@@ -382,8 +537,28 @@ fn check_hierarchy(report: &Report, rule: &IdentityRule, table: &str, out: &mut 
             if children.is_empty() {
                 continue;
             }
-            let terms: Vec<Term<'_>> = children.iter().map(|r| Term { table, row: r.to_string(), column, sign: Decimal::ONE }).collect();
-            check_sum(report, rule, Term { table, row: parent.to_string(), column, sign: Decimal::ONE }, &terms, &format!("（{column} 列 {parent} = Σ下级）"), out);
+            let terms: Vec<Term<'_>> = children
+                .iter()
+                .map(|r| Term {
+                    table,
+                    row: r.to_string(),
+                    column,
+                    sign: Decimal::ONE,
+                })
+                .collect();
+            check_sum(
+                report,
+                rule,
+                Term {
+                    table,
+                    row: parent.to_string(),
+                    column,
+                    sign: Decimal::ONE,
+                },
+                &terms,
+                &format!("（{column} 列 {parent} = Σ下级）"),
+                out,
+            );
         }
     }
 }

@@ -125,8 +125,15 @@ pub fn validate(report: &Report, ctx: &Context) -> Validation {
     structure::check(report, &mut findings);
     narrative::check(report, &mut findings);
     crosscheck::check(report, ctx, &mut findings);
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.rule_id.cmp(&b.rule_id)));
-    Validation { findings, catalog_version: CATALOG_VERSION }
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.rule_id.cmp(&b.rule_id))
+    });
+    Validation {
+        findings,
+        catalog_version: CATALOG_VERSION,
+    }
 }
 
 static CATALOG: LazyLock<Vec<RuleInfo>> = LazyLock::new(|| {
@@ -174,7 +181,11 @@ pub(crate) fn fmt(v: Decimal) -> String {
         Some((i, f)) => (i.to_string(), Some(f.to_string())),
         None => (s, None),
     };
-    let (sign, digits) = if let Some(d) = int.strip_prefix('-') { ("-", d.to_string()) } else { ("", int) };
+    let (sign, digits) = if let Some(d) = int.strip_prefix('-') {
+        ("-", d.to_string())
+    } else {
+        ("", int)
+    };
     let mut grouped = String::new();
     for (i, ch) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i) % 3 == 0 {

@@ -9,28 +9,103 @@ use crate::model::{Direction, Figure, FigureKind, Report};
 use crate::parse::text::fold;
 
 pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
-    ("NR-01", Severity::Error, "NA", "情况说明引用的金额与表格一致", "情况说明中的总计、收入/支出构成、人员/公用经费及其明细、“三公”经费预算/决算与表内对应单元格完全一致（同一数字，不设容差）。"),
-    ("NR-02", Severity::Warning, "NA", "占比计算正确", "占比 = 部分/整体，四舍五入保留两位小数；相差 0.01 个百分点为提示，更大为警告。"),
-    ("NR-03", Severity::Error, "NA", "完成预算比例/执行率计算正确", "完成预算% = 决算/预算，执行率 = 执行数/预算数；相差 0.01 为提示，超过 0.01 为警告，超过 1 个百分点为错误。"),
-    ("NR-04", Severity::Warning, "NA", "增减率表述合理", "上年数为 0 时不应给出增长率（应表述为“新增”），不得出现“∞%”。"),
-    ("NR-05", Severity::Warning, "NA", "收入总计变动与财政拨款变动差异须说明", "本年收入全部为财政拨款时，收入总计的增减额与一般公共预算财政拨款支出的增减额不同，应说明差额来源。"),
-    ("NR-10", Severity::Warning, "NA", "金额单位正确", "表格以万元列示时，情况说明不应以“元”表述同一金额。"),
-    ("NR-14", Severity::Info, "NA", "数字格式规范", "金额、百分比保留两位小数。"),
-    ("NR-15", Severity::Warning, "NA", "人员数构成一致", "编制数 = 行政编制 + 事业编制；实有人数 = 行政 + 事业（+ 工勤）。"),
-    ("NR-16", Severity::Warning, "NA", "同一指标前后表述一致", "不同章节对同一指标（如收入总计增减额）的表述应一致。"),
+    (
+        "NR-01",
+        Severity::Error,
+        "NA",
+        "情况说明引用的金额与表格一致",
+        "情况说明中的总计、收入/支出构成、人员/公用经费及其明细、“三公”经费预算/决算与表内对应单元格完全一致（同一数字，不设容差）。",
+    ),
+    (
+        "NR-02",
+        Severity::Warning,
+        "NA",
+        "占比计算正确",
+        "占比 = 部分/整体，四舍五入保留两位小数；相差 0.01 个百分点为提示，更大为警告。",
+    ),
+    (
+        "NR-03",
+        Severity::Error,
+        "NA",
+        "完成预算比例/执行率计算正确",
+        "完成预算% = 决算/预算，执行率 = 执行数/预算数；相差 0.01 为提示，超过 0.01 为警告，超过 1 个百分点为错误。",
+    ),
+    (
+        "NR-04",
+        Severity::Warning,
+        "NA",
+        "增减率表述合理",
+        "上年数为 0 时不应给出增长率（应表述为“新增”），不得出现“∞%”。",
+    ),
+    (
+        "NR-05",
+        Severity::Warning,
+        "NA",
+        "收入总计变动与财政拨款变动差异须说明",
+        "本年收入全部为财政拨款时，收入总计的增减额与一般公共预算财政拨款支出的增减额不同，应说明差额来源。",
+    ),
+    (
+        "NR-10",
+        Severity::Warning,
+        "NA",
+        "金额单位正确",
+        "表格以万元列示时，情况说明不应以“元”表述同一金额。",
+    ),
+    (
+        "NR-14",
+        Severity::Info,
+        "NA",
+        "数字格式规范",
+        "金额、百分比保留两位小数。",
+    ),
+    (
+        "NR-15",
+        Severity::Warning,
+        "NA",
+        "人员数构成一致",
+        "编制数 = 行政编制 + 事业编制；实有人数 = 行政 + 事业（+ 工勤）。",
+    ),
+    (
+        "NR-16",
+        Severity::Warning,
+        "NA",
+        "同一指标前后表述一致",
+        "不同章节对同一指标（如收入总计增减额）的表述应一致。",
+    ),
 ];
 
-fn finding(id: &str, severity: Severity, message: String, locations: Vec<Location>, expected: Option<Decimal>, actual: Option<Decimal>, tolerance: Option<Decimal>) -> Finding {
+fn finding(
+    id: &str,
+    severity: Severity,
+    message: String,
+    locations: Vec<Location>,
+    expected: Option<Decimal>,
+    actual: Option<Decimal>,
+    tolerance: Option<Decimal>,
+) -> Finding {
     let difference = match (expected, actual) {
         (Some(e), Some(a)) => Some(a - e),
         _ => None,
     };
-    Finding { rule_id: id.into(), severity, message, locations, expected, actual, difference, tolerance }
+    Finding {
+        rule_id: id.into(),
+        severity,
+        message,
+        locations,
+        expected,
+        actual,
+        difference,
+        tolerance,
+    }
 }
 
 fn figure_location(r: &Report, f: &Figure, suspect: bool) -> Location {
     Location {
-        section: r.sections.get(f.section).map(|s| s.heading.clone()).unwrap_or_default(),
+        section: r
+            .sections
+            .get(f.section)
+            .map(|s| s.heading.clone())
+            .unwrap_or_default(),
         line: f.source.line,
         text: f.source.text.clone(),
         suspect,
@@ -51,7 +126,10 @@ fn cell_location(r: &Report, table: &str, row: &str, column: &str) -> Location {
 }
 
 fn heading(r: &Report, f: &Figure) -> String {
-    r.sections.get(f.section).map(|s| fold(&s.heading)).unwrap_or_default()
+    r.sections
+        .get(f.section)
+        .map(|s| fold(&s.heading))
+        .unwrap_or_default()
 }
 
 pub(super) fn check(r: &Report, out: &mut Vec<Finding>) {
@@ -64,11 +142,19 @@ pub(super) fn check(r: &Report, out: &mut Vec<Finding>) {
 }
 
 /// The (table, row, column) a narrative amount quotes, when it can be identified.
-fn quoted_cell(r: &Report, f: &Figure, sentence: &str) -> Option<(&'static str, String, &'static str)> {
+fn quoted_cell(
+    r: &Report,
+    f: &Figure,
+    sentence: &str,
+) -> Option<(&'static str, String, &'static str)> {
     let label = fold(&f.label);
     let h = heading(r, f);
     let js = r.kind == crate::ReportKind::FinalAccounts;
-    if f.direction.is_some() || label.contains("上年") || label.contains("较") || label.contains("比") {
+    if f.direction.is_some()
+        || label.contains("上年")
+        || label.contains("较")
+        || label.contains("比")
+    {
         return None;
     }
     // "三公" 经费 预算/决算 by item.
@@ -86,7 +172,10 @@ fn quoted_cell(r: &Report, f: &Figure, sentence: &str) -> Option<(&'static str, 
             ("因公出国", "因公出国（境）费"),
             ("三公", "合计"),
         ];
-        let item = items.iter().filter_map(|(k, col)| s.rfind(k).map(|pos| (pos, *col))).max_by_key(|(pos, _)| *pos)?;
+        let item = items
+            .iter()
+            .filter_map(|(k, col)| s.rfind(k).map(|pos| (pos, *col)))
+            .max_by_key(|(pos, _)| *pos)?;
         let row = if is_budget { "预算数" } else { "决算数" };
         return Some(("公开09", row.to_string(), item.1));
     }
@@ -121,16 +210,27 @@ fn quoted_cell(r: &Report, f: &Figure, sentence: &str) -> Option<(&'static str, 
         if label.ends_with("收入合计") {
             return Some(("公开01", "本年收入合计".into(), "决算数"));
         }
-        for col in ["财政拨款收入", "上级补助收入", "事业收入", "经营收入", "附属单位上缴收入", "其他收入"] {
+        for col in [
+            "财政拨款收入",
+            "上级补助收入",
+            "事业收入",
+            "经营收入",
+            "附属单位上缴收入",
+            "其他收入",
+        ] {
             if label.ends_with(col) {
-                return Some(("公开02", "合计".into(), match col {
-                    "财政拨款收入" => "财政拨款收入",
-                    "上级补助收入" => "上级补助收入",
-                    "事业收入" => "事业收入",
-                    "经营收入" => "经营收入",
-                    "附属单位上缴收入" => "附属单位上缴收入",
-                    _ => "其他收入",
-                }));
+                return Some((
+                    "公开02",
+                    "合计".into(),
+                    match col {
+                        "财政拨款收入" => "财政拨款收入",
+                        "上级补助收入" => "上级补助收入",
+                        "事业收入" => "事业收入",
+                        "经营收入" => "经营收入",
+                        "附属单位上缴收入" => "附属单位上缴收入",
+                        _ => "其他收入",
+                    },
+                ));
             }
         }
     }
@@ -138,7 +238,13 @@ fn quoted_cell(r: &Report, f: &Figure, sentence: &str) -> Option<(&'static str, 
         if label.ends_with("支出合计") {
             return Some(("公开01", "本年支出合计".into(), "决算数"));
         }
-        for col in ["基本支出", "项目支出", "上缴上级支出", "经营支出", "对附属单位补助支出"] {
+        for col in [
+            "基本支出",
+            "项目支出",
+            "上缴上级支出",
+            "经营支出",
+            "对附属单位补助支出",
+        ] {
             if label.ends_with(col) {
                 let c: &'static str = match col {
                     "基本支出" => "基本支出",
@@ -170,10 +276,16 @@ fn sentence_of<'a>(f: &Figure, text: &'a str) -> &'a str {
 }
 
 fn quoted_amounts(r: &Report, out: &mut Vec<Finding>) {
-    for f in r.figures.iter().filter(|f| f.kind == FigureKind::Amount && f.unit == MeasureUnit::Wanyuan) {
+    for f in r
+        .figures
+        .iter()
+        .filter(|f| f.kind == FigureKind::Amount && f.unit == MeasureUnit::Wanyuan)
+    {
         let Some(value) = f.value else { continue };
         let sentence = sentence_of(f, &f.source.text);
-        let Some((table, row, column)) = quoted_cell(r, f, sentence) else { continue };
+        let Some((table, row, column)) = quoted_cell(r, f, sentence) else {
+            continue;
+        };
         if r.table(table).is_none() {
             continue;
         }
@@ -197,7 +309,17 @@ fn quoted_amounts(r: &Report, out: &mut Vec<Finding>) {
 }
 
 /// Compares a stated percentage with the recomputed one (half-up, 2 dp).
-fn compare_rate(r: &Report, id: &str, f: &Figure, stated: Decimal, computed: Decimal, what: String, others: Vec<Location>, error_over_1pp: bool, out: &mut Vec<Finding>) {
+fn compare_rate(
+    r: &Report,
+    id: &str,
+    f: &Figure,
+    stated: Decimal,
+    computed: Decimal,
+    what: String,
+    others: Vec<Location>,
+    error_over_1pp: bool,
+    out: &mut Vec<Finding>,
+) {
     let computed = round_half_up(computed, 2);
     let gap = (stated - computed).abs();
     if gap.is_zero() {
@@ -216,7 +338,12 @@ fn compare_rate(r: &Report, id: &str, f: &Figure, stated: Decimal, computed: Dec
     out.push(finding(
         id,
         severity,
-        format!("{what}：说明为 {}%，按公开数计算应为 {}%（相差 {} 个百分点）", fmt(stated), fmt(computed), fmt(stated - computed)),
+        format!(
+            "{what}：说明为 {}%，按公开数计算应为 {}%（相差 {} 个百分点）",
+            fmt(stated),
+            fmt(computed),
+            fmt(stated - computed)
+        ),
         locs,
         Some(computed),
         Some(stated),
@@ -236,7 +363,10 @@ fn rates(r: &Report, out: &mut Vec<Finding>) {
             out.push(finding(
                 "NR-04",
                 Severity::Warning,
-                format!("“{}{}”：上年数为 0 时不应计算增长率，应表述为“新增”", f.label, f.printed),
+                format!(
+                    "“{}{}”：上年数为 0 时不应计算增长率，应表述为“新增”",
+                    f.label, f.printed
+                ),
                 vec![figure_location(r, f, true)],
                 None,
                 None,
@@ -249,7 +379,9 @@ fn rates(r: &Report, out: &mut Vec<Finding>) {
             .iter()
             .rev()
             .take_while(|g| g.source.line == f.source.line && g.kind != FigureKind::Percent)
-            .filter(|g| g.kind == FigureKind::Amount && g.unit == MeasureUnit::Wanyuan && g.value.is_some())
+            .filter(|g| {
+                g.kind == FigureKind::Amount && g.unit == MeasureUnit::Wanyuan && g.value.is_some()
+            })
             .collect();
         // NR-03: 完成预算 / 执行率 from the two amounts before it (预算 then 决算/执行数).
         if label.contains("完成") && label.contains("预算") || label.contains("执行率") {
@@ -260,25 +392,59 @@ fn rates(r: &Report, out: &mut Vec<Finding>) {
             });
             let actual = same_line.iter().find(|g| {
                 let l = fold(&g.label);
-                (l.contains("决算") || l.contains("执行") || l.contains("支出")) && !l.contains("预算")
+                (l.contains("决算") || l.contains("执行") || l.contains("支出"))
+                    && !l.contains("预算")
             });
             if let (Some(b), Some(a)) = (budget, actual) {
                 let (bv, av) = (b.value.unwrap_or_default(), a.value.unwrap_or_default());
                 if !bv.is_zero() {
                     let computed = av / bv * Decimal::ONE_HUNDRED;
-                    compare_rate(r, "NR-03", f, stated, computed, format!("{} {} 万元 / {} {} 万元", a.label, fmt(av), b.label, fmt(bv)), vec![figure_location(r, a, false), figure_location(r, b, false)], true, out);
+                    compare_rate(
+                        r,
+                        "NR-03",
+                        f,
+                        stated,
+                        computed,
+                        format!(
+                            "{} {} 万元 / {} {} 万元",
+                            a.label,
+                            fmt(av),
+                            b.label,
+                            fmt(bv)
+                        ),
+                        vec![figure_location(r, a, false), figure_location(r, b, false)],
+                        true,
+                        out,
+                    );
                 }
             }
             continue;
         }
         // NR-02: 占比 = part / whole.
         if label.starts_with('占') || label.ends_with("占比") {
-            let Some(part) = same_line.first() else { continue };
+            let Some(part) = same_line.first() else {
+                continue;
+            };
             let whole = whole_for(r, f, &label);
             if let Some((wv, wloc)) = whole {
                 if !wv.is_zero() && part.value.is_some() {
                     let computed = part.value.unwrap_or_default() / wv * Decimal::ONE_HUNDRED;
-                    compare_rate(r, "NR-02", f, stated, computed, format!("{} {} 万元 占 {} 万元", part.label, fmt(part.value.unwrap_or_default()), fmt(wv)), vec![figure_location(r, part, false), wloc], false, out);
+                    compare_rate(
+                        r,
+                        "NR-02",
+                        f,
+                        stated,
+                        computed,
+                        format!(
+                            "{} {} 万元 占 {} 万元",
+                            part.label,
+                            fmt(part.value.unwrap_or_default()),
+                            fmt(wv)
+                        ),
+                        vec![figure_location(r, part, false), wloc],
+                        false,
+                        out,
+                    );
                 }
             }
         }
@@ -289,13 +455,28 @@ fn rates(r: &Report, out: &mut Vec<Finding>) {
 /// amount of the section.
 fn whole_for(r: &Report, f: &Figure, label: &str) -> Option<(Decimal, Location)> {
     if label.contains("本年支出合计") {
-        let t = if r.kind == crate::ReportKind::Budget { ("表1", "本年支出合计", "合计") } else { ("公开01", "本年支出合计", "决算数") };
-        return r.value(t.0, t.1, t.2).map(|v| (v, cell_location(r, t.0, t.1, t.2)));
+        let t = if r.kind == crate::ReportKind::Budget {
+            ("表1", "本年支出合计", "合计")
+        } else {
+            ("公开01", "本年支出合计", "决算数")
+        };
+        return r
+            .value(t.0, t.1, t.2)
+            .map(|v| (v, cell_location(r, t.0, t.1, t.2)));
     }
-    let noun = label.trim_start_matches('占').trim_end_matches('的').to_string();
-    let in_section = r.figures.iter().filter(|g| g.section == f.section && g.kind == FigureKind::Amount && g.unit == MeasureUnit::Wanyuan);
+    let noun = label
+        .trim_start_matches('占')
+        .trim_end_matches('的')
+        .to_string();
+    let in_section = r.figures.iter().filter(|g| {
+        g.section == f.section && g.kind == FigureKind::Amount && g.unit == MeasureUnit::Wanyuan
+    });
     if noun.chars().count() >= 2 && noun != "比" {
-        let amounts = || r.figures.iter().filter(|g| g.section == f.section && g.kind == FigureKind::Amount && !std::ptr::eq(*g, f));
+        let amounts = || {
+            r.figures.iter().filter(|g| {
+                g.section == f.section && g.kind == FigureKind::Amount && !std::ptr::eq(*g, f)
+            })
+        };
         if let Some(g) = amounts().find(|g| fold(&g.label).contains(&noun)) {
             return g.value.map(|v| (v, figure_location(r, g, false)));
         }
@@ -307,7 +488,13 @@ fn whole_for(r: &Report, f: &Figure, label: &str) -> Option<(Decimal, Location)>
         return None;
     }
     let first = in_section.into_iter().next()?;
-    if first.source.line == f.source.line && r.figures.iter().position(|g| std::ptr::eq(g, first)) == r.figures.iter().position(|g| std::ptr::eq(g, f)).map(|p| p.saturating_sub(1)) {
+    if first.source.line == f.source.line
+        && r.figures.iter().position(|g| std::ptr::eq(g, first))
+            == r.figures
+                .iter()
+                .position(|g| std::ptr::eq(g, f))
+                .map(|p| p.saturating_sub(1))
+    {
         // The part itself is the first amount: no whole stated in the section.
         return None;
     }
@@ -316,22 +503,42 @@ fn whole_for(r: &Report, f: &Figure, label: &str) -> Option<(Decimal, Location)>
 
 /// NR-10: a 元 figure whose number is a 万元 cell of the tables.
 fn units(r: &Report, out: &mut Vec<Finding>) {
-    for f in r.figures.iter().filter(|f| f.kind == FigureKind::Amount && f.unit == MeasureUnit::Yuan) {
+    for f in r
+        .figures
+        .iter()
+        .filter(|f| f.kind == FigureKind::Amount && f.unit == MeasureUnit::Yuan)
+    {
         let Some(v) = f.value else { continue };
         if v.is_zero() || v.scale() != 2 {
             continue;
         }
         let label = fold(&f.label);
-        let hit = r.facts.iter().find(|c| c.unit == MeasureUnit::Wanyuan && c.value == v && {
-            let name = r.table(&c.table).and_then(|t| t.rows.iter().find(|x| x.key == c.row)).map(|x| fold(&x.label)).unwrap_or_default();
-            !name.is_empty() && (label.ends_with(&name) || label.contains(&name))
+        let hit = r.facts.iter().find(|c| {
+            c.unit == MeasureUnit::Wanyuan && c.value == v && {
+                let name = r
+                    .table(&c.table)
+                    .and_then(|t| t.rows.iter().find(|x| x.key == c.row))
+                    .map(|x| fold(&x.label))
+                    .unwrap_or_default();
+                !name.is_empty() && (label.ends_with(&name) || label.contains(&name))
+            }
         });
         if let Some(c) = hit {
             out.push(finding(
                 "NR-10",
                 Severity::Warning,
-                format!("“{}{}”单位疑似有误：表格 {} {} 为 {} 万元", f.label, f.printed, c.table, c.row, fmt(c.value)),
-                vec![figure_location(r, f, true), cell_location(r, &c.table, &c.row, &c.column)],
+                format!(
+                    "“{}{}”单位疑似有误：表格 {} {} 为 {} 万元",
+                    f.label,
+                    f.printed,
+                    c.table,
+                    c.row,
+                    fmt(c.value)
+                ),
+                vec![
+                    figure_location(r, f, true),
+                    cell_location(r, &c.table, &c.row, &c.column),
+                ],
                 None,
                 Some(v),
                 None,
@@ -342,16 +549,24 @@ fn units(r: &Report, out: &mut Vec<Finding>) {
 
 /// NR-15: 编制/实有人员 = Σ 行政 + 事业 (+ 工勤).
 fn staff_counts(r: &Report, out: &mut Vec<Finding>) {
-    let counts: Vec<&Figure> = r.figures.iter().filter(|f| f.kind == FigureKind::Count && f.printed.ends_with('人')).collect();
+    let counts: Vec<&Figure> = r
+        .figures
+        .iter()
+        .filter(|f| f.kind == FigureKind::Count && f.printed.ends_with('人'))
+        .collect();
     let mut i = 0;
     while i < counts.len() {
         let total = counts[i];
         let tl = fold(&total.label);
-        let is_part = |l: &str| l.starts_with("行政") || l.starts_with("事业") || l.starts_with("工勤");
+        let is_part =
+            |l: &str| l.starts_with("行政") || l.starts_with("事业") || l.starts_with("工勤");
         if (tl.contains("编制") || tl.contains("实有")) && !is_part(&tl) {
             let mut j = i + 1;
             let mut parts = Vec::new();
-            while j < counts.len() && counts[j].source.line == total.source.line && is_part(&fold(&counts[j].label)) {
+            while j < counts.len()
+                && counts[j].source.line == total.source.line
+                && is_part(&fold(&counts[j].label))
+            {
                 parts.push(counts[j]);
                 j += 1;
             }
@@ -361,11 +576,20 @@ fn staff_counts(r: &Report, out: &mut Vec<Finding>) {
                 if sum != tv {
                     let mut locs = vec![figure_location(r, total, true)];
                     locs.extend(parts.iter().map(|p| figure_location(r, p, false)));
-                    let list: Vec<String> = parts.iter().map(|p| format!("{}{}", p.label, p.printed)).collect();
+                    let list: Vec<String> = parts
+                        .iter()
+                        .map(|p| format!("{}{}", p.label, p.printed))
+                        .collect();
                     out.push(finding(
                         "NR-15",
                         Severity::Warning,
-                        format!("“{}{}”与其构成（{}，合计 {} 人）不一致", total.label, total.printed, list.join("、"), sum),
+                        format!(
+                            "“{}{}”与其构成（{}，合计 {} 人）不一致",
+                            total.label,
+                            total.printed,
+                            list.join("、"),
+                            sum
+                        ),
                         locs,
                         Some(sum),
                         Some(tv),
@@ -388,16 +612,29 @@ fn total_changes(r: &Report, out: &mut Vec<Finding>) {
     let changes = |pred: &dyn Fn(&str) -> bool| -> Vec<&Figure> {
         r.figures
             .iter()
-            .filter(|f| f.kind == FigureKind::Amount && matches!(f.direction, Some(Direction::Up | Direction::Down)) && pred(&heading(r, f)))
+            .filter(|f| {
+                f.kind == FigureKind::Amount
+                    && matches!(f.direction, Some(Direction::Up | Direction::Down))
+                    && pred(&heading(r, f))
+            })
             .collect()
     };
     let total_sec = changes(&|h| h.contains("收入支出决算总体") && !h.contains("财政拨款"));
-    let Some(total_change) = total_sec.iter().find(|f| fold(&f.label).contains("收入总计") || fold(sentence_of(f, &f.source.text)).contains("收入总计")) else {
+    let Some(total_change) = total_sec.iter().find(|f| {
+        fold(&f.label).contains("收入总计")
+            || fold(sentence_of(f, &f.source.text)).contains("收入总计")
+    }) else {
         return;
     };
-    let gpb_sec = changes(&|h| h.contains("一般公共预算财政拨款支出决算") && !h.contains("基本支出"));
-    let Some(gpb_change) = gpb_sec.first() else { return };
-    let (tv, gv) = (total_change.value.unwrap_or_default(), gpb_change.value.unwrap_or_default());
+    let gpb_sec =
+        changes(&|h| h.contains("一般公共预算财政拨款支出决算") && !h.contains("基本支出"));
+    let Some(gpb_change) = gpb_sec.first() else {
+        return;
+    };
+    let (tv, gv) = (
+        total_change.value.unwrap_or_default(),
+        gpb_change.value.unwrap_or_default(),
+    );
     // NR-16: §五 calls its figure 收入总计 but it differs from §一.
     for f in &gpb_sec {
         if fold(&f.label).contains("收入总计") && f.value != total_change.value {
@@ -418,7 +655,10 @@ fn total_changes(r: &Report, out: &mut Vec<Finding>) {
     if tv == gv {
         return;
     }
-    let all_fiscal = match (r.value("公开01", "本年收入合计", "决算数"), r.value("公开02", "合计", "财政拨款收入")) {
+    let all_fiscal = match (
+        r.value("公开01", "本年收入合计", "决算数"),
+        r.value("公开02", "合计", "财政拨款收入"),
+    ) {
         (Some(a), Some(b)) => a == b,
         _ => false,
     };
@@ -426,7 +666,10 @@ fn total_changes(r: &Report, out: &mut Vec<Finding>) {
         return;
     }
     let diff = (tv - gv).abs();
-    let explained = r.figures.iter().any(|f| f.kind == FigureKind::Amount && f.value == Some(diff) && f.direction.is_none());
+    let explained = r
+        .figures
+        .iter()
+        .any(|f| f.kind == FigureKind::Amount && f.value == Some(diff) && f.direction.is_none());
     if !explained {
         out.push(finding(
             "NR-05",
@@ -448,7 +691,9 @@ fn formatting(r: &Report, out: &mut Vec<Finding>) {
     for f in &r.figures {
         let Some(v) = f.value else { continue };
         let odd = match f.kind {
-            FigureKind::Amount => f.unit == MeasureUnit::Wanyuan && (v.scale() == 1 || v.scale() > 2),
+            FigureKind::Amount => {
+                f.unit == MeasureUnit::Wanyuan && (v.scale() == 1 || v.scale() > 2)
+            }
             FigureKind::Percent => v.scale() == 1 || v.scale() > 2,
             FigureKind::Count => false,
         };

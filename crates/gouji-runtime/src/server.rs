@@ -1,0 +1,123 @@
+//! Server harness: binds, registers health and reflection, serves until SIGTERM/SIGINT.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tonic::server::NamedService;
+use tonic::transport::server::{Router, TcpIncoming};
+use tonic_health::server::HealthReporter;
+
+/// Explicit limits every service applies.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request message accepted (bytes).
+    pub max_request_bytes: usize,
+    /// Largest response message sent (bytes).
+    pub max_response_bytes: usize,
+    /// Server-side deadline for one call when the client sets none.
+    pub request_timeout: Duration,
+    /// Calls in flight per connection.
+    pub concurrency_per_connection: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_request_bytes: 16 * 1024 * 1024,
+            max_response_bytes: 64 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            concurrency_per_connection: 256,
+        }
+    }
+}
+
+/// A server builder with the standard settings (timeout, keepalive, nodelay).
+pub fn builder(limits: Limits) -> tonic::transport::Server {
+    tonic::transport::Server::builder()
+        .timeout(limits.request_timeout)
+        .concurrency_limit_per_connection(limits.concurrency_per_connection)
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+}
+
+/// Health service plus reporter; the caller marks services SERVING when ready.
+pub fn health() -> (
+    HealthReporter,
+    tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
+) {
+    tonic_health::server::health_reporter()
+}
+
+/// Reflection services (v1 and v1alpha) for Gouji, health and google.rpc error details.
+pub fn reflection() -> anyhow::Result<(
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+    tonic_reflection::server::v1alpha::ServerReflectionServer<
+        impl tonic_reflection::server::v1alpha::ServerReflection,
+    >,
+)> {
+    let v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(gouji_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(gouji_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    Ok((v1, v1alpha))
+}
+
+/// Binds `listen`, prints `<name> listening on <addr>` to stdout once bound (tests and scripts
+/// read it when the port is 0), marks `S` SERVING, and serves until SIGTERM or Ctrl-C.
+pub async fn serve<S: NamedService>(
+    name: &str,
+    listen: &str,
+    router: Router,
+    reporter: HealthReporter,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let addr: SocketAddr = listener.local_addr()?;
+    reporter.set_serving::<S>().await;
+    println!("{name} listening on {addr}");
+    tracing::info!(%addr, "{name} serving");
+    let shutdown = async move {
+        shutdown_signal().await;
+        tracing::info!("{name}: shutting down");
+        reporter.set_not_serving::<S>().await;
+    };
+    router
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
