@@ -5,6 +5,7 @@
 //! - `gouji submit / units / reports / aggregate` — talk to the running services;
 //! - `gouji demo` — the main job end to end on loopback with SQLite.
 
+mod demo;
 mod render;
 
 use std::path::PathBuf;
@@ -47,6 +48,16 @@ enum Command {
         /// Also list info findings (rounding tails).
         #[arg(long)]
         verbose: bool,
+    },
+    /// The main job: start the validation service on loopback, validate the bundled sample
+    /// reports (and the seeds when ../shared/seeds exists) over gRPC, print the outcome, stop.
+    Demo {
+        /// Directory of sample reports.
+        #[arg(long, default_value = "samples")]
+        samples: PathBuf,
+        /// Seed directory, used when present.
+        #[arg(long, env = "GOUJI_SEEDS", default_value = "../shared/seeds")]
+        seeds: PathBuf,
     },
     /// Print the rule catalog as Markdown.
     Rules,
@@ -106,6 +117,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Demo { samples, seeds } => {
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(demo::run(&samples, &seeds))?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Rules => {
             print!("{}", render::rules_markdown());
