@@ -11,7 +11,16 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seeds"));
     let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .map(|rd| rd.filter_map(Result::ok).map(|e| (e.file_name().to_string_lossy().to_string(), std::fs::read(e.path()).unwrap_or_default())).collect())
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| {
+                    (
+                        e.file_name().to_string_lossy().to_string(),
+                        std::fs::read(e.path()).unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -26,10 +35,30 @@ fn bench(c: &mut Criterion) {
     let total: usize = docs.iter().map(|(_, b)| b.len()).sum();
     let mut g = c.benchmark_group("seeds");
     g.throughput(Throughput::Bytes(total as u64));
-    g.bench_function("parse_all_5", |b| b.iter(|| docs.iter().map(|(_, d)| gouji_domain::parse_document(d).map(|r| r.facts.len()).unwrap_or(0)).sum::<usize>()));
-    let reports: Vec<_> = docs.iter().filter_map(|(_, d)| gouji_domain::parse_document(d).ok()).collect();
+    g.bench_function("parse_all_5", |b| {
+        b.iter(|| {
+            docs.iter()
+                .map(|(_, d)| {
+                    gouji_domain::parse_document(d)
+                        .map(|r| r.facts.len())
+                        .unwrap_or(0)
+                })
+                .sum::<usize>()
+        })
+    });
+    let reports: Vec<_> = docs
+        .iter()
+        .filter_map(|(_, d)| gouji_domain::parse_document(d).ok())
+        .collect();
     g.throughput(Throughput::Elements(reports.len() as u64));
-    g.bench_function("validate_all_5", |b| b.iter(|| reports.iter().map(|r| validate(r, &Context::default()).findings.len()).sum::<usize>()));
+    g.bench_function("validate_all_5", |b| {
+        b.iter(|| {
+            reports
+                .iter()
+                .map(|r| validate(r, &Context::default()).findings.len())
+                .sum::<usize>()
+        })
+    });
     g.finish();
 }
 
