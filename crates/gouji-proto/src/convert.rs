@@ -162,7 +162,6 @@ pub fn report_to_pb(r: &dm::Report) -> pb::Report {
 
 fn decimal(field: String, s: &str) -> Result<Decimal, FieldError> {
     gouji_domain::amount::parse_decimal(s.trim())
-        .or_else(|| Decimal::from_str(s.trim()).ok())
         .ok_or(FieldError {
             field,
             description: format!("«{s}» is not a decimal amount (use e.g. \"2781.88\")"),
