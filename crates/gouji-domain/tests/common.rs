@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use gouji_domain::Report;
 
 /// The seed directory: `$GOUJI_SEEDS`, else `../shared/seeds` beside the repository.
-pub fn seeds_dir() -> PathBuf {
+pub(crate) fn seeds_dir() -> PathBuf {
     match std::env::var_os("GOUJI_SEEDS") {
         Some(d) => PathBuf::from(d),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seeds"),
@@ -14,7 +14,7 @@ pub fn seeds_dir() -> PathBuf {
 
 /// Reads seed `n` (0–4) as bytes. Panics with a clear message when the seeds are absent, unless
 /// `GOUJI_SKIP_SEEDS=1`, in which case it returns `None`.
-pub fn seed_bytes(n: usize) -> Option<Vec<u8>> {
+pub(crate) fn seed_bytes(n: usize) -> Option<Vec<u8>> {
     let dir = seeds_dir();
     let entry = std::fs::read_dir(&dir).ok().and_then(|rd| {
         rd.filter_map(Result::ok).find(|e| {
@@ -40,6 +40,6 @@ pub fn seed_bytes(n: usize) -> Option<Vec<u8>> {
 }
 
 /// Parses seed `n`.
-pub fn seed(n: usize) -> Option<Report> {
+pub(crate) fn seed(n: usize) -> Option<Report> {
     seed_bytes(n).map(|b| gouji_domain::parse_document(&b).expect("seed parses"))
 }

@@ -161,11 +161,10 @@ pub fn report_to_pb(r: &dm::Report) -> pb::Report {
 }
 
 fn decimal(field: String, s: &str) -> Result<Decimal, FieldError> {
-    gouji_domain::amount::parse_decimal(s.trim())
-        .ok_or(FieldError {
-            field,
-            description: format!("«{s}» is not a decimal amount (use e.g. \"2781.88\")"),
-        })
+    gouji_domain::amount::parse_decimal(s.trim()).ok_or(FieldError {
+        field,
+        description: format!("«{s}» is not a decimal amount (use e.g. \"2781.88\")"),
+    })
 }
 
 /// Wire report → domain report. Every amount must be a decimal string; errors name the field.

@@ -88,15 +88,7 @@ pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
 ];
 
 fn cell(r: &Report, table: &str, row: &str, column: &str) -> Location {
-    let f = r.fact(table, row, column);
-    Location {
-        table: table.into(),
-        row: row.into(),
-        column: column.into(),
-        line: f.map(|x| x.source.line).unwrap_or(0),
-        text: f.map(|x| x.source.text.clone()).unwrap_or_default(),
-        ..Location::default()
-    }
+    super::cell_location(r, table, row, column)
 }
 
 fn push(

@@ -198,3 +198,16 @@ pub(crate) fn fmt(v: Decimal) -> String {
         None => format!("{sign}{grouped}"),
     }
 }
+
+/// A location pointing at one table cell, quoting its source line.
+pub(crate) fn cell_location(r: &Report, table: &str, row: &str, column: &str) -> Location {
+    let fact = r.fact(table, row, column);
+    Location {
+        table: table.into(),
+        row: row.into(),
+        column: column.into(),
+        line: fact.map(|f| f.source.line).unwrap_or(0),
+        text: fact.map(|f| f.source.text.clone()).unwrap_or_default(),
+        ..Location::default()
+    }
+}

@@ -2,7 +2,7 @@
 
 use rust_decimal::Decimal;
 
-use super::{Finding, Location, Severity, fmt};
+use super::{Finding, Location, Severity, cell_location, fmt};
 use crate::amount::{MeasureUnit, round_half_up};
 use crate::codes;
 use crate::model::{Direction, Figure, FigureKind, Report};
@@ -109,18 +109,6 @@ fn figure_location(r: &Report, f: &Figure, suspect: bool) -> Location {
         line: f.source.line,
         text: f.source.text.clone(),
         suspect,
-        ..Location::default()
-    }
-}
-
-fn cell_location(r: &Report, table: &str, row: &str, column: &str) -> Location {
-    let fact = r.fact(table, row, column);
-    Location {
-        table: table.into(),
-        row: row.into(),
-        column: column.into(),
-        line: fact.map(|f| f.source.line).unwrap_or(0),
-        text: fact.map(|f| f.source.text.clone()).unwrap_or_default(),
         ..Location::default()
     }
 }
