@@ -1,1 +1,633 @@
-//! Storage.
+//! The system of record: units, report revisions and their findings, on SQLite or PostgreSQL.
+//!
+//! One [`Store`] type serves both backends, chosen by URL (`sqlite:…` or `postgres://…`). The
+//! SQL is the same text for both wherever the dialects agree; it runs through sqlx's runtime API
+//! (no compile-time query macros, so no database is needed to build). Each backend has its own
+//! migration directory (`migrations/sqlite`, `migrations/postgres`).
+//!
+//! Durability: a submission is acknowledged only after its transaction commits. SQLite runs in
+//! WAL mode with `synchronous=FULL` behind a single writer connection (writes are serialised,
+//! so no `SQLITE_BUSY` under concurrent submitters); PostgreSQL serialises resubmissions of the
+//! same report on its `report_heads` row lock.
+//!
+//! Amounts stay exact: the structured report is stored as JSON with decimals as strings, and
+//! every cell is also written to `facts` (PostgreSQL `NUMERIC`, SQLite `TEXT`).
+
+mod records;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use gouji_domain::model::{Fact, Report, ReportKind};
+use gouji_domain::rules::Finding;
+use rust_decimal::Decimal;
+use sqlx::AssertSqlSafe;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use records::{
+    ListFilter, NewRevision, RevisionRecord, SubmitOutcome, UnitRecord, ValidationState,
+    kind_key,
+};
+use records::{RevisionRow, UnitRow};
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unit `{0}` is not registered")]
+    UnknownUnit(String),
+    #[error("parent unit `{0}` is not registered")]
+    UnknownParent(String),
+    #[error("unit `{unit}` cannot be placed under `{parent}`: it would be its own ancestor")]
+    Cycle { unit: String, parent: String },
+    #[error("idempotency key `{0}` was already used for a different submission")]
+    KeyReused(String),
+    #[error("unsupported database URL `{0}` (use sqlite:PATH or postgres://…)")]
+    BadUrl(String),
+    #[error("stored data cannot be read: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// True when the database itself is unreachable or overloaded (the client may retry).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+            )
+        )
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+enum Backend {
+    Sqlite {
+        /// Readers run concurrently (WAL).
+        read: SqlitePool,
+        /// One connection: every write is serialised here.
+        write: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// Runs the same body against whichever pool backs the store. The body is generic sqlx code;
+/// the macro only removes the `match` that would otherwise repeat it per backend.
+macro_rules! with_pool {
+    ($store:expr, $mode:ident, |$pool:ident| $body:expr) => {
+        match &*$store.backend {
+            Backend::Sqlite { $mode: $pool, .. } => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    backend: std::sync::Arc<Backend>,
+}
+
+/// Upper bound on one report's cells written per INSERT statement (bind-parameter limits).
+const FACTS_PER_STATEMENT: usize = 500;
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and applies migrations.
+    ///
+    /// `sqlite:PATH` (or a bare path) → embedded SQLite file; `sqlite::memory:` for a
+    /// throwaway database; `postgres://…` → PostgreSQL.
+    pub async fn open(url: &str) -> Result<Store> {
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            Backend::Postgres(pool)
+        } else {
+            let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"));
+            let path = path.unwrap_or(url);
+            if path.is_empty() {
+                return Err(StoreError::BadUrl(url.to_string()));
+            }
+            let memory = path == ":memory:";
+            let opts = SqliteConnectOptions::from_str(&format!("sqlite:{path}"))
+                .map_err(|_| StoreError::BadUrl(url.to_string()))?
+                .create_if_missing(true)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(30));
+            let opts = if memory {
+                opts
+            } else {
+                opts.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+            };
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(60))
+                .connect_with(opts.clone())
+                .await?;
+            sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+            // An in-memory database exists per connection: readers must share the writer.
+            let read = if memory {
+                write.clone()
+            } else {
+                SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(opts.read_only(true))
+                    .await?
+            };
+            Backend::Sqlite { read, write }
+        };
+        Ok(Store {
+            backend: std::sync::Arc::new(backend),
+        })
+    }
+
+    /// "sqlite" or "postgres".
+    pub fn backend_name(&self) -> &'static str {
+        match &*self.backend {
+            Backend::Sqlite { .. } => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes every connection (waits for in-flight work).
+    pub async fn close(&self) {
+        match &*self.backend {
+            Backend::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    // ---- units ------------------------------------------------------------------------------
+
+    /// Registers a unit, or updates its name, type and parent. Rejects unknown parents and cycles.
+    pub async fn register_unit(&self, unit: &UnitRecord) -> Result<UnitRecord> {
+        if let Some(parent) = &unit.parent_code {
+            if self.get_unit(parent).await?.is_none() {
+                return Err(StoreError::UnknownParent(parent.clone()));
+            }
+            let subtree = self.subtree_codes(&unit.code).await?;
+            if subtree.iter().any(|c| c == parent) {
+                return Err(StoreError::Cycle {
+                    unit: unit.code.clone(),
+                    parent: parent.clone(),
+                });
+            }
+        }
+        let now = records::now_millis();
+        let unit_type = unit.unit_type.map(|t| t.label().to_string());
+        let sql = "INSERT INTO units (code, name, unit_type, parent_code, registered_at, updated_at) \
+                   VALUES ($1, $2, $3, $4, $5, $5) \
+                   ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
+                   unit_type = excluded.unit_type, parent_code = excluded.parent_code, \
+                   updated_at = excluded.updated_at";
+        with_pool!(self, write, |pool| {
+            sqlx::query(sql)
+                .bind(&unit.code)
+                .bind(&unit.name)
+                .bind(&unit_type)
+                .bind(&unit.parent_code)
+                .bind(now)
+                .execute(pool)
+                .await?;
+        });
+        Ok(unit.clone())
+    }
+
+    /// One unit.
+    pub async fn get_unit(&self, code: &str) -> Result<Option<UnitRecord>> {
+        let sql = "SELECT code, name, unit_type, parent_code FROM units WHERE code = $1";
+        let row: Option<UnitRow> = with_pool!(self, read, |pool| {
+            sqlx::query_as(sql).bind(code).fetch_optional(pool).await?
+        });
+        row.map(UnitRow::into_record).transpose()
+    }
+
+    /// Every unit, or the subtree under `root` (the root included), ordered by code.
+    pub async fn list_units(&self, root: Option<&str>) -> Result<Vec<UnitRecord>> {
+        let rows: Vec<UnitRow> = match root {
+            None => {
+                let sql = "SELECT code, name, unit_type, parent_code FROM units ORDER BY code";
+                with_pool!(self, read, |pool| {
+                    sqlx::query_as(sql).fetch_all(pool).await?
+                })
+            }
+            Some(root) => {
+                if self.get_unit(root).await?.is_none() {
+                    return Err(StoreError::UnknownUnit(root.to_string()));
+                }
+                let sql = format!(
+                    "{SUBTREE} SELECT u.code, u.name, u.unit_type, u.parent_code \
+                     FROM units u JOIN subtree s ON s.code = u.code ORDER BY u.code"
+                );
+                with_pool!(self, read, |pool| {
+                    sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(root).fetch_all(pool).await?
+                })
+            }
+        };
+        rows.into_iter().map(UnitRow::into_record).collect()
+    }
+
+    async fn subtree_codes(&self, root: &str) -> Result<Vec<String>> {
+        let sql = format!("{SUBTREE} SELECT code FROM subtree");
+        Ok(with_pool!(self, read, |pool| {
+            sqlx::query_scalar(AssertSqlSafe(sql.as_str())).bind(root).fetch_all(pool).await?
+        }))
+    }
+
+    // ---- revisions --------------------------------------------------------------------------
+
+    /// Stores a submission as the next revision of its report, or returns the earlier revision
+    /// stored under the same idempotency key. Commits before returning.
+    pub async fn submit(&self, new: &NewRevision) -> Result<SubmitOutcome> {
+        if self.get_unit(&new.unit_code).await?.is_none() {
+            return Err(StoreError::UnknownUnit(new.unit_code.clone()));
+        }
+        // Fast path for retries, then the transaction (which re-checks under the head lock).
+        if let Some(found) = self.replay(new).await? {
+            return Ok(found);
+        }
+        let report_json = serde_json::to_string(&new.report)
+            .map_err(|e| StoreError::Corrupt(format!("report cannot be serialised: {e}")))?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.insert_revision(new, &report_json).await {
+                Ok(id) => {
+                    let rec = self.revision_by_id(id).await?.ok_or_else(|| {
+                        StoreError::Corrupt(format!("revision {id} vanished after commit"))
+                    })?;
+                    return Ok(SubmitOutcome::Stored(rec));
+                }
+                // A concurrent submission with the same key won the race: replay it.
+                Err(StoreError::Database(e)) if is_unique_violation(&e) && attempt < 5 => {
+                    if let Some(found) = self.replay(new).await? {
+                        return Ok(found);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn replay(&self, new: &NewRevision) -> Result<Option<SubmitOutcome>> {
+        let Some(rec) = self.revision_by_key(&new.idempotency_key).await? else {
+            return Ok(None);
+        };
+        if rec.unit_code != new.unit_code
+            || rec.year != new.year
+            || rec.kind != new.kind
+            || rec.consolidated != new.consolidated
+            || rec.content_hash != new.content_hash
+        {
+            return Err(StoreError::KeyReused(new.idempotency_key.clone()));
+        }
+        Ok(Some(SubmitOutcome::Replayed(rec)))
+    }
+
+    async fn insert_revision(&self, new: &NewRevision, report_json: &str) -> Result<i64> {
+        let kind = kind_key(new.kind);
+        let now = records::now_millis();
+        let head_sql = "INSERT INTO report_heads (unit_code, year, kind, consolidated, last_revision) \
+                        VALUES ($1, $2, $3, $4, 1) \
+                        ON CONFLICT (unit_code, year, kind, consolidated) \
+                        DO UPDATE SET last_revision = report_heads.last_revision + 1 \
+                        RETURNING last_revision";
+        let insert_sql = "INSERT INTO revisions (unit_code, year, kind, consolidated, revision, \
+                          idempotency_key, content_hash, document, report_json, validation_state, \
+                          submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10) \
+                          RETURNING id";
+        match &*self.backend {
+            Backend::Sqlite { write, .. } => {
+                let mut tx = write.begin().await?;
+                let revision: i32 = sqlx::query_scalar(head_sql)
+                    .bind(&new.unit_code)
+                    .bind(new.year)
+                    .bind(kind)
+                    .bind(new.consolidated)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let id: i64 = sqlx::query_scalar(insert_sql)
+                    .bind(&new.unit_code)
+                    .bind(new.year)
+                    .bind(kind)
+                    .bind(new.consolidated)
+                    .bind(revision)
+                    .bind(&new.idempotency_key)
+                    .bind(&new.content_hash)
+                    .bind(&new.document)
+                    .bind(report_json)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                for chunk in new.report.facts.chunks(FACTS_PER_STATEMENT) {
+                    let mut qb = sqlx::QueryBuilder::new(
+                        "INSERT INTO facts (revision_id, table_id, row_key, column_key, amount, unit, line) ",
+                    );
+                    qb.push_values(chunk, |mut b, f: &Fact| {
+                        b.push_bind(id)
+                            .push_bind(&f.table)
+                            .push_bind(&f.row)
+                            .push_bind(&f.column)
+                            .push_bind(f.value.to_string())
+                            .push_bind(f.unit.label())
+                            .push_bind(f.source.line as i64);
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(id)
+            }
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let revision: i32 = sqlx::query_scalar(head_sql)
+                    .bind(&new.unit_code)
+                    .bind(new.year)
+                    .bind(kind)
+                    .bind(new.consolidated)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let id: i64 = sqlx::query_scalar(insert_sql)
+                    .bind(&new.unit_code)
+                    .bind(new.year)
+                    .bind(kind)
+                    .bind(new.consolidated)
+                    .bind(revision)
+                    .bind(&new.idempotency_key)
+                    .bind(&new.content_hash)
+                    .bind(&new.document)
+                    .bind(report_json)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                for chunk in new.report.facts.chunks(FACTS_PER_STATEMENT) {
+                    let mut qb = sqlx::QueryBuilder::new(
+                        "INSERT INTO facts (revision_id, table_id, row_key, column_key, amount, unit, line) ",
+                    );
+                    qb.push_values(chunk, |mut b, f: &Fact| {
+                        b.push_bind(id)
+                            .push_bind(&f.table)
+                            .push_bind(&f.row)
+                            .push_bind(&f.column)
+                            .push_bind(f.value)
+                            .push_bind(f.unit.label())
+                            .push_bind(f.source.line as i32);
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(id)
+            }
+        }
+    }
+
+    /// Records the validation result of a revision (state → validated).
+    pub async fn record_validation(
+        &self,
+        id: i64,
+        valid: bool,
+        catalog_version: &str,
+        findings: &[Finding],
+    ) -> Result<()> {
+        let json = serde_json::to_string(findings)
+            .map_err(|e| StoreError::Corrupt(format!("findings cannot be serialised: {e}")))?;
+        let sql = "UPDATE revisions SET validation_state = 'validated', valid = $1, \
+                   catalog_version = $2, findings_json = $3, validated_at = $4 WHERE id = $5";
+        let now = records::now_millis();
+        with_pool!(self, write, |pool| {
+            sqlx::query(sql)
+                .bind(valid)
+                .bind(catalog_version)
+                .bind(&json)
+                .bind(now)
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Revisions still waiting for validation, oldest first.
+    pub async fn pending(&self, limit: u32) -> Result<Vec<RevisionRecord>> {
+        let sql = format!(
+            "SELECT {REVISION_COLUMNS} FROM revisions r WHERE validation_state = 'pending' \
+             ORDER BY id LIMIT $1"
+        );
+        let rows: Vec<RevisionRow> = with_pool!(self, read, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(limit as i64).fetch_all(pool).await?
+        });
+        rows.into_iter().map(RevisionRow::into_record).collect()
+    }
+
+    /// The cells of a revision as stored in `facts` (exact: NUMERIC on PostgreSQL, TEXT on
+    /// SQLite), ordered by table, row and column.
+    pub async fn stored_facts(&self, id: i64) -> Result<Vec<(String, String, String, Decimal)>> {
+        let order = "ORDER BY table_id, row_key, column_key";
+        match &*self.backend {
+            Backend::Sqlite { read, .. } => {
+                let sql = format!(
+                    "SELECT table_id, row_key, column_key, amount FROM facts WHERE revision_id = $1 {order}"
+                );
+                let rows: Vec<(String, String, String, String)> =
+                    sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_all(read).await?;
+                rows.into_iter()
+                    .map(|(t, r, c, a)| {
+                        let v = Decimal::from_str_exact(&a)
+                            .map_err(|e| StoreError::Corrupt(format!("fact amount `{a}`: {e}")))?;
+                        Ok((t, r, c, v))
+                    })
+                    .collect()
+            }
+            Backend::Postgres(pool) => {
+                let sql = format!(
+                    "SELECT table_id, row_key, column_key, amount FROM facts WHERE revision_id = $1 {order}"
+                );
+                Ok(sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_all(pool).await?)
+            }
+        }
+    }
+
+    /// The submitted document of a revision, when one was sent.
+    pub async fn document(&self, id: i64) -> Result<Option<Vec<u8>>> {
+        let sql = "SELECT document FROM revisions WHERE id = $1";
+        let doc: Option<Option<Vec<u8>>> = with_pool!(self, read, |pool| {
+            sqlx::query_scalar(sql).bind(id).fetch_optional(pool).await?
+        });
+        Ok(doc.flatten())
+    }
+
+    async fn revision_by_id(&self, id: i64) -> Result<Option<RevisionRecord>> {
+        let sql = format!("SELECT {REVISION_COLUMNS} FROM revisions r WHERE r.id = $1");
+        let row: Option<RevisionRow> = with_pool!(self, read, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(pool).await?
+        });
+        row.map(RevisionRow::into_record).transpose()
+    }
+
+    async fn revision_by_key(&self, key: &str) -> Result<Option<RevisionRecord>> {
+        let sql = format!("SELECT {REVISION_COLUMNS} FROM revisions r WHERE r.idempotency_key = $1");
+        let row: Option<RevisionRow> = with_pool!(self, read, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(key).fetch_optional(pool).await?
+        });
+        row.map(RevisionRow::into_record).transpose()
+    }
+
+    /// One revision of a report; the latest when `revision` is `None`.
+    pub async fn get_revision(
+        &self,
+        unit_code: &str,
+        year: i32,
+        kind: ReportKind,
+        consolidated: bool,
+        revision: Option<u32>,
+    ) -> Result<Option<RevisionRecord>> {
+        let kind = kind_key(kind);
+        let row: Option<RevisionRow> = match revision {
+            Some(rev) => {
+                let sql = format!(
+                    "SELECT {REVISION_COLUMNS} FROM revisions r WHERE unit_code = $1 AND year = $2 \
+                     AND kind = $3 AND consolidated = $4 AND revision = $5"
+                );
+                with_pool!(self, read, |pool| {
+                    sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                        .bind(unit_code)
+                        .bind(year)
+                        .bind(kind)
+                        .bind(consolidated)
+                        .bind(rev as i32)
+                        .fetch_optional(pool)
+                        .await?
+                })
+            }
+            None => {
+                let sql = format!(
+                    "SELECT {REVISION_COLUMNS} FROM revisions r WHERE unit_code = $1 AND year = $2 \
+                     AND kind = $3 AND consolidated = $4 ORDER BY revision DESC LIMIT 1"
+                );
+                with_pool!(self, read, |pool| {
+                    sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                        .bind(unit_code)
+                        .bind(year)
+                        .bind(kind)
+                        .bind(consolidated)
+                        .fetch_optional(pool)
+                        .await?
+                })
+            }
+        };
+        row.map(RevisionRow::into_record).transpose()
+    }
+
+    /// Revisions matching `filter`, newest first, after the cursor `before_id` (exclusive).
+    pub async fn list_revisions(
+        &self,
+        filter: &ListFilter,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<RevisionRecord>> {
+        let rows: Vec<RevisionRow> = with_pool!(self, read, |pool| {
+            let mut qb = sqlx::QueryBuilder::new("");
+            if filter.subtree && filter.unit_code.is_some() {
+                qb.push("WITH RECURSIVE subtree(code) AS (SELECT code FROM units WHERE code = ");
+                qb.push_bind(filter.unit_code.clone().unwrap_or_default());
+                qb.push(
+                    " UNION ALL SELECT u.code FROM units u JOIN subtree s ON u.parent_code = s.code) ",
+                );
+            }
+            qb.push(format!("SELECT {REVISION_COLUMNS} FROM revisions r WHERE 1 = 1"));
+            if let Some(code) = &filter.unit_code {
+                if filter.subtree {
+                    qb.push(" AND unit_code IN (SELECT code FROM subtree)");
+                } else {
+                    qb.push(" AND unit_code = ").push_bind(code.clone());
+                }
+            }
+            if let Some(year) = filter.year {
+                qb.push(" AND year = ").push_bind(year);
+            }
+            if let Some(kind) = filter.kind {
+                qb.push(" AND kind = ").push_bind(kind_key(kind));
+            }
+            if let Some(before) = before_id {
+                qb.push(" AND id < ").push_bind(before);
+            }
+            qb.push(" ORDER BY id DESC LIMIT ").push_bind(limit as i64);
+            qb.build_query_as().fetch_all(pool).await?
+        });
+        rows.into_iter().map(RevisionRow::into_record).collect()
+    }
+
+    /// The latest revision of every report (own and filed 汇总) in `root`'s subtree for one year
+    /// and kind, one page at a time in storage order: pass the last `id` seen as `after_id`.
+    pub async fn latest_in_subtree(
+        &self,
+        root: &str,
+        year: i32,
+        kind: ReportKind,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<RevisionRecord>> {
+        let sql = format!(
+            "{SUBTREE} SELECT {REVISION_COLUMNS} FROM revisions r \
+             JOIN report_heads h ON h.unit_code = r.unit_code AND h.year = r.year \
+               AND h.kind = r.kind AND h.consolidated = r.consolidated \
+               AND h.last_revision = r.revision \
+             WHERE r.unit_code IN (SELECT code FROM subtree) AND r.year = $2 AND r.kind = $3 \
+               AND r.id > $4 ORDER BY r.id LIMIT $5"
+        );
+        let kind = kind_key(kind);
+        let rows: Vec<RevisionRow> = with_pool!(self, read, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(root)
+                .bind(year)
+                .bind(kind)
+                .bind(after_id)
+                .bind(limit as i64)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(RevisionRow::into_record).collect()
+    }
+}
+
+/// The recursive subtree of `$1` (the root included). Works on SQLite and PostgreSQL.
+const SUBTREE: &str = "WITH RECURSIVE subtree(code) AS (SELECT code FROM units WHERE code = $1 \
+     UNION ALL SELECT u.code FROM units u JOIN subtree s ON u.parent_code = s.code)";
+
+/// Columns of a revision row, in [`RevisionRow`] order.
+const REVISION_COLUMNS: &str = "r.id, r.unit_code, r.year, r.kind, r.consolidated, r.revision, \
+     r.idempotency_key, r.content_hash, r.report_json, r.validation_state, r.valid, \
+     r.catalog_version, r.findings_json, r.submitted_at, r.validated_at, \
+     (r.document IS NOT NULL) AS has_document";
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db.is_unique_violation(),
+        _ => false,
+    }
+}
+
+/// SHA-256 of submitted content, hex: the default idempotency key and the replay check.
+pub fn content_hash(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Parses a stored report (kept here so callers never see the JSON encoding).
+pub fn decode_report(json: &str) -> Result<Report> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("report: {e}")))
+}

@@ -1,0 +1,225 @@
+//! Records the store reads and writes, and their row encodings.
+
+use gouji_domain::model::{Report, ReportKind, UnitType};
+use gouji_domain::rules::Finding;
+
+use crate::{Result, StoreError, decode_report};
+
+/// A registered budget unit (部门 / 本级 / 二级单位 …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitRecord {
+    /// Stable unit code.
+    pub code: String,
+    pub name: String,
+    /// 单位性质; `None` when not declared (rules that need it are then not applicable).
+    pub unit_type: Option<UnitType>,
+    /// `None` for a top-level department.
+    pub parent_code: Option<String>,
+}
+
+/// Whether a revision's findings are known yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValidationState {
+    /// Stored and acknowledged; the validation service has not answered yet.
+    Pending,
+    Validated,
+}
+
+/// A submission to store.
+#[derive(Debug, Clone)]
+pub struct NewRevision {
+    pub unit_code: String,
+    pub year: i32,
+    pub kind: ReportKind,
+    /// True for the unit's filed 部门汇总 rather than its own report.
+    pub consolidated: bool,
+    /// The caller's key, or one derived from the content.
+    pub idempotency_key: String,
+    /// SHA-256 of the submitted content (document bytes or canonical report JSON).
+    pub content_hash: String,
+    /// The original document, when one was sent.
+    pub document: Option<Vec<u8>>,
+    pub report: Report,
+}
+
+/// One stored revision of a report.
+#[derive(Debug, Clone)]
+pub struct RevisionRecord {
+    /// Storage id (monotonic; used as the pagination cursor).
+    pub id: i64,
+    pub unit_code: String,
+    pub year: i32,
+    pub kind: ReportKind,
+    pub consolidated: bool,
+    /// 1, 2, … per (unit, year, kind, consolidated).
+    pub revision: u32,
+    pub idempotency_key: String,
+    pub content_hash: String,
+    pub report: Report,
+    pub state: ValidationState,
+    /// Known once validated: no error-severity finding.
+    pub valid: Option<bool>,
+    pub catalog_version: Option<String>,
+    pub findings: Vec<Finding>,
+    /// Unix milliseconds.
+    pub submitted_at: i64,
+    pub validated_at: Option<i64>,
+    pub has_document: bool,
+}
+
+impl RevisionRecord {
+    /// The logical report this revision belongs to («053001/2024/final_accounts/own»).
+    pub fn report_id(&self) -> String {
+        format!(
+            "{}/{}/{}/{}",
+            self.unit_code,
+            self.year,
+            kind_key(self.kind),
+            if self.consolidated { "consolidated" } else { "own" }
+        )
+    }
+}
+
+/// What [`crate::Store::submit`] did.
+#[derive(Debug, Clone)]
+pub enum SubmitOutcome {
+    /// A new revision was committed.
+    Stored(RevisionRecord),
+    /// The idempotency key was seen before: the earlier revision, unchanged.
+    Replayed(RevisionRecord),
+}
+
+impl SubmitOutcome {
+    pub fn record(&self) -> &RevisionRecord {
+        match self {
+            SubmitOutcome::Stored(r) | SubmitOutcome::Replayed(r) => r,
+        }
+    }
+
+    pub fn into_record(self) -> RevisionRecord {
+        match self {
+            SubmitOutcome::Stored(r) | SubmitOutcome::Replayed(r) => r,
+        }
+    }
+
+    pub fn replayed(&self) -> bool {
+        matches!(self, SubmitOutcome::Replayed(_))
+    }
+}
+
+/// Filter of [`crate::Store::list_revisions`]; `None` fields match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ListFilter {
+    pub unit_code: Option<String>,
+    /// With `unit_code`: include the unit's whole subtree.
+    pub subtree: bool,
+    pub year: Option<i32>,
+    pub kind: Option<ReportKind>,
+}
+
+/// The stored spelling of a report kind.
+pub fn kind_key(kind: ReportKind) -> &'static str {
+    match kind {
+        ReportKind::Budget => "budget",
+        ReportKind::FinalAccounts => "final_accounts",
+    }
+}
+
+fn kind_from_key(s: &str) -> Result<ReportKind> {
+    match s {
+        "budget" => Ok(ReportKind::Budget),
+        "final_accounts" => Ok(ReportKind::FinalAccounts),
+        other => Err(StoreError::Corrupt(format!("unknown report kind `{other}`"))),
+    }
+}
+
+pub(crate) fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UnitRow {
+    code: String,
+    name: String,
+    unit_type: Option<String>,
+    parent_code: Option<String>,
+}
+
+impl UnitRow {
+    pub(crate) fn into_record(self) -> Result<UnitRecord> {
+        let unit_type = match self.unit_type.as_deref() {
+            None => None,
+            Some(label) => Some(UnitType::from_label(label).ok_or_else(|| {
+                StoreError::Corrupt(format!("unit {}: unknown unit type `{label}`", self.code))
+            })?),
+        };
+        Ok(UnitRecord {
+            code: self.code,
+            name: self.name,
+            unit_type,
+            parent_code: self.parent_code,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RevisionRow {
+    id: i64,
+    unit_code: String,
+    year: i32,
+    kind: String,
+    consolidated: bool,
+    revision: i32,
+    idempotency_key: String,
+    content_hash: String,
+    report_json: String,
+    validation_state: String,
+    valid: Option<bool>,
+    catalog_version: Option<String>,
+    findings_json: Option<String>,
+    submitted_at: i64,
+    validated_at: Option<i64>,
+    has_document: bool,
+}
+
+impl RevisionRow {
+    pub(crate) fn into_record(self) -> Result<RevisionRecord> {
+        let state = match self.validation_state.as_str() {
+            "pending" => ValidationState::Pending,
+            "validated" => ValidationState::Validated,
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "revision {}: unknown validation state `{other}`",
+                    self.id
+                )));
+            }
+        };
+        let findings = match &self.findings_json {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str(json).map_err(|e| {
+                StoreError::Corrupt(format!("revision {}: findings: {e}", self.id))
+            })?,
+        };
+        Ok(RevisionRecord {
+            id: self.id,
+            unit_code: self.unit_code,
+            year: self.year,
+            kind: kind_from_key(&self.kind)?,
+            consolidated: self.consolidated,
+            revision: u32::try_from(self.revision).unwrap_or(0),
+            idempotency_key: self.idempotency_key,
+            content_hash: self.content_hash,
+            report: decode_report(&self.report_json)?,
+            state,
+            valid: self.valid,
+            catalog_version: self.catalog_version,
+            findings,
+            submitted_at: self.submitted_at,
+            validated_at: self.validated_at,
+            has_document: self.has_document,
+        })
+    }
+}

@@ -1,0 +1,372 @@
+//! One storage test suite, run against embedded SQLite and a real PostgreSQL.
+//!
+//! PostgreSQL comes from `GOUJI_TEST_POSTGRES_URL` (or `DATABASE_URL`), e.g. the throwaway
+//! server of `scripts/ci/start-postgres.sh`; each test creates and drops its own database.
+//! Without a URL the PostgreSQL variants fail, unless `GOUJI_SKIP_POSTGRES=1` says to skip them.
+
+use std::str::FromStr;
+
+use gouji_domain::amount::MeasureUnit;
+use gouji_domain::model::{Fact, Provenance, Report, ReportKind, Scope, UnitType};
+use gouji_domain::rules::{Finding, Location, Severity};
+use gouji_store::{
+    ListFilter, NewRevision, Store, StoreError, SubmitOutcome, UnitRecord, ValidationState,
+};
+use rust_decimal::Decimal;
+
+/// A fresh store per test and backend; dropping the guard drops the PostgreSQL database.
+struct TestDb {
+    store: Store,
+    _dir: Option<tempfile::TempDir>,
+    pg_drop: Option<(String, String)>,
+}
+
+impl TestDb {
+    async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("gouji.db").display());
+        TestDb {
+            store: Store::open(&url).await.unwrap(),
+            _dir: Some(dir),
+            pg_drop: None,
+        }
+    }
+
+    async fn postgres() -> Option<TestDb> {
+        let admin = std::env::var("GOUJI_TEST_POSTGRES_URL")
+            .or_else(|_| std::env::var("DATABASE_URL"))
+            .ok();
+        let Some(admin) = admin else {
+            if std::env::var("GOUJI_SKIP_POSTGRES").as_deref() == Ok("1") {
+                eprintln!("GOUJI_SKIP_POSTGRES=1: PostgreSQL variant skipped");
+                return None;
+            }
+            panic!(
+                "PostgreSQL tests need GOUJI_TEST_POSTGRES_URL or DATABASE_URL \
+                 (eval \"$(scripts/ci/start-postgres.sh)\"), or GOUJI_SKIP_POSTGRES=1"
+            );
+        };
+        let name = format!("gouji_t_{}", uuid_like());
+        let (base, _) = admin.rsplit_once('/').unwrap();
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+            .await
+            .unwrap();
+        sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap();
+        let url = format!("{base}/{name}");
+        Some(TestDb {
+            store: Store::open(&url).await.unwrap(),
+            _dir: None,
+            pg_drop: Some((admin, name)),
+        })
+    }
+
+    async fn finish(self) {
+        self.store.close().await;
+        if let Some((admin, name)) = self.pg_drop {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+                .await
+                .unwrap();
+            sqlx::Executor::execute(
+                &mut conn,
+                sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")),
+            )
+            .await
+            .unwrap();
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{}_{}_{}", std::process::id(), t % 1_000_000_000, N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Generates `<name>_sqlite` and `<name>_postgres` tests from one async body.
+macro_rules! both_backends {
+    ($name:ident, |$store:ident| $body:block) => {
+        mod $name {
+            use super::*;
+            async fn run($store: &Store) $body
+
+            #[tokio::test]
+            async fn sqlite() {
+                let db = TestDb::sqlite().await;
+                run(&db.store).await;
+                db.finish().await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(db) = TestDb::postgres().await {
+                    run(&db.store).await;
+                    db.finish().await;
+                }
+            }
+        }
+    };
+}
+
+fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+fn unit(code: &str, name: &str, t: Option<UnitType>, parent: Option<&str>) -> UnitRecord {
+    UnitRecord {
+        code: code.into(),
+        name: name.into(),
+        unit_type: t,
+        parent_code: parent.map(str::to_string),
+    }
+}
+
+/// 宁强县医疗保障局: 部门 → 本级 + two 二级单位 (as in seed S0).
+async fn register_ningqiang(store: &Store) {
+    store
+        .register_unit(&unit("610726", "宁强县医疗保障局", Some(UnitType::Administrative), None))
+        .await
+        .unwrap();
+    store
+        .register_unit(&unit("610726001", "宁强县医疗保障局(本级)", Some(UnitType::Administrative), Some("610726")))
+        .await
+        .unwrap();
+    store
+        .register_unit(&unit("610726002", "宁强县医疗保险经办中心", Some(UnitType::Institution), Some("610726")))
+        .await
+        .unwrap();
+    store
+        .register_unit(&unit("610726003", "宁强县医疗保障信息中心", Some(UnitType::Institution), Some("610726")))
+        .await
+        .unwrap();
+}
+
+fn report(subject: &str, 劳务费: &str) -> Report {
+    let mut r = Report::new(subject, 2024, ReportKind::FinalAccounts, Scope::Unit, "shaanxi-js");
+    for (row, col, v) in [("30226", "决算数", 劳务费), ("本年收入合计", "决算数", "1879.42"), ("车辆", "决算数", "4.00")] {
+        r.facts.push(Fact {
+            table: "公开06".into(),
+            row: row.into(),
+            column: col.into(),
+            value: d(v),
+            unit: MeasureUnit::Wanyuan,
+            source: Provenance { line: 307, text: format!("{row} {v}") },
+        });
+    }
+    r
+}
+
+fn submission(unit_code: &str, key: &str, r: Report) -> NewRevision {
+    let content = serde_json::to_string(&r).unwrap();
+    NewRevision {
+        unit_code: unit_code.into(),
+        year: 2024,
+        kind: ReportKind::FinalAccounts,
+        consolidated: false,
+        idempotency_key: key.into(),
+        content_hash: gouji_store::content_hash(content.as_bytes()),
+        document: Some(b"document text".to_vec()),
+        report: r,
+    }
+}
+
+both_backends!(units_form_a_hierarchy, |store| {
+    register_ningqiang(store).await;
+    let all = store.list_units(None).await.unwrap();
+    assert_eq!(all.len(), 4);
+    let subtree = store.list_units(Some("610726")).await.unwrap();
+    assert_eq!(
+        subtree.iter().map(|u| u.code.as_str()).collect::<Vec<_>>(),
+        ["610726", "610726001", "610726002", "610726003"]
+    );
+    let leaf = store.list_units(Some("610726002")).await.unwrap();
+    assert_eq!(leaf.len(), 1);
+    assert_eq!(leaf[0].unit_type, Some(UnitType::Institution));
+
+    // Re-registering updates in place.
+    store
+        .register_unit(&unit("610726002", "宁强县医疗保险经办中心(更名)", Some(UnitType::CivilServiceManaged), Some("610726")))
+        .await
+        .unwrap();
+    let u = store.get_unit("610726002").await.unwrap().unwrap();
+    assert_eq!(u.name, "宁强县医疗保险经办中心(更名)");
+    assert_eq!(u.unit_type, Some(UnitType::CivilServiceManaged));
+    assert_eq!(store.list_units(None).await.unwrap().len(), 4);
+
+    // Unknown parent and cycles are refused and change nothing.
+    let e = store.register_unit(&unit("X", "x", None, Some("nope"))).await.unwrap_err();
+    assert!(matches!(e, StoreError::UnknownParent(p) if p == "nope"));
+    let e = store
+        .register_unit(&unit("610726", "宁强县医疗保障局", None, Some("610726002")))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Cycle { .. }));
+    assert_eq!(store.get_unit("610726").await.unwrap().unwrap().parent_code, None);
+    assert!(matches!(store.list_units(Some("nope")).await, Err(StoreError::UnknownUnit(_))));
+});
+
+both_backends!(revisions_are_kept_and_retries_replay, |store| {
+    register_ningqiang(store).await;
+    let first = store.submit(&submission("610726002", "k1", report("经办中心", "19.52"))).await.unwrap();
+    assert!(matches!(first, SubmitOutcome::Stored(_)));
+    let first = first.into_record();
+    assert_eq!(first.revision, 1);
+    assert_eq!(first.state, ValidationState::Pending);
+
+    // Same key, same content: the same record, no new revision.
+    let again = store.submit(&submission("610726002", "k1", report("经办中心", "19.52"))).await.unwrap();
+    assert!(again.replayed());
+    assert_eq!(again.record().id, first.id);
+
+    // Same key, other content: refused.
+    let e = store.submit(&submission("610726002", "k1", report("经办中心", "19.92"))).await.unwrap_err();
+    assert!(matches!(e, StoreError::KeyReused(k) if k == "k1"));
+
+    // A correction is revision 2; revision 1 stays readable.
+    let second = store.submit(&submission("610726002", "k2", report("经办中心", "19.92"))).await.unwrap().into_record();
+    assert_eq!(second.revision, 2);
+    let latest = store
+        .get_revision("610726002", 2024, ReportKind::FinalAccounts, false, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(latest.revision, 2);
+    assert_eq!(latest.report.value("公开06", "30226", "决算数"), Some(d("19.92")));
+    let old = store
+        .get_revision("610726002", 2024, ReportKind::FinalAccounts, false, Some(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(old.report.value("公开06", "30226", "决算数"), Some(d("19.52")));
+    // Scale survives the round trip: 4.00 stays 4.00.
+    assert_eq!(old.report.value("公开06", "车辆", "决算数").unwrap().to_string(), "4.00");
+    let cells = store.stored_facts(old.id).await.unwrap();
+    assert_eq!(cells.len(), 3);
+    assert!(cells.contains(&("公开06".into(), "30226".into(), "决算数".into(), d("19.52"))));
+    assert!(cells.iter().any(|c| c.1 == "车辆" && c.3.to_string() == "4.00"));
+    assert_eq!(store.document(old.id).await.unwrap().as_deref(), Some(&b"document text"[..]));
+
+    // Unknown unit: refused, nothing stored.
+    let e = store.submit(&submission("999", "k3", report("x", "1"))).await.unwrap_err();
+    assert!(matches!(e, StoreError::UnknownUnit(_)));
+    let all = store.list_revisions(&ListFilter::default(), None, 100).await.unwrap();
+    assert_eq!(all.len(), 2);
+});
+
+both_backends!(validation_results_are_recorded, |store| {
+    register_ningqiang(store).await;
+    let rec = store.submit(&submission("610726002", "v1", report("经办中心", "19.52"))).await.unwrap().into_record();
+    assert_eq!(store.pending(10).await.unwrap().len(), 1);
+    let finding = Finding {
+        rule_id: "NR-01".into(),
+        severity: Severity::Error,
+        message: "情况说明中劳务费19.92万元与公开06的19.52万元不一致".into(),
+        locations: vec![Location { table: "公开06".into(), row: "30226".into(), column: "决算数".into(), line: 307, ..Location::default() }],
+        expected: Some(d("19.52")),
+        actual: Some(d("19.92")),
+        difference: Some(d("0.40")),
+        tolerance: Some(d("0.010")),
+    };
+    store.record_validation(rec.id, false, "2026.11.1", std::slice::from_ref(&finding)).await.unwrap();
+    assert!(store.pending(10).await.unwrap().is_empty());
+    let got = store
+        .get_revision("610726002", 2024, ReportKind::FinalAccounts, false, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.state, ValidationState::Validated);
+    assert_eq!(got.valid, Some(false));
+    assert_eq!(got.catalog_version.as_deref(), Some("2026.11.1"));
+    assert_eq!(got.findings, vec![finding]);
+    assert_eq!(got.findings[0].tolerance.unwrap().to_string(), "0.010");
+});
+
+both_backends!(listing_filters_and_pages, |store| {
+    register_ningqiang(store).await;
+    let mut n = 0;
+    for code in ["610726001", "610726002", "610726003"] {
+        for rev in 0..3 {
+            n += 1;
+            store
+                .submit(&submission(code, &format!("{code}-{rev}"), report(code, &format!("{n}.00"))))
+                .await
+                .unwrap();
+        }
+    }
+    // Pages of 4, newest first, no gaps or repeats.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list_revisions(&ListFilter::default(), cursor, 4).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        cursor = page.last().map(|r| r.id);
+        seen.extend(page.iter().map(|r| r.id));
+    }
+    assert_eq!(seen.len(), 9);
+    assert!(seen.windows(2).all(|w| w[0] > w[1]));
+
+    let one = ListFilter { unit_code: Some("610726003".into()), ..ListFilter::default() };
+    assert_eq!(store.list_revisions(&one, None, 100).await.unwrap().len(), 3);
+    let tree = ListFilter { unit_code: Some("610726".into()), subtree: true, year: Some(2024), kind: Some(ReportKind::FinalAccounts) };
+    assert_eq!(store.list_revisions(&tree, None, 100).await.unwrap().len(), 9);
+    let other_year = ListFilter { year: Some(2023), ..ListFilter::default() };
+    assert!(store.list_revisions(&other_year, None, 100).await.unwrap().is_empty());
+    let budget = ListFilter { kind: Some(ReportKind::Budget), ..ListFilter::default() };
+    assert!(store.list_revisions(&budget, None, 100).await.unwrap().is_empty());
+
+    // The streaming read: latest revision per report, paged by id.
+    let mut latest = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.latest_in_subtree("610726", 2024, ReportKind::FinalAccounts, after, 2).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().unwrap().id;
+        latest.extend(page);
+    }
+    assert_eq!(latest.len(), 3);
+    assert!(latest.iter().all(|r| r.revision == 3));
+    // 1.00…9.00 were submitted in order: the latest of each unit is its third.
+    let mut amounts: Vec<String> = latest
+        .iter()
+        .map(|r| r.report.value("公开06", "30226", "决算数").unwrap().to_string())
+        .collect();
+    amounts.sort();
+    assert_eq!(amounts, ["3.00", "6.00", "9.00"]);
+});
+
+both_backends!(concurrent_submissions_are_all_kept_once, |store| {
+    register_ningqiang(store).await;
+    let mut tasks = Vec::new();
+    for client in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..10 {
+                let key = format!("c{client}-{i}");
+                // Every submission is sent twice, as a client retrying after a lost reply would.
+                for _ in 0..2 {
+                    store
+                        .submit(&submission("610726002", &key, report("经办中心", &format!("{client}.{i}"))))
+                        .await
+                        .unwrap();
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let all = store.list_revisions(&ListFilter::default(), None, 1000).await.unwrap();
+    assert_eq!(all.len(), 80);
+    let mut revisions: Vec<u32> = all.iter().map(|r| r.revision).collect();
+    revisions.sort();
+    assert_eq!(revisions, (1..=80).collect::<Vec<u32>>());
+});
