@@ -64,6 +64,32 @@ pub fn parse_error(field: &str, e: &gouji_domain::ParseError) -> Status {
     BadRequest::field(field, e.to_string()).into()
 }
 
+/// A requested resource that does not exist (NOT_FOUND with a google.rpc.ResourceInfo detail).
+pub fn not_found(resource_type: &str, name: &str) -> Status {
+    let mut details = ErrorDetails::new();
+    details.set_resource_info(resource_type, name, "", format!("{resource_type} `{name}` not found"));
+    Status::with_error_details(
+        Code::NotFound,
+        format!("{resource_type} `{name}` not found"),
+        details,
+    )
+}
+
+/// Maps a store failure. Errors that name a request field (an unknown unit, a reused
+/// idempotency key) are INVALID_ARGUMENT on `field`; an unreachable database is UNAVAILABLE;
+/// everything else is INTERNAL.
+pub fn store_error(field: &str, e: gouji_store::StoreError) -> Status {
+    use gouji_store::StoreError as E;
+    match e {
+        E::UnknownUnit(_) | E::UnknownParent(_) | E::Cycle { .. } => {
+            BadRequest::field(field, e.to_string()).into()
+        }
+        E::KeyReused(_) => BadRequest::field("idempotency_key", e.to_string()).into(),
+        e if e.is_unavailable() => unavailable("database", e),
+        e => internal("store", e),
+    }
+}
+
 /// An internal failure: logged with detail, reported without it.
 pub fn internal(context: &str, e: impl std::fmt::Display) -> Status {
     tracing::error!(error = %e, "{context}");

@@ -1,1 +1,505 @@
-//! ingestion service.
+//! The ingestion service: the system of record for units and report revisions.
+//!
+//! A submission is checked (fields, unit, size, parseability), stored as a new revision in one
+//! committed transaction, and only then validated by calling the validation service over gRPC.
+//! When validation is unavailable the revision is acknowledged as «validation pending» and
+//! validated later by [`validator::revalidate_pending`]. Handlers are thin: check and convert
+//! the request, call the store, map errors through `gouji_runtime::status`.
+
+mod page_token;
+pub mod validator;
+mod wire;
+
+use std::time::Duration;
+
+use gouji_domain::model::{Report, ReportKind};
+use gouji_proto::convert;
+use gouji_proto::ingestion::v1 as pb;
+use gouji_proto::ingestion::v1::ingestion_service_server::{
+    IngestionService, IngestionServiceServer,
+};
+use gouji_runtime::server::Limits;
+use gouji_runtime::status::{self, BadRequest};
+use gouji_store::{ListFilter, NewRevision, Store, SubmitOutcome, UnitRecord, ValidationState};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+pub use validator::ValidationClient;
+
+/// Explicit limits of the ingestion API.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestionLimits {
+    /// Largest document accepted (bytes); larger ones are INVALID_ARGUMENT on `document`.
+    pub max_document_bytes: usize,
+    /// Page size when the request gives none.
+    pub default_page_size: u32,
+    /// Larger requested page sizes are reduced to this (AIP-158).
+    pub max_page_size: u32,
+    /// Reports per store read while streaming.
+    pub stream_batch: u32,
+    /// Accepted report years.
+    pub years: (i32, i32),
+    /// Longest idempotency key.
+    pub max_key_len: usize,
+}
+
+impl Default for IngestionLimits {
+    fn default() -> Self {
+        IngestionLimits {
+            max_document_bytes: gouji_domain::parse::MAX_DOCUMENT_BYTES,
+            default_page_size: 50,
+            max_page_size: 500,
+            stream_batch: 64,
+            years: (2000, 2100),
+            max_key_len: 128,
+        }
+    }
+}
+
+/// The gRPC message limit: a maximal document plus room for the envelope, so an oversized
+/// document reaches the handler and gets a field-level error instead of a transport error.
+pub fn transport_limits(limits: &IngestionLimits) -> Limits {
+    Limits {
+        max_request_bytes: limits.max_document_bytes + 4 * 1024 * 1024,
+        ..Limits::default()
+    }
+}
+
+/// The service implementation.
+#[derive(Clone)]
+pub struct Ingestion {
+    store: Store,
+    validation: ValidationClient,
+    limits: IngestionLimits,
+}
+
+impl Ingestion {
+    pub fn new(store: Store, validation: ValidationClient, limits: IngestionLimits) -> Self {
+        Ingestion {
+            store,
+            validation,
+            limits,
+        }
+    }
+
+    /// The tonic server with explicit message-size limits.
+    pub fn into_server(self, transport: Limits) -> IngestionServiceServer<Self> {
+        IngestionServiceServer::new(self)
+            .max_decoding_message_size(transport.max_request_bytes)
+            .max_encoding_message_size(transport.max_response_bytes)
+    }
+
+    fn check_year(&self, field: &str, year: i32, b: &mut BadRequest) {
+        let (lo, hi) = self.limits.years;
+        if !(lo..=hi).contains(&year) {
+            b.add(field, format!("year {year} is out of range {lo}–{hi}"));
+        }
+    }
+
+    async fn require_unit(&self, field: &str, code: &str) -> Result<UnitRecord, Status> {
+        match self.store.get_unit(code).await {
+            Ok(Some(u)) => Ok(u),
+            Ok(None) => Err(BadRequest::field(field, format!("unit `{code}` is not registered")).into()),
+            Err(e) => Err(status::store_error(field, e)),
+        }
+    }
+
+    /// Checks a submission and turns it into a revision to store. Stores nothing.
+    async fn prepare(&self, req: pb::SubmitReportRequest) -> Result<(NewRevision, UnitRecord), Status> {
+        let mut b = BadRequest::new();
+        if req.unit_code.trim().is_empty() {
+            b.add("unit_code", "unit_code is required");
+        }
+        self.check_year("year", req.year, &mut b);
+        let kind = convert::kind_from_pb(req.kind);
+        if kind.is_none() {
+            b.add("kind", "kind must be REPORT_KIND_BUDGET or REPORT_KIND_FINAL_ACCOUNTS");
+        }
+        if req.idempotency_key.len() > self.limits.max_key_len {
+            b.add(
+                "idempotency_key",
+                format!("idempotency_key is longer than {} bytes", self.limits.max_key_len),
+            );
+        }
+        match &req.input {
+            None => b.add("input", "one of `document` (UTF-8 text) or `report` is required"),
+            Some(pb::submit_report_request::Input::Document(d)) if d.is_empty() => {
+                b.add("document", "document is empty")
+            }
+            Some(pb::submit_report_request::Input::Document(d))
+                if d.len() > self.limits.max_document_bytes =>
+            {
+                b.add(
+                    "document",
+                    format!(
+                        "document is {} bytes; the limit is {} bytes",
+                        d.len(),
+                        self.limits.max_document_bytes
+                    ),
+                )
+            }
+            _ => {}
+        }
+        b.check()?;
+        let kind = kind.unwrap_or(ReportKind::FinalAccounts);
+        let unit = self.require_unit("unit_code", &req.unit_code).await?;
+
+        let (mut report, document, content_hash) = match req.input {
+            Some(pb::submit_report_request::Input::Document(bytes)) => {
+                let parsed = {
+                    let bytes = bytes.clone();
+                    tokio::task::spawn_blocking(move || gouji_domain::parse_document(&bytes))
+                        .await
+                        .map_err(|e| status::internal("parse task", e))?
+                };
+                let report = parsed.map_err(|e| status::parse_error("document", &e))?;
+                if report.kind != kind {
+                    return Err(BadRequest::field(
+                        "kind",
+                        format!(
+                            "the document is a {} report but kind says {}",
+                            report.kind.label(),
+                            kind.label()
+                        ),
+                    )
+                    .into());
+                }
+                let hash = gouji_store::content_hash(&bytes);
+                (report, Some(bytes), hash)
+            }
+            Some(pb::submit_report_request::Input::Report(r)) => {
+                let report = convert::report_from_pb(&r).map_err(|errs| {
+                    let mut b = BadRequest::new();
+                    for e in errs {
+                        b.add(format!("report.{}", e.field), e.description);
+                    }
+                    Status::from(b)
+                })?;
+                let canonical = canonical_json(&report)?;
+                (report, None, gouji_store::content_hash(canonical.as_bytes()))
+            }
+            None => unreachable_input()?,
+        };
+        // The request is authoritative for what the report is filed as.
+        report.year = req.year;
+        report.kind = kind;
+        if report.unit_type.is_none() {
+            report.unit_type = unit.unit_type;
+        }
+        let idempotency_key = if req.idempotency_key.is_empty() {
+            format!(
+                "auto:{}",
+                gouji_store::content_hash(
+                    format!(
+                        "{}|{}|{}|{}|{content_hash}",
+                        req.unit_code,
+                        req.year,
+                        gouji_store::kind_key(kind),
+                        req.consolidated
+                    )
+                    .as_bytes()
+                )
+            )
+        } else {
+            req.idempotency_key
+        };
+        Ok((
+            NewRevision {
+                unit_code: req.unit_code,
+                year: req.year,
+                kind,
+                consolidated: req.consolidated,
+                idempotency_key,
+                content_hash,
+                document,
+                report,
+            },
+            unit,
+        ))
+    }
+
+    fn list_filter(&self, req: &pb::ListReportsRequest) -> Result<ListFilter, Status> {
+        let mut b = BadRequest::new();
+        if req.year != 0 {
+            self.check_year("year", req.year, &mut b);
+        }
+        if req.subtree && req.unit_code.is_empty() {
+            b.add("subtree", "subtree needs unit_code (the root of the subtree)");
+        }
+        if req.kind != 0 && convert::kind_from_pb(req.kind).is_none() {
+            b.add("kind", "unknown report kind");
+        }
+        if req.page_size < 0 {
+            b.add("page_size", "page_size must not be negative");
+        }
+        b.check()?;
+        Ok(ListFilter {
+            unit_code: (!req.unit_code.is_empty()).then(|| req.unit_code.clone()),
+            subtree: req.subtree,
+            year: (req.year != 0).then_some(req.year),
+            kind: convert::kind_from_pb(req.kind),
+        })
+    }
+}
+
+fn unreachable_input<T>() -> Result<T, Status> {
+    Err(BadRequest::field("input", "one of `document` or `report` is required").into())
+}
+
+/// The report as canonical JSON (field order fixed by the model), for content hashing.
+fn canonical_json(report: &Report) -> Result<String, Status> {
+    serde_json::to_string(report).map_err(|e| status::internal("report encoding", e))
+}
+
+fn submit_response(outcome: &SubmitOutcome) -> pb::SubmitReportResponse {
+    let rec = outcome.record();
+    pb::SubmitReportResponse {
+        report_id: rec.report_id(),
+        revision: rec.revision,
+        validation_state: wire::state_to_pb(rec.state),
+        replayed: outcome.replayed(),
+        findings: rec.findings.iter().map(convert::finding_to_pb).collect(),
+        valid: rec.valid.unwrap_or(false),
+    }
+}
+
+#[tonic::async_trait]
+impl IngestionService for Ingestion {
+    #[tracing::instrument(name = "ingestion.register_unit", skip_all)]
+    async fn register_unit(
+        &self,
+        request: Request<pb::RegisterUnitRequest>,
+    ) -> Result<Response<pb::Unit>, Status> {
+        let Some(unit) = request.into_inner().unit else {
+            return Err(BadRequest::field("unit", "unit is required").into());
+        };
+        let mut b = BadRequest::new();
+        let code_ok = !unit.code.is_empty()
+            && unit.code.len() <= 64
+            && unit
+                .code
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !code_ok {
+            b.add("unit.code", "code must be 1–64 characters of A–Z, a–z, 0–9, '-', '_', '.'");
+        }
+        if unit.name.trim().is_empty() {
+            b.add("unit.name", "name is required");
+        }
+        let unit_type = convert::unit_type_from_pb(unit.unit_type);
+        if unit_type.is_none() {
+            b.add("unit.unit_type", "unit_type (行政 / 参公 / 事业) is required");
+        }
+        if unit.parent_code == unit.code && !unit.code.is_empty() {
+            b.add("unit.parent_code", "a unit cannot be its own parent");
+        }
+        b.check()?;
+        let record = UnitRecord {
+            code: unit.code,
+            name: unit.name.trim().to_string(),
+            unit_type,
+            parent_code: (!unit.parent_code.is_empty()).then_some(unit.parent_code),
+        };
+        let stored = self
+            .store
+            .register_unit(&record)
+            .await
+            .map_err(|e| status::store_error("unit.parent_code", e))?;
+        tracing::info!(code = %stored.code, "unit registered");
+        Ok(Response::new(wire::unit_to_pb(&stored)))
+    }
+
+    #[tracing::instrument(name = "ingestion.list_units", skip_all)]
+    async fn list_units(
+        &self,
+        request: Request<pb::ListUnitsRequest>,
+    ) -> Result<Response<pb::ListUnitsResponse>, Status> {
+        let root = request.into_inner().root_code;
+        let units = self
+            .store
+            .list_units((!root.is_empty()).then_some(root.as_str()))
+            .await
+            .map_err(|e| status::store_error("root_code", e))?;
+        Ok(Response::new(pb::ListUnitsResponse {
+            units: units.iter().map(wire::unit_to_pb).collect(),
+        }))
+    }
+
+    #[tracing::instrument(name = "ingestion.submit_report", skip_all)]
+    async fn submit_report(
+        &self,
+        request: Request<pb::SubmitReportRequest>,
+    ) -> Result<Response<pb::SubmitReportResponse>, Status> {
+        let (new, _unit) = self.prepare(request.into_inner()).await?;
+        let outcome = self
+            .store
+            .submit(&new)
+            .await
+            .map_err(|e| status::store_error("unit_code", e))?;
+        // Committed: from here on the submission is acknowledged whatever validation does.
+        let outcome = match outcome {
+            SubmitOutcome::Stored(mut rec) => {
+                tracing::info!(report = %rec.report_id(), revision = rec.revision, "stored");
+                if let Some(v) =
+                    validator::validate_and_record(&self.store, &self.validation, &rec).await
+                {
+                    rec.state = ValidationState::Validated;
+                    rec.valid = Some(v.valid);
+                    rec.catalog_version = Some(v.catalog_version);
+                    rec.findings = v.findings;
+                }
+                SubmitOutcome::Stored(rec)
+            }
+            replayed => {
+                tracing::info!(report = %replayed.record().report_id(), "replayed");
+                replayed
+            }
+        };
+        Ok(Response::new(submit_response(&outcome)))
+    }
+
+    #[tracing::instrument(name = "ingestion.get_report", skip_all)]
+    async fn get_report(
+        &self,
+        request: Request<pb::GetReportRequest>,
+    ) -> Result<Response<pb::StoredReport>, Status> {
+        let req = request.into_inner();
+        let mut b = BadRequest::new();
+        if req.unit_code.is_empty() {
+            b.add("unit_code", "unit_code is required");
+        }
+        self.check_year("year", req.year, &mut b);
+        let kind = convert::kind_from_pb(req.kind);
+        if kind.is_none() {
+            b.add("kind", "kind must be REPORT_KIND_BUDGET or REPORT_KIND_FINAL_ACCOUNTS");
+        }
+        b.check()?;
+        let kind = kind.unwrap_or(ReportKind::FinalAccounts);
+        let rec = self
+            .store
+            .get_revision(
+                &req.unit_code,
+                req.year,
+                kind,
+                req.consolidated,
+                (req.revision != 0).then_some(req.revision),
+            )
+            .await
+            .map_err(|e| status::store_error("unit_code", e))?;
+        match rec {
+            Some(rec) => Ok(Response::new(wire::revision_to_pb(&rec, true))),
+            None => {
+                let name = format!(
+                    "{}/{}/{}/{}{}",
+                    req.unit_code,
+                    req.year,
+                    gouji_store::kind_key(kind),
+                    if req.consolidated { "consolidated" } else { "own" },
+                    if req.revision == 0 {
+                        String::new()
+                    } else {
+                        format!("@{}", req.revision)
+                    }
+                );
+                Err(status::not_found("report", &name))
+            }
+        }
+    }
+
+    #[tracing::instrument(name = "ingestion.list_reports", skip_all)]
+    async fn list_reports(
+        &self,
+        request: Request<pb::ListReportsRequest>,
+    ) -> Result<Response<pb::ListReportsResponse>, Status> {
+        let req = request.into_inner();
+        let filter = self.list_filter(&req)?;
+        if let Some(code) = &filter.unit_code {
+            self.require_unit("unit_code", code).await?;
+        }
+        let cursor = if req.page_token.is_empty() {
+            None
+        } else {
+            Some(
+                page_token::decode(&filter, &req.page_token)
+                    .map_err(|msg| Status::from(BadRequest::field("page_token", msg)))?,
+            )
+        };
+        let size = match req.page_size {
+            0 => self.limits.default_page_size,
+            n => (n as u32).min(self.limits.max_page_size),
+        };
+        // One extra row tells whether another page exists.
+        let mut rows = self
+            .store
+            .list_revisions(&filter, cursor, size + 1)
+            .await
+            .map_err(|e| status::store_error("unit_code", e))?;
+        let more = rows.len() > size as usize;
+        rows.truncate(size as usize);
+        let next_page_token = match (more, rows.last()) {
+            (true, Some(last)) => page_token::encode(&filter, last.id),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListReportsResponse {
+            reports: rows.iter().map(|r| wire::revision_to_pb(r, false)).collect(),
+            next_page_token,
+        }))
+    }
+
+    type StreamReportsStream = ReceiverStream<Result<pb::StoredReport, Status>>;
+
+    #[tracing::instrument(name = "ingestion.stream_reports", skip_all)]
+    async fn stream_reports(
+        &self,
+        request: Request<pb::StreamReportsRequest>,
+    ) -> Result<Response<Self::StreamReportsStream>, Status> {
+        let req = request.into_inner();
+        let mut b = BadRequest::new();
+        if req.root_code.is_empty() {
+            b.add("root_code", "root_code is required");
+        }
+        self.check_year("year", req.year, &mut b);
+        let kind = convert::kind_from_pb(req.kind);
+        if kind.is_none() {
+            b.add("kind", "kind must be REPORT_KIND_BUDGET or REPORT_KIND_FINAL_ACCOUNTS");
+        }
+        b.check()?;
+        let kind = kind.unwrap_or(ReportKind::FinalAccounts);
+        self.require_unit("root_code", &req.root_code).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(32);
+        let store = self.store.clone();
+        let batch = self.limits.stream_batch;
+        tokio::spawn(async move {
+            let mut after = 0;
+            let mut sent = 0u64;
+            loop {
+                let page = match store
+                    .latest_in_subtree(&req.root_code, req.year, kind, after, batch)
+                    .await
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = tx.send(Err(status::store_error("root_code", e))).await;
+                        return;
+                    }
+                };
+                if page.is_empty() {
+                    break;
+                }
+                for rec in &page {
+                    after = rec.id;
+                    // The receiver is gone when the client cancelled: stop reading.
+                    if tx.send(Ok(wire::revision_to_pb(rec, true))).await.is_err() {
+                        return;
+                    }
+                    sent += 1;
+                }
+            }
+            tracing::info!(root = %req.root_code, reports = sent, "streamed");
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+/// How often pending revisions are retried by default.
+pub const DEFAULT_REVALIDATE_INTERVAL: Duration = Duration::from_secs(2);

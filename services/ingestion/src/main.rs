@@ -1,1 +1,74 @@
-fn main() {}
+//! `gouji-ingestion`: the ingestion gRPC service binary (system of record).
+
+use std::time::Duration;
+
+use clap::Parser;
+use gouji_ingestion::{Ingestion, IngestionLimits, ValidationClient, transport_limits, validator};
+use gouji_proto::ingestion::v1::ingestion_service_server::IngestionServiceServer;
+use gouji_runtime::server;
+use gouji_store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "gouji-ingestion",
+    version,
+    about = "Gouji ingestion service: units, report revisions and findings"
+)]
+struct Args {
+    /// Address to listen on (port 0 picks a free port and prints it).
+    #[arg(long, env = "GOUJI_LISTEN", default_value = "127.0.0.1:50052")]
+    listen: String,
+    /// `sqlite:PATH` (embedded, the default) or `postgres://…`.
+    #[arg(long, env = "GOUJI_DATABASE_URL", default_value = "sqlite:gouji.db")]
+    database_url: String,
+    /// The validation service.
+    #[arg(long, env = "GOUJI_VALIDATION_URL", default_value = "http://127.0.0.1:50051")]
+    validation_url: String,
+    /// Deadline of one validation call, in seconds.
+    #[arg(long, env = "GOUJI_VALIDATION_TIMEOUT_SECS", default_value_t = 10)]
+    validation_timeout_secs: u64,
+    /// How often revisions left «validation pending» are retried, in milliseconds.
+    #[arg(long, env = "GOUJI_REVALIDATE_INTERVAL_MS", default_value_t = 2000)]
+    revalidate_interval_ms: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let _telemetry = gouji_runtime::telemetry::init("gouji-ingestion");
+    let limits = IngestionLimits::default();
+    let transport = transport_limits(&limits);
+    // Health reports SERVING only once `serve` runs, i.e. after the migrations below succeeded.
+    let store = Store::open(&args.database_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open store: {e}"))?;
+    tracing::info!(backend = store.backend_name(), "store ready");
+    let validation = ValidationClient::lazy(
+        &args.validation_url,
+        Duration::from_secs(args.validation_timeout_secs),
+        transport.max_response_bytes,
+    )?;
+    let revalidator = tokio::spawn(validator::revalidate_pending(
+        store.clone(),
+        validation.clone(),
+        Duration::from_millis(args.revalidate_interval_ms),
+    ));
+    let (reporter, health) = server::health();
+    let (refl_v1, refl_v1alpha) = server::reflection()?;
+    let service = Ingestion::new(store.clone(), validation, limits);
+    let router = server::builder(transport)
+        .add_service(health)
+        .add_service(refl_v1)
+        .add_service(refl_v1alpha)
+        .add_service(service.into_server(transport));
+    let served = server::serve::<IngestionServiceServer<Ingestion>>(
+        "gouji-ingestion",
+        &args.listen,
+        router,
+        reporter,
+    )
+    .await;
+    revalidator.abort();
+    store.close().await;
+    served
+}
