@@ -1,1 +1,240 @@
-//! Test support.
+//! Support for the end-to-end tests: throwaway databases (SQLite file or a real PostgreSQL
+//! database), the real service binaries started on loopback, gRPC clients, and the seeds.
+//!
+//! PostgreSQL comes from `GOUJI_TEST_POSTGRES_URL` (or `DATABASE_URL`), as printed by
+//! `scripts/ci/start-postgres.sh`; each test creates and drops its own database. Without a URL
+//! the PostgreSQL variants fail with a clear message, unless `GOUJI_SKIP_POSTGRES=1`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use gouji_proto::ingestion::v1::ingestion_service_client::IngestionServiceClient;
+use gouji_proto::ingestion::v1::{self as ipb, RegisterUnitRequest};
+use gouji_proto::report::v1 as rpb;
+use gouji_runtime::process::ServiceProcess;
+use tonic::transport::Channel;
+
+/// Which store backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A throwaway database; dropped (PostgreSQL) or deleted (SQLite) by [`Database::drop_async`].
+pub struct Database {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+fn pg_admin_url() -> Option<String> {
+    std::env::var("GOUJI_TEST_POSTGRES_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+}
+
+impl Database {
+    /// A fresh database, or `None` when PostgreSQL was explicitly skipped.
+    pub async fn create(backend: Backend) -> Option<Database> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite:{}", dir.path().join("gouji.db").display());
+                Some(Database {
+                    url,
+                    _dir: Some(dir),
+                    pg: None,
+                })
+            }
+            Backend::Postgres => {
+                let Some(admin) = pg_admin_url() else {
+                    if std::env::var("GOUJI_SKIP_POSTGRES").as_deref() == Ok("1") {
+                        eprintln!("GOUJI_SKIP_POSTGRES=1: PostgreSQL variant skipped");
+                        return None;
+                    }
+                    panic!(
+                        "PostgreSQL tests need GOUJI_TEST_POSTGRES_URL or DATABASE_URL \
+                         (eval \"$(scripts/ci/start-postgres.sh)\"), or GOUJI_SKIP_POSTGRES=1"
+                    );
+                };
+                let name = unique_name("gouji_e2e");
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+                    .await
+                    .expect("connect to PostgreSQL");
+                sqlx::Executor::execute(
+                    &mut conn,
+                    sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
+                )
+                .await
+                .expect("create database");
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                Some(Database {
+                    url: format!("{base}/{name}"),
+                    _dir: None,
+                    pg: Some((admin, name)),
+                })
+            }
+        }
+    }
+
+    /// Drops a PostgreSQL database (the SQLite directory goes with `self`).
+    pub async fn drop_async(self) {
+        if let Some((admin, name)) = &self.pg {
+            if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(admin).await {
+                let _ = sqlx::Executor::execute(
+                    &mut conn,
+                    sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")),
+                )
+                .await;
+            }
+        }
+    }
+}
+
+/// A name unique to this process and call.
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}_{}_{nanos}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A loopback port that was free a moment ago (for a service started later in the test).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Starts `gouji-validation` on `listen` (port 0 = any).
+pub async fn start_validation(listen: &str) -> anyhow::Result<ServiceProcess> {
+    ServiceProcess::start("gouji-validation", &["--listen", listen], &[], true).await
+}
+
+/// Starts `gouji-ingestion` on any port against `database_url` and the validation service
+/// at `validation_url`, retrying pending validations every 200 ms.
+pub async fn start_ingestion(
+    database_url: &str,
+    validation_url: &str,
+) -> anyhow::Result<ServiceProcess> {
+    ServiceProcess::start(
+        "gouji-ingestion",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            database_url,
+            "--validation-url",
+            validation_url,
+            "--revalidate-interval-ms",
+            "200",
+        ],
+        &[],
+        true,
+    )
+    .await
+}
+
+/// A connected ingestion client with generous message limits.
+pub async fn ingestion_client(url: &str) -> anyhow::Result<IngestionServiceClient<Channel>> {
+    let channel = tonic::transport::Endpoint::from_shared(url.to_string())?
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .with_context(|| format!("connect {url}"))?;
+    Ok(IngestionServiceClient::new(channel)
+        .max_decoding_message_size(64 << 20)
+        .max_encoding_message_size(64 << 20))
+}
+
+/// Registers a unit.
+pub async fn register(
+    client: &mut IngestionServiceClient<Channel>,
+    code: &str,
+    name: &str,
+    unit_type: rpb::UnitType,
+    parent: &str,
+) -> anyhow::Result<()> {
+    client
+        .register_unit(RegisterUnitRequest {
+            unit: Some(ipb::Unit {
+                code: code.into(),
+                name: name.into(),
+                unit_type: unit_type as i32,
+                parent_code: parent.into(),
+            }),
+        })
+        .await?;
+    Ok(())
+}
+
+/// 宁强县医疗保障局 as seed S3 declares it: 部门 → 本级 (机关) + 2 二级预算单位 (事业).
+pub const NINGQIANG: [(&str, &str, rpb::UnitType, &str); 4] = [
+    ("610726", "宁强县医疗保障局", rpb::UnitType::Administrative, ""),
+    ("610726001", "宁强县医疗保障局部门本级", rpb::UnitType::Administrative, "610726"),
+    ("610726002", "宁强县医疗保险业务经办中心", rpb::UnitType::Institution, "610726"),
+    ("610726003", "宁强县医疗保险基金管理中心", rpb::UnitType::Institution, "610726"),
+];
+
+/// Registers [`NINGQIANG`].
+pub async fn register_ningqiang(client: &mut IngestionServiceClient<Channel>) -> anyhow::Result<()> {
+    for (code, name, t, parent) in NINGQIANG {
+        register(client, code, name, t, parent).await?;
+    }
+    Ok(())
+}
+
+/// The seed directory: `$GOUJI_SEEDS`, else `../shared/seeds` beside the repository.
+pub fn seeds_dir() -> PathBuf {
+    match std::env::var_os("GOUJI_SEEDS") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/seeds"),
+    }
+}
+
+/// Seed `n` (0–4) as bytes; panics when absent unless `GOUJI_SKIP_SEEDS=1` (then `None`).
+pub fn seed(n: usize) -> Option<Vec<u8>> {
+    let dir = seeds_dir();
+    let found = std::fs::read_dir(&dir).ok().and_then(|rd| {
+        rd.filter_map(Result::ok)
+            .find(|e| e.file_name().to_string_lossy().starts_with(&format!("{n:03}_")))
+    });
+    match found {
+        Some(e) => Some(std::fs::read(e.path()).expect("seed readable")),
+        None if std::env::var("GOUJI_SKIP_SEEDS").as_deref() == Ok("1") => None,
+        None => panic!(
+            "seed {n:03}_*.txt not found in {} (set GOUJI_SEEDS, or GOUJI_SKIP_SEEDS=1)",
+            dir.display()
+        ),
+    }
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, for at most `limit` (a liveness bound,
+/// not a speed assertion).
+pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
