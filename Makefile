@@ -11,8 +11,9 @@ demo: build
 ## Every test: Rust unit/integration/property tests, then external clients (grpcurl, Python grpcio) and Helm.
 test: build test-rust test-python
 
+## Rust tests; the storage and end-to-end suites also run on a throwaway PostgreSQL.
 test-rust:
-	cargo test --workspace
+	scripts/ci/with-postgres.sh cargo test --workspace
 
 test-python:
 	GOUJI_BIN_DIR=$(CURDIR)/target/debug scripts/ci/python-tests.sh -q

@@ -6,6 +6,7 @@
 //! - `gouji demo` — the main job end to end on loopback with SQLite.
 
 mod demo;
+mod remote;
 mod render;
 
 use std::path::PathBuf;
@@ -61,11 +62,94 @@ enum Command {
     },
     /// Print the rule catalog as Markdown.
     Rules,
+    /// Submit documents to the ingestion service: a new revision each, validated on arrival,
+    /// with a summary of findings per report at the end. Exit status 1 when any has errors.
+    Submit {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Unit code the reports belong to.
+        #[arg(long)]
+        unit: String,
+        #[arg(long)]
+        year: i32,
+        /// 决算 (final-accounts) or 预算 (budget); default: what each document says.
+        #[arg(long)]
+        kind: Option<String>,
+        /// The files are the unit's filed 部门汇总, not its own report.
+        #[arg(long)]
+        consolidated: bool,
+        #[arg(long, env = "GOUJI_INGESTION_URL", default_value = "http://127.0.0.1:50052")]
+        server: String,
+    },
+    /// Register or list units (部门 → 本级 + 二级单位).
+    Units {
+        #[command(subcommand)]
+        command: UnitsCommand,
+        #[arg(long, env = "GOUJI_INGESTION_URL", default_value = "http://127.0.0.1:50052", global = true)]
+        server: String,
+    },
+    /// List stored report revisions, or show one with its findings.
+    Reports {
+        #[command(subcommand)]
+        command: ReportsCommand,
+        #[arg(long, env = "GOUJI_INGESTION_URL", default_value = "http://127.0.0.1:50052", global = true)]
+        server: String,
+    },
     /// Parse a disclosure document and print what was found.
     Parse {
         file: PathBuf,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+    },
+}
+
+#[derive(Subcommand)]
+enum UnitsCommand {
+    /// Register a unit, or update its name, type and parent.
+    Register {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        /// 行政, 参公 or 事业.
+        #[arg(long = "type")]
+        unit_type: String,
+        #[arg(long)]
+        parent: Option<String>,
+    },
+    /// List units as a tree (the subtree of --root when given).
+    List {
+        #[arg(long)]
+        root: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportsCommand {
+    /// Revisions, newest first.
+    List {
+        #[arg(long)]
+        unit: Option<String>,
+        /// With --unit: the unit's whole subtree.
+        #[arg(long)]
+        subtree: bool,
+        #[arg(long)]
+        year: Option<i32>,
+        #[arg(long)]
+        kind: Option<String>,
+    },
+    /// One revision (the latest unless --revision) with its findings.
+    Get {
+        #[arg(long)]
+        unit: String,
+        #[arg(long)]
+        year: i32,
+        #[arg(long, default_value = "决算")]
+        kind: String,
+        #[arg(long, default_value_t = 0)]
+        revision: u32,
+        #[arg(long)]
+        consolidated: bool,
     },
 }
 
@@ -121,6 +205,67 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { samples, seeds } => {
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(demo::run(&samples, &seeds))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Submit {
+            files,
+            unit,
+            year,
+            kind,
+            consolidated,
+            server,
+        } => {
+            let rt = tokio::runtime::Runtime::new()?;
+            let clean = rt.block_on(remote::submit(
+                &server,
+                &files,
+                &unit,
+                year,
+                kind.as_deref(),
+                consolidated,
+            ))?;
+            Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Units { command, server } => {
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(async {
+                match command {
+                    UnitsCommand::Register {
+                        code,
+                        name,
+                        unit_type,
+                        parent,
+                    } => {
+                        remote::register_unit(&server, &code, &name, &unit_type, parent.as_deref())
+                            .await
+                    }
+                    UnitsCommand::List { root } => remote::list_units(&server, root.as_deref()).await,
+                }
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reports { command, server } => {
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(async {
+                match command {
+                    ReportsCommand::List {
+                        unit,
+                        subtree,
+                        year,
+                        kind,
+                    } => {
+                        remote::list_reports(&server, unit.as_deref(), subtree, year, kind.as_deref())
+                            .await
+                    }
+                    ReportsCommand::Get {
+                        unit,
+                        year,
+                        kind,
+                        revision,
+                        consolidated,
+                    } => remote::get_report(&server, &unit, year, &kind, revision, consolidated).await,
+                }
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Rules => {

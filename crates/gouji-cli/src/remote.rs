@@ -1,0 +1,337 @@
+//! Commands that talk to the running services: `submit`, `units`, `reports`.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use gouji_proto::ingestion::v1::ingestion_service_client::IngestionServiceClient;
+use gouji_proto::ingestion::v1::{
+    self as ipb, GetReportRequest, ListReportsRequest, ListUnitsRequest, RegisterUnitRequest,
+    SubmitReportRequest, ValidationState, submit_report_request::Input,
+};
+use gouji_proto::report::v1 as rpb;
+use tonic::transport::Channel;
+
+/// Connects to the ingestion service at `url`.
+pub(crate) async fn ingestion(url: &str) -> anyhow::Result<IngestionServiceClient<Channel>> {
+    let channel = tonic::transport::Endpoint::from_shared(url.to_string())?
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(60))
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach the ingestion service at {url}"))?;
+    Ok(IngestionServiceClient::new(channel)
+        .max_decoding_message_size(64 << 20)
+        .max_encoding_message_size(32 << 20))
+}
+
+/// A status as one readable line, with its field violations.
+pub(crate) fn describe(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    let mut s = format!("{:?}: {}", status.code(), status.message());
+    if let Some(b) = status.get_details_bad_request() {
+        for v in b.field_violations {
+            s.push_str(&format!("\n    {}: {}", v.field, v.description));
+        }
+    }
+    s
+}
+
+pub(crate) fn kind_from_arg(s: &str) -> anyhow::Result<rpb::ReportKind> {
+    match s {
+        "决算" | "final-accounts" | "js" => Ok(rpb::ReportKind::FinalAccounts),
+        "预算" | "budget" | "ys" => Ok(rpb::ReportKind::Budget),
+        _ => anyhow::bail!("kind must be 决算 (final-accounts) or 预算 (budget), not {s}"),
+    }
+}
+
+fn unit_type_from_arg(s: &str) -> anyhow::Result<rpb::UnitType> {
+    match gouji_domain::UnitType::from_label(s) {
+        Some(t) => Ok(rpb::UnitType::try_from(gouji_proto::convert::unit_type_to_pb(Some(t)))
+            .unwrap_or(rpb::UnitType::Unspecified)),
+        None => anyhow::bail!("unit type must be 行政, 参公 or 事业, not {s}"),
+    }
+}
+
+fn unit_type_label(t: i32) -> &'static str {
+    gouji_proto::convert::unit_type_from_pb(t)
+        .map(|t| t.label())
+        .unwrap_or("—")
+}
+
+/// One file's outcome for the final summary.
+struct Submitted {
+    file: String,
+    outcome: Result<ipb::SubmitReportResponse, String>,
+}
+
+/// Draws `[ 3/10] ███░░░░ name` on a terminal, one plain line per file otherwise.
+fn progress(done: usize, total: usize, name: &str) {
+    let width = 24;
+    let filled = if total == 0 { width } else { done * width / total };
+    if std::io::stderr().is_terminal() {
+        eprint!(
+            "\r[{done:>3}/{total}] {}{} {:<40}",
+            "█".repeat(filled),
+            "░".repeat(width - filled),
+            name.chars().take(40).collect::<String>()
+        );
+        if done == total {
+            eprintln!();
+        }
+    } else {
+        eprintln!("[{done}/{total}] {name}");
+    }
+}
+
+/// `gouji submit FILE… --unit --year`: one revision per file, retried on UNAVAILABLE (the
+/// server's content-derived idempotency key makes a retry safe).
+pub(crate) async fn submit(
+    server: &str,
+    files: &[PathBuf],
+    unit: &str,
+    year: i32,
+    kind: Option<&str>,
+    consolidated: bool,
+) -> anyhow::Result<bool> {
+    let mut client = ingestion(server).await?;
+    let mut results = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        let name = file_name(file);
+        progress(i, files.len(), &name);
+        let outcome = submit_one(&mut client, file, unit, year, kind, consolidated).await;
+        results.push(Submitted { file: name, outcome });
+    }
+    progress(files.len(), files.len(), "done");
+    println!(
+        "\n{:<40} {:>4} {:>5} {:>5} {:>5}  verdict",
+        "file", "rev", "错误", "警告", "提示"
+    );
+    let mut any_error = false;
+    for r in &results {
+        match &r.outcome {
+            Ok(resp) => {
+                let count = |s: rpb::Severity| resp.findings.iter().filter(|f| f.severity == s as i32).count();
+                let pending = resp.validation_state == ValidationState::Pending as i32;
+                let verdict = if pending {
+                    "待校验 (validation pending)"
+                } else if resp.valid {
+                    "可公开"
+                } else {
+                    any_error = true;
+                    "须修改"
+                };
+                println!(
+                    "{:<40} {:>4} {:>5} {:>5} {:>5}  {verdict}{}",
+                    r.file.chars().take(40).collect::<String>(),
+                    resp.revision,
+                    count(rpb::Severity::Error),
+                    count(rpb::Severity::Warning),
+                    count(rpb::Severity::Info),
+                    if resp.replayed { " (already submitted)" } else { "" }
+                );
+            }
+            Err(e) => {
+                any_error = true;
+                println!("{:<40} rejected: {e}", r.file);
+            }
+        }
+    }
+    Ok(!any_error)
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+async fn submit_one(
+    client: &mut IngestionServiceClient<Channel>,
+    file: &Path,
+    unit: &str,
+    year: i32,
+    kind: Option<&str>,
+    consolidated: bool,
+) -> Result<ipb::SubmitReportResponse, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read: {e}"))?;
+    let kind = match kind {
+        Some(k) => kind_from_arg(k).map_err(|e| e.to_string())?,
+        // Not given: what the document says it is.
+        None => match gouji_domain::parse_document(&bytes) {
+            Ok(r) => rpb::ReportKind::try_from(gouji_proto::convert::kind_to_pb(r.kind))
+                .unwrap_or(rpb::ReportKind::FinalAccounts),
+            Err(e) => return Err(format!("cannot read as a disclosure: {e}")),
+        },
+    };
+    let req = SubmitReportRequest {
+        unit_code: unit.to_string(),
+        year,
+        kind: kind as i32,
+        input: Some(Input::Document(bytes)),
+        idempotency_key: String::new(),
+        consolidated,
+    };
+    let mut delay = Duration::from_millis(200);
+    for attempt in 1..=4 {
+        match client.submit_report(req.clone()).await {
+            Ok(r) => return Ok(r.into_inner()),
+            Err(s) if s.code() == tonic::Code::Unavailable && attempt < 4 => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(s) => return Err(describe(&s)),
+        }
+    }
+    Err("the ingestion service stayed unavailable".into())
+}
+
+/// `gouji units register`.
+pub(crate) async fn register_unit(
+    server: &str,
+    code: &str,
+    name: &str,
+    unit_type: &str,
+    parent: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut client = ingestion(server).await?;
+    let unit = client
+        .register_unit(RegisterUnitRequest {
+            unit: Some(ipb::Unit {
+                code: code.into(),
+                name: name.into(),
+                unit_type: unit_type_from_arg(unit_type)? as i32,
+                parent_code: parent.unwrap_or_default().into(),
+            }),
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!(describe(&s)))?
+        .into_inner();
+    println!("registered {} {} ({})", unit.code, unit.name, unit_type_label(unit.unit_type));
+    Ok(())
+}
+
+/// `gouji units list [--root]`: the hierarchy as an indented tree.
+pub(crate) async fn list_units(server: &str, root: Option<&str>) -> anyhow::Result<()> {
+    let mut client = ingestion(server).await?;
+    let units = client
+        .list_units(ListUnitsRequest {
+            root_code: root.unwrap_or_default().into(),
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!(describe(&s)))?
+        .into_inner()
+        .units;
+    let codes: std::collections::HashSet<&str> = units.iter().map(|u| u.code.as_str()).collect();
+    fn walk(units: &[ipb::Unit], parent: &str, depth: usize, out: &mut String) {
+        for u in units.iter().filter(|u| u.parent_code == parent) {
+            out.push_str(&format!(
+                "{}{} {} ({})\n",
+                "  ".repeat(depth),
+                u.code,
+                u.name,
+                unit_type_label(u.unit_type)
+            ));
+            walk(units, &u.code, depth + 1, out);
+        }
+    }
+    let mut out = String::new();
+    // Roots of what was listed: units whose parent is not in the list.
+    for top in units.iter().filter(|u| !codes.contains(u.parent_code.as_str())) {
+        out.push_str(&format!("{} {} ({})\n", top.code, top.name, unit_type_label(top.unit_type)));
+        walk(&units, &top.code, 1, &mut out);
+    }
+    print!("{out}");
+    Ok(())
+}
+
+/// `gouji reports list`: every page, newest first.
+pub(crate) async fn list_reports(
+    server: &str,
+    unit: Option<&str>,
+    subtree: bool,
+    year: Option<i32>,
+    kind: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut client = ingestion(server).await?;
+    let kind = kind.map(kind_from_arg).transpose()?.map(|k| k as i32).unwrap_or(0);
+    let mut token = String::new();
+    println!(
+        "{:<44} {:>4} {:<10} {:>5} {:>5}  submitted",
+        "report", "rev", "state", "错误", "警告"
+    );
+    loop {
+        let page = client
+            .list_reports(ListReportsRequest {
+                unit_code: unit.unwrap_or_default().into(),
+                subtree,
+                year: year.unwrap_or(0),
+                kind,
+                page_size: 200,
+                page_token: token.clone(),
+            })
+            .await
+            .map_err(|s| anyhow::anyhow!(describe(&s)))?
+            .into_inner();
+        for r in &page.reports {
+            let count = |s: rpb::Severity| r.findings.iter().filter(|f| f.severity == s as i32).count();
+            println!(
+                "{:<44} {:>4} {:<10} {:>5} {:>5}  {}",
+                r.report_id,
+                r.revision,
+                if r.validation_state == ValidationState::Validated as i32 { "validated" } else { "pending" },
+                count(rpb::Severity::Error),
+                count(rpb::Severity::Warning),
+                r.submitted_at
+            );
+        }
+        if page.next_page_token.is_empty() {
+            return Ok(());
+        }
+        token = page.next_page_token;
+    }
+}
+
+/// `gouji reports get`: one revision with its findings (`--json` for the raw record).
+pub(crate) async fn get_report(
+    server: &str,
+    unit: &str,
+    year: i32,
+    kind: &str,
+    revision: u32,
+    consolidated: bool,
+) -> anyhow::Result<()> {
+    let mut client = ingestion(server).await?;
+    let r = client
+        .get_report(GetReportRequest {
+            unit_code: unit.into(),
+            year,
+            kind: kind_from_arg(kind)? as i32,
+            revision,
+            consolidated,
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!(describe(&s)))?
+        .into_inner();
+    let subject = r.report.as_ref().map(|x| x.subject.as_str()).unwrap_or("");
+    println!(
+        "{} revision {} — {subject}\nsubmitted {} · {} · catalog {}\n",
+        r.report_id,
+        r.revision,
+        r.submitted_at,
+        if r.validation_state == ValidationState::Validated as i32 { "validated" } else { "validation pending" },
+        if r.catalog_version.is_empty() { "—" } else { &r.catalog_version }
+    );
+    for f in &r.findings {
+        let sev = rpb::Severity::try_from(f.severity)
+            .map(|s| match s {
+                rpb::Severity::Error => "错误",
+                rpb::Severity::Warning => "警告",
+                _ => "提示",
+            })
+            .unwrap_or("提示");
+        println!("[{sev}] {} {}", f.rule_id, f.message);
+    }
+    Ok(())
+}
