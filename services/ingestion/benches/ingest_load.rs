@@ -1,0 +1,210 @@
+//! Ingestion load benchmark: sustained `SubmitReport` throughput with a seed-sized document
+//! (parse + store + validation over gRPC, as in production), and `StreamReports` read
+//! throughput, on SQLite and — when `GOUJI_TEST_POSTGRES_URL` is set — PostgreSQL.
+//!
+//! Both services run in this process on real loopback sockets; clients are tonic clients.
+//!
+//! ```text
+//! eval "$(scripts/ci/start-postgres.sh)"; export GOUJI_TEST_POSTGRES_URL=$DATABASE_URL
+//! cargo bench -p gouji-ingestion --bench ingest_load
+//! ```
+//! Knobs: `GOUJI_BENCH_SUBMISSIONS` (default 400), `GOUJI_BENCH_CLIENTS` (default 16).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gouji_ingestion::{Ingestion, IngestionLimits, ValidationClient, transport_limits};
+use gouji_proto::ingestion::v1::ingestion_service_client::IngestionServiceClient;
+use gouji_proto::ingestion::v1::{
+    self as ipb, RegisterUnitRequest, StreamReportsRequest, SubmitReportRequest,
+    submit_report_request::Input,
+};
+use gouji_proto::report::v1 as rpb;
+use gouji_store::Store;
+use tokio::net::TcpListener;
+use tonic::transport::Channel;
+use tonic::transport::server::TcpIncoming;
+
+async fn listener() -> (TcpListener, String) {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = l.local_addr().expect("addr");
+    (l, format!("http://{addr}"))
+}
+
+async fn start_validation() -> String {
+    let (l, url) = listener().await;
+    let limits = gouji_runtime::server::Limits::default();
+    tokio::spawn(
+        gouji_runtime::server::builder(limits)
+            .add_service(gouji_validation::Validator.into_server(limits))
+            .serve_with_incoming(TcpIncoming::from(l)),
+    );
+    url
+}
+
+async fn start_ingestion(database_url: &str, validation_url: &str) -> String {
+    let limits = IngestionLimits::default();
+    let transport = transport_limits(&limits);
+    let store = Store::open(database_url).await.expect("store");
+    let client = ValidationClient::lazy(validation_url, Duration::from_secs(30), 64 << 20)
+        .expect("validation client");
+    let (l, url) = listener().await;
+    tokio::spawn(
+        gouji_runtime::server::builder(transport)
+            .add_service(Ingestion::new(store, client, limits).into_server(transport))
+            .serve_with_incoming(TcpIncoming::from(l)),
+    );
+    url
+}
+
+async fn client(url: &str) -> IngestionServiceClient<Channel> {
+    IngestionServiceClient::connect(url.to_string())
+        .await
+        .expect("connect")
+        .max_decoding_message_size(64 << 20)
+        .max_encoding_message_size(64 << 20)
+}
+
+fn document() -> (Vec<u8>, String) {
+    let seeds = std::env::var("GOUJI_SEEDS").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/seeds").to_string()
+    });
+    if let Some(e) = std::fs::read_dir(&seeds)
+        .ok()
+        .and_then(|rd| rd.filter_map(Result::ok).find(|e| e.file_name().to_string_lossy().starts_with("000_")))
+    {
+        return (std::fs::read(e.path()).expect("seed"), e.file_name().to_string_lossy().to_string());
+    }
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples");
+    let e = std::fs::read_dir(sample)
+        .expect("samples/")
+        .filter_map(Result::ok)
+        .find(|e| e.path().extension().is_some_and(|x| x == "txt"))
+        .expect("a sample document");
+    (std::fs::read(e.path()).expect("sample"), e.file_name().to_string_lossy().to_string())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+async fn run(backend: &str, database_url: &str, validation_url: &str) {
+    let submissions: usize = std::env::var("GOUJI_BENCH_SUBMISSIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(400);
+    let clients: usize = std::env::var("GOUJI_BENCH_CLIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
+    let url = start_ingestion(database_url, validation_url).await;
+    let mut c = client(&url).await;
+    let register = |code: String, parent: &str| RegisterUnitRequest {
+        unit: Some(ipb::Unit {
+            code,
+            name: "基准测试单位".into(),
+            unit_type: rpb::UnitType::Institution as i32,
+            parent_code: parent.into(),
+        }),
+    };
+    c.register_unit(register("BENCH".into(), "")).await.expect("register");
+    for u in 0..submissions {
+        c.register_unit(register(format!("BENCH-{u:05}"), "BENCH")).await.expect("register");
+    }
+    let (doc, name) = document();
+    let doc = Arc::new(doc);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (doc, next, url) = (doc.clone(), next.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut c = client(&url).await;
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= submissions {
+                    return lat;
+                }
+                let t = Instant::now();
+                let r = c
+                    .submit_report(SubmitReportRequest {
+                        unit_code: format!("BENCH-{i:05}"),
+                        year: 2024,
+                        kind: rpb::ReportKind::FinalAccounts as i32,
+                        input: Some(Input::Document(doc.to_vec())),
+                        idempotency_key: format!("bench-{i}"),
+                        consolidated: false,
+                    })
+                    .await
+                    .expect("submit")
+                    .into_inner();
+                assert_eq!(r.validation_state, ipb::ValidationState::Validated as i32);
+                lat.push(t.elapsed());
+            }
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.expect("client task"));
+    }
+    let wall = started.elapsed();
+    lat.sort();
+    println!(
+        "{backend:<8} submit  {submissions} × {name} ({} KiB), {clients} clients: {:.1} submissions/s, p50 {:.1} ms, p99 {:.1} ms",
+        doc.len() / 1024,
+        submissions as f64 / wall.as_secs_f64(),
+        percentile(&lat, 0.50).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+    );
+
+    // Streaming read of every unit's latest revision, 5 passes.
+    let mut total = 0usize;
+    let mut bytes = 0usize;
+    let started = Instant::now();
+    for _ in 0..5 {
+        let mut s = c
+            .stream_reports(StreamReportsRequest {
+                root_code: "BENCH".into(),
+                year: 2024,
+                kind: rpb::ReportKind::FinalAccounts as i32,
+            })
+            .await
+            .expect("stream")
+            .into_inner();
+        while let Some(r) = s.message().await.expect("message") {
+            total += 1;
+            bytes += prost::Message::encoded_len(&r);
+        }
+    }
+    let wall = started.elapsed();
+    println!(
+        "{backend:<8} stream  {total} reports: {:.0} reports/s, {:.1} MiB/s of messages",
+        total as f64 / wall.as_secs_f64(),
+        bytes as f64 / wall.as_secs_f64() / (1 << 20) as f64
+    );
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    // `cargo bench` passes `--bench`; nothing else to parse.
+    let validation_url = start_validation().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = format!("sqlite:{}", dir.path().join("bench.db").display());
+    run("sqlite", &sqlite, &validation_url).await;
+    match std::env::var("GOUJI_TEST_POSTGRES_URL") {
+        Ok(admin) => {
+            let name = format!("gouji_bench_{}", std::process::id());
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.expect("pg");
+            sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .await
+                .expect("create database");
+            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+            run("postgres", &format!("{base}/{name}"), &validation_url).await;
+            let _ = sqlx::Executor::execute(
+                &mut conn,
+                sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")),
+            )
+            .await;
+        }
+        Err(_) => println!("postgres (skipped: set GOUJI_TEST_POSTGRES_URL)"),
+    }
+}
