@@ -368,7 +368,15 @@ fn filed_operating(filed: &Report) -> Option<Decimal> {
                     .get(f.section)
                     .is_some_and(|s| s.heading.contains("机关运行经费"))
         })
-        .find(|f| fold(&f.label).contains("决算") || fold(&f.label).contains("预算"))
+        .find(|f| {
+            let l = fold(&f.label);
+            let word = if filed.kind == crate::ReportKind::Budget {
+                "预算"
+            } else {
+                "决算"
+            };
+            l.contains(word) && !l.contains("上年") && !l.contains("增") && !l.contains("减")
+        })
         .and_then(|f| f.value)
 }
 

@@ -646,6 +646,7 @@ impl Consolidator {
         let mut excluded_operating = Decimal::ZERO;
         let mut excluded_any = false;
         let mut public = None;
+        let mut pending = Vec::new();
         for e in &scratch {
             let info = self.info(e.r);
             if info.code && self.has_child.contains(&(e.t, e.r, e.c)) {
@@ -695,18 +696,24 @@ impl Consolidator {
                     let is_leaf = self.present.contains(&key)
                         && !(self.info(key.1).code && self.has_child.contains(&key));
                     if is_leaf {
-                        if let Some(i) = self.cells.get(&key) {
-                            links.push(*i);
-                        }
+                        links.push(key);
                     }
                 }
-                flows.entries.push(FlowEntry {
-                    flow,
-                    leaf,
-                    value: e.value,
-                    links,
-                });
+                pending.push((flow, leaf, e.value, links));
             }
+        }
+        // Resolve links once all of this unit's leaves exist.
+        for (flow, leaf, value, keys) in pending {
+            let links = keys
+                .iter()
+                .filter_map(|k| self.cells.get(k).copied())
+                .collect();
+            flows.entries.push(FlowEntry {
+                flow,
+                leaf,
+                value,
+                links,
+            });
         }
         self.scratch = scratch;
 
