@@ -585,10 +585,10 @@ fn render(m: &UnitMeta, g: &GenUnit) -> Report {
         }
     }
     for (code, cols) in &spending {
-        if code.len() == 3 {
-            if let Some(v) = cols.get("本年支出合计") {
-                facts.push(fact("公开01", code, "决算数", *v));
-            }
+        if code.len() == 3
+            && let Some(v) = cols.get("本年支出合计")
+        {
+            facts.push(fact("公开01", code, "决算数", *v));
         }
     }
     let exp_total = sum_col(&spending, "本年支出合计");

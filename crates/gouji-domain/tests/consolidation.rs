@@ -25,10 +25,9 @@ fn consolidate(root: &UnitMeta, units: &[(UnitMeta, Report)]) -> Consolidation {
     c.finish()
 }
 
-fn split_and_consolidate(
-    n: usize,
-    seed_value: u64,
-) -> Option<(Report, Vec<(UnitMeta, Report)>, Consolidation)> {
+type Split = (Report, Vec<(UnitMeta, Report)>, Consolidation);
+
+fn split_and_consolidate(n: usize, seed_value: u64) -> Option<Split> {
     let filed = seed(n)?;
     let units = split_department(&filed, seed_value);
     let root = department_meta(&filed, seed_value);
@@ -471,8 +470,8 @@ proptest! {
         prop_assert_eq!(&a.report.tables, &b.report.tables);
         let mut ea = a.eliminations.clone();
         let mut eb = b.eliminations.clone();
-        ea.sort_by(|x, y| (x.parent.clone(), x.pair as u8).cmp(&(y.parent.clone(), y.pair as u8)));
-        eb.sort_by(|x, y| (x.parent.clone(), x.pair as u8).cmp(&(y.parent.clone(), y.pair as u8)));
+        ea.sort_by_key(|x| (x.parent.clone(), x.pair as u8));
+        eb.sort_by_key(|x| (x.parent.clone(), x.pair as u8));
         for e in ea.iter_mut().chain(eb.iter_mut()) { e.children.sort(); }
         prop_assert_eq!(ea, eb);
         prop_assert_eq!(

@@ -249,17 +249,17 @@ fn declared_scope(c: &Consolidation, filed: &Report, out: &mut Vec<Finding>) {
         ..Location::default()
     };
     let n = c.units.len() as u32;
-    if let Some(count) = d.count {
-        if count != n {
-            out.push(finding(
-                "CU-03",
-                Severity::Error,
-                format!("单位构成称纳入 {count} 个单位，实际汇总 {n} 个单位"),
-                vec![loc.clone()],
-                Some(Decimal::from(n)),
-                Some(Decimal::from(count)),
-            ));
-        }
+    if let Some(count) = d.count
+        && count != n
+    {
+        out.push(finding(
+            "CU-03",
+            Severity::Error,
+            format!("单位构成称纳入 {count} 个单位，实际汇总 {n} 个单位"),
+            vec![loc.clone()],
+            Some(Decimal::from(n)),
+            Some(Decimal::from(count)),
+        ));
     }
     if d.names.is_empty() {
         return;

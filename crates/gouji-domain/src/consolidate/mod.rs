@@ -561,14 +561,14 @@ impl Consolidator {
         if report.scope == Scope::Department {
             return Err(ConsolidateError::DepartmentReport { unit: meta.code });
         }
-        if let Some(f) = &self.family {
-            if *f != report.family {
-                return Err(ConsolidateError::FamilyMismatch {
-                    unit: meta.code,
-                    expected: f.clone(),
-                    found: report.family.clone(),
-                });
-            }
+        if let Some(f) = &self.family
+            && *f != report.family
+        {
+            return Err(ConsolidateError::FamilyMismatch {
+                unit: meta.code,
+                expected: f.clone(),
+                found: report.family.clone(),
+            });
         }
         if self.unit_index.contains_key(&meta.code) {
             return Err(ConsolidateError::DuplicateUnit { unit: meta.code });
@@ -585,10 +585,10 @@ impl Consolidator {
             if !entry.0.contains(&t.title) {
                 entry.0.insert(t.title.clone());
             }
-            if let Some(reason) = &t.empty_reason {
-                if !entry.1.contains(reason) {
-                    entry.1.insert(reason.clone());
-                }
+            if let Some(reason) = &t.empty_reason
+                && !entry.1.contains(reason)
+            {
+                entry.1.insert(reason.clone());
             }
         }
 
@@ -815,20 +815,21 @@ impl Consolidator {
                     None,
                 ));
             }
-            if let Some(p) = &m.parent_code {
-                if parents[i].is_none() && *p != self.department.code {
-                    findings.push(catalog::finding(
-                        "CU-03",
-                        Severity::Warning,
-                        format!(
-                            "{}（{}）的上级单位 {} 未纳入本次汇总，其上级补助收入/上缴上级支出不作冲抵",
-                            m.name, m.code, p
-                        ),
-                        vec![],
-                        None,
-                        None,
-                    ));
-                }
+            if let Some(p) = &m.parent_code
+                && parents[i].is_none()
+                && *p != self.department.code
+            {
+                findings.push(catalog::finding(
+                    "CU-03",
+                    Severity::Warning,
+                    format!(
+                        "{}（{}）的上级单位 {} 未纳入本次汇总，其上级补助收入/上缴上级支出不作冲抵",
+                        m.name, m.code, p
+                    ),
+                    vec![],
+                    None,
+                    None,
+                ));
             }
         }
 
@@ -1090,16 +1091,15 @@ impl Consolidator {
             if r == "合计" {
                 return 0;
             }
-            if let Some(tt) = family.and_then(|f| f.table(t)) {
-                if let Some(i) = tt
+            if let Some(tt) = family.and_then(|f| f.table(t))
+                && let Some(i) = tt
                     .left_rows
                     .iter()
                     .chain(&tt.right_rows)
                     .chain(&tt.rows)
                     .position(|x| x.key == r)
-                {
-                    return 1 + i;
-                }
+            {
+                return 1 + i;
             }
             if codes::functional_level(r).is_some() || codes::economic_level(r).is_some() {
                 10_000
