@@ -534,3 +534,24 @@ fn generated_units_are_typed_and_consistent() {
         );
     }
 }
+
+#[test]
+fn absurd_amounts_are_left_out_without_panicking() {
+    let (root, mut units) = generate_department(3, 5);
+    let max = Decimal::MAX;
+    if let Some(f) = units[1].1.facts.first_mut() {
+        f.value = max;
+    }
+    let c = consolidate(&root, &units);
+    assert!(
+        c.findings
+            .iter()
+            .any(|f| f.rule_id == "CU-01" && f.severity == Severity::Error)
+    );
+    let _ = compare(&c, &units[1].1);
+    let mut filed = units[0].1.clone();
+    for f in &mut filed.facts {
+        f.value = Decimal::MIN;
+    }
+    let _ = compare(&c, &filed);
+}

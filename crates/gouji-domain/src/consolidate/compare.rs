@@ -113,6 +113,8 @@ pub fn compare(c: &Consolidation, filed: &Report) -> Comparison {
             MeasureUnit::Count | MeasureUnit::Wanyuan => Some(f.value),
             u => amount::convert(f.value, u, MeasureUnit::Wanyuan),
         });
+        // An absurd filed amount is compared as blank (it cannot be a real 汇总 figure).
+        let filed_value = filed_value.filter(|v| v.abs() <= super::max_amount());
         let filed_rounded = filed_fact
             .is_some_and(|f| matches!(f.unit, MeasureUnit::Wanyuan | MeasureUnit::Yiyuan));
         let computed = c.value(t, r, col);
@@ -382,7 +384,8 @@ fn filed_operating(filed: &Report) -> Option<Decimal> {
 
 /// CU-04: filed 机关运行经费 against Σ 公用经费 of 行政/参公 units.
 fn operating_expenses(c: &Consolidation, filed: &Report, out: &mut Vec<Finding>) {
-    let (Some(op), Some(v)) = (&c.operating_expenses, filed_operating(filed)) else {
+    let filed_value = filed_operating(filed).filter(|v| v.abs() <= super::max_amount());
+    let (Some(op), Some(v)) = (&c.operating_expenses, filed_value) else {
         return;
     };
     let diff = v - op.amount;

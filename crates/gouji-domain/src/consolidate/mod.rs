@@ -599,6 +599,7 @@ impl Consolidator {
         self.has_codes.clear();
         self.present.clear();
         let mut rounded_any = false;
+        let mut oversize = 0u32;
         for f in &report.facts {
             let (value, measure, rounded) = match f.unit {
                 MeasureUnit::Percent => {
@@ -614,6 +615,10 @@ impl Consolidator {
                     (v, Measure::Money, other == MeasureUnit::Yiyuan)
                 }
             };
+            if value.abs() > max_amount() {
+                oversize += 1;
+                continue;
+            }
             rounded_any |= rounded;
             let t = self.names.intern(&f.table);
             let c = self.names.intern(&f.column);
@@ -737,7 +742,23 @@ impl Consolidator {
                 Some(excluded_operating),
             ));
         }
+        if oversize > 0 {
+            self.findings.push(catalog::finding(
+                "CU-01",
+                Severity::Error,
+                format!(
+                    "{}（{}）有 {oversize} 个单元格金额绝对值超过 10^18 万元，明显有误，未计入汇总",
+                    meta.name, meta.code
+                ),
+                vec![catalog::loc_unit(&meta)],
+                None,
+                None,
+            ));
+        }
         for (key, value) in declared::headcounts_of(report) {
+            if value.abs() > Decimal::from(1_000_000_000u64) {
+                continue;
+            }
             self.headcounts
                 .entry(key.to_string())
                 .or_default()
@@ -1373,6 +1394,13 @@ impl Consolidation {
         self.cell(table, row, column)
             .is_some_and(|c| c.measure == Measure::Count)
     }
+}
+
+/// Largest |amount| (万元) a unit cell may have to be summed: 10^18 万元. Far beyond any real
+/// budget; it guarantees that sums over millions of cells stay inside `Decimal`'s range, so the
+/// arithmetic here can never overflow (and panic).
+pub(crate) fn max_amount() -> Decimal {
+    Decimal::from(1_000_000_000_000_000_000u64)
 }
 
 /// 0.005 万元 per rounded figure involved.
