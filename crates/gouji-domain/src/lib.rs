@@ -7,7 +7,8 @@
 //! - [`template`]: canonical table templates per template family, loaded from data files;
 //! - [`parse`]: disclosure text → [`model::Report`];
 //! - [`rules`]: the 勾稽 rule catalog and its engine;
-//! - [`consolidate`]: rolling units up into a 部门汇总.
+//! - [`consolidate`]: rolling units up into a 部门汇总;
+//! - [`synth`]: deterministic synthetic unit reports for consolidation tests, demos and benchmarks.
 //!
 //! Invariant: this crate knows nothing of tonic, prost or sqlx, and never uses floats for money.
 
@@ -17,6 +18,7 @@ pub mod consolidate;
 pub mod model;
 pub mod parse;
 pub mod rules;
+pub mod synth;
 pub mod template;
 
 pub use amount::MeasureUnit;

@@ -151,6 +151,7 @@ static CATALOG: LazyLock<Vec<RuleInfo>> = LazyLock::new(|| {
         .iter()
         .chain(narrative::CATALOG.iter())
         .chain(crosscheck::CATALOG.iter())
+        .chain(crate::consolidate::CATALOG.iter())
     {
         out.push(RuleInfo {
             id: id.to_string(),
