@@ -146,6 +146,27 @@ pub async fn start_ingestion(
     .await
 }
 
+/// Starts `gouji-aggregation` on any port against the two other services.
+pub async fn start_aggregation(
+    ingestion_url: &str,
+    validation_url: &str,
+) -> anyhow::Result<ServiceProcess> {
+    ServiceProcess::start(
+        "gouji-aggregation",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--ingestion-url",
+            ingestion_url,
+            "--validation-url",
+            validation_url,
+        ],
+        &[],
+        true,
+    )
+    .await
+}
+
 /// A connected ingestion client with generous message limits.
 pub async fn ingestion_client(url: &str) -> anyhow::Result<IngestionServiceClient<Channel>> {
     let channel = tonic::transport::Endpoint::from_shared(url.to_string())?
@@ -179,10 +200,11 @@ pub async fn register(
     Ok(())
 }
 
-/// 宁强县医疗保障局 as seed S3 declares it: 部门 → 本级 (机关) + 2 二级预算单位 (事业).
-pub const NINGQIANG: [(&str, &str, rpb::UnitType, &str); 4] = [
+/// 宁强县医疗保障局 as seed S3 declares it: 本级 (机关, 行政) + 2 二级预算单位 (事业). The
+/// department's own code is its 本级: its own report is the 本级 report and its report flagged
+/// `consolidated` is the filed 部门汇总.
+pub const NINGQIANG: [(&str, &str, rpb::UnitType, &str); 3] = [
     ("610726", "宁强县医疗保障局", rpb::UnitType::Administrative, ""),
-    ("610726001", "宁强县医疗保障局部门本级", rpb::UnitType::Administrative, "610726"),
     ("610726002", "宁强县医疗保险业务经办中心", rpb::UnitType::Institution, "610726"),
     ("610726003", "宁强县医疗保险基金管理中心", rpb::UnitType::Institution, "610726"),
 ];

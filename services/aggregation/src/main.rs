@@ -1,1 +1,47 @@
-fn main() {}
+//! `gouji-aggregation`: the aggregation gRPC service binary (部门汇总).
+
+use clap::Parser;
+use gouji_aggregation::{Aggregation, AggregationLimits, Upstreams};
+use gouji_proto::aggregation::v1::aggregation_service_server::AggregationServiceServer;
+use gouji_runtime::server::{self, Limits};
+
+#[derive(Parser)]
+#[command(
+    name = "gouji-aggregation",
+    version,
+    about = "Gouji aggregation service: 部门汇总 from unit reports, compared with the filed one"
+)]
+struct Args {
+    /// Address to listen on (port 0 picks a free port and prints it).
+    #[arg(long, env = "GOUJI_LISTEN", default_value = "127.0.0.1:50053")]
+    listen: String,
+    /// The ingestion service (unit reports are read from it).
+    #[arg(long, env = "GOUJI_INGESTION_URL", default_value = "http://127.0.0.1:50052")]
+    ingestion_url: String,
+    /// The validation service (the consolidated report is validated there).
+    #[arg(long, env = "GOUJI_VALIDATION_URL", default_value = "http://127.0.0.1:50051")]
+    validation_url: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let _telemetry = gouji_runtime::telemetry::init("gouji-aggregation");
+    let limits = Limits::default();
+    let upstreams = Upstreams::lazy(&args.ingestion_url, &args.validation_url)?;
+    let (reporter, health) = server::health();
+    let (refl_v1, refl_v1alpha) = server::reflection()?;
+    let service = Aggregation::new(upstreams, AggregationLimits::default());
+    let router = server::builder(limits)
+        .add_service(health)
+        .add_service(refl_v1)
+        .add_service(refl_v1alpha)
+        .add_service(service.into_server(limits));
+    server::serve::<AggregationServiceServer<Aggregation>>(
+        "gouji-aggregation",
+        &args.listen,
+        router,
+        reporter,
+    )
+    .await
+}
