@@ -1,27 +1,34 @@
-//! `gouji demo`: the main job end to end on loopback.
+//! `gouji demo`: the main job end to end on loopback with embedded SQLite.
+//!
+//! Starts `gouji-validation`, `gouji-ingestion` (SQLite in a temporary directory) and
+//! `gouji-aggregation` on free loopback ports, then:
+//! 1. registers and submits the bundled fictional department (generated deterministically by
+//!    `gouji_domain::synth::generate_department`: a 本级 and its 二级/三级 units), plus a filed
+//!    汇总 with one deliberately wrong cell, and aggregates it;
+//! 2. validates the bundled sample excerpts in `samples/` through the ingestion service;
+//! 3. when `../shared/seeds` is present: submits the seeds (S0–S2 as units; S3, S4 as filed
+//!    汇总 whose units are the deterministic split of `synth::split_department`) and aggregates
+//!    宁强 (S3) and 榆林 (S4);
+//! 4. prints the outcome and stops the three services with SIGTERM.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use anyhow::Context as _;
-use gouji_proto::validation::v1::validation_service_client::ValidationServiceClient;
-use gouji_proto::validation::v1::{
-    ListRulesRequest, ValidateReportRequest, validate_report_request::Input,
+use gouji_domain::consolidate::{Consolidator, UnitMeta};
+use gouji_domain::model::Report;
+use gouji_proto::aggregation::v1::AggregateDepartmentRequest;
+use gouji_proto::aggregation::v1::aggregation_service_client::AggregationServiceClient;
+use gouji_proto::convert;
+use gouji_proto::ingestion::v1::ingestion_service_client::IngestionServiceClient;
+use gouji_proto::ingestion::v1::{
+    self as ipb, RegisterUnitRequest, SubmitReportRequest, ValidationState,
+    submit_report_request::Input,
 };
-use tokio::io::{AsyncBufReadExt, BufReader};
+use gouji_proto::report::v1 as rpb;
+use gouji_runtime::process::ServiceProcess;
+use tonic::transport::Channel;
 
-/// Finds a sibling binary of the running `gouji` (they are built into the same directory).
-fn sibling(name: &str) -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let p = exe.with_file_name(name);
-    anyhow::ensure!(
-        p.exists(),
-        "{} not found next to {} (run `cargo build --workspace`)",
-        name,
-        exe.display()
-    );
-    Ok(p)
-}
+use crate::remote;
 
 fn documents(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -36,99 +43,212 @@ fn documents(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-pub(crate) async fn run(samples: &Path, seeds: &Path) -> anyhow::Result<()> {
-    let bin = sibling("gouji-validation")?;
-    let mut child = tokio::process::Command::new(&bin)
-        .args(["--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    let stdout = child.stdout.take().context("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines
-            .next_line()
-            .await?
-            .context("gouji-validation exited before listening")?;
-        if let Some(a) = line.split("listening on ").nth(1) {
-            break a.trim().to_string();
-        }
+/// The seed whose file name starts with `NNN_`.
+fn seed(dir: &Path, n: usize) -> Option<Vec<u8>> {
+    documents(dir)
+        .into_iter()
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|f| f.to_string_lossy().starts_with(&format!("{n:03}_")))
+        })
+        .and_then(|p| std::fs::read(p).ok())
+}
+
+async fn register(
+    client: &mut IngestionServiceClient<Channel>,
+    meta: &UnitMeta,
+    parent: Option<&str>,
+) -> anyhow::Result<()> {
+    client
+        .register_unit(RegisterUnitRequest {
+            unit: Some(ipb::Unit {
+                code: meta.code.clone(),
+                name: meta.name.clone(),
+                unit_type: convert::unit_type_to_pb(meta.unit_type),
+                parent_code: parent.unwrap_or_default().to_string(),
+            }),
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!(remote::describe(&s)))?;
+    Ok(())
+}
+
+async fn submit(
+    client: &mut IngestionServiceClient<Channel>,
+    unit: &str,
+    year: i32,
+    input: Input,
+    consolidated: bool,
+) -> anyhow::Result<ipb::SubmitReportResponse> {
+    // Documents are filed as what they say they are; structured reports here are 决算.
+    let kind = match &input {
+        Input::Document(bytes) => gouji_domain::parse_document(bytes)
+            .map(|r| convert::kind_to_pb(r.kind))
+            .unwrap_or(rpb::ReportKind::FinalAccounts as i32),
+        Input::Report(r) => r.kind,
     };
-    println!("gouji-validation started on {addr}");
-    let mut client = ValidationServiceClient::connect(format!("http://{addr}"))
-        .await?
-        .max_decoding_message_size(64 << 20);
-    let rules = client.list_rules(ListRulesRequest {}).await?.into_inner();
-    println!(
-        "rule catalog {} — {} rules\n",
-        rules.catalog_version,
-        rules.rules.len()
-    );
-    let mut files = documents(samples);
-    if seeds.is_dir() {
-        files.extend(documents(seeds));
-    } else {
-        println!(
-            "(no seeds at {}; validating the bundled samples only)\n",
-            seeds.display()
-        );
+    Ok(client
+        .submit_report(SubmitReportRequest {
+            unit_code: unit.to_string(),
+            year,
+            kind,
+            input: Some(input),
+            idempotency_key: String::new(),
+            consolidated,
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!(remote::describe(&s)))?
+        .into_inner())
+}
+
+fn verdict_line(name: &str, r: &ipb::SubmitReportResponse) -> String {
+    let count = |s: rpb::Severity| r.findings.iter().filter(|f| f.severity == s as i32).count();
+    format!(
+        "  {:<46} rev {:>2}  错误 {:>3}  警告 {:>3}  提示 {:>3}  {}",
+        name.chars().take(46).collect::<String>(),
+        r.revision,
+        count(rpb::Severity::Error),
+        count(rpb::Severity::Warning),
+        count(rpb::Severity::Info),
+        if r.validation_state == ValidationState::Pending as i32 {
+            "待校验"
+        } else if r.valid {
+            "可公开"
+        } else {
+            "须修改"
+        }
+    )
+}
+
+/// Registers a department's units (parents first), submits their reports and the filed 汇总,
+/// then aggregates and prints the result.
+async fn department(
+    ingest: &mut IngestionServiceClient<Channel>,
+    agg: &mut AggregationServiceClient<Channel>,
+    units: &[(UnitMeta, Report)],
+    filed: Input,
+    year: i32,
+) -> anyhow::Result<()> {
+    let dept = units.first().context("a department needs units")?.0.code.clone();
+    for (meta, _) in units {
+        register(ingest, meta, meta.parent_code.as_deref()).await?;
     }
+    for (meta, report) in units {
+        submit(ingest, &meta.code, year, Input::Report(convert::report_to_pb(report)), false).await?;
+    }
+    let r = submit(ingest, &dept, year, filed, true).await?;
+    println!("{}", verdict_line("filed 汇总", &r));
+    let resp = agg
+        .aggregate_department(AggregateDepartmentRequest {
+            department_code: dept,
+            year,
+            kind: rpb::ReportKind::FinalAccounts as i32,
+            explain_cells: vec![],
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!(remote::describe(&s)))?
+        .into_inner();
+    print!("{}", remote::render_aggregation(&resp));
+    Ok(())
+}
+
+pub(crate) async fn run(samples: &Path, seeds: &Path) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let db = format!("sqlite:{}", dir.path().join("gouji-demo.db").display());
+    let validation = ServiceProcess::start("gouji-validation", &["--listen", "127.0.0.1:0"], &[], true).await?;
+    let ingestion = ServiceProcess::start(
+        "gouji-ingestion",
+        &["--listen", "127.0.0.1:0", "--database-url", &db, "--validation-url", &validation.url()],
+        &[],
+        true,
+    )
+    .await?;
+    let aggregation = ServiceProcess::start(
+        "gouji-aggregation",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--ingestion-url",
+            &ingestion.url(),
+            "--validation-url",
+            &validation.url(),
+        ],
+        &[],
+        true,
+    )
+    .await?;
     println!(
-        "{:<48} {:>5} {:>5} {:>5}  verdict",
-        "report", "错误", "警告", "提示"
+        "services on loopback: validation {}, ingestion {} ({db}), aggregation {}\n",
+        validation.addr, ingestion.addr, aggregation.addr
     );
-    for f in &files {
-        let bytes = std::fs::read(f)?;
-        let name = f
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
-        match client
-            .validate_report(ValidateReportRequest {
-                input: Some(Input::Document(bytes)),
-                context: None,
-            })
-            .await
-        {
-            Ok(resp) => {
-                let r = resp.into_inner();
-                let subject = r
-                    .report
-                    .as_ref()
-                    .map(|x| x.subject.clone())
-                    .unwrap_or_default();
-                println!(
-                    "{:<48} {:>5} {:>5} {:>5}  {}",
-                    format!("{subject} ({name})")
-                        .chars()
-                        .take(46)
-                        .collect::<String>(),
-                    r.error_count,
-                    r.warning_count,
-                    r.info_count,
-                    if r.valid { "可公开" } else { "须修改" }
-                );
-                for finding in r.findings.iter().filter(|x| x.severity == 3).take(3) {
-                    println!(
-                        "    [{}] {}",
-                        finding.rule_id,
-                        finding.message.chars().take(110).collect::<String>()
-                    );
-                }
-            }
-            Err(status) => println!("{name:<48} rejected: {}", status.message()),
+    let outcome = jobs(&ingestion.url(), &aggregation.url(), samples, seeds).await;
+    aggregation.stop().await?;
+    ingestion.stop().await?;
+    validation.stop().await?;
+    println!("\nservices stopped. Run them yourself: see README «Running the services».");
+    outcome
+}
+
+async fn jobs(ingestion: &str, aggregation: &str, samples: &Path, seeds: &Path) -> anyhow::Result<()> {
+    let mut ingest = remote::ingestion(ingestion).await?;
+    let mut agg = AggregationServiceClient::connect(aggregation.to_string())
+        .await?
+        .max_decoding_message_size(256 << 20);
+
+    // 1. The fictional department, with a filed 汇总 that is off by 1.00 万元 in one cell.
+    let (root, units) = gouji_domain::synth::generate_department(5, 2024);
+    println!("1. fictional department {} ({} units, generated by synth::generate_department)", root.name, units.len());
+    let mut consolidator = Consolidator::new(root.clone(), gouji_domain::ReportKind::FinalAccounts, 2024);
+    for (meta, report) in &units {
+        consolidator.add(meta.clone(), report).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let mut filed = consolidator.finish().report;
+    if let Some(f) = filed.facts.iter_mut().find(|f| f.table == "公开05" && f.column == "基本支出" && f.row.len() == 7) {
+        println!("   (the filed 汇总 misstates 公开05 {} 基本支出 by +1.00)", f.row);
+        f.value += rust_decimal::Decimal::ONE;
+    }
+    department(&mut ingest, &mut agg, &units, Input::Report(convert::report_to_pb(&filed)), 2024).await?;
+
+    // 2. The bundled sample excerpts, each as its own unit.
+    println!("\n2. sample excerpts in {} (validated on submission)", samples.display());
+    for (i, file) in documents(samples).iter().enumerate() {
+        let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let code = format!("SAMPLE-{i:02}");
+        let meta = UnitMeta::new(code.clone(), name.clone()).with_type(gouji_domain::UnitType::Institution);
+        register(&mut ingest, &meta, None).await?;
+        let bytes = std::fs::read(file)?;
+        let year = gouji_domain::parse_document(&bytes).map(|r| r.year).unwrap_or(2024).clamp(2000, 2100);
+        match submit(&mut ingest, &code, year, Input::Document(bytes), false).await {
+            Ok(r) => println!("{}", verdict_line(&name, &r)),
+            Err(e) => println!("  {name:<46} rejected: {e}"),
         }
     }
-    // Graceful stop: SIGTERM, then wait.
-    if let Some(pid) = child.id() {
-        let _ = std::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(pid.to_string())
-            .status();
+
+    // 3. The seeds, when present.
+    if !seeds.is_dir() {
+        println!("\n(no seeds at {}: skipped the real documents)", seeds.display());
+        return Ok(());
     }
-    let _ = child.wait().await;
-    println!("\ngouji-validation stopped. Details for one report: gouji check FILE --verbose");
+    println!("\n3. seed documents in {}", seeds.display());
+    for n in 0..3 {
+        let Some(bytes) = seed(seeds, n) else { continue };
+        let Ok(report) = gouji_domain::parse_document(&bytes) else { continue };
+        let code = format!("SEED-{n}");
+        let meta = UnitMeta::new(code.clone(), report.subject.clone())
+            .with_type(report.unit_type.unwrap_or(gouji_domain::UnitType::Institution));
+        register(&mut ingest, &meta, None).await?;
+        let r = submit(&mut ingest, &code, report.year.clamp(2000, 2100), Input::Document(bytes), false).await?;
+        println!("{}", verdict_line(&format!("S{n} {}", report.subject), &r));
+    }
+    for n in [3, 4] {
+        let Some(bytes) = seed(seeds, n) else { continue };
+        let Ok(published) = gouji_domain::parse_document(&bytes) else { continue };
+        let units = gouji_domain::synth::split_department(&published, n as u64);
+        println!(
+            "\n   S{n} {}: units split deterministically from the published 汇总 (synth::split_department)",
+            published.subject
+        );
+        department(&mut ingest, &mut agg, &units, Input::Document(bytes), published.year).await?;
+    }
     Ok(())
 }

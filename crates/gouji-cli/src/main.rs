@@ -81,6 +81,21 @@ enum Command {
         #[arg(long, env = "GOUJI_INGESTION_URL", default_value = "http://127.0.0.1:50052")]
         server: String,
     },
+    /// Rebuild a department's 部门汇总 from its units and compare it with the filed one.
+    /// Exit status 1 when cells differ beyond tolerance or the 汇总 has error findings.
+    Aggregate {
+        #[arg(long)]
+        department: String,
+        #[arg(long)]
+        year: i32,
+        #[arg(long, default_value = "决算")]
+        kind: String,
+        /// Show each unit's contribution to these cells (TABLE|ROW|COLUMN).
+        #[arg(long)]
+        explain: Vec<String>,
+        #[arg(long, env = "GOUJI_AGGREGATION_URL", default_value = "http://127.0.0.1:50053")]
+        server: String,
+    },
     /// Register or list units (部门 → 本级 + 二级单位).
     Units {
         #[command(subcommand)]
@@ -224,6 +239,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 kind.as_deref(),
                 consolidated,
             ))?;
+            Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Aggregate {
+            department,
+            year,
+            kind,
+            explain,
+            server,
+        } => {
+            let rt = tokio::runtime::Runtime::new()?;
+            let clean = rt.block_on(remote::aggregate(&server, &department, year, &kind, &explain))?;
             Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Units { command, server } => {

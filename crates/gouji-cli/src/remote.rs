@@ -335,3 +335,117 @@ pub(crate) async fn get_report(
     }
     Ok(())
 }
+
+/// `gouji aggregate`: the department's 汇总 rebuilt from its units and compared with the filed one.
+pub(crate) async fn aggregate(
+    server: &str,
+    department: &str,
+    year: i32,
+    kind: &str,
+    explain: &[String],
+) -> anyhow::Result<bool> {
+    use gouji_proto::aggregation::v1::AggregateDepartmentRequest;
+    use gouji_proto::aggregation::v1::aggregation_service_client::AggregationServiceClient;
+    let channel = tonic::transport::Endpoint::from_shared(server.to_string())?
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach the aggregation service at {server}"))?;
+    let mut client = AggregationServiceClient::new(channel).max_decoding_message_size(256 << 20);
+    let resp = client
+        .aggregate_department(AggregateDepartmentRequest {
+            department_code: department.into(),
+            year,
+            kind: kind_from_arg(kind)? as i32,
+            explain_cells: explain.to_vec(),
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!(describe(&s)))?
+        .into_inner();
+    print!("{}", render_aggregation(&resp));
+    Ok(resp.differences.is_empty()
+        && !resp.findings.iter().any(|f| f.severity == rpb::Severity::Error as i32))
+}
+
+/// A readable aggregation result: totals, units, differing cells with each unit's share, findings.
+pub(crate) fn render_aggregation(
+    r: &gouji_proto::aggregation::v1::AggregateDepartmentResponse,
+) -> String {
+    let mut out = String::new();
+    let report = r.consolidated.as_ref();
+    let subject = report.map(|x| x.subject.as_str()).unwrap_or("");
+    out.push_str(&format!("部门汇总 {subject}: {} units\n", r.units.len()));
+    if let Some(rep) = report {
+        for row in ["收入总计", "支出总计", "本年收入合计", "本年支出合计"] {
+            if let Some(f) = rep.facts.iter().find(|f| f.table == "公开01" && f.row == row) {
+                out.push_str(&format!("  公开01 {row:<8} {:>14} 万元\n", f.amount));
+            }
+        }
+    }
+    for u in &r.units {
+        out.push_str(&format!(
+            "  · {} {} (revision {}{})\n",
+            u.unit_code,
+            u.unit_name,
+            u.revision,
+            if u.valid { "" } else { ", has errors" }
+        ));
+    }
+    if r.built_on_failing_units {
+        out.push_str("  ⚠ built on units that do not pass their own error rules (CU-08)\n");
+    }
+    if r.filed_present {
+        out.push_str(&format!(
+            "filed 汇总: {} cells compared, {} differ beyond tolerance\n",
+            r.cells_compared,
+            r.differences.len()
+        ));
+        for d in r.differences.iter().take(12) {
+            out.push_str(&format!(
+                "  {} {} {}: computed {} vs filed {} (difference {}, tolerance {})\n",
+                d.table, d.row, d.column, d.computed, d.filed, d.difference, d.tolerance
+            ));
+            for c in &d.contributions {
+                out.push_str(&format!("      {:<24} {:>14}\n", c.unit_code, c.amount));
+            }
+        }
+        if r.differences.len() > 12 {
+            out.push_str(&format!("  … {} more\n", r.differences.len() - 12));
+        }
+    } else {
+        out.push_str("no filed 汇总 stored: nothing to compare\n");
+    }
+    for e in &r.explained {
+        out.push_str(&format!(
+            "cell {} {} {}: computed {} filed {}\n",
+            e.table,
+            e.row,
+            e.column,
+            e.computed,
+            if e.filed.is_empty() { "—" } else { &e.filed }
+        ));
+        for c in &e.contributions {
+            out.push_str(&format!("      {:<24} {:>14}\n", c.unit_code, c.amount));
+        }
+    }
+    let count = |s: rpb::Severity| r.findings.iter().filter(|f| f.severity == s as i32).count();
+    out.push_str(&format!(
+        "findings: {} 错误, {} 警告, {} 提示\n",
+        count(rpb::Severity::Error),
+        count(rpb::Severity::Warning),
+        count(rpb::Severity::Info)
+    ));
+    for f in r
+        .findings
+        .iter()
+        .filter(|f| f.severity >= rpb::Severity::Warning as i32)
+        .take(8)
+    {
+        out.push_str(&format!(
+            "  [{}] {}\n",
+            f.rule_id,
+            f.message.chars().take(110).collect::<String>()
+        ));
+    }
+    out
+}
