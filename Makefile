@@ -4,7 +4,8 @@
 build:
 	cargo build --workspace --all-targets
 
-## Main job: start the validation service on loopback, validate samples/ (and ../shared/seeds), stop.
+## Main job: start validation, ingestion (SQLite) and aggregation on loopback, submit and validate the
+## fictional department, samples/ and ../shared/seeds, aggregate the departments, print, stop.
 demo: build
 	./target/debug/gouji demo
 
@@ -20,6 +21,8 @@ test-python:
 
 bench:
 	cargo bench -p gouji-domain --bench parse_validate
+	cargo bench -p gouji-domain --bench consolidate
+	scripts/ci/with-postgres.sh cargo bench -p gouji-ingestion --bench ingest_load
 
 fmt:
 	cargo fmt --all
