@@ -211,7 +211,7 @@ async fn concurrent_idempotent(backend: Backend) {
     assert_eq!(all.len(), 1600);
     for (u, unit) in units.iter().enumerate() {
         let clients = (0..32).filter(|c| c % 3 == u).count() as u32;
-        let mut revs: Vec<u32> = all.iter().filter(|r| r.unit_code == unit).map(|r| r.revision).collect();
+        let mut revs: Vec<u32> = all.iter().filter(|r| r.unit_code == *unit).map(|r| r.revision).collect();
         revs.sort();
         assert_eq!(revs, (1..=clients * 50).collect::<Vec<u32>>(), "unit {unit}");
     }

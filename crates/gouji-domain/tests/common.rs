@@ -1,4 +1,5 @@
 //! Shared helpers for the domain integration tests: locating and loading the seed documents.
+#![allow(dead_code)] // each test binary uses a different subset of these helpers
 
 use std::path::PathBuf;
 
