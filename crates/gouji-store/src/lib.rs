@@ -311,9 +311,11 @@ impl Store {
                           idempotency_key, content_hash, document, report_json, validation_state, \
                           submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10) \
                           RETURNING id";
-        match &*self.backend {
-            Backend::Sqlite { write, .. } => {
-                let mut tx = write.begin().await?;
+        // The same transaction on both backends; only the amount's encoding differs (SQLite has
+        // no decimal type: TEXT; PostgreSQL: NUMERIC bound from `Decimal`).
+        macro_rules! insert_in {
+            ($pool:expr, $amount:expr) => {{
+                let mut tx = $pool.begin().await?;
                 let revision: i32 = sqlx::query_scalar(head_sql)
                     .bind(&new.unit_code)
                     .bind(new.year)
@@ -343,47 +345,7 @@ impl Store {
                             .push_bind(&f.table)
                             .push_bind(&f.row)
                             .push_bind(&f.column)
-                            .push_bind(f.value.to_string())
-                            .push_bind(f.unit.label())
-                            .push_bind(f.source.line as i64);
-                    });
-                    qb.build().execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                Ok(id)
-            }
-            Backend::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                let revision: i32 = sqlx::query_scalar(head_sql)
-                    .bind(&new.unit_code)
-                    .bind(new.year)
-                    .bind(kind)
-                    .bind(new.consolidated)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let id: i64 = sqlx::query_scalar(insert_sql)
-                    .bind(&new.unit_code)
-                    .bind(new.year)
-                    .bind(kind)
-                    .bind(new.consolidated)
-                    .bind(revision)
-                    .bind(&new.idempotency_key)
-                    .bind(&new.content_hash)
-                    .bind(&new.document)
-                    .bind(report_json)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                for chunk in new.report.facts.chunks(FACTS_PER_STATEMENT) {
-                    let mut qb = sqlx::QueryBuilder::new(
-                        "INSERT INTO facts (revision_id, table_id, row_key, column_key, amount, unit, line) ",
-                    );
-                    qb.push_values(chunk, |mut b, f: &Fact| {
-                        b.push_bind(id)
-                            .push_bind(&f.table)
-                            .push_bind(&f.row)
-                            .push_bind(&f.column)
-                            .push_bind(f.value)
+                            .push_bind($amount(f))
                             .push_bind(f.unit.label())
                             .push_bind(f.source.line as i32);
                     });
@@ -391,7 +353,11 @@ impl Store {
                 }
                 tx.commit().await?;
                 Ok(id)
-            }
+            }};
+        }
+        match &*self.backend {
+            Backend::Sqlite { write, .. } => insert_in!(write, |f: &Fact| f.value.to_string()),
+            Backend::Postgres(pool) => insert_in!(pool, |f: &Fact| f.value),
         }
     }
 

@@ -96,6 +96,27 @@ impl Ingestion {
         }
     }
 
+    /// Checks the (unit, year, kind) that name a report; the unit field is named `unit_field`.
+    fn report_key(
+        &self,
+        unit_field: &str,
+        unit: &str,
+        year: i32,
+        kind: i32,
+    ) -> Result<ReportKind, Status> {
+        let mut b = BadRequest::new();
+        if unit.is_empty() {
+            b.add(unit_field, format!("{unit_field} is required"));
+        }
+        self.check_year("year", year, &mut b);
+        let kind = convert::kind_from_pb(kind);
+        if kind.is_none() {
+            b.add("kind", KIND_REQUIRED);
+        }
+        b.check()?;
+        Ok(kind.unwrap_or(ReportKind::FinalAccounts))
+    }
+
     async fn require_unit(&self, field: &str, code: &str) -> Result<UnitRecord, Status> {
         match self.store.get_unit(code).await {
             Ok(Some(u)) => Ok(u),
@@ -113,7 +134,7 @@ impl Ingestion {
         self.check_year("year", req.year, &mut b);
         let kind = convert::kind_from_pb(req.kind);
         if kind.is_none() {
-            b.add("kind", "kind must be REPORT_KIND_BUDGET or REPORT_KIND_FINAL_ACCOUNTS");
+            b.add("kind", KIND_REQUIRED);
         }
         if req.idempotency_key.len() > self.limits.max_key_len {
             b.add(
@@ -178,7 +199,9 @@ impl Ingestion {
                 let canonical = canonical_json(&report)?;
                 (report, None, gouji_store::content_hash(canonical.as_bytes()))
             }
-            None => unreachable_input()?,
+            None => {
+                return Err(BadRequest::field("input", "one of `document` or `report` is required").into());
+            }
         };
         // The request is authoritative for what the report is filed as.
         report.year = req.year;
@@ -240,10 +263,6 @@ impl Ingestion {
             kind: convert::kind_from_pb(req.kind),
         })
     }
-}
-
-fn unreachable_input<T>() -> Result<T, Status> {
-    Err(BadRequest::field("input", "one of `document` or `report` is required").into())
 }
 
 /// The report as canonical JSON (field order fixed by the model), for content hashing.
@@ -364,17 +383,7 @@ impl IngestionService for Ingestion {
         request: Request<pb::GetReportRequest>,
     ) -> Result<Response<pb::StoredReport>, Status> {
         let req = request.into_inner();
-        let mut b = BadRequest::new();
-        if req.unit_code.is_empty() {
-            b.add("unit_code", "unit_code is required");
-        }
-        self.check_year("year", req.year, &mut b);
-        let kind = convert::kind_from_pb(req.kind);
-        if kind.is_none() {
-            b.add("kind", "kind must be REPORT_KIND_BUDGET or REPORT_KIND_FINAL_ACCOUNTS");
-        }
-        b.check()?;
-        let kind = kind.unwrap_or(ReportKind::FinalAccounts);
+        let kind = self.report_key("unit_code", &req.unit_code, req.year, req.kind)?;
         let rec = self
             .store
             .get_revision(
@@ -454,17 +463,7 @@ impl IngestionService for Ingestion {
         request: Request<pb::StreamReportsRequest>,
     ) -> Result<Response<Self::StreamReportsStream>, Status> {
         let req = request.into_inner();
-        let mut b = BadRequest::new();
-        if req.root_code.is_empty() {
-            b.add("root_code", "root_code is required");
-        }
-        self.check_year("year", req.year, &mut b);
-        let kind = convert::kind_from_pb(req.kind);
-        if kind.is_none() {
-            b.add("kind", "kind must be REPORT_KIND_BUDGET or REPORT_KIND_FINAL_ACCOUNTS");
-        }
-        b.check()?;
-        let kind = kind.unwrap_or(ReportKind::FinalAccounts);
+        let kind = self.report_key("root_code", &req.root_code, req.year, req.kind)?;
         self.require_unit("root_code", &req.root_code).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(32);
         let store = self.store.clone();
@@ -500,6 +499,8 @@ impl IngestionService for Ingestion {
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 }
+
+const KIND_REQUIRED: &str = "kind must be REPORT_KIND_BUDGET or REPORT_KIND_FINAL_ACCOUNTS";
 
 /// How often pending revisions are retried by default.
 pub const DEFAULT_REVALIDATE_INTERVAL: Duration = Duration::from_secs(2);
