@@ -1,8 +1,10 @@
 //! Ingestion load benchmark: sustained `SubmitReport` throughput with a seed-sized document
-//! (parse + store + validation over gRPC, as in production), and `StreamReports` read
-//! throughput, on SQLite and — when `GOUJI_TEST_POSTGRES_URL` is set — PostgreSQL.
+//! (parse + store + validation over gRPC, as in production), `StreamReports` read throughput,
+//! and `AggregateDepartment` end to end through the services for a generated department of
+//! `GOUJI_BENCH_UNITS` (default 1,000) units, on SQLite and — when `GOUJI_TEST_POSTGRES_URL`
+//! is set — PostgreSQL.
 //!
-//! Both services run in this process on real loopback sockets; clients are tonic clients.
+//! All three services run in this process on real loopback sockets; clients are tonic clients.
 //!
 //! ```text
 //! eval "$(scripts/ci/start-postgres.sh)"; export GOUJI_TEST_POSTGRES_URL=$DATABASE_URL
@@ -55,6 +57,84 @@ async fn start_ingestion(database_url: &str, validation_url: &str) -> String {
             .serve_with_incoming(TcpIncoming::from(l)),
     );
     url
+}
+
+async fn start_aggregation(ingestion_url: &str, validation_url: &str) -> String {
+    let upstreams = gouji_aggregation::Upstreams::lazy(ingestion_url, validation_url).expect("upstreams");
+    let limits = gouji_runtime::server::Limits::default();
+    let (l, url) = listener().await;
+    tokio::spawn(
+        gouji_runtime::server::builder(limits)
+            .add_service(
+                gouji_aggregation::Aggregation::new(upstreams, Default::default()).into_server(limits),
+            )
+            .serve_with_incoming(TcpIncoming::from(l)),
+    );
+    url
+}
+
+/// Submits a generated department (structured reports) and times `AggregateDepartment`.
+async fn aggregate_phase(backend: &str, ingestion_url: &str, validation_url: &str) {
+    use gouji_proto::aggregation::v1::AggregateDepartmentRequest;
+    use gouji_proto::aggregation::v1::aggregation_service_client::AggregationServiceClient;
+    let n: usize = std::env::var("GOUJI_BENCH_UNITS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let (root, units) = gouji_domain::synth::generate_department(n, 42);
+    let mut c = client(ingestion_url).await;
+    for (meta, _) in &units {
+        c.register_unit(RegisterUnitRequest {
+            unit: Some(ipb::Unit {
+                code: meta.code.clone(),
+                name: meta.name.clone(),
+                unit_type: gouji_proto::convert::unit_type_to_pb(meta.unit_type),
+                parent_code: meta.parent_code.clone().unwrap_or_default(),
+            }),
+        })
+        .await
+        .expect("register");
+    }
+    let started = Instant::now();
+    for (meta, report) in &units {
+        c.submit_report(SubmitReportRequest {
+            unit_code: meta.code.clone(),
+            year: 2024,
+            kind: rpb::ReportKind::FinalAccounts as i32,
+            input: Some(Input::Report(gouji_proto::convert::report_to_pb(report))),
+            idempotency_key: format!("agg-{}", meta.code),
+            consolidated: false,
+        })
+        .await
+        .expect("submit");
+    }
+    let submit = started.elapsed();
+    let agg_url = start_aggregation(ingestion_url, validation_url).await;
+    let mut agg = AggregationServiceClient::connect(agg_url)
+        .await
+        .expect("connect")
+        .max_decoding_message_size(256 << 20);
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let r = agg
+            .aggregate_department(AggregateDepartmentRequest {
+                department_code: root.code.clone(),
+                year: 2024,
+                kind: rpb::ReportKind::FinalAccounts as i32,
+                explain_cells: vec![],
+            })
+            .await
+            .expect("aggregate")
+            .into_inner();
+        assert_eq!(r.units.len(), n);
+        times.push(t.elapsed());
+    }
+    times.sort();
+    println!(
+        "{backend:<8} aggregate {n} units through the services: {:.0} ms (best of 3, median {:.0} ms); \
+         submitting them (structured, sequential) took {:.1} s",
+        times[0].as_secs_f64() * 1e3,
+        times[1].as_secs_f64() * 1e3,
+        submit.as_secs_f64()
+    );
 }
 
 async fn client(url: &str) -> IngestionServiceClient<Channel> {
@@ -181,6 +261,7 @@ async fn run(backend: &str, database_url: &str, validation_url: &str) {
         total as f64 / wall.as_secs_f64(),
         bytes as f64 / wall.as_secs_f64() / (1 << 20) as f64
     );
+    aggregate_phase(backend, &url, validation_url).await;
 }
 
 #[tokio::main(flavor = "multi_thread")]
