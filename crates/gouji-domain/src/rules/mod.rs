@@ -10,6 +10,7 @@
 
 mod crosscheck;
 pub mod identities;
+mod index;
 mod narrative;
 mod structure;
 
@@ -18,7 +19,9 @@ use std::sync::LazyLock;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Report, UnitType};
+use crate::model::{Fact, Report, UnitType};
+
+pub use index::FactIndex;
 
 /// Version of the rule catalog; stored with every set of findings.
 pub const CATALOG_VERSION: &str = "2026.11.1";
@@ -120,11 +123,12 @@ impl Validation {
 
 /// Runs every rule over `report`. Never fails: missing inputs make a rule not applicable.
 pub fn validate(report: &Report, ctx: &Context) -> Validation {
+    let ix = FactIndex::new(report);
     let mut findings = Vec::new();
-    identities::check_all(report, &mut findings);
-    structure::check(report, &mut findings);
-    narrative::check(report, &mut findings);
-    crosscheck::check(report, ctx, &mut findings);
+    identities::check_all(&ix, &mut findings);
+    structure::check(&ix, &mut findings);
+    narrative::check(&ix, &mut findings);
+    crosscheck::check(&ix, ctx, &mut findings);
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -199,9 +203,15 @@ pub(crate) fn fmt(v: Decimal) -> String {
     }
 }
 
-/// A location pointing at one table cell, quoting its source line.
+/// A location pointing at one table cell, quoting its source line (unindexed lookup; rules
+/// that run inside `validate()` use [`FactIndex::cell_location`]).
+#[allow(dead_code)]
 pub(crate) fn cell_location(r: &Report, table: &str, row: &str, column: &str) -> Location {
-    let fact = r.fact(table, row, column);
+    location_at(table, row, column, r.fact(table, row, column))
+}
+
+/// A location pointing at (table, row, column), quoting `fact`'s source line when present.
+pub(crate) fn location_at(table: &str, row: &str, column: &str, fact: Option<&Fact>) -> Location {
     Location {
         table: table.into(),
         row: row.into(),

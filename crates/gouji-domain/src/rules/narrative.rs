@@ -2,10 +2,10 @@
 
 use rust_decimal::Decimal;
 
-use super::{Finding, Location, Severity, cell_location, fmt};
+use super::{FactIndex, Finding, Location, Severity, fmt};
 use crate::amount::{MeasureUnit, round_half_up};
 use crate::codes;
-use crate::model::{Direction, Figure, FigureKind, Report};
+use crate::model::{Direction, Figure, FigureKind};
 use crate::parse::text::fold;
 
 pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
@@ -99,7 +99,7 @@ fn finding(
     }
 }
 
-fn figure_location(r: &Report, f: &Figure, suspect: bool) -> Location {
+fn figure_location(r: &FactIndex<'_>, f: &Figure, suspect: bool) -> Location {
     Location {
         section: r
             .sections
@@ -113,14 +113,14 @@ fn figure_location(r: &Report, f: &Figure, suspect: bool) -> Location {
     }
 }
 
-fn heading(r: &Report, f: &Figure) -> String {
+fn heading(r: &FactIndex<'_>, f: &Figure) -> String {
     r.sections
         .get(f.section)
         .map(|s| fold(&s.heading))
         .unwrap_or_default()
 }
 
-pub(super) fn check(r: &Report, out: &mut Vec<Finding>) {
+pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     quoted_amounts(r, out);
     rates(r, out);
     units(r, out);
@@ -131,7 +131,7 @@ pub(super) fn check(r: &Report, out: &mut Vec<Finding>) {
 
 /// The (table, row, column) a narrative amount quotes, when it can be identified.
 fn quoted_cell(
-    r: &Report,
+    r: &FactIndex<'_>,
     f: &Figure,
     sentence: &str,
 ) -> Option<(&'static str, String, &'static str)> {
@@ -263,7 +263,7 @@ fn sentence_of<'a>(f: &Figure, text: &'a str) -> &'a str {
     &text[start..printed_at]
 }
 
-fn quoted_amounts(r: &Report, out: &mut Vec<Finding>) {
+fn quoted_amounts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     for f in r
         .figures
         .iter()
@@ -288,7 +288,7 @@ fn quoted_amounts(r: &Report, out: &mut Vec<Finding>) {
                 "情况说明“{}{}”与 {table} {row} {column} 的 {} 万元不一致（相差 {} 万元），请核对说明文字",
                 f.label, f.printed, fmt(cell), fmt(value - cell)
             ),
-            vec![figure_location(r, f, true), cell_location(r, table, &row, column)],
+            vec![figure_location(r, f, true), r.cell_location(table, &row, column)],
             Some(cell),
             Some(value),
             Some(Decimal::ZERO),
@@ -298,7 +298,7 @@ fn quoted_amounts(r: &Report, out: &mut Vec<Finding>) {
 
 /// Compares a stated percentage with the recomputed one (half-up, 2 dp).
 fn compare_rate(
-    r: &Report,
+    r: &FactIndex<'_>,
     id: &str,
     f: &Figure,
     stated: Decimal,
@@ -339,7 +339,7 @@ fn compare_rate(
     ));
 }
 
-fn rates(r: &Report, out: &mut Vec<Finding>) {
+fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     let figs = &r.figures;
     for (i, f) in figs.iter().enumerate() {
         if f.kind != FigureKind::Percent {
@@ -441,7 +441,7 @@ fn rates(r: &Report, out: &mut Vec<Finding>) {
 
 /// The whole a 占比 refers to: a named total («占本年支出合计的», «占政府采购支出总额的») or the first
 /// amount of the section.
-fn whole_for(r: &Report, f: &Figure, label: &str) -> Option<(Decimal, Location)> {
+fn whole_for(r: &FactIndex<'_>, f: &Figure, label: &str) -> Option<(Decimal, Location)> {
     if label.contains("本年支出合计") {
         let t = if r.kind == crate::ReportKind::Budget {
             ("表1", "本年支出合计", "合计")
@@ -450,7 +450,7 @@ fn whole_for(r: &Report, f: &Figure, label: &str) -> Option<(Decimal, Location)>
         };
         return r
             .value(t.0, t.1, t.2)
-            .map(|v| (v, cell_location(r, t.0, t.1, t.2)));
+            .map(|v| (v, r.cell_location(t.0, t.1, t.2)));
     }
     let noun = label
         .trim_start_matches('占')
@@ -490,7 +490,7 @@ fn whole_for(r: &Report, f: &Figure, label: &str) -> Option<(Decimal, Location)>
 }
 
 /// NR-10: a 元 figure whose number is a 万元 cell of the tables.
-fn units(r: &Report, out: &mut Vec<Finding>) {
+fn units(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     for f in r
         .figures
         .iter()
@@ -525,7 +525,7 @@ fn units(r: &Report, out: &mut Vec<Finding>) {
                 ),
                 vec![
                     figure_location(r, f, true),
-                    cell_location(r, &c.table, &c.row, &c.column),
+                    r.cell_location(&c.table, &c.row, &c.column),
                 ],
                 None,
                 Some(v),
@@ -536,7 +536,7 @@ fn units(r: &Report, out: &mut Vec<Finding>) {
 }
 
 /// NR-15: 编制/实有人员 = Σ 行政 + 事业 (+ 工勤).
-fn staff_counts(r: &Report, out: &mut Vec<Finding>) {
+fn staff_counts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     let counts: Vec<&Figure> = r
         .figures
         .iter()
@@ -593,7 +593,7 @@ fn staff_counts(r: &Report, out: &mut Vec<Finding>) {
 }
 
 /// NR-05 and NR-16: the 收入总计 change of §一 against the 财政拨款 changes of §四/§五.
-fn total_changes(r: &Report, out: &mut Vec<Finding>) {
+fn total_changes(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     if r.kind != crate::ReportKind::FinalAccounts {
         return;
     }
@@ -675,7 +675,7 @@ fn total_changes(r: &Report, out: &mut Vec<Finding>) {
 }
 
 /// NR-14: amounts and percentages printed with other than two decimals.
-fn formatting(r: &Report, out: &mut Vec<Finding>) {
+fn formatting(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     for f in &r.figures {
         let Some(v) = f.value else { continue };
         let odd = match f.kind {

@@ -4,9 +4,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{Finding, Location, Severity};
+use super::{FactIndex, Finding, Location, Severity};
 use crate::codes::{self, Level};
-use crate::model::Report;
 use crate::template;
 
 pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
@@ -64,7 +63,7 @@ pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
 static YEAR_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"([0-9]{4})\s*年度").expect("static regex"));
 
-pub(super) fn check(report: &Report, out: &mut Vec<Finding>) {
+pub(super) fn check(report: &FactIndex<'_>, out: &mut Vec<Finding>) {
     let Some(family) = template::family(&report.family) else {
         return;
     };

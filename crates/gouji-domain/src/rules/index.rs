@@ -1,0 +1,181 @@
+//! A per-validation index over a [`Report`]'s facts and tables.
+//!
+//! [`Report::fact`] is a linear scan; every rule looks cells up many times, so `validate()` builds
+//! one [`FactIndex`] and hands it to the rules. Keys borrow from the report (no string copies).
+//! Lookups return exactly what the `Report` methods would: the *first* fact at a key, the *first*
+//! table with an id, facts and row keys in document order.
+//!
+//! The index dereferences to the report, so rules read `ix.figures`, `ix.kind`, … directly while
+//! `ix.fact(..)`, `ix.value(..)`, `ix.table(..)` and `ix.facts_of(..)` use the index.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Deref;
+
+use rust_decimal::Decimal;
+
+use super::Location;
+use crate::model::{Fact, Report, Table};
+
+/// A small, fast, non-cryptographic hasher (the Fx hash used by rustc) for short string keys
+/// that come from one trusted report. HashDoS is not a concern: an index lives for one call.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher {
+    hash: u64,
+}
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// What the index knows about one table id.
+#[derive(Default)]
+struct TableEntry<'a> {
+    /// The first table printed with this id.
+    table: Option<&'a Table>,
+    /// Facts of this table, in document order.
+    facts: Vec<&'a Fact>,
+    /// Row keys that carry facts, in first-seen order.
+    rows: Vec<&'a str>,
+    /// (row, column) → the first fact at that cell.
+    cells: FxMap<(&'a str, &'a str), &'a Fact>,
+    /// Column keys that carry facts, in first-seen order.
+    columns: Vec<&'a str>,
+}
+
+/// Borrowed lookup tables over one report, built once per `validate()` call.
+pub struct FactIndex<'a> {
+    report: &'a Report,
+    tables: FxMap<&'a str, TableEntry<'a>>,
+}
+
+impl<'a> FactIndex<'a> {
+    /// Indexes `report` (one pass over its tables and facts).
+    pub fn new(report: &'a Report) -> Self {
+        let mut tables: FxMap<&'a str, TableEntry<'a>> = FxMap::default();
+        tables.reserve(report.tables.len() + 4);
+        for t in &report.tables {
+            let e = tables.entry(t.id.as_str()).or_default();
+            if e.table.is_none() {
+                e.table = Some(t);
+            }
+        }
+        for f in &report.facts {
+            let e = tables.entry(f.table.as_str()).or_default();
+            e.facts.push(f);
+            if let std::collections::hash_map::Entry::Vacant(v) =
+                e.cells.entry((f.row.as_str(), f.column.as_str()))
+            {
+                v.insert(f);
+                if !e.rows.contains(&f.row.as_str()) {
+                    e.rows.push(f.row.as_str());
+                }
+                if !e.columns.contains(&f.column.as_str()) {
+                    e.columns.push(f.column.as_str());
+                }
+            }
+        }
+        FactIndex { report, tables }
+    }
+
+    /// The indexed report.
+    pub fn report(&self) -> &'a Report {
+        self.report
+    }
+
+    /// The table with this canonical id (as [`Report::table`]).
+    pub fn table(&self, id: &str) -> Option<&'a Table> {
+        self.tables.get(id).and_then(|e| e.table)
+    }
+
+    /// The fact at (table, row, column) (as [`Report::fact`]).
+    pub fn fact(&self, table: &str, row: &str, column: &str) -> Option<&'a Fact> {
+        self.tables
+            .get(table)
+            .and_then(|e| e.cells.get(&(row, column)))
+            .copied()
+    }
+
+    /// The value at (table, row, column); `None` when blank (as [`Report::value`]).
+    pub fn value(&self, table: &str, row: &str, column: &str) -> Option<Decimal> {
+        self.fact(table, row, column).map(|f| f.value)
+    }
+
+    /// Facts of one table, in document order (as [`Report::facts_of`]).
+    pub fn facts_of(&self, table: &str) -> impl Iterator<Item = &'a Fact> + '_ {
+        self.facts_slice(table).iter().copied()
+    }
+
+    /// Facts of one table as a slice, in document order.
+    pub fn facts_slice(&self, table: &str) -> &[&'a Fact] {
+        self.tables.get(table).map(|e| &e.facts[..]).unwrap_or(&[])
+    }
+
+    /// Row keys of a table that carry facts, in first-seen order.
+    pub fn row_keys(&self, table: &str) -> &[&'a str] {
+        self.tables.get(table).map(|e| &e.rows[..]).unwrap_or(&[])
+    }
+
+    /// Column keys of a table that carry facts, in first-seen order.
+    pub fn column_keys(&self, table: &str) -> &[&'a str] {
+        self.tables.get(table).map(|e| &e.columns[..]).unwrap_or(&[])
+    }
+
+    /// True when some fact of `table` is in `column`.
+    pub fn has_column(&self, table: &str, column: &str) -> bool {
+        self.column_keys(table).contains(&column)
+    }
+
+    /// A location pointing at one table cell, quoting its source line.
+    pub fn cell_location(&self, table: &str, row: &str, column: &str) -> Location {
+        super::location_at(table, row, column, self.fact(table, row, column))
+    }
+}
+
+impl Deref for FactIndex<'_> {
+    type Target = Report;
+
+    fn deref(&self) -> &Report {
+        self.report
+    }
+}
