@@ -5,9 +5,13 @@
 //! Lookups return exactly what the `Report` methods would: the *first* fact at a key, the *first*
 //! table with an id, facts and row keys in document order.
 //!
+//! It also holds the folded (matching) form of every narrative figure label and section heading,
+//! which narrative rules compare many times.
+//!
 //! The index dereferences to the report, so rules read `ix.figures`, `ix.kind`, … directly while
 //! `ix.fact(..)`, `ix.value(..)`, `ix.table(..)` and `ix.facts_of(..)` use the index.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Deref;
@@ -15,7 +19,8 @@ use std::ops::Deref;
 use rust_decimal::Decimal;
 
 use super::Location;
-use crate::model::{Fact, Report, Table};
+use crate::model::{Fact, Figure, Report, Table};
+use crate::parse::text::fold;
 
 /// A small, fast, non-cryptographic hasher (the Fx hash used by rustc) for short string keys
 /// that come from one trusted report. HashDoS is not a concern: an index lives for one call.
@@ -87,6 +92,10 @@ struct TableEntry<'a> {
 pub struct FactIndex<'a> {
     report: &'a Report,
     tables: FxMap<&'a str, TableEntry<'a>>,
+    /// `fold(label)` of every figure, by position in `report.figures`.
+    labels: Vec<String>,
+    /// `fold(heading)` of every section, by position in `report.sections`.
+    headings: Vec<String>,
 }
 
 impl<'a> FactIndex<'a> {
@@ -94,6 +103,15 @@ impl<'a> FactIndex<'a> {
     pub fn new(report: &'a Report) -> Self {
         let mut tables: FxMap<&'a str, TableEntry<'a>> = FxMap::default();
         tables.reserve(report.tables.len() + 4);
+        let mut sizes: FxMap<&'a str, usize> = FxMap::default();
+        for f in &report.facts {
+            *sizes.entry(f.table.as_str()).or_default() += 1;
+        }
+        for (t, n) in sizes {
+            let e = tables.entry(t).or_default();
+            e.facts.reserve_exact(n);
+            e.cells.reserve(n);
+        }
         for t in &report.tables {
             let e = tables.entry(t.id.as_str()).or_default();
             if e.table.is_none() {
@@ -107,7 +125,8 @@ impl<'a> FactIndex<'a> {
                 e.cells.entry((f.row.as_str(), f.column.as_str()))
             {
                 v.insert(f);
-                if !e.rows.contains(&f.row.as_str()) {
+                // Facts of one row are usually adjacent: check the last row first.
+                if e.rows.last() != Some(&f.row.as_str()) && !e.rows.contains(&f.row.as_str()) {
                     e.rows.push(f.row.as_str());
                 }
                 if !e.columns.contains(&f.column.as_str()) {
@@ -115,7 +134,12 @@ impl<'a> FactIndex<'a> {
                 }
             }
         }
-        FactIndex { report, tables }
+        FactIndex {
+            report,
+            tables,
+            labels: report.figures.iter().map(|f| fold(&f.label)).collect(),
+            headings: report.sections.iter().map(|s| fold(&s.heading)).collect(),
+        }
     }
 
     /// The indexed report.
@@ -164,6 +188,29 @@ impl<'a> FactIndex<'a> {
     /// True when some fact of `table` is in `column`.
     pub fn has_column(&self, table: &str, column: &str) -> bool {
         self.column_keys(table).contains(&column)
+    }
+
+    /// `fold(f.label)`, precomputed for the report's own figures.
+    pub fn label(&self, f: &Figure) -> Cow<'_, str> {
+        match self.figure_position(f) {
+            Some(i) => Cow::Borrowed(self.labels[i].as_str()),
+            None => Cow::Owned(fold(&f.label)),
+        }
+    }
+
+    /// `fold` of the heading of the section `f` belongs to ("" when it has none).
+    pub fn heading(&self, f: &Figure) -> &str {
+        self.headings.get(f.section).map_or("", String::as_str)
+    }
+
+    /// Position of `f` in `report.figures` when it is one of them (by address).
+    fn figure_position(&self, f: &Figure) -> Option<usize> {
+        let size = std::mem::size_of::<Figure>();
+        let base = self.report.figures.as_ptr() as usize;
+        let addr = f as *const Figure as usize;
+        let off = addr.checked_sub(base)?;
+        let i = off / size;
+        (off % size == 0 && i < self.labels.len()).then_some(i)
     }
 
     /// A location pointing at one table cell, quoting its source line.

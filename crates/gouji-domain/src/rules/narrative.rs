@@ -113,11 +113,8 @@ fn figure_location(r: &FactIndex<'_>, f: &Figure, suspect: bool) -> Location {
     }
 }
 
-fn heading(r: &FactIndex<'_>, f: &Figure) -> String {
-    r.sections
-        .get(f.section)
-        .map(|s| fold(&s.heading))
-        .unwrap_or_default()
+fn heading<'r>(r: &'r FactIndex<'_>, f: &Figure) -> &'r str {
+    r.heading(f)
 }
 
 pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
@@ -133,9 +130,9 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
 fn quoted_cell(
     r: &FactIndex<'_>,
     f: &Figure,
-    sentence: &str,
+    econ_names: &mut Option<Vec<(String, String)>>,
 ) -> Option<(&'static str, String, &'static str)> {
-    let label = fold(&f.label);
+    let label = r.label(f);
     let h = heading(r, f);
     let js = r.kind == crate::ReportKind::FinalAccounts;
     if f.direction.is_some()
@@ -152,7 +149,7 @@ fn quoted_cell(
         if !(is_budget || is_final) || label.chars().count() > 30 {
             return None;
         }
-        let s = fold(sentence);
+        let s = fold(sentence_of(f, &f.source.text));
         let items = [
             ("公务用车运行维护", "公务用车运行维护费"),
             ("公务用车购置", "公务用车购置费"),
@@ -175,16 +172,22 @@ fn quoted_cell(
         if label.ends_with("公用经费") {
             return Some(("公开06", "公用经费合计".into(), "决算数"));
         }
-        for fact in r.facts_of("公开06") {
-            if fact.row.len() == 5 {
-                if let Some(name) = codes::lists().economic_name(&fact.row) {
-                    if label.ends_with(&fold(name)) && name.chars().count() >= 2 {
-                        return Some(("公开06", fact.row.clone(), "决算数"));
-                    }
-                }
-            }
-        }
-        return None;
+        // (folded 款 name, row) of 公开06, in fact order; built once per validation.
+        let names = econ_names.get_or_insert_with(|| {
+            r.facts_of("公开06")
+                .filter(|fact| fact.row.len() == 5)
+                .filter_map(|fact| {
+                    codes::lists()
+                        .economic_name(&fact.row)
+                        .filter(|name| name.chars().count() >= 2)
+                        .map(|name| (fold(name), fact.row.clone()))
+                })
+                .collect()
+        });
+        return names
+            .iter()
+            .find(|(name, _)| label.ends_with(name.as_str()))
+            .map(|(_, row)| ("公开06", row.clone(), "决算数"));
     }
     if js && h.contains("收入支出决算总体") && !h.contains("财政拨款") {
         if label.contains("收入总计") && !label.contains("支出总计") {
@@ -264,14 +267,14 @@ fn sentence_of<'a>(f: &Figure, text: &'a str) -> &'a str {
 }
 
 fn quoted_amounts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    let mut econ_names = None;
     for f in r
         .figures
         .iter()
         .filter(|f| f.kind == FigureKind::Amount && f.unit == MeasureUnit::Wanyuan)
     {
         let Some(value) = f.value else { continue };
-        let sentence = sentence_of(f, &f.source.text);
-        let Some((table, row, column)) = quoted_cell(r, f, sentence) else {
+        let Some((table, row, column)) = quoted_cell(r, f, &mut econ_names) else {
             continue;
         };
         if r.table(table).is_none() {
@@ -345,7 +348,7 @@ fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         if f.kind != FigureKind::Percent {
             continue;
         }
-        let label = fold(&f.label);
+        let label = r.label(f);
         // NR-04: «增长∞%».
         if f.value.is_none() {
             out.push(finding(
@@ -374,12 +377,12 @@ fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         // NR-03: 完成预算 / 执行率 from the two amounts before it (预算 then 决算/执行数).
         if label.contains("完成") && label.contains("预算") || label.contains("执行率") {
             let budget = same_line.iter().find(|g| {
-                let l = fold(&g.label);
+                let l = r.label(g);
                 let l = l.trim_end_matches('为');
                 l.ends_with("预算") || l.ends_with("预算数")
             });
             let actual = same_line.iter().find(|g| {
-                let l = fold(&g.label);
+                let l = r.label(g);
                 (l.contains("决算") || l.contains("执行") || l.contains("支出"))
                     && !l.contains("预算")
             });
@@ -465,11 +468,11 @@ fn whole_for(r: &FactIndex<'_>, f: &Figure, label: &str) -> Option<(Decimal, Loc
                 g.section == f.section && g.kind == FigureKind::Amount && !std::ptr::eq(*g, f)
             })
         };
-        if let Some(g) = amounts().find(|g| fold(&g.label).contains(&noun)) {
+        if let Some(g) = amounts().find(|g| r.label(g).contains(&noun)) {
             return g.value.map(|v| (v, figure_location(r, g, false)));
         }
         if noun.contains("总额") {
-            if let Some(g) = amounts().find(|g| fold(&g.label).contains("总额")) {
+            if let Some(g) = amounts().find(|g| r.label(g).contains("总额")) {
                 return g.value.map(|v| (v, figure_location(r, g, false)));
             }
         }
@@ -500,7 +503,7 @@ fn units(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         if v.is_zero() || v.scale() != 2 {
             continue;
         }
-        let label = fold(&f.label);
+        let label = r.label(f);
         let hit = r.facts.iter().find(|c| {
             c.unit == MeasureUnit::Wanyuan && c.value == v && {
                 let name = r
@@ -545,7 +548,7 @@ fn staff_counts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     let mut i = 0;
     while i < counts.len() {
         let total = counts[i];
-        let tl = fold(&total.label);
+        let tl = r.label(total);
         let is_part =
             |l: &str| l.starts_with("行政") || l.starts_with("事业") || l.starts_with("工勤");
         if (tl.contains("编制") || tl.contains("实有")) && !is_part(&tl) {
@@ -553,7 +556,7 @@ fn staff_counts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             let mut parts = Vec::new();
             while j < counts.len()
                 && counts[j].source.line == total.source.line
-                && is_part(&fold(&counts[j].label))
+                && is_part(&r.label(counts[j]))
             {
                 parts.push(counts[j]);
                 j += 1;
@@ -609,7 +612,7 @@ fn total_changes(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     };
     let total_sec = changes(&|h| h.contains("收入支出决算总体") && !h.contains("财政拨款"));
     let Some(total_change) = total_sec.iter().find(|f| {
-        fold(&f.label).contains("收入总计")
+        r.label(f).contains("收入总计")
             || fold(sentence_of(f, &f.source.text)).contains("收入总计")
     }) else {
         return;
@@ -625,7 +628,7 @@ fn total_changes(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     );
     // NR-16: §五 calls its figure 收入总计 but it differs from §一.
     for f in &gpb_sec {
-        if fold(&f.label).contains("收入总计") && f.value != total_change.value {
+        if r.label(f).contains("收入总计") && f.value != total_change.value {
             out.push(finding(
                 "NR-16",
                 Severity::Warning,

@@ -189,6 +189,9 @@ pub(super) fn check(report: &FactIndex<'_>, out: &mut Vec<Finding>) {
     }
     // G-06 garbled years.
     for (i, line) in report.lines.iter().enumerate() {
+        if !line.contains("年度") {
+            continue;
+        }
         for cap in YEAR_RE.captures_iter(line) {
             let Ok(y) = cap[1].parse::<i32>() else {
                 continue;
