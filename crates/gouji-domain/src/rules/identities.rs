@@ -243,11 +243,20 @@ fn check_sum(
     context: impl FnOnce() -> String,
     out: &mut Vec<Finding>,
 ) {
-    let total_fact = ix.fact(total.table, total.row, total.column);
+    // Terms are nearly always in the total's table: resolve that table once.
+    let home = ix.entry(total.table);
+    let lookup = |t: &Term<'_>| {
+        if t.table == total.table {
+            home.and_then(|e| e.get(t.row, t.column))
+        } else {
+            ix.fact(t.table, t.row, t.column)
+        }
+    };
+    let total_fact = home.and_then(|e| e.get(total.row, total.column));
     let mut sum = Decimal::ZERO;
     let mut n = 0;
     for t in terms {
-        if let Some(f) = ix.fact(t.table, t.row, t.column) {
+        if let Some(f) = lookup(t) {
             sum += t.sign * f.value;
             n += 1;
         }
@@ -275,7 +284,7 @@ fn check_sum(
     let mut locs = Vec::with_capacity(n + 1);
     locs.push(location_at(total.table, total.row, total.column, total_fact));
     for t in terms {
-        if let Some(f) = ix.fact(t.table, t.row, t.column) {
+        if let Some(f) = lookup(t) {
             locs.push(location_at(t.table, t.row, t.column, Some(f)));
         }
     }

@@ -12,6 +12,7 @@
 //! `ix.fact(..)`, `ix.value(..)`, `ix.table(..)` and `ix.facts_of(..)` use the index.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Deref;
@@ -75,25 +76,43 @@ pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// What the index knows about one table id.
 #[derive(Default)]
-struct TableEntry<'a> {
+pub(crate) struct TableEntry<'a> {
     /// The first table printed with this id.
     table: Option<&'a Table>,
     /// Facts of this table, in document order.
     facts: Vec<&'a Fact>,
     /// Row keys that carry facts, in first-seen order.
     rows: Vec<&'a str>,
-    /// (row, column) → the first fact at that cell.
-    cells: FxMap<(&'a str, &'a str), &'a Fact>,
-    /// Column keys that carry facts, in first-seen order.
+    /// Row key → position in `rows`.
+    row_pos: FxMap<&'a str, u32>,
+    /// Column keys that carry facts, in first-seen order (a table has a dozen at most, so a
+    /// linear search beats hashing).
     columns: Vec<&'a str>,
+    /// `rows × columns` grid of the first fact at each cell.
+    grid: Vec<Option<&'a Fact>>,
+}
+
+impl<'a> TableEntry<'a> {
+    #[inline]
+    fn column_pos(&self, column: &str) -> Option<usize> {
+        self.columns.iter().position(|c| *c == column)
+    }
+
+    /// The first fact at (row, column) of this table.
+    #[inline]
+    pub(crate) fn get(&self, row: &str, column: &str) -> Option<&'a Fact> {
+        let r = *self.row_pos.get(row)? as usize;
+        let c = self.column_pos(column)?;
+        self.grid[r * self.columns.len() + c]
+    }
 }
 
 /// Borrowed lookup tables over one report, built once per `validate()` call.
 pub struct FactIndex<'a> {
     report: &'a Report,
     tables: FxMap<&'a str, TableEntry<'a>>,
-    /// `fold(label)` of every figure, by position in `report.figures`.
-    labels: Vec<String>,
+    /// `fold(label)` of every figure, by position in `report.figures`, computed on first use.
+    labels: Vec<OnceCell<String>>,
     /// `fold(heading)` of every section, by position in `report.sections`.
     headings: Vec<String>,
 }
@@ -103,41 +122,52 @@ impl<'a> FactIndex<'a> {
     pub fn new(report: &'a Report) -> Self {
         let mut tables: FxMap<&'a str, TableEntry<'a>> = FxMap::default();
         tables.reserve(report.tables.len() + 4);
-        let mut sizes: FxMap<&'a str, usize> = FxMap::default();
-        for f in &report.facts {
-            *sizes.entry(f.table.as_str()).or_default() += 1;
-        }
-        for (t, n) in sizes {
-            let e = tables.entry(t).or_default();
-            e.facts.reserve_exact(n);
-            e.cells.reserve(n);
-        }
         for t in &report.tables {
             let e = tables.entry(t.id.as_str()).or_default();
             if e.table.is_none() {
                 e.table = Some(t);
             }
         }
+        // Pass 1: row and column keys, facts per table.
+        let mut last: Option<(&'a str, &'a str)> = None;
         for f in &report.facts {
             let e = tables.entry(f.table.as_str()).or_default();
             e.facts.push(f);
-            if let std::collections::hash_map::Entry::Vacant(v) =
-                e.cells.entry((f.row.as_str(), f.column.as_str()))
-            {
-                v.insert(f);
-                // Facts of one row are usually adjacent: check the last row first.
-                if e.rows.last() != Some(&f.row.as_str()) && !e.rows.contains(&f.row.as_str()) {
+            // Facts of one row are usually adjacent.
+            if last != Some((f.table.as_str(), f.row.as_str())) {
+                let n = e.rows.len() as u32;
+                if let std::collections::hash_map::Entry::Vacant(v) =
+                    e.row_pos.entry(f.row.as_str())
+                {
+                    v.insert(n);
                     e.rows.push(f.row.as_str());
                 }
-                if !e.columns.contains(&f.column.as_str()) {
-                    e.columns.push(f.column.as_str());
+                last = Some((f.table.as_str(), f.row.as_str()));
+            }
+            if e.column_pos(&f.column).is_none() {
+                e.columns.push(f.column.as_str());
+            }
+        }
+        // Pass 2: the grid, first fact wins.
+        for e in tables.values_mut() {
+            let width = e.columns.len();
+            let mut grid = vec![None; e.rows.len() * width];
+            for f in &e.facts {
+                let (Some(&r), Some(c)) = (e.row_pos.get(f.row.as_str()), e.column_pos(&f.column))
+                else {
+                    continue;
+                };
+                let slot = &mut grid[r as usize * width + c];
+                if slot.is_none() {
+                    *slot = Some(*f);
                 }
             }
+            e.grid = grid;
         }
         FactIndex {
             report,
             tables,
-            labels: report.figures.iter().map(|f| fold(&f.label)).collect(),
+            labels: report.figures.iter().map(|_| OnceCell::new()).collect(),
             headings: report.sections.iter().map(|s| fold(&s.heading)).collect(),
         }
     }
@@ -156,8 +186,12 @@ impl<'a> FactIndex<'a> {
     pub fn fact(&self, table: &str, row: &str, column: &str) -> Option<&'a Fact> {
         self.tables
             .get(table)
-            .and_then(|e| e.cells.get(&(row, column)))
-            .copied()
+            .and_then(|e| e.get(row, column))
+    }
+
+    /// The entry of one table id, for repeated lookups in the same table.
+    pub(crate) fn entry(&self, table: &str) -> Option<&TableEntry<'a>> {
+        self.tables.get(table)
     }
 
     /// The value at (table, row, column); `None` when blank (as [`Report::value`]).
@@ -193,7 +227,7 @@ impl<'a> FactIndex<'a> {
     /// `fold(f.label)`, precomputed for the report's own figures.
     pub fn label(&self, f: &Figure) -> Cow<'_, str> {
         match self.figure_position(f) {
-            Some(i) => Cow::Borrowed(self.labels[i].as_str()),
+            Some(i) => Cow::Borrowed(self.labels[i].get_or_init(|| fold(&f.label)).as_str()),
             None => Cow::Owned(fold(&f.label)),
         }
     }

@@ -181,26 +181,27 @@ pub fn rounding_bound(n: usize) -> Decimal {
 /// Formats an amount for a message («2,781.88»).
 pub(crate) fn fmt(v: Decimal) -> String {
     let s = v.to_string();
-    let (int, frac) = match s.split_once('.') {
-        Some((i, f)) => (i.to_string(), Some(f.to_string())),
-        None => (s, None),
+    let (sign, body) = match s.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", s.as_str()),
     };
-    let (sign, digits) = if let Some(d) = int.strip_prefix('-') {
-        ("-", d.to_string())
-    } else {
-        ("", int)
+    let (digits, frac) = match body.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (body, None),
     };
-    let mut grouped = String::new();
-    for (i, ch) in digits.chars().enumerate() {
+    let mut out = String::with_capacity(s.len() + digits.len() / 3 + 1);
+    out.push_str(sign);
+    for (i, ch) in digits.bytes().enumerate() {
         if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
+            out.push(',');
         }
-        grouped.push(ch);
+        out.push(char::from(ch));
     }
-    match frac {
-        Some(f) => format!("{sign}{grouped}.{f}"),
-        None => format!("{sign}{grouped}"),
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(f);
     }
+    out
 }
 
 /// A location pointing at one table cell, quoting its source line (unindexed lookup; rules
