@@ -1,5 +1,5 @@
 //! Validation and parse throughput per core, measured in CPU time so that a busy machine does not
-//! distort it: `GOUJI_SEEDS=… cargo run --release -p gouji-domain --example throughput [secs]`.
+//! distort it: `GOUJI_SEEDS=… cargo run --release -p gouji-domain --example throughput [secs] [validate|parse]`.
 //!
 //! Reports reports/s of `validate()` alone (documents parsed once beforehand) and MiB/s of
 //! `parse_document`, both per CPU-second of this process (Linux `/proc/self/schedstat`; wall
@@ -57,20 +57,26 @@ fn main() {
         .iter()
         .filter_map(|d| gouji_domain::parse_document(d).ok())
         .collect();
+    let only = std::env::args().nth(2).unwrap_or_default();
     let ctx = Context::default();
-    let (n, t, _) = run(secs, || {
-        reports
-            .iter()
-            .map(|r| validate(r, &ctx).findings.len())
-            .sum()
-    });
-    let per = n as f64 * reports.len() as f64;
-    println!(
-        "validate: {:.0} reports/s per core ({:.1} µs/report, {} reports × {n} rounds in {t:.2} CPU-s)",
-        per / t,
-        t / per * 1e6,
-        reports.len()
-    );
+    if only != "parse" {
+        let (n, t, _) = run(secs, || {
+            reports
+                .iter()
+                .map(|r| validate(r, &ctx).findings.len())
+                .sum()
+        });
+        let per = n as f64 * reports.len() as f64;
+        println!(
+            "validate: {:.0} reports/s per core ({:.1} µs/report, {} reports × {n} rounds in {t:.2} CPU-s)",
+            per / t,
+            t / per * 1e6,
+            reports.len()
+        );
+    }
+    if only == "validate" {
+        return;
+    }
     let bytes: usize = docs.iter().map(Vec::len).sum();
     let (n, t, _) = run(secs, || {
         docs.iter()

@@ -282,7 +282,12 @@ fn check_sum(
         (rule.severity, "不相等")
     };
     let mut locs = Vec::with_capacity(n + 1);
-    locs.push(location_at(total.table, total.row, total.column, total_fact));
+    locs.push(location_at(
+        total.table,
+        total.row,
+        total.column,
+        total_fact,
+    ));
     for t in terms {
         if let Some(f) = lookup(t) {
             locs.push(location_at(t.table, t.row, t.column, Some(f)));
@@ -395,21 +400,18 @@ fn check_rule<'a>(
                             sign: Decimal::ONE,
                         }),
                 ),
-                None => terms.extend(
-                    c.parts
-                        .iter()
-                        .filter(|p| ix.table(p.table).is_some())
-                        .map(|p| Term {
-                            table: p.table,
-                            row: p.row,
-                            column: p.column,
-                            sign: if p.negative {
-                                -Decimal::ONE
-                            } else {
-                                Decimal::ONE
-                            },
-                        }),
-                ),
+                None => terms.extend(c.parts.iter().filter(|p| ix.table(p.table).is_some()).map(
+                    |p| Term {
+                        table: p.table,
+                        row: p.row,
+                        column: p.column,
+                        sign: if p.negative {
+                            -Decimal::ONE
+                        } else {
+                            Decimal::ONE
+                        },
+                    },
+                )),
             }
             let total = Term {
                 table: total.table,
@@ -431,7 +433,11 @@ fn check_rule<'a>(
                 if !has_total && !total_col_present {
                     continue;
                 }
-                if !has_total && !c.columns.iter().any(|(col, _)| ix.fact(table, row, col).is_some())
+                if !has_total
+                    && !c
+                        .columns
+                        .iter()
+                        .any(|(col, _)| ix.fact(table, row, col).is_some())
                 {
                     continue;
                 }

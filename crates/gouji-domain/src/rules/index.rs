@@ -113,8 +113,8 @@ pub struct FactIndex<'a> {
     tables: FxMap<&'a str, TableEntry<'a>>,
     /// `fold(label)` of every figure, by position in `report.figures`, computed on first use.
     labels: Vec<OnceCell<String>>,
-    /// `fold(heading)` of every section, by position in `report.sections`.
-    headings: Vec<String>,
+    /// `fold(heading)` of every section, by position in `report.sections`, computed on first use.
+    headings: Vec<OnceCell<String>>,
 }
 
 impl<'a> FactIndex<'a> {
@@ -128,38 +128,55 @@ impl<'a> FactIndex<'a> {
                 e.table = Some(t);
             }
         }
-        // Pass 1: row and column keys, facts per table.
-        let mut last: Option<(&'a str, &'a str)> = None;
+        // Pass 1: row and column keys, facts per table, and each fact's (row, column) position.
+        let mut positions: FxMap<&'a str, Vec<(u32, u32)>> = FxMap::default();
+        let mut last: Option<(&'a str, u32)> = None;
+        let mut last_col = 0usize;
         for f in &report.facts {
             let e = tables.entry(f.table.as_str()).or_default();
             e.facts.push(f);
-            // Facts of one row are usually adjacent.
-            if last != Some((f.table.as_str(), f.row.as_str())) {
-                let n = e.rows.len() as u32;
-                if let std::collections::hash_map::Entry::Vacant(v) =
-                    e.row_pos.entry(f.row.as_str())
-                {
-                    v.insert(n);
-                    e.rows.push(f.row.as_str());
+            // Facts of one row are usually adjacent, and columns come in the same order.
+            let r = match last {
+                Some((t, r)) if t == f.table && e.rows[r as usize] == f.row => r,
+                _ => {
+                    let n = e.rows.len() as u32;
+                    let r = *e.row_pos.entry(f.row.as_str()).or_insert(n);
+                    if r == n {
+                        e.rows.push(f.row.as_str());
+                    }
+                    last_col = usize::MAX;
+                    r
                 }
-                last = Some((f.table.as_str(), f.row.as_str()));
-            }
-            if e.column_pos(&f.column).is_none() {
-                e.columns.push(f.column.as_str());
-            }
+            };
+            last = Some((f.table.as_str(), r));
+            let next = last_col.wrapping_add(1);
+            let c = if e.columns.get(next).is_some_and(|c| *c == f.column) {
+                next
+            } else {
+                match e.column_pos(&f.column) {
+                    Some(c) => c,
+                    None => {
+                        e.columns.push(f.column.as_str());
+                        e.columns.len() - 1
+                    }
+                }
+            };
+            last_col = c;
+            positions
+                .entry(f.table.as_str())
+                .or_default()
+                .push((r, c as u32));
         }
         // Pass 2: the grid, first fact wins.
-        for e in tables.values_mut() {
+        for (t, e) in tables.iter_mut() {
             let width = e.columns.len();
             let mut grid = vec![None; e.rows.len() * width];
-            for f in &e.facts {
-                let (Some(&r), Some(c)) = (e.row_pos.get(f.row.as_str()), e.column_pos(&f.column))
-                else {
-                    continue;
-                };
-                let slot = &mut grid[r as usize * width + c];
-                if slot.is_none() {
-                    *slot = Some(*f);
+            if let Some(pos) = positions.get(t) {
+                for (f, &(r, c)) in e.facts.iter().zip(pos) {
+                    let slot = &mut grid[r as usize * width + c as usize];
+                    if slot.is_none() {
+                        *slot = Some(*f);
+                    }
                 }
             }
             e.grid = grid;
@@ -168,7 +185,7 @@ impl<'a> FactIndex<'a> {
             report,
             tables,
             labels: report.figures.iter().map(|_| OnceCell::new()).collect(),
-            headings: report.sections.iter().map(|s| fold(&s.heading)).collect(),
+            headings: report.sections.iter().map(|_| OnceCell::new()).collect(),
         }
     }
 
@@ -184,9 +201,7 @@ impl<'a> FactIndex<'a> {
 
     /// The fact at (table, row, column) (as [`Report::fact`]).
     pub fn fact(&self, table: &str, row: &str, column: &str) -> Option<&'a Fact> {
-        self.tables
-            .get(table)
-            .and_then(|e| e.get(row, column))
+        self.tables.get(table).and_then(|e| e.get(row, column))
     }
 
     /// The entry of one table id, for repeated lookups in the same table.
@@ -216,7 +231,10 @@ impl<'a> FactIndex<'a> {
 
     /// Column keys of a table that carry facts, in first-seen order.
     pub fn column_keys(&self, table: &str) -> &[&'a str] {
-        self.tables.get(table).map(|e| &e.columns[..]).unwrap_or(&[])
+        self.tables
+            .get(table)
+            .map(|e| &e.columns[..])
+            .unwrap_or(&[])
     }
 
     /// True when some fact of `table` is in `column`.
@@ -234,7 +252,13 @@ impl<'a> FactIndex<'a> {
 
     /// `fold` of the heading of the section `f` belongs to ("" when it has none).
     pub fn heading(&self, f: &Figure) -> &str {
-        self.headings.get(f.section).map_or("", String::as_str)
+        match (
+            self.headings.get(f.section),
+            self.report.sections.get(f.section),
+        ) {
+            (Some(cell), Some(s)) => cell.get_or_init(|| fold(&s.heading)),
+            _ => "",
+        }
     }
 
     /// Position of `f` in `report.figures` when it is one of them (by address).

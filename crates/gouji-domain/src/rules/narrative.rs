@@ -612,8 +612,7 @@ fn total_changes(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     };
     let total_sec = changes(&|h| h.contains("收入支出决算总体") && !h.contains("财政拨款"));
     let Some(total_change) = total_sec.iter().find(|f| {
-        r.label(f).contains("收入总计")
-            || fold(sentence_of(f, &f.source.text)).contains("收入总计")
+        r.label(f).contains("收入总计") || fold(sentence_of(f, &f.source.text)).contains("收入总计")
     }) else {
         return;
     };
