@@ -72,6 +72,41 @@ pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
         "同一指标前后表述一致",
         "不同章节对同一指标（如收入总计增减额）的表述应一致。",
     ),
+    (
+        "NR-06",
+        Severity::Warning,
+        "NA",
+        "增减变化须说明原因",
+        "情况说明中与上年相比的增加/减少（含增减率）所在章节，在该数字之后应说明原因（“主要原因是…”“主要用于…”等）。",
+    ),
+    (
+        "NR-07",
+        Severity::Error,
+        "NA",
+        "情况说明章节齐全且顺序正确",
+        "决算：收入支出决算总体、收入、支出、财政拨款收支总体、一般公共预算财政拨款支出、基本支出、政府性基金、国有资本经营、“三公”经费、机关运行经费、政府采购、国有资产、预算绩效；预算：收支变动、收入、支出、财政拨款收支总体、一般公共预算、基本支出、“三公”经费、机关运行经费、政府采购、绩效、国有资产。各章须出现且按模板顺序排列（目录不计）。",
+    ),
+    (
+        "NR-08",
+        Severity::Error,
+        "NA",
+        "空表须在情况说明中说明",
+        "公开07/公开08（预算 表7/表8/表9、表10“三公”）无数据时，情况说明应说明“本年度无此项收支”“已公开空表”等，或列明该项金额为 0。",
+    ),
+    (
+        "NR-11",
+        Severity::Info,
+        "NA",
+        "构成占比合计约为 100%",
+        "同一章节中列出的同一整体的各项占比（“占比”“占…的”）之和应为 100%，容差 0.01×k 个百分点（k 为项数）；合计明显小于 100%（差距超过 1 个百分点）视为未列全，不提示。",
+    ),
+    (
+        "NR-13",
+        Severity::Warning,
+        "NA",
+        "绩效自评项目数与等级分布一致",
+        "预算绩效章节中“项目绩效自评个数 N 个”应等于其后各自评等级（优/良/中/差）项目数之和。",
+    ),
 ];
 
 fn finding(
@@ -124,6 +159,11 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     staff_counts(r, out);
     total_changes(r, out);
     formatting(r, out);
+    reasons(r, out);
+    required_sections(r, out);
+    empty_tables(r, out);
+    share_sums(r, out);
+    performance_counts(r, out);
 }
 
 /// The (table, row, column) a narrative amount quotes, when it can be identified.
@@ -698,5 +738,415 @@ fn formatting(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
                 None,
             ));
         }
+    }
+}
+
+/// The source lines `first..=last` (1-based) of the document, joined.
+fn text_of(r: &FactIndex<'_>, first: u32, last: u32) -> String {
+    let (a, b) = (
+        first.max(1) as usize - 1,
+        (last as usize).min(r.lines.len()),
+    );
+    if a >= b {
+        return String::new();
+    }
+    r.lines[a..b].join("\n")
+}
+
+/// Words that introduce the reason for a change.
+const REASON_MARKERS: &[&str] = &["原因", "主要是", "主要用于", "由于", "因为", "系"];
+
+/// NR-06: a change against last year must be followed by its reason within its section.
+fn reasons(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    if r.lines.is_empty() {
+        return;
+    }
+    let mut done = vec![false; r.sections.len()];
+    for f in &r.figures {
+        if !matches!(f.direction, Some(Direction::Up | Direction::Down))
+            || f.kind == FigureKind::Count
+            || done.get(f.section).copied().unwrap_or(true)
+        {
+            continue;
+        }
+        let Some(sec) = r.sections.get(f.section) else {
+            continue;
+        };
+        done[f.section] = true;
+        let after = text_of(r, f.source.line, sec.last_line);
+        let start = after.find(&f.printed).unwrap_or(0);
+        if REASON_MARKERS.iter().any(|m| after[start..].contains(m)) {
+            continue;
+        }
+        out.push(finding(
+            "NR-06",
+            Severity::Warning,
+            format!(
+                "“{}”中“{}{}”说明了与上年相比的增减变化，但未说明原因（如“主要原因是…”）",
+                sec.heading.trim(),
+                f.label,
+                f.printed
+            ),
+            vec![figure_location(r, f, true)],
+            None,
+            f.value,
+            None,
+        ));
+    }
+}
+
+/// One required 情况说明 section: the heading (folded) contains one of `any` and none of `none`.
+struct Required {
+    name: &'static str,
+    any: &'static [&'static str],
+    none: &'static [&'static str],
+}
+
+impl Required {
+    fn matches(&self, heading: &str) -> bool {
+        self.any.iter().any(|k| heading.contains(k))
+            && !self.none.iter().any(|k| heading.contains(k))
+    }
+}
+
+const fn req(
+    name: &'static str,
+    any: &'static [&'static str],
+    none: &'static [&'static str],
+) -> Required {
+    Required { name, any, none }
+}
+
+/// 决算 情况说明 sections in template order (Shanxi and Shaanxi templates share these).
+const FINAL_SECTIONS: &[Required] = &[
+    req(
+        "收入支出决算总体情况说明",
+        &["收入支出决算总体", "收支决算总体"],
+        &["财政拨款"],
+    ),
+    req("收入决算情况说明", &["收入决算"], &["财政拨款", "支出"]),
+    req(
+        "支出决算情况说明",
+        &["支出决算"],
+        &["财政拨款", "收入", "三公", "机关运行"],
+    ),
+    req(
+        "财政拨款收支决算总体情况说明",
+        &["财政拨款收支决算总体", "财政拨款收入支出决算总体"],
+        &[],
+    ),
+    req(
+        "一般公共预算财政拨款支出决算情况说明",
+        &["一般公共预算财政拨款"],
+        &["基本支出"],
+    ),
+    req(
+        "一般公共预算财政拨款基本支出决算情况说明",
+        &["一般公共预算财政拨款基本支出"],
+        &[],
+    ),
+    req(
+        "政府性基金预算财政拨款收支决算情况说明",
+        &["政府性基金"],
+        &[],
+    ),
+    req(
+        "国有资本经营预算财政拨款支出决算情况说明",
+        &["国有资本经营"],
+        &[],
+    ),
+    req("财政拨款“三公”经费支出决算情况说明", &["三公"], &[]),
+    req("机关运行经费支出情况说明", &["机关运行经费"], &[]),
+    req("政府采购情况说明", &["政府采购"], &[]),
+    req("国有资产占用情况说明", &["国有资产"], &[]),
+    req("预算绩效情况说明", &["绩效"], &[]),
+];
+
+/// 预算 情况说明 sections in template order (Shanxi 2024 单位预算).
+const BUDGET_SECTIONS: &[Required] = &[
+    req(
+        "收支预算总体及变动情况",
+        &["收支数据变动", "收支变动", "收支预算总体"],
+        &["财政拨款"],
+    ),
+    req("收入预算情况说明", &["收入预算"], &["财政拨款"]),
+    req("支出预算情况说明", &["支出预算"], &["财政拨款", "一般公共"]),
+    req("财政拨款收支预算总体情况说明", &["财政拨款收支"], &[]),
+    req("一般公共预算支出情况说明", &["一般公共预算"], &["基本支出"]),
+    req("一般公共预算基本支出情况说明", &["基本支出"], &[]),
+    req("“三公”经费说明", &["三公"], &[]),
+    req("机关运行经费说明", &["机关运行经费"], &[]),
+    req("政府采购情况", &["政府采购"], &[]),
+    req("绩效管理情况", &["绩效"], &[]),
+    req("国有资产占有使用情况", &["国有资产"], &[]),
+];
+
+/// NR-07: every required section present, in template order. The body starts at the last heading
+/// that matches the first required section, so a table of contents does not count.
+fn required_sections(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    if r.sections.is_empty() || r.lines.is_empty() {
+        return;
+    }
+    let required = if r.kind == crate::ReportKind::Budget {
+        BUDGET_SECTIONS
+    } else {
+        FINAL_SECTIONS
+    };
+    let headings: Vec<String> = r.sections.iter().map(|s| fold(&s.heading)).collect();
+    // Only a document that has a 情况说明 at all is checked here (G-01 covers the tables).
+    if !headings
+        .iter()
+        .any(|h| required.iter().any(|q| q.matches(h)))
+    {
+        return;
+    }
+    let start = headings
+        .iter()
+        .rposition(|h| required[0].matches(h))
+        .unwrap_or(0);
+    let mut found: Vec<Option<usize>> = vec![None; required.len()];
+    for (i, h) in headings.iter().enumerate().skip(start) {
+        if let Some(k) = (0..required.len()).find(|&k| found[k].is_none() && required[k].matches(h))
+        {
+            found[k] = Some(i);
+        }
+    }
+    let mut last: Option<(usize, &Required)> = None;
+    for (q, pos) in required.iter().zip(&found) {
+        match pos {
+            None => out.push(finding(
+                "NR-07",
+                Severity::Error,
+                format!("情况说明缺少“{}”章节", q.name),
+                vec![Location {
+                    section: q.name.to_string(),
+                    ..Location::default()
+                }],
+                None,
+                None,
+                None,
+            )),
+            Some(i) => {
+                if let Some((prev, pq)) = last {
+                    if *i < prev {
+                        let s = &r.sections[*i];
+                        out.push(finding(
+                            "NR-07",
+                            Severity::Error,
+                            format!(
+                                "情况说明章节顺序与模板不一致：“{}”应在“{}”之后",
+                                s.heading.trim(),
+                                pq.name
+                            ),
+                            vec![Location {
+                                section: s.heading.clone(),
+                                line: s.first_line,
+                                suspect: true,
+                                ..Location::default()
+                            }],
+                            None,
+                            None,
+                            None,
+                        ));
+                        continue;
+                    }
+                }
+                last = Some((*i, q));
+            }
+        }
+    }
+}
+
+/// Words that state a table is empty.
+const EMPTY_MARKERS: &[&str] = &["无", "空表", "不涉及", "未发生", "没有"];
+
+/// NR-08: an empty fund (or 三公) table is stated in the narrative.
+fn empty_tables(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    if r.sections.is_empty() || r.lines.is_empty() {
+        return;
+    }
+    let checks: &[(&str, &str)] = if r.kind == crate::ReportKind::Budget {
+        &[
+            ("表7", "政府性基金"),
+            ("表8", "政府性基金"),
+            ("表9", "国有资本经营"),
+            ("表10", "三公"),
+        ]
+    } else {
+        &[("公开07", "政府性基金"), ("公开08", "国有资本经营")]
+    };
+    for &(table, key) in checks {
+        let Some(t) = r.table(table) else { continue };
+        if r.facts_of(table).any(|f| !f.value.is_zero()) {
+            continue;
+        }
+        let stated_in_section = r.sections.iter().any(|s| {
+            fold(&s.heading).contains(key) && {
+                let body = text_of(r, s.first_line + 1, s.last_line);
+                EMPTY_MARKERS.iter().any(|m| body.contains(m))
+            }
+        });
+        let stated_as_zero = r.figures.iter().any(|f| {
+            f.kind == FigureKind::Amount
+                && f.value.is_some_and(|v| v.is_zero())
+                && r.label(f).contains(key)
+        });
+        let stated_in_text = r
+            .lines
+            .iter()
+            .any(|l| l.contains(key) && (l.contains("空表") || l.contains("无此项")));
+        if stated_in_section || stated_as_zero || stated_in_text {
+            continue;
+        }
+        out.push(finding(
+            "NR-08",
+            Severity::Error,
+            format!(
+                "{table} 无数据，但情况说明未说明{key}相关收支为空（如“本年度无此项收支，已公开空表”）"
+            ),
+            vec![Location {
+                table: table.to_string(),
+                line: t.line,
+                ..Location::default()
+            }],
+            None,
+            None,
+            None,
+        ));
+    }
+}
+
+/// NR-11: shares of one whole listed in one section add up to 100 %.
+fn share_sums(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    let mut i = 0;
+    let figs = &r.figures;
+    while i < figs.len() {
+        let f = &figs[i];
+        let label = r.label(f);
+        let is_share = |g: &Figure, l: &str| {
+            g.kind == FigureKind::Percent
+                && g.value.is_some()
+                && g.direction.is_none()
+                && l.starts_with('占')
+        };
+        if !is_share(f, &label) {
+            i += 1;
+            continue;
+        }
+        // A run of shares with the same label in the same section (amounts may sit between them).
+        let mut group = vec![f];
+        let mut j = i + 1;
+        while j < figs.len() && figs[j].section == f.section {
+            let g = &figs[j];
+            if g.kind == FigureKind::Percent {
+                if is_share(g, &r.label(g)) && r.label(g) == label {
+                    group.push(g);
+                } else {
+                    break;
+                }
+            }
+            j += 1;
+        }
+        i = j.max(i + 1);
+        if group.len() < 2 {
+            continue;
+        }
+        let sum: Decimal = group.iter().filter_map(|g| g.value).sum();
+        let hundred = Decimal::ONE_HUNDRED;
+        let tol = Decimal::new(1, 2) * Decimal::from(group.len() as u64);
+        let gap = sum - hundred;
+        // Above 100 % is impossible; far below it is an incomplete list, not an error.
+        if gap.abs() <= tol || gap < -Decimal::ONE {
+            continue;
+        }
+        out.push(finding(
+            "NR-11",
+            Severity::Info,
+            format!(
+                "“{}”所列 {} 项占比（{}）合计 {}%，与 100% 相差 {} 个百分点",
+                r.sections
+                    .get(f.section)
+                    .map(|s| s.heading.trim())
+                    .unwrap_or(""),
+                group.len(),
+                group
+                    .iter()
+                    .map(|g| g.printed.trim_start_matches(['占', '比']).to_string())
+                    .collect::<Vec<_>>()
+                    .join("、"),
+                fmt(sum),
+                fmt(gap)
+            ),
+            group.iter().map(|g| figure_location(r, g, false)).collect(),
+            Some(hundred),
+            Some(sum),
+            Some(tol),
+        ));
+    }
+}
+
+/// NR-13: «项目绩效自评个数N个 … a个项目自评等级为“优”，b个…» ⇒ N = a + b + ….
+fn performance_counts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    let figs = &r.figures;
+    let mut i = 0;
+    while i < figs.len() {
+        let total = &figs[i];
+        i += 1;
+        if total.kind != FigureKind::Count
+            || !total.printed.ends_with('个')
+            || !r.label(total).contains("个数")
+            || !r.heading(total).contains("绩效")
+        {
+            continue;
+        }
+        let line = total.source.line;
+        let text = total.source.text.as_str();
+        let mut cursor = text
+            .find(&total.printed)
+            .map_or(0, |p| p + total.printed.len());
+        let mut parts: Vec<&Figure> = Vec::new();
+        let mut j = i;
+        while j < figs.len() && figs[j].source.line == line {
+            let g = &figs[j];
+            j += 1;
+            let Some(p) = text[cursor..].find(&g.printed).map(|p| p + cursor) else {
+                break;
+            };
+            cursor = p + g.printed.len();
+            let after: String = text[cursor..].chars().take(12).collect();
+            if g.kind == FigureKind::Count && g.printed.ends_with('个') && after.contains("等级")
+            {
+                parts.push(g);
+            }
+        }
+        if parts.len() < 2 {
+            continue;
+        }
+        let sum: Decimal = parts.iter().filter_map(|p| p.value).sum();
+        let tv = total.value.unwrap_or_default();
+        if sum == tv {
+            continue;
+        }
+        let mut locs = vec![figure_location(r, total, true)];
+        locs.extend(parts.iter().map(|p| figure_location(r, p, false)));
+        out.push(finding(
+            "NR-13",
+            Severity::Warning,
+            format!(
+                "“{}{}”与各自评等级项目数之和（{}，合计 {} 个）不一致",
+                total.label,
+                total.printed,
+                parts
+                    .iter()
+                    .map(|p| p.printed.as_str())
+                    .collect::<Vec<_>>()
+                    .join("+"),
+                sum
+            ),
+            locs,
+            Some(sum),
+            Some(tv),
+            Some(Decimal::ZERO),
+        ));
     }
 }
