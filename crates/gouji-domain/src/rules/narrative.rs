@@ -646,7 +646,7 @@ fn total_changes(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             .filter(|f| {
                 f.kind == FigureKind::Amount
                     && matches!(f.direction, Some(Direction::Up | Direction::Down))
-                    && pred(&heading(r, f))
+                    && pred(heading(r, f))
             })
             .collect()
     };
@@ -927,29 +927,29 @@ fn required_sections(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
                 None,
             )),
             Some(i) => {
-                if let Some((prev, pq)) = last {
-                    if *i < prev {
-                        let s = &r.sections[*i];
-                        out.push(finding(
-                            "NR-07",
-                            Severity::Error,
-                            format!(
-                                "情况说明章节顺序与模板不一致：“{}”应在“{}”之后",
-                                s.heading.trim(),
-                                pq.name
-                            ),
-                            vec![Location {
-                                section: s.heading.clone(),
-                                line: s.first_line,
-                                suspect: true,
-                                ..Location::default()
-                            }],
-                            None,
-                            None,
-                            None,
-                        ));
-                        continue;
-                    }
+                if let Some((prev, pq)) = last
+                    && *i < prev
+                {
+                    let s = &r.sections[*i];
+                    out.push(finding(
+                        "NR-07",
+                        Severity::Error,
+                        format!(
+                            "情况说明章节顺序与模板不一致：“{}”应在“{}”之后",
+                            s.heading.trim(),
+                            pq.name
+                        ),
+                        vec![Location {
+                            section: s.heading.clone(),
+                            line: s.first_line,
+                            suspect: true,
+                            ..Location::default()
+                        }],
+                        None,
+                        None,
+                        None,
+                    ));
+                    continue;
                 }
                 last = Some((*i, q));
             }
