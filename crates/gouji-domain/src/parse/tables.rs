@@ -101,12 +101,16 @@ fn match_title(line: &Line, family: &Family) -> Option<(String, usize)> {
         .map(|(_, t)| t.as_slice())
         .unwrap_or(&[]);
     let mut best: Option<(&str, usize)> = None;
+    // Titles sit at the very start (at most 3 bytes in); a glued «部门：…» may follow.
+    let starts: Vec<&str> = (0..=3.min(head.len()))
+        .filter(|&p| head.is_char_boundary(p))
+        .map(|p| &head[p..])
+        .collect();
     for (id, title) in titles {
-        if let Some(pos) = head.find(title.as_str()) {
-            // Titles sit at the very start; a glued «部门：…» may follow, but nothing precedes.
-            if pos <= 3 && best.is_none_or(|(_, len)| title.len() > len) {
-                best = Some((id, title.len()));
-            }
+        if starts.iter().any(|h| h.starts_with(title.as_str()))
+            && best.is_none_or(|(_, len)| title.len() > len)
+        {
+            best = Some((id, title.len()));
         }
     }
     best.map(|(id, len)| (id.to_string(), len))
@@ -534,7 +538,7 @@ fn match_row<'a>(
         if used[j] {
             continue;
         }
-        if rows[j].patterns.iter().any(|p| folded.contains(&fold(p))) {
+        if rows[j].folded.iter().any(|p| folded.contains(p.as_str())) {
             used[j] = true;
             *from = j + 1;
             return Some(&rows[j]);
