@@ -427,7 +427,25 @@ fn check_rule<'a>(
                 return;
             };
             let total_col_present = ix.has_column(table, total_col);
-            for &row in ix.row_keys(table) {
+            let Some(entry) = ix.entry(table) else {
+                return;
+            };
+            let tc = entry.column_index(total_col);
+            let pcs: Vec<(Option<usize>, Decimal)> = c
+                .columns
+                .iter()
+                .map(|&(col, sign)| (entry.column_index(col), sign))
+                .collect();
+            for (ri, &row) in ix.row_keys(table).iter().enumerate() {
+                // Fast path: an identity that holds exactly yields no finding.
+                let value = |ci: Option<usize>| ci.and_then(|ci| entry.at(ri, ci)).map(|f| f.value);
+                let sum: Decimal = pcs
+                    .iter()
+                    .filter_map(|&(ci, sign)| value(ci).map(|v| sign * v))
+                    .sum();
+                if value(tc).unwrap_or_default() == sum {
+                    continue;
+                }
                 let has_total = ix.fact(table, row, total_col).is_some();
                 // A row that carries only part columns but no total column at all is another kind of row.
                 if !has_total && !total_col_present {
@@ -510,6 +528,9 @@ fn check_rule<'a>(
     }
 }
 
+/// A row key with its position in the table entry.
+type Keyed<'a> = (&'a str, usize);
+
 fn check_hierarchy<'a>(
     ix: &FactIndex<'a>,
     rule: &IdentityRule,
@@ -517,31 +538,61 @@ fn check_hierarchy<'a>(
     terms: &mut Vec<Term<'a>>,
     out: &mut Vec<Finding>,
 ) {
+    let Some(entry) = ix.entry(table) else {
+        return;
+    };
     let rows = ix.row_keys(table);
-    let mut columns: Vec<&'a str> = ix.column_keys(table).to_vec();
+    let mut columns: Vec<(&'a str, usize)> = ix
+        .column_keys(table)
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (*c, i))
+        .collect();
     columns.sort_unstable();
     let is_code =
         |r: &str| codes::functional_level(r).is_some() || codes::economic_level(r).is_some();
-    let code_rows: Vec<&'a str> = rows.iter().copied().filter(|r| is_code(r)).collect();
-    let leis: Vec<&'a str> = code_rows.iter().copied().filter(|r| r.len() == 3).collect();
-    let has_total = rows.contains(&"合计");
+    // Row keys with their positions in the table entry.
+    let code_rows: Vec<(&'a str, usize)> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| is_code(r))
+        .map(|(i, r)| (*r, i))
+        .collect();
+    let leis: Vec<(&'a str, usize)> = code_rows
+        .iter()
+        .copied()
+        .filter(|(r, _)| r.len() == 3)
+        .collect();
+    let total_row = entry.row_index("合计");
     // (parent, children) in the order the parents appear; computed once for every column.
-    let families: Vec<(&'a str, Vec<&'a str>)> = code_rows
+    let families: Vec<(Keyed<'a>, Vec<Keyed<'a>>)> = code_rows
         .iter()
         .filter_map(|&p| {
-            let children: Vec<&'a str> = code_rows
+            let children: Vec<(&'a str, usize)> = code_rows
                 .iter()
                 .copied()
-                .filter(|c| codes::parent(c) == Some(p))
+                .filter(|(c, _)| codes::parent(c) == Some(p.0))
                 .collect();
             (!children.is_empty()).then_some((p, children))
         })
         .collect();
-    for column in columns {
+    // Fast path: total and parts read by position; an identity that holds yields no finding.
+    let holds = |total: usize, parts: &[(&str, usize)], ci: usize| {
+        let sum: Decimal = parts
+            .iter()
+            .filter_map(|&(_, ri)| entry.at(ri, ci))
+            .map(|f| f.value)
+            .sum();
+        entry.at(total, ci).map_or(Decimal::ZERO, |f| f.value) == sum
+    };
+    for (column, ci) in columns {
         // 合计 = Σ 类 (only when the table prints a 合计 row and its 类 rows).
-        if has_total && !leis.is_empty() {
+        if let Some(tr) = total_row
+            && !leis.is_empty()
+            && !holds(tr, &leis, ci)
+        {
             terms.clear();
-            terms.extend(leis.iter().map(|&row| Term {
+            terms.extend(leis.iter().map(|&(row, _)| Term {
                 table,
                 row,
                 column,
@@ -561,9 +612,12 @@ fn check_hierarchy<'a>(
                 out,
             );
         }
-        for (parent, children) in &families {
+        for ((parent, pi), children) in &families {
+            if holds(*pi, children, ci) {
+                continue;
+            }
             terms.clear();
-            terms.extend(children.iter().map(|&row| Term {
+            terms.extend(children.iter().map(|&(row, _)| Term {
                 table,
                 row,
                 column,

@@ -98,6 +98,27 @@ impl<'a> TableEntry<'a> {
         self.columns.iter().position(|c| *c == column)
     }
 
+    /// Position of `row` among the row keys.
+    #[inline]
+    pub(crate) fn row_index(&self, row: &str) -> Option<usize> {
+        self.row_pos.get(row).map(|&r| r as usize)
+    }
+
+    /// Position of `column` among the column keys.
+    #[inline]
+    pub(crate) fn column_index(&self, column: &str) -> Option<usize> {
+        self.column_pos(column)
+    }
+
+    /// The first fact at (row position, column position).
+    #[inline]
+    pub(crate) fn at(&self, row: usize, column: usize) -> Option<&'a Fact> {
+        self.grid
+            .get(row * self.columns.len() + column)
+            .copied()
+            .flatten()
+    }
+
     /// The first fact at (row, column) of this table.
     #[inline]
     pub(crate) fn get(&self, row: &str, column: &str) -> Option<&'a Fact> {
@@ -106,6 +127,9 @@ impl<'a> TableEntry<'a> {
         self.grid[r * self.columns.len() + c]
     }
 }
+
+/// A table entry under construction: id, entry, (row, column) position of each of its facts.
+type Building<'a> = (&'a str, TableEntry<'a>, Vec<(u32, u32)>);
 
 /// Borrowed lookup tables over one report, built once per `validate()` call.
 pub struct FactIndex<'a> {
@@ -120,24 +144,42 @@ pub struct FactIndex<'a> {
 impl<'a> FactIndex<'a> {
     /// Indexes `report` (one pass over its tables and facts).
     pub fn new(report: &'a Report) -> Self {
-        let mut tables: FxMap<&'a str, TableEntry<'a>> = FxMap::default();
-        tables.reserve(report.tables.len() + 4);
+        // Entries are built in a vector (facts come grouped by table, so the previous fact's
+        // table is nearly always the current one) and keyed by table id at the end.
+        let mut ids: FxMap<&'a str, usize> = FxMap::default();
+        let mut entries: Vec<Building<'a>> = Vec::new();
+        let mut slot = |id: &'a str, entries: &mut Vec<Building<'a>>| {
+            *ids.entry(id).or_insert_with(|| {
+                entries.push((id, TableEntry::default(), Vec::new()));
+                entries.len() - 1
+            })
+        };
         for t in &report.tables {
-            let e = tables.entry(t.id.as_str()).or_default();
+            let k = slot(t.id.as_str(), &mut entries);
+            let e = &mut entries[k].1;
             if e.table.is_none() {
                 e.table = Some(t);
             }
         }
         // Pass 1: row and column keys, facts per table, and each fact's (row, column) position.
-        let mut positions: FxMap<&'a str, Vec<(u32, u32)>> = FxMap::default();
-        let mut last: Option<(&'a str, u32)> = None;
-        let mut last_col = 0usize;
+        let mut last_table: Option<(&'a str, usize)> = None;
+        let mut last_row: Option<u32> = None;
+        let mut last_col = usize::MAX;
         for f in &report.facts {
-            let e = tables.entry(f.table.as_str()).or_default();
+            let k = match last_table {
+                Some((t, k)) if t == f.table => k,
+                _ => {
+                    let k = slot(f.table.as_str(), &mut entries);
+                    last_table = Some((f.table.as_str(), k));
+                    last_row = None;
+                    k
+                }
+            };
+            let (_, e, pos) = &mut entries[k];
             e.facts.push(f);
             // Facts of one row are usually adjacent, and columns come in the same order.
-            let r = match last {
-                Some((t, r)) if t == f.table && e.rows[r as usize] == f.row => r,
+            let r = match last_row {
+                Some(r) if e.rows[r as usize] == f.row => r,
                 _ => {
                     let n = e.rows.len() as u32;
                     let r = *e.row_pos.entry(f.row.as_str()).or_insert(n);
@@ -148,7 +190,7 @@ impl<'a> FactIndex<'a> {
                     r
                 }
             };
-            last = Some((f.table.as_str(), r));
+            last_row = Some(r);
             let next = last_col.wrapping_add(1);
             let c = if e.columns.get(next).is_some_and(|c| *c == f.column) {
                 next
@@ -162,24 +204,22 @@ impl<'a> FactIndex<'a> {
                 }
             };
             last_col = c;
-            positions
-                .entry(f.table.as_str())
-                .or_default()
-                .push((r, c as u32));
+            pos.push((r, c as u32));
         }
         // Pass 2: the grid, first fact wins.
-        for (t, e) in tables.iter_mut() {
+        let mut tables: FxMap<&'a str, TableEntry<'a>> = FxMap::default();
+        tables.reserve(entries.len());
+        for (id, mut e, pos) in entries {
             let width = e.columns.len();
             let mut grid = vec![None; e.rows.len() * width];
-            if let Some(pos) = positions.get(t) {
-                for (f, &(r, c)) in e.facts.iter().zip(pos) {
-                    let slot = &mut grid[r as usize * width + c as usize];
-                    if slot.is_none() {
-                        *slot = Some(*f);
-                    }
+            for (f, &(r, c)) in e.facts.iter().zip(&pos) {
+                let cell = &mut grid[r as usize * width + c as usize];
+                if cell.is_none() {
+                    *cell = Some(*f);
                 }
             }
             e.grid = grid;
+            tables.insert(id, e);
         }
         FactIndex {
             report,
@@ -252,10 +292,12 @@ impl<'a> FactIndex<'a> {
 
     /// `fold` of the heading of the section `f` belongs to ("" when it has none).
     pub fn heading(&self, f: &Figure) -> &str {
-        match (
-            self.headings.get(f.section),
-            self.report.sections.get(f.section),
-        ) {
+        self.section_heading(f.section)
+    }
+
+    /// `fold` of the heading of section `i` ("" when there is none).
+    pub fn section_heading(&self, i: usize) -> &str {
+        match (self.headings.get(i), self.report.sections.get(i)) {
             (Some(cell), Some(s)) => cell.get_or_init(|| fold(&s.heading)),
             _ => "",
         }

@@ -166,24 +166,72 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     performance_counts(r, out);
 }
 
+/// What a 情况说明 section is about, as far as [`quoted_cell`] cares (bit flags).
+#[derive(Clone, Copy)]
+struct Class(u8);
+
+impl Class {
+    fn has(self, flag: u8) -> bool {
+        self.0 & flag != 0
+    }
+}
+
+const SANGONG: u8 = 1;
+const BASIC: u8 = 2;
+const OVERVIEW: u8 = 4;
+const INCOME: u8 = 8;
+const EXPENSE: u8 = 16;
+
+/// Classifies a folded section heading once per section.
+fn section_class(h: &str) -> u8 {
+    let mut c = 0;
+    if h.contains("三公") {
+        c |= SANGONG;
+    }
+    if h.contains("基本支出") {
+        c |= BASIC;
+    }
+    let fiscal = h.contains("财政拨款");
+    if h.contains("收入支出决算总体") && !fiscal {
+        c |= OVERVIEW;
+    }
+    if h.contains("收入决算") && !fiscal {
+        c |= INCOME;
+    }
+    if h.contains("支出决算") && h.starts_with("三、") {
+        c |= EXPENSE;
+    }
+    c
+}
+
 /// The (table, row, column) a narrative amount quotes, when it can be identified.
 fn quoted_cell(
     r: &FactIndex<'_>,
     f: &Figure,
     econ_names: &mut Option<Vec<(String, String)>>,
+    classes: &mut [Option<u8>],
 ) -> Option<(&'static str, String, &'static str)> {
-    let label = r.label(f);
-    let h = heading(r, f);
+    // Every quoted cell below is a 决算 table cell.
     let js = r.kind == crate::ReportKind::FinalAccounts;
-    if f.direction.is_some()
-        || label.contains("上年")
-        || label.contains("较")
-        || label.contains("比")
-    {
+    if !js || f.direction.is_some() {
         return None;
     }
+    let label = r.label(f);
+    if label.contains("上年") || label.contains('较') || label.contains('比') {
+        return None;
+    }
+    let class = match classes.get_mut(f.section) {
+        Some(Some(c)) => *c,
+        Some(slot) => {
+            let c = section_class(heading(r, f));
+            *slot = Some(c);
+            c
+        }
+        None => 0,
+    };
+    let h = Class(class);
     // "三公" 经费 预算/决算 by item.
-    if h.contains("三公") && js {
+    if h.has(SANGONG) {
         let is_budget = label.ends_with("预算") || label.ends_with("预算数");
         let is_final = label.ends_with("决算") || label.ends_with("决算数");
         if !(is_budget || is_final) || label.chars().count() > 30 {
@@ -205,7 +253,7 @@ fn quoted_cell(
         return Some(("公开09", row.to_string(), item.1));
     }
     // 基本支出 section: 人员经费/公用经费 and economic 款 items.
-    if h.contains("基本支出") && js {
+    if h.has(BASIC) {
         if label.ends_with("人员经费") {
             return Some(("公开06", "人员经费合计".into(), "决算数"));
         }
@@ -229,7 +277,7 @@ fn quoted_cell(
             .find(|(name, _)| label.ends_with(name.as_str()))
             .map(|(_, row)| ("公开06", row.clone(), "决算数"));
     }
-    if js && h.contains("收入支出决算总体") && !h.contains("财政拨款") {
+    if h.has(OVERVIEW) {
         if label.contains("收入总计") && !label.contains("支出总计") {
             return Some(("公开01", "收入总计".into(), "决算数"));
         }
@@ -237,7 +285,7 @@ fn quoted_cell(
             return Some(("公开01", "支出总计".into(), "决算数"));
         }
     }
-    if js && h.contains("收入决算") && !h.contains("财政拨款") {
+    if h.has(INCOME) {
         if label.ends_with("收入合计") {
             return Some(("公开01", "本年收入合计".into(), "决算数"));
         }
@@ -265,7 +313,7 @@ fn quoted_cell(
             }
         }
     }
-    if js && h.contains("支出决算") && h.starts_with("三、") {
+    if h.has(EXPENSE) {
         if label.ends_with("支出合计") {
             return Some(("公开01", "本年支出合计".into(), "决算数"));
         }
@@ -308,13 +356,14 @@ fn sentence_of<'a>(f: &Figure, text: &'a str) -> &'a str {
 
 fn quoted_amounts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     let mut econ_names = None;
+    let mut classes = vec![None; r.sections.len()];
     for f in r
         .figures
         .iter()
         .filter(|f| f.kind == FigureKind::Amount && f.unit == MeasureUnit::Wanyuan)
     {
         let Some(value) = f.value else { continue };
-        let Some((table, row, column)) = quoted_cell(r, f, &mut econ_names) else {
+        let Some((table, row, column)) = quoted_cell(r, f, &mut econ_names, &mut classes) else {
             continue;
         };
         if r.table(table).is_none() {
@@ -892,7 +941,9 @@ fn required_sections(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     } else {
         FINAL_SECTIONS
     };
-    let headings: Vec<String> = r.sections.iter().map(|s| fold(&s.heading)).collect();
+    let headings: Vec<&str> = (0..r.sections.len())
+        .map(|i| r.section_heading(i))
+        .collect();
     // Only a document that has a 情况说明 at all is checked here (G-01 covers the tables).
     if !headings
         .iter()
@@ -980,22 +1031,27 @@ fn empty_tables(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         if r.facts_of(table).any(|f| !f.value.is_zero()) {
             continue;
         }
-        let stated_in_section = r.sections.iter().any(|s| {
-            fold(&s.heading).contains(key) && {
-                let body = text_of(r, s.first_line + 1, s.last_line);
-                EMPTY_MARKERS.iter().any(|m| body.contains(m))
-            }
-        });
-        let stated_as_zero = r.figures.iter().any(|f| {
-            f.kind == FigureKind::Amount
-                && f.value.is_some_and(|v| v.is_zero())
-                && r.label(f).contains(key)
-        });
-        let stated_in_text = r
-            .lines
-            .iter()
-            .any(|l| l.contains(key) && (l.contains("空表") || l.contains("无此项")));
-        if stated_in_section || stated_as_zero || stated_in_text {
+        let stated_in_section = || {
+            r.sections.iter().enumerate().any(|(i, s)| {
+                r.section_heading(i).contains(key) && {
+                    let body = text_of(r, s.first_line + 1, s.last_line);
+                    EMPTY_MARKERS.iter().any(|m| body.contains(m))
+                }
+            })
+        };
+        let stated_as_zero = || {
+            r.figures.iter().any(|f| {
+                f.kind == FigureKind::Amount
+                    && f.value.is_some_and(|v| v.is_zero())
+                    && r.label(f).contains(key)
+            })
+        };
+        let stated_in_text = || {
+            r.lines
+                .iter()
+                .any(|l| l.contains(key) && (l.contains("空表") || l.contains("无此项")))
+        };
+        if stated_in_section() || stated_as_zero() || stated_in_text() {
             continue;
         }
         out.push(finding(
