@@ -304,7 +304,7 @@ impl<'a> FactIndex<'a> {
     }
 
     /// Position of `f` in `report.figures` when it is one of them (by address).
-    fn figure_position(&self, f: &Figure) -> Option<usize> {
+    pub(crate) fn figure_position(&self, f: &Figure) -> Option<usize> {
         let size = std::mem::size_of::<Figure>();
         let base = self.report.figures.as_ptr() as usize;
         let addr = f as *const Figure as usize;

@@ -569,11 +569,7 @@ fn whole_for(r: &FactIndex<'_>, f: &Figure, label: &str) -> Option<(Decimal, Loc
     }
     let first = in_section.into_iter().next()?;
     if first.source.line == f.source.line
-        && r.figures.iter().position(|g| std::ptr::eq(g, first))
-            == r.figures
-                .iter()
-                .position(|g| std::ptr::eq(g, f))
-                .map(|p| p.saturating_sub(1))
+        && r.figure_position(first) == r.figure_position(f).map(|p| p.saturating_sub(1))
     {
         // The part itself is the first amount: no whole stated in the section.
         return None;
