@@ -24,7 +24,7 @@ use crate::model::{Fact, Report, UnitType};
 pub use index::FactIndex;
 
 /// Version of the rule catalog; stored with every set of findings.
-pub const CATALOG_VERSION: &str = "2026.11.1";
+pub const CATALOG_VERSION: &str = "2026.11.2";
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
