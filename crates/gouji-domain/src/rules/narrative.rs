@@ -2,6 +2,7 @@
 
 use rust_decimal::Decimal;
 
+use super::index::FxMap;
 use super::{FactIndex, Finding, Location, Severity, fmt};
 use crate::amount::{MeasureUnit, round_half_up};
 use crate::codes;
@@ -433,6 +434,11 @@ fn compare_rate(
 
 fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     let figs = &r.figures;
+    // Figures per section number (any number a structured submission may carry).
+    let mut by_section: FxMap<usize, Vec<&Figure>> = FxMap::default();
+    for f in figs {
+        by_section.entry(f.section).or_default().push(f);
+    }
     for (i, f) in figs.iter().enumerate() {
         if f.kind != FigureKind::Percent {
             continue;
@@ -505,7 +511,7 @@ fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             let Some(part) = same_line.first() else {
                 continue;
             };
-            let whole = whole_for(r, f, &label);
+            let whole = whole_for(r, f, &label, &by_section);
             if let Some((wv, wloc)) = whole {
                 if !wv.is_zero() && part.value.is_some() {
                     let computed = part.value.unwrap_or_default() / wv * Decimal::ONE_HUNDRED;
@@ -533,7 +539,14 @@ fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
 
 /// The whole a 占比 refers to: a named total («占本年支出合计的», «占政府采购支出总额的») or the first
 /// amount of the section.
-fn whole_for(r: &FactIndex<'_>, f: &Figure, label: &str) -> Option<(Decimal, Location)> {
+fn whole_for(
+    r: &FactIndex<'_>,
+    f: &Figure,
+    label: &str,
+    by_section: &FxMap<usize, Vec<&Figure>>,
+) -> Option<(Decimal, Location)> {
+    // The figures of f's section, in document order.
+    let section: &[&Figure] = by_section.get(&f.section).map_or(&[], |v| v.as_slice());
     if label.contains("本年支出合计") {
         let t = if r.kind == crate::ReportKind::Budget {
             ("表1", "本年支出合计", "合计")
@@ -548,14 +561,16 @@ fn whole_for(r: &FactIndex<'_>, f: &Figure, label: &str) -> Option<(Decimal, Loc
         .trim_start_matches('占')
         .trim_end_matches('的')
         .to_string();
-    let in_section = r.figures.iter().filter(|g| {
-        g.section == f.section && g.kind == FigureKind::Amount && g.unit == MeasureUnit::Wanyuan
-    });
+    let in_section = section
+        .iter()
+        .copied()
+        .filter(|g| g.kind == FigureKind::Amount && g.unit == MeasureUnit::Wanyuan);
     if noun.chars().count() >= 2 && noun != "比" {
         let amounts = || {
-            r.figures.iter().filter(|g| {
-                g.section == f.section && g.kind == FigureKind::Amount && !std::ptr::eq(*g, f)
-            })
+            section
+                .iter()
+                .copied()
+                .filter(|g| g.kind == FigureKind::Amount && !std::ptr::eq(*g, f))
         };
         if let Some(g) = amounts().find(|g| r.label(g).contains(&noun)) {
             return g.value.map(|v| (v, figure_location(r, g, false)));
