@@ -35,6 +35,9 @@ pub struct RowSpec {
     /// The row holds a count (辆, 台) rather than money.
     #[serde(default)]
     pub count: bool,
+    /// `patterns` folded for matching, filled once when the family is loaded.
+    #[serde(skip)]
+    pub(crate) folded: Vec<String>,
 }
 
 /// One canonical table of a family.
@@ -104,7 +107,23 @@ static FAMILIES: LazyLock<Vec<Family>> = LazyLock::new(|| {
     SOURCES
         .iter()
         .map(|(name, src)| match toml::from_str::<Family>(src) {
-            Ok(f) => f,
+            Ok(mut f) => {
+                for t in &mut f.tables {
+                    for r in t
+                        .rows
+                        .iter_mut()
+                        .chain(t.left_rows.iter_mut())
+                        .chain(t.right_rows.iter_mut())
+                    {
+                        r.folded = r
+                            .patterns
+                            .iter()
+                            .map(|p| crate::parse::text::fold(p))
+                            .collect();
+                    }
+                }
+                f
+            }
             // The files are compiled in and covered by tests; a broken one is a build defect.
             Err(e) => panic!("template {name} is invalid: {e}"),
         })

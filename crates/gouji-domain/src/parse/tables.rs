@@ -23,6 +23,24 @@ static NUMBER_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:预算公开表|公开表|公开|表)\s*([0-9]{1,2}|[一二三四五六七八九十]{1,3})\s*表?")
         .expect("static regex")
 });
+/// (table id, folded title) pairs of one template family.
+type FoldedTitles = Vec<(&'static str, String)>;
+
+/// Folded table titles of every template family, folded once: (family id, titles).
+static FOLDED_TITLES: LazyLock<Vec<(&'static str, FoldedTitles)>> = LazyLock::new(|| {
+    crate::template::families()
+        .iter()
+        .map(|f| {
+            let titles = f
+                .tables
+                .iter()
+                .flat_map(|t| t.titles.iter().map(|title| (t.id.as_str(), fold(title))))
+                .collect();
+            (f.family.as_str(), titles)
+        })
+        .collect()
+});
+
 static YEAR_PREFIX_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\(?[0-9]{4}年度?\)?").expect("static regex"));
 static UNIT_RE: LazyLock<Regex> =
@@ -77,19 +95,25 @@ fn match_title(line: &Line, family: &Family) -> Option<(String, usize)> {
     if let Some(m) = YEAR_PREFIX_RE.find(&head) {
         head = head[m.end()..].to_string();
     }
-    let mut best: Option<(String, usize)> = None;
-    for t in &family.tables {
-        for title in &t.titles {
-            let title = fold(title);
-            if let Some(pos) = head.find(&title) {
-                // Titles sit at the very start; a glued «部门：…» may follow, but nothing precedes.
-                if pos <= 3 && best.as_ref().is_none_or(|(_, len)| title.len() > *len) {
-                    best = Some((t.id.clone(), title.len()));
-                }
-            }
+    let titles = FOLDED_TITLES
+        .iter()
+        .find(|(id, _)| *id == family.family)
+        .map(|(_, t)| t.as_slice())
+        .unwrap_or(&[]);
+    let mut best: Option<(&str, usize)> = None;
+    // Titles sit at the very start (at most 3 bytes in); a glued «部门：…» may follow.
+    let starts: Vec<&str> = (0..=3.min(head.len()))
+        .filter(|&p| head.is_char_boundary(p))
+        .map(|p| &head[p..])
+        .collect();
+    for (id, title) in titles {
+        if starts.iter().any(|h| h.starts_with(title.as_str()))
+            && best.is_none_or(|(_, len)| title.len() > len)
+        {
+            best = Some((id, title.len()));
         }
     }
-    best
+    best.map(|(id, len)| (id.to_string(), len))
 }
 
 /// A «公开01表» / «预算公开表1» / «表一» token at the start of a line.
@@ -514,7 +538,7 @@ fn match_row<'a>(
         if used[j] {
             continue;
         }
-        if rows[j].patterns.iter().any(|p| folded.contains(&fold(p))) {
+        if rows[j].folded.iter().any(|p| folded.contains(p.as_str())) {
             used[j] = true;
             *from = j + 1;
             return Some(&rows[j]);

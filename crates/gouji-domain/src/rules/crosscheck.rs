@@ -3,9 +3,8 @@
 
 use rust_decimal::Decimal;
 
-use super::{Context, Finding, Location, Severity, fmt};
-use crate::model::{FigureKind, Report, Scope, UnitType};
-use crate::parse::text::fold;
+use super::{Context, FactIndex, Finding, Location, Severity, fmt};
+use crate::model::{FigureKind, Scope, UnitType};
 
 pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
     (
@@ -87,8 +86,8 @@ pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
     ),
 ];
 
-fn cell(r: &Report, table: &str, row: &str, column: &str) -> Location {
-    super::cell_location(r, table, row, column)
+fn cell(r: &FactIndex<'_>, table: &str, row: &str, column: &str) -> Location {
+    r.cell_location(table, row, column)
 }
 
 fn push(
@@ -116,7 +115,7 @@ fn push(
     });
 }
 
-pub(super) fn check(r: &Report, ctx: &Context, out: &mut Vec<Finding>) {
+pub(super) fn check(r: &FactIndex<'_>, ctx: &Context, out: &mut Vec<Finding>) {
     let unit_type = ctx.unit_type.or(r.unit_type);
     // JS06-4: «——» cells with amounts cannot happen in the model (a dash is not an amount), but a
     // 309/311 amount in a Shanxi 公开06 can.
@@ -221,7 +220,7 @@ pub(super) fn check(r: &Report, ctx: &Context, out: &mut Vec<Finding>) {
             .find(|f| {
                 f.kind == FigureKind::Count
                     && f.printed.ends_with('辆')
-                    && fold(&f.label).contains("车辆")
+                    && r.label(f).contains("车辆")
             })
             .and_then(|f| f.value)
     });
@@ -243,7 +242,7 @@ pub(super) fn check(r: &Report, ctx: &Context, out: &mut Vec<Finding>) {
         for f in r
             .figures
             .iter()
-            .filter(|f| f.kind == FigureKind::Count && fold(&f.label).contains("保有量"))
+            .filter(|f| f.kind == FigureKind::Count && r.label(f).contains("保有量"))
         {
             if f.value.is_some_and(|x| x != v) {
                 push(
@@ -274,7 +273,7 @@ pub(super) fn check(r: &Report, ctx: &Context, out: &mut Vec<Finding>) {
         if let Some(f) = r
             .figures
             .iter()
-            .find(|f| f.kind == FigureKind::Amount && fold(&f.label).contains("政府采购支出总额"))
+            .find(|f| f.kind == FigureKind::Amount && r.label(f).contains("政府采购支出总额"))
         {
             if f.value.is_some_and(|x| x != total) {
                 push(
@@ -307,7 +306,7 @@ pub(super) fn check(r: &Report, ctx: &Context, out: &mut Vec<Finding>) {
 }
 
 /// JS10-3 / YS12: 机关运行经费 only for 行政/参公, never above 公用经费.
-fn operating_expenses(r: &Report, unit_type: Option<UnitType>, out: &mut Vec<Finding>) {
+fn operating_expenses(r: &FactIndex<'_>, unit_type: Option<UnitType>, out: &mut Vec<Finding>) {
     let (op, op_loc, public) = if r.kind == crate::ReportKind::Budget {
         let op = r.value("表11", "部门合计", "合计").or_else(|| {
             r.facts_of("表11")
@@ -335,7 +334,7 @@ fn operating_expenses(r: &Report, unit_type: Option<UnitType>, out: &mut Vec<Fin
                         .get(f.section)
                         .is_some_and(|s| s.heading.contains("机关运行经费"))
             })
-            .find(|f| fold(&f.label).contains("决算"))
+            .find(|f| r.label(f).contains("决算"))
             .and_then(|f| f.value);
         (
             from_table.or(narrative),
@@ -407,7 +406,7 @@ fn operating_expenses(r: &Report, unit_type: Option<UnitType>, out: &mut Vec<Fin
 }
 
 /// YS13/YS14: project tables against 表5 and 表1, leaf rows only.
-fn project_tables(r: &Report, out: &mut Vec<Finding>) {
+fn project_tables(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     for (id, table, target, label) in [
         ("YS13", "表12", ("表5", "合计", "项目支出"), "表5 项目支出"),
         (
@@ -455,7 +454,7 @@ fn project_tables(r: &Report, out: &mut Vec<Finding>) {
 }
 
 /// JS03-4: income all 财政拨款 and no carry-over ⇒ per code 公开02 = 公开03.
-fn fiscal_rows(r: &Report, out: &mut Vec<Finding>) {
+fn fiscal_rows(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     let all_fiscal = matches!((r.value("公开01", "本年收入合计", "决算数"), r.value("公开02", "合计", "财政拨款收入")), (Some(a), Some(b)) if a == b);
     let no_carry = r
         .value("公开01", "年初结转和结余", "决算数")

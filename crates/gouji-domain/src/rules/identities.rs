@@ -6,10 +6,9 @@ use std::sync::LazyLock;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::{Finding, Location, Severity, fmt, rounding_bound};
+use super::{FactIndex, Finding, Severity, fmt, location_at, rounding_bound};
 use crate::amount::MeasureUnit;
 use crate::codes::{self, Level};
-use crate::model::{Fact, Report};
 
 /// One declarative rule.
 #[derive(Debug, Clone, Deserialize)]
@@ -159,6 +158,7 @@ pub fn rules() -> &'static [IdentityRule] {
 }
 
 /// A resolved reference "table|row|column".
+#[derive(Clone, Copy)]
 struct CellRef<'a> {
     table: &'a str,
     row: &'a str,
@@ -180,51 +180,85 @@ fn parse_ref(s: &str) -> Option<CellRef<'_>> {
     })
 }
 
-fn location(table: &str, row: &str, column: &str, fact: Option<&Fact>) -> Location {
-    Location {
-        table: table.into(),
-        row: row.into(),
-        column: column.into(),
-        line: fact.map(|f| f.source.line).unwrap_or(0),
-        text: fact.map(|f| f.source.text.clone()).unwrap_or_default(),
-        ..Location::default()
-    }
+/// A rule with its cell references parsed once (the rule file is static).
+struct Compiled {
+    rule: &'static IdentityRule,
+    total: Option<CellRef<'static>>,
+    parts: Vec<CellRef<'static>>,
+    /// `parts_classes` as (table, column).
+    classes: Option<(&'static str, &'static str)>,
+    left: Option<CellRef<'static>>,
+    right: Option<CellRef<'static>>,
+    /// Row-sum part columns with their signs.
+    columns: Vec<(&'static str, Decimal)>,
 }
 
+static COMPILED: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
+    rules()
+        .iter()
+        .map(|rule| Compiled {
+            rule,
+            total: rule.total.as_deref().and_then(parse_ref),
+            parts: rule.parts.iter().filter_map(|p| parse_ref(p)).collect(),
+            classes: rule.parts_classes.as_deref().map(|spec| {
+                let mut it = spec.split('|');
+                (it.next().unwrap_or(""), it.next().unwrap_or(""))
+            }),
+            left: rule.left.as_deref().and_then(parse_ref),
+            right: rule.right.as_deref().and_then(parse_ref),
+            columns: rule
+                .parts
+                .iter()
+                .map(|p| match p.strip_prefix('-') {
+                    Some(c) => (c, -Decimal::ONE),
+                    None => (p.as_str(), Decimal::ONE),
+                })
+                .collect(),
+        })
+        .collect()
+});
+
 /// The unit of a table (万元 unless declared otherwise).
-fn table_unit(report: &Report, table: &str) -> MeasureUnit {
-    report
-        .table(table)
+fn table_unit(ix: &FactIndex<'_>, table: &str) -> MeasureUnit {
+    ix.table(table)
         .map(|t| t.unit)
         .unwrap_or(MeasureUnit::Wanyuan)
 }
 
+#[derive(Clone, Copy)]
 struct Term<'a> {
     table: &'a str,
-    row: String,
+    row: &'a str,
     column: &'a str,
     sign: Decimal,
 }
 
-/// Checks `total = Σ terms` and records a finding when it does not hold.
+/// Checks `total = Σ terms` and records a finding when it does not hold. `context` is only
+/// formatted when there is a finding.
 fn check_sum(
-    report: &Report,
+    ix: &FactIndex<'_>,
     rule: &IdentityRule,
     total: Term<'_>,
     terms: &[Term<'_>],
-    context: &str,
+    context: impl FnOnce() -> String,
     out: &mut Vec<Finding>,
 ) {
-    let total_fact = report.fact(total.table, &total.row, total.column);
+    // Terms are nearly always in the total's table: resolve that table once.
+    let home = ix.entry(total.table);
+    let lookup = |t: &Term<'_>| {
+        if t.table == total.table {
+            home.and_then(|e| e.get(t.row, t.column))
+        } else {
+            ix.fact(t.table, t.row, t.column)
+        }
+    };
+    let total_fact = home.and_then(|e| e.get(total.row, total.column));
     let mut sum = Decimal::ZERO;
     let mut n = 0;
-    let mut locs = vec![location(total.table, &total.row, total.column, total_fact)];
     for t in terms {
-        let f = report.fact(t.table, &t.row, t.column);
-        if let Some(f) = f {
+        if let Some(f) = lookup(t) {
             sum += t.sign * f.value;
             n += 1;
-            locs.push(location(t.table, &t.row, t.column, Some(f)));
         }
     }
     let actual = total_fact.map(|f| f.value).unwrap_or(Decimal::ZERO);
@@ -235,10 +269,8 @@ fn check_sum(
     if gap.is_zero() {
         return;
     }
-    let money = table_unit(report, total.table) == MeasureUnit::Wanyuan;
-    let counts = report
-        .fact(total.table, &total.row, total.column)
-        .is_some_and(|f| f.unit == MeasureUnit::Count);
+    let money = table_unit(ix, total.table) == MeasureUnit::Wanyuan;
+    let counts = total_fact.is_some_and(|f| f.unit == MeasureUnit::Count);
     let bound = if rule.exact() || !money || counts {
         Decimal::ZERO
     } else {
@@ -249,13 +281,25 @@ fn check_sum(
     } else {
         (rule.severity, "不相等")
     };
+    let mut locs = Vec::with_capacity(n + 1);
+    locs.push(location_at(
+        total.table,
+        total.row,
+        total.column,
+        total_fact,
+    ));
+    for t in terms {
+        if let Some(f) = lookup(t) {
+            locs.push(location_at(t.table, t.row, t.column, Some(f)));
+        }
+    }
     out.push(Finding {
         rule_id: rule.id.clone(),
         severity,
         message: format!(
             "{}{}：{} {} 为 {}，各项之和为 {}，差额 {}，{}",
             rule.title,
-            context,
+            context(),
             total.table,
             total.row,
             fmt(actual),
@@ -272,18 +316,18 @@ fn check_sum(
 }
 
 fn check_pair(
-    report: &Report,
+    ix: &FactIndex<'_>,
     rule: &IdentityRule,
     l: &CellRef<'_>,
     r: &CellRef<'_>,
     le: bool,
     out: &mut Vec<Finding>,
 ) {
-    if report.table(l.table).is_none() || report.table(r.table).is_none() {
+    if ix.table(l.table).is_none() || ix.table(r.table).is_none() {
         return;
     }
-    let lf = report.fact(l.table, l.row, l.column);
-    let rf = report.fact(r.table, r.row, r.column);
+    let lf = ix.fact(l.table, l.row, l.column);
+    let rf = ix.fact(r.table, r.row, r.column);
     if lf.is_none() && rf.is_none() {
         return;
     }
@@ -310,8 +354,8 @@ fn check_pair(
             fmt(rv)
         ),
         locations: vec![
-            location(l.table, l.row, l.column, lf),
-            location(r.table, r.row, r.column, rf),
+            location_at(l.table, l.row, l.column, lf),
+            location_at(r.table, r.row, r.column, rf),
         ],
         expected: Some(rv),
         actual: Some(lv),
@@ -320,139 +364,131 @@ fn check_pair(
     });
 }
 
-/// Row keys present in a table, in first-seen order.
-fn row_keys<'a>(report: &'a Report, table: &str) -> Vec<&'a str> {
-    let mut seen = Vec::new();
-    for f in report.facts.iter().filter(|f| f.table == table) {
-        if !seen.contains(&f.row.as_str()) {
-            seen.push(f.row.as_str());
-        }
-    }
-    seen
-}
-
 /// Runs every declarative identity.
-pub(crate) fn check_all(report: &Report, out: &mut Vec<Finding>) {
-    for rule in rules() {
-        check_rule(report, rule, out);
+pub(crate) fn check_all(ix: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    let mut terms: Vec<Term<'_>> = Vec::new();
+    for c in COMPILED.iter() {
+        check_rule(ix, c, &mut terms, out);
     }
 }
 
-fn check_rule(report: &Report, rule: &IdentityRule, out: &mut Vec<Finding>) {
+fn check_rule<'a>(
+    ix: &FactIndex<'a>,
+    c: &'a Compiled,
+    terms: &mut Vec<Term<'a>>,
+    out: &mut Vec<Finding>,
+) {
+    let rule = c.rule;
+    terms.clear();
     match rule.kind {
         Kind::Sum => {
-            let Some(total) = rule.total.as_deref().and_then(parse_ref) else {
+            let Some(total) = c.total else {
                 return;
             };
-            if report.table(total.table).is_none() {
+            if ix.table(total.table).is_none() {
                 return;
             }
-            let terms: Vec<Term<'_>> = match &rule.parts_classes {
-                Some(spec) => {
-                    let mut it = spec.split('|');
-                    let (table, column) = (it.next().unwrap_or(""), it.next().unwrap_or(""));
-                    row_keys(report, table)
-                        .into_iter()
+            match c.classes {
+                Some((table, column)) => terms.extend(
+                    ix.row_keys(table)
+                        .iter()
                         .filter(|r| codes::functional_level(r) == Some(Level::Lei))
                         .map(|r| Term {
                             table,
-                            row: r.to_string(),
+                            row: r,
                             column,
                             sign: Decimal::ONE,
-                        })
-                        .collect()
-                }
-                None => rule
-                    .parts
-                    .iter()
-                    .filter_map(|p| parse_ref(p))
-                    .filter(|p| report.table(p.table).is_some())
-                    .map(|p| Term {
+                        }),
+                ),
+                None => terms.extend(c.parts.iter().filter(|p| ix.table(p.table).is_some()).map(
+                    |p| Term {
                         table: p.table,
-                        row: p.row.to_string(),
+                        row: p.row,
                         column: p.column,
                         sign: if p.negative {
                             -Decimal::ONE
                         } else {
                             Decimal::ONE
                         },
-                    })
-                    .collect(),
-            };
+                    },
+                )),
+            }
             let total = Term {
                 table: total.table,
-                row: total.row.to_string(),
+                row: total.row,
                 column: total.column,
                 sign: Decimal::ONE,
             };
-            check_sum(report, rule, total, &terms, "", out);
+            check_sum(ix, rule, total, terms, String::new, out);
         }
         Kind::RowSum => {
             let (Some(table), Some(total_col)) = (rule.table.as_deref(), rule.total.as_deref())
             else {
                 return;
             };
-            for row in row_keys(report, table) {
-                let terms: Vec<Term<'_>> = rule
-                    .parts
+            let total_col_present = ix.has_column(table, total_col);
+            let Some(entry) = ix.entry(table) else {
+                return;
+            };
+            let tc = entry.column_index(total_col);
+            let pcs: Vec<(Option<usize>, Decimal)> = c
+                .columns
+                .iter()
+                .map(|&(col, sign)| (entry.column_index(col), sign))
+                .collect();
+            for (ri, &row) in ix.row_keys(table).iter().enumerate() {
+                // Fast path: an identity that holds exactly yields no finding.
+                let value = |ci: Option<usize>| ci.and_then(|ci| entry.at(ri, ci)).map(|f| f.value);
+                let sum: Decimal = pcs
                     .iter()
-                    .map(|p| {
-                        let (sign, col) = match p.strip_prefix('-') {
-                            Some(c) => (-Decimal::ONE, c),
-                            None => (Decimal::ONE, p.as_str()),
-                        };
-                        Term {
-                            table,
-                            row: row.to_string(),
-                            column: col,
-                            sign,
-                        }
-                    })
-                    .collect();
-                let has_any = report.fact(table, row, total_col).is_some()
-                    || terms
-                        .iter()
-                        .any(|t| report.fact(table, &t.row, t.column).is_some());
-                if !has_any
-                    || report.fact(table, row, total_col).is_none()
-                        && !terms
-                            .iter()
-                            .any(|t| report.fact(table, &t.row, t.column).is_some())
-                {
+                    .filter_map(|&(ci, sign)| value(ci).map(|v| sign * v))
+                    .sum();
+                if value(tc).unwrap_or_default() == sum {
                     continue;
                 }
+                let has_total = ix.fact(table, row, total_col).is_some();
                 // A row that carries only part columns but no total column at all is another kind of row.
-                if report.fact(table, row, total_col).is_none()
-                    && !report.facts_of(table).any(|f| f.column == total_col)
+                if !has_total && !total_col_present {
+                    continue;
+                }
+                if !has_total
+                    && !c
+                        .columns
+                        .iter()
+                        .any(|(col, _)| ix.fact(table, row, col).is_some())
                 {
                     continue;
                 }
+                terms.clear();
+                terms.extend(c.columns.iter().map(|&(column, sign)| Term {
+                    table,
+                    row,
+                    column,
+                    sign,
+                }));
                 let total = Term {
                     table,
-                    row: row.to_string(),
+                    row,
                     column: total_col,
                     sign: Decimal::ONE,
                 };
-                check_sum(report, rule, total, &terms, &format!("（{row} 行）"), out);
+                check_sum(ix, rule, total, terms, || format!("（{row} 行）"), out);
             }
         }
         Kind::Hierarchy => {
             let Some(table) = rule.table.as_deref() else {
                 return;
             };
-            check_hierarchy(report, rule, table, out);
+            check_hierarchy(ix, rule, table, terms, out);
         }
         Kind::Equal | Kind::Le => {
-            let (Some(l), Some(r)) = (
-                rule.left.as_deref().and_then(parse_ref),
-                rule.right.as_deref().and_then(parse_ref),
-            ) else {
+            let (Some(l), Some(r)) = (c.left, c.right) else {
                 return;
             };
-            check_pair(report, rule, &l, &r, rule.kind == Kind::Le, out);
+            check_pair(ix, rule, &l, &r, rule.kind == Kind::Le, out);
         }
         Kind::RowsEqual | Kind::RowsLe => {
-            let (Some(t), Some(c), Some(ot), Some(oc)) = (
+            let (Some(t), Some(col), Some(ot), Some(oc)) = (
                 rule.table.as_deref(),
                 rule.column.as_deref(),
                 rule.other_table.as_deref(),
@@ -460,27 +496,24 @@ fn check_rule(report: &Report, rule: &IdentityRule, out: &mut Vec<Finding>) {
             ) else {
                 return;
             };
-            if report.table(ot).is_none() {
+            if ix.table(ot).is_none() {
                 return;
             }
-            for row in row_keys(report, t) {
-                let is_code = codes::functional_level(row).is_some();
+            for &row in ix.row_keys(t) {
+                let level = codes::functional_level(row);
                 let applies = if rule.kind == Kind::RowsEqual {
-                    codes::functional_level(row) == Some(Level::Lei)
+                    level == Some(Level::Lei)
                 } else {
-                    is_code || row == "合计"
+                    level.is_some() || row == "合计"
                 };
                 // 公开04's class rows compare with 公开01's class rows; other rows only with the same key.
-                if !applies
-                    || (ot == "公开01" || ot == "表1")
-                        && codes::functional_level(row) != Some(Level::Lei)
-                {
+                if !applies || (ot == "公开01" || ot == "表1") && level != Some(Level::Lei) {
                     continue;
                 }
                 let l = CellRef {
                     table: t,
                     row,
-                    column: c,
+                    column: col,
                     negative: false,
                 };
                 let r = CellRef {
@@ -489,74 +522,118 @@ fn check_rule(report: &Report, rule: &IdentityRule, out: &mut Vec<Finding>) {
                     column: oc,
                     negative: false,
                 };
-                check_pair(report, rule, &l, &r, rule.kind == Kind::RowsLe, out);
+                check_pair(ix, rule, &l, &r, rule.kind == Kind::RowsLe, out);
             }
         }
     }
 }
 
-fn check_hierarchy(report: &Report, rule: &IdentityRule, table: &str, out: &mut Vec<Finding>) {
-    let rows = row_keys(report, table);
-    let columns: BTreeSet<&str> = report.facts_of(table).map(|f| f.column.as_str()).collect();
+/// A row key with its position in the table entry.
+type Keyed<'a> = (&'a str, usize);
+
+fn check_hierarchy<'a>(
+    ix: &FactIndex<'a>,
+    rule: &IdentityRule,
+    table: &'a str,
+    terms: &mut Vec<Term<'a>>,
+    out: &mut Vec<Finding>,
+) {
+    let Some(entry) = ix.entry(table) else {
+        return;
+    };
+    let rows = ix.row_keys(table);
+    let mut columns: Vec<(&'a str, usize)> = ix
+        .column_keys(table)
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (*c, i))
+        .collect();
+    columns.sort_unstable();
     let is_code =
         |r: &str| codes::functional_level(r).is_some() || codes::economic_level(r).is_some();
-    let code_rows: Vec<&str> = rows.iter().copied().filter(|r| is_code(r)).collect();
-    for column in columns {
-        // 合计 = Σ 类 (only when the table prints a 合计 row and its 类 rows).
-        let leis: Vec<&str> = code_rows.iter().copied().filter(|r| r.len() == 3).collect();
-        if rows.contains(&"合计") && !leis.is_empty() {
-            let terms: Vec<Term<'_>> = leis
+    // Row keys with their positions in the table entry.
+    let code_rows: Vec<(&'a str, usize)> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| is_code(r))
+        .map(|(i, r)| (*r, i))
+        .collect();
+    let leis: Vec<(&'a str, usize)> = code_rows
+        .iter()
+        .copied()
+        .filter(|(r, _)| r.len() == 3)
+        .collect();
+    let total_row = entry.row_index("合计");
+    // (parent, children) in the order the parents appear; computed once for every column.
+    let families: Vec<(Keyed<'a>, Vec<Keyed<'a>>)> = code_rows
+        .iter()
+        .filter_map(|&p| {
+            let children: Vec<(&'a str, usize)> = code_rows
                 .iter()
-                .map(|r| Term {
-                    table,
-                    row: r.to_string(),
-                    column,
-                    sign: Decimal::ONE,
-                })
+                .copied()
+                .filter(|(c, _)| codes::parent(c) == Some(p.0))
                 .collect();
+            (!children.is_empty()).then_some((p, children))
+        })
+        .collect();
+    // Fast path: total and parts read by position; an identity that holds yields no finding.
+    let holds = |total: usize, parts: &[(&str, usize)], ci: usize| {
+        let sum: Decimal = parts
+            .iter()
+            .filter_map(|&(_, ri)| entry.at(ri, ci))
+            .map(|f| f.value)
+            .sum();
+        entry.at(total, ci).map_or(Decimal::ZERO, |f| f.value) == sum
+    };
+    for (column, ci) in columns {
+        // 合计 = Σ 类 (only when the table prints a 合计 row and its 类 rows).
+        if let Some(tr) = total_row
+            && !leis.is_empty()
+            && !holds(tr, &leis, ci)
+        {
+            terms.clear();
+            terms.extend(leis.iter().map(|&(row, _)| Term {
+                table,
+                row,
+                column,
+                sign: Decimal::ONE,
+            }));
             check_sum(
-                report,
+                ix,
                 rule,
                 Term {
                     table,
-                    row: "合计".into(),
+                    row: "合计",
                     column,
                     sign: Decimal::ONE,
                 },
-                &terms,
-                &format!("（{column} 列 合计 = Σ类）"),
+                terms,
+                || format!("（{column} 列 合计 = Σ类）"),
                 out,
             );
         }
-        for parent in &code_rows {
-            let children: Vec<&str> = code_rows
-                .iter()
-                .copied()
-                .filter(|c| codes::parent(c) == Some(*parent))
-                .collect();
-            if children.is_empty() {
+        for ((parent, pi), children) in &families {
+            if holds(*pi, children, ci) {
                 continue;
             }
-            let terms: Vec<Term<'_>> = children
-                .iter()
-                .map(|r| Term {
-                    table,
-                    row: r.to_string(),
-                    column,
-                    sign: Decimal::ONE,
-                })
-                .collect();
+            terms.clear();
+            terms.extend(children.iter().map(|&(row, _)| Term {
+                table,
+                row,
+                column,
+                sign: Decimal::ONE,
+            }));
             check_sum(
-                report,
+                ix,
                 rule,
                 Term {
                     table,
-                    row: parent.to_string(),
+                    row: parent,
                     column,
                     sign: Decimal::ONE,
                 },
-                &terms,
-                &format!("（{column} 列 {parent} = Σ下级）"),
+                terms,
+                || format!("（{column} 列 {parent} = Σ下级）"),
                 out,
             );
         }

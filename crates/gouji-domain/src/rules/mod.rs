@@ -10,6 +10,7 @@
 
 mod crosscheck;
 pub mod identities;
+mod index;
 mod narrative;
 mod structure;
 
@@ -18,10 +19,12 @@ use std::sync::LazyLock;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Report, UnitType};
+use crate::model::{Fact, Report, UnitType};
+
+pub use index::FactIndex;
 
 /// Version of the rule catalog; stored with every set of findings.
-pub const CATALOG_VERSION: &str = "2026.11.1";
+pub const CATALOG_VERSION: &str = "2026.11.2";
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -120,11 +123,12 @@ impl Validation {
 
 /// Runs every rule over `report`. Never fails: missing inputs make a rule not applicable.
 pub fn validate(report: &Report, ctx: &Context) -> Validation {
+    let ix = FactIndex::new(report);
     let mut findings = Vec::new();
-    identities::check_all(report, &mut findings);
-    structure::check(report, &mut findings);
-    narrative::check(report, &mut findings);
-    crosscheck::check(report, ctx, &mut findings);
+    identities::check_all(&ix, &mut findings);
+    structure::check(&ix, &mut findings);
+    narrative::check(&ix, &mut findings);
+    crosscheck::check(&ix, ctx, &mut findings);
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -178,31 +182,38 @@ pub fn rounding_bound(n: usize) -> Decimal {
 /// Formats an amount for a message («2,781.88»).
 pub(crate) fn fmt(v: Decimal) -> String {
     let s = v.to_string();
-    let (int, frac) = match s.split_once('.') {
-        Some((i, f)) => (i.to_string(), Some(f.to_string())),
-        None => (s, None),
+    let (sign, body) = match s.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", s.as_str()),
     };
-    let (sign, digits) = if let Some(d) = int.strip_prefix('-') {
-        ("-", d.to_string())
-    } else {
-        ("", int)
+    let (digits, frac) = match body.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (body, None),
     };
-    let mut grouped = String::new();
-    for (i, ch) in digits.chars().enumerate() {
+    let mut out = String::with_capacity(s.len() + digits.len() / 3 + 1);
+    out.push_str(sign);
+    for (i, ch) in digits.bytes().enumerate() {
         if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
+            out.push(',');
         }
-        grouped.push(ch);
+        out.push(char::from(ch));
     }
-    match frac {
-        Some(f) => format!("{sign}{grouped}.{f}"),
-        None => format!("{sign}{grouped}"),
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(f);
     }
+    out
 }
 
-/// A location pointing at one table cell, quoting its source line.
+/// A location pointing at one table cell, quoting its source line (unindexed lookup; rules
+/// that run inside `validate()` use [`FactIndex::cell_location`]).
+#[allow(dead_code)]
 pub(crate) fn cell_location(r: &Report, table: &str, row: &str, column: &str) -> Location {
-    let fact = r.fact(table, row, column);
+    location_at(table, row, column, r.fact(table, row, column))
+}
+
+/// A location pointing at (table, row, column), quoting `fact`'s source line when present.
+pub(crate) fn location_at(table: &str, row: &str, column: &str, fact: Option<&Fact>) -> Location {
     Location {
         table: table.into(),
         row: row.into(),

@@ -2,10 +2,11 @@
 
 use rust_decimal::Decimal;
 
-use super::{Finding, Location, Severity, cell_location, fmt};
+use super::index::FxMap;
+use super::{FactIndex, Finding, Location, Severity, fmt};
 use crate::amount::{MeasureUnit, round_half_up};
 use crate::codes;
-use crate::model::{Direction, Figure, FigureKind, Report};
+use crate::model::{Direction, Figure, FigureKind};
 use crate::parse::text::fold;
 
 pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
@@ -72,6 +73,41 @@ pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
         "同一指标前后表述一致",
         "不同章节对同一指标（如收入总计增减额）的表述应一致。",
     ),
+    (
+        "NR-06",
+        Severity::Warning,
+        "NA",
+        "增减变化须说明原因",
+        "情况说明中与上年相比的增加/减少（含增减率）所在章节，在该数字之后应说明原因（“主要原因是…”“主要用于…”等）。",
+    ),
+    (
+        "NR-07",
+        Severity::Error,
+        "NA",
+        "情况说明章节齐全且顺序正确",
+        "决算：收入支出决算总体、收入、支出、财政拨款收支总体、一般公共预算财政拨款支出、基本支出、政府性基金、国有资本经营、“三公”经费、机关运行经费、政府采购、国有资产、预算绩效；预算：收支变动、收入、支出、财政拨款收支总体、一般公共预算、基本支出、“三公”经费、机关运行经费、政府采购、绩效、国有资产。各章须出现且按模板顺序排列（目录不计）。",
+    ),
+    (
+        "NR-08",
+        Severity::Error,
+        "NA",
+        "空表须在情况说明中说明",
+        "公开07/公开08（预算 表7/表8/表9、表10“三公”）无数据时，情况说明应说明“本年度无此项收支”“已公开空表”等，或列明该项金额为 0。",
+    ),
+    (
+        "NR-11",
+        Severity::Info,
+        "NA",
+        "构成占比合计约为 100%",
+        "同一章节中列出的同一整体的各项占比（“占比”“占…的”）之和应为 100%，容差 0.01×k 个百分点（k 为项数）；合计明显小于 100%（差距超过 1 个百分点）视为未列全，不提示。",
+    ),
+    (
+        "NR-13",
+        Severity::Warning,
+        "NA",
+        "绩效自评项目数与等级分布一致",
+        "预算绩效章节中“项目绩效自评个数 N 个”应等于其后各自评等级（优/良/中/差）项目数之和。",
+    ),
 ];
 
 fn finding(
@@ -99,7 +135,7 @@ fn finding(
     }
 }
 
-fn figure_location(r: &Report, f: &Figure, suspect: bool) -> Location {
+fn figure_location(r: &FactIndex<'_>, f: &Figure, suspect: bool) -> Location {
     Location {
         section: r
             .sections
@@ -113,46 +149,96 @@ fn figure_location(r: &Report, f: &Figure, suspect: bool) -> Location {
     }
 }
 
-fn heading(r: &Report, f: &Figure) -> String {
-    r.sections
-        .get(f.section)
-        .map(|s| fold(&s.heading))
-        .unwrap_or_default()
+fn heading<'r>(r: &'r FactIndex<'_>, f: &Figure) -> &'r str {
+    r.heading(f)
 }
 
-pub(super) fn check(r: &Report, out: &mut Vec<Finding>) {
+pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     quoted_amounts(r, out);
     rates(r, out);
     units(r, out);
     staff_counts(r, out);
     total_changes(r, out);
     formatting(r, out);
+    reasons(r, out);
+    required_sections(r, out);
+    empty_tables(r, out);
+    share_sums(r, out);
+    performance_counts(r, out);
+}
+
+/// What a 情况说明 section is about, as far as [`quoted_cell`] cares (bit flags).
+#[derive(Clone, Copy)]
+struct Class(u8);
+
+impl Class {
+    fn has(self, flag: u8) -> bool {
+        self.0 & flag != 0
+    }
+}
+
+const SANGONG: u8 = 1;
+const BASIC: u8 = 2;
+const OVERVIEW: u8 = 4;
+const INCOME: u8 = 8;
+const EXPENSE: u8 = 16;
+
+/// Classifies a folded section heading once per section.
+fn section_class(h: &str) -> u8 {
+    let mut c = 0;
+    if h.contains("三公") {
+        c |= SANGONG;
+    }
+    if h.contains("基本支出") {
+        c |= BASIC;
+    }
+    let fiscal = h.contains("财政拨款");
+    if h.contains("收入支出决算总体") && !fiscal {
+        c |= OVERVIEW;
+    }
+    if h.contains("收入决算") && !fiscal {
+        c |= INCOME;
+    }
+    if h.contains("支出决算") && h.starts_with("三、") {
+        c |= EXPENSE;
+    }
+    c
 }
 
 /// The (table, row, column) a narrative amount quotes, when it can be identified.
 fn quoted_cell(
-    r: &Report,
+    r: &FactIndex<'_>,
     f: &Figure,
-    sentence: &str,
+    econ_names: &mut Option<Vec<(String, String)>>,
+    classes: &mut [Option<u8>],
 ) -> Option<(&'static str, String, &'static str)> {
-    let label = fold(&f.label);
-    let h = heading(r, f);
+    // Every quoted cell below is a 决算 table cell.
     let js = r.kind == crate::ReportKind::FinalAccounts;
-    if f.direction.is_some()
-        || label.contains("上年")
-        || label.contains("较")
-        || label.contains("比")
-    {
+    if !js || f.direction.is_some() {
         return None;
     }
+    let label = r.label(f);
+    if label.contains("上年") || label.contains('较') || label.contains('比') {
+        return None;
+    }
+    let class = match classes.get_mut(f.section) {
+        Some(Some(c)) => *c,
+        Some(slot) => {
+            let c = section_class(heading(r, f));
+            *slot = Some(c);
+            c
+        }
+        None => 0,
+    };
+    let h = Class(class);
     // "三公" 经费 预算/决算 by item.
-    if h.contains("三公") && js {
+    if h.has(SANGONG) {
         let is_budget = label.ends_with("预算") || label.ends_with("预算数");
         let is_final = label.ends_with("决算") || label.ends_with("决算数");
         if !(is_budget || is_final) || label.chars().count() > 30 {
             return None;
         }
-        let s = fold(sentence);
+        let s = fold(sentence_of(f, &f.source.text));
         let items = [
             ("公务用车运行维护", "公务用车运行维护费"),
             ("公务用车购置", "公务用车购置费"),
@@ -168,25 +254,31 @@ fn quoted_cell(
         return Some(("公开09", row.to_string(), item.1));
     }
     // 基本支出 section: 人员经费/公用经费 and economic 款 items.
-    if h.contains("基本支出") && js {
+    if h.has(BASIC) {
         if label.ends_with("人员经费") {
             return Some(("公开06", "人员经费合计".into(), "决算数"));
         }
         if label.ends_with("公用经费") {
             return Some(("公开06", "公用经费合计".into(), "决算数"));
         }
-        for fact in r.facts_of("公开06") {
-            if fact.row.len() == 5 {
-                if let Some(name) = codes::lists().economic_name(&fact.row) {
-                    if label.ends_with(&fold(name)) && name.chars().count() >= 2 {
-                        return Some(("公开06", fact.row.clone(), "决算数"));
-                    }
-                }
-            }
-        }
-        return None;
+        // (folded 款 name, row) of 公开06, in fact order; built once per validation.
+        let names = econ_names.get_or_insert_with(|| {
+            r.facts_of("公开06")
+                .filter(|fact| fact.row.len() == 5)
+                .filter_map(|fact| {
+                    codes::lists()
+                        .economic_name(&fact.row)
+                        .filter(|name| name.chars().count() >= 2)
+                        .map(|name| (fold(name), fact.row.clone()))
+                })
+                .collect()
+        });
+        return names
+            .iter()
+            .find(|(name, _)| label.ends_with(name.as_str()))
+            .map(|(_, row)| ("公开06", row.clone(), "决算数"));
     }
-    if js && h.contains("收入支出决算总体") && !h.contains("财政拨款") {
+    if h.has(OVERVIEW) {
         if label.contains("收入总计") && !label.contains("支出总计") {
             return Some(("公开01", "收入总计".into(), "决算数"));
         }
@@ -194,7 +286,7 @@ fn quoted_cell(
             return Some(("公开01", "支出总计".into(), "决算数"));
         }
     }
-    if js && h.contains("收入决算") && !h.contains("财政拨款") {
+    if h.has(INCOME) {
         if label.ends_with("收入合计") {
             return Some(("公开01", "本年收入合计".into(), "决算数"));
         }
@@ -222,7 +314,7 @@ fn quoted_cell(
             }
         }
     }
-    if js && h.contains("支出决算") && h.starts_with("三、") {
+    if h.has(EXPENSE) {
         if label.ends_with("支出合计") {
             return Some(("公开01", "本年支出合计".into(), "决算数"));
         }
@@ -263,15 +355,16 @@ fn sentence_of<'a>(f: &Figure, text: &'a str) -> &'a str {
     &text[start..printed_at]
 }
 
-fn quoted_amounts(r: &Report, out: &mut Vec<Finding>) {
+fn quoted_amounts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    let mut econ_names = None;
+    let mut classes = vec![None; r.sections.len()];
     for f in r
         .figures
         .iter()
         .filter(|f| f.kind == FigureKind::Amount && f.unit == MeasureUnit::Wanyuan)
     {
         let Some(value) = f.value else { continue };
-        let sentence = sentence_of(f, &f.source.text);
-        let Some((table, row, column)) = quoted_cell(r, f, sentence) else {
+        let Some((table, row, column)) = quoted_cell(r, f, &mut econ_names, &mut classes) else {
             continue;
         };
         if r.table(table).is_none() {
@@ -288,7 +381,7 @@ fn quoted_amounts(r: &Report, out: &mut Vec<Finding>) {
                 "情况说明“{}{}”与 {table} {row} {column} 的 {} 万元不一致（相差 {} 万元），请核对说明文字",
                 f.label, f.printed, fmt(cell), fmt(value - cell)
             ),
-            vec![figure_location(r, f, true), cell_location(r, table, &row, column)],
+            vec![figure_location(r, f, true), r.cell_location(table, &row, column)],
             Some(cell),
             Some(value),
             Some(Decimal::ZERO),
@@ -298,7 +391,7 @@ fn quoted_amounts(r: &Report, out: &mut Vec<Finding>) {
 
 /// Compares a stated percentage with the recomputed one (half-up, 2 dp).
 fn compare_rate(
-    r: &Report,
+    r: &FactIndex<'_>,
     id: &str,
     f: &Figure,
     stated: Decimal,
@@ -339,13 +432,18 @@ fn compare_rate(
     ));
 }
 
-fn rates(r: &Report, out: &mut Vec<Finding>) {
+fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     let figs = &r.figures;
+    // Figures per section number (any number a structured submission may carry).
+    let mut by_section: FxMap<usize, Vec<&Figure>> = FxMap::default();
+    for f in figs {
+        by_section.entry(f.section).or_default().push(f);
+    }
     for (i, f) in figs.iter().enumerate() {
         if f.kind != FigureKind::Percent {
             continue;
         }
-        let label = fold(&f.label);
+        let label = r.label(f);
         // NR-04: «增长∞%».
         if f.value.is_none() {
             out.push(finding(
@@ -374,12 +472,12 @@ fn rates(r: &Report, out: &mut Vec<Finding>) {
         // NR-03: 完成预算 / 执行率 from the two amounts before it (预算 then 决算/执行数).
         if label.contains("完成") && label.contains("预算") || label.contains("执行率") {
             let budget = same_line.iter().find(|g| {
-                let l = fold(&g.label);
+                let l = r.label(g);
                 let l = l.trim_end_matches('为');
                 l.ends_with("预算") || l.ends_with("预算数")
             });
             let actual = same_line.iter().find(|g| {
-                let l = fold(&g.label);
+                let l = r.label(g);
                 (l.contains("决算") || l.contains("执行") || l.contains("支出"))
                     && !l.contains("预算")
             });
@@ -413,7 +511,7 @@ fn rates(r: &Report, out: &mut Vec<Finding>) {
             let Some(part) = same_line.first() else {
                 continue;
             };
-            let whole = whole_for(r, f, &label);
+            let whole = whole_for(r, f, &label, &by_section);
             if let Some((wv, wloc)) = whole {
                 if !wv.is_zero() && part.value.is_some() {
                     let computed = part.value.unwrap_or_default() / wv * Decimal::ONE_HUNDRED;
@@ -441,7 +539,14 @@ fn rates(r: &Report, out: &mut Vec<Finding>) {
 
 /// The whole a 占比 refers to: a named total («占本年支出合计的», «占政府采购支出总额的») or the first
 /// amount of the section.
-fn whole_for(r: &Report, f: &Figure, label: &str) -> Option<(Decimal, Location)> {
+fn whole_for(
+    r: &FactIndex<'_>,
+    f: &Figure,
+    label: &str,
+    by_section: &FxMap<usize, Vec<&Figure>>,
+) -> Option<(Decimal, Location)> {
+    // The figures of f's section, in document order.
+    let section: &[&Figure] = by_section.get(&f.section).map_or(&[], |v| v.as_slice());
     if label.contains("本年支出合计") {
         let t = if r.kind == crate::ReportKind::Budget {
             ("表1", "本年支出合计", "合计")
@@ -450,26 +555,28 @@ fn whole_for(r: &Report, f: &Figure, label: &str) -> Option<(Decimal, Location)>
         };
         return r
             .value(t.0, t.1, t.2)
-            .map(|v| (v, cell_location(r, t.0, t.1, t.2)));
+            .map(|v| (v, r.cell_location(t.0, t.1, t.2)));
     }
     let noun = label
         .trim_start_matches('占')
         .trim_end_matches('的')
         .to_string();
-    let in_section = r.figures.iter().filter(|g| {
-        g.section == f.section && g.kind == FigureKind::Amount && g.unit == MeasureUnit::Wanyuan
-    });
+    let in_section = section
+        .iter()
+        .copied()
+        .filter(|g| g.kind == FigureKind::Amount && g.unit == MeasureUnit::Wanyuan);
     if noun.chars().count() >= 2 && noun != "比" {
         let amounts = || {
-            r.figures.iter().filter(|g| {
-                g.section == f.section && g.kind == FigureKind::Amount && !std::ptr::eq(*g, f)
-            })
+            section
+                .iter()
+                .copied()
+                .filter(|g| g.kind == FigureKind::Amount && !std::ptr::eq(*g, f))
         };
-        if let Some(g) = amounts().find(|g| fold(&g.label).contains(&noun)) {
+        if let Some(g) = amounts().find(|g| r.label(g).contains(&noun)) {
             return g.value.map(|v| (v, figure_location(r, g, false)));
         }
         if noun.contains("总额") {
-            if let Some(g) = amounts().find(|g| fold(&g.label).contains("总额")) {
+            if let Some(g) = amounts().find(|g| r.label(g).contains("总额")) {
                 return g.value.map(|v| (v, figure_location(r, g, false)));
             }
         }
@@ -477,11 +584,7 @@ fn whole_for(r: &Report, f: &Figure, label: &str) -> Option<(Decimal, Location)>
     }
     let first = in_section.into_iter().next()?;
     if first.source.line == f.source.line
-        && r.figures.iter().position(|g| std::ptr::eq(g, first))
-            == r.figures
-                .iter()
-                .position(|g| std::ptr::eq(g, f))
-                .map(|p| p.saturating_sub(1))
+        && r.figure_position(first) == r.figure_position(f).map(|p| p.saturating_sub(1))
     {
         // The part itself is the first amount: no whole stated in the section.
         return None;
@@ -490,7 +593,7 @@ fn whole_for(r: &Report, f: &Figure, label: &str) -> Option<(Decimal, Location)>
 }
 
 /// NR-10: a 元 figure whose number is a 万元 cell of the tables.
-fn units(r: &Report, out: &mut Vec<Finding>) {
+fn units(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     for f in r
         .figures
         .iter()
@@ -500,7 +603,7 @@ fn units(r: &Report, out: &mut Vec<Finding>) {
         if v.is_zero() || v.scale() != 2 {
             continue;
         }
-        let label = fold(&f.label);
+        let label = r.label(f);
         let hit = r.facts.iter().find(|c| {
             c.unit == MeasureUnit::Wanyuan && c.value == v && {
                 let name = r
@@ -525,7 +628,7 @@ fn units(r: &Report, out: &mut Vec<Finding>) {
                 ),
                 vec![
                     figure_location(r, f, true),
-                    cell_location(r, &c.table, &c.row, &c.column),
+                    r.cell_location(&c.table, &c.row, &c.column),
                 ],
                 None,
                 Some(v),
@@ -536,7 +639,7 @@ fn units(r: &Report, out: &mut Vec<Finding>) {
 }
 
 /// NR-15: 编制/实有人员 = Σ 行政 + 事业 (+ 工勤).
-fn staff_counts(r: &Report, out: &mut Vec<Finding>) {
+fn staff_counts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     let counts: Vec<&Figure> = r
         .figures
         .iter()
@@ -545,7 +648,7 @@ fn staff_counts(r: &Report, out: &mut Vec<Finding>) {
     let mut i = 0;
     while i < counts.len() {
         let total = counts[i];
-        let tl = fold(&total.label);
+        let tl = r.label(total);
         let is_part =
             |l: &str| l.starts_with("行政") || l.starts_with("事业") || l.starts_with("工勤");
         if (tl.contains("编制") || tl.contains("实有")) && !is_part(&tl) {
@@ -553,7 +656,7 @@ fn staff_counts(r: &Report, out: &mut Vec<Finding>) {
             let mut parts = Vec::new();
             while j < counts.len()
                 && counts[j].source.line == total.source.line
-                && is_part(&fold(&counts[j].label))
+                && is_part(&r.label(counts[j]))
             {
                 parts.push(counts[j]);
                 j += 1;
@@ -593,7 +696,7 @@ fn staff_counts(r: &Report, out: &mut Vec<Finding>) {
 }
 
 /// NR-05 and NR-16: the 收入总计 change of §一 against the 财政拨款 changes of §四/§五.
-fn total_changes(r: &Report, out: &mut Vec<Finding>) {
+fn total_changes(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     if r.kind != crate::ReportKind::FinalAccounts {
         return;
     }
@@ -603,14 +706,13 @@ fn total_changes(r: &Report, out: &mut Vec<Finding>) {
             .filter(|f| {
                 f.kind == FigureKind::Amount
                     && matches!(f.direction, Some(Direction::Up | Direction::Down))
-                    && pred(&heading(r, f))
+                    && pred(heading(r, f))
             })
             .collect()
     };
     let total_sec = changes(&|h| h.contains("收入支出决算总体") && !h.contains("财政拨款"));
     let Some(total_change) = total_sec.iter().find(|f| {
-        fold(&f.label).contains("收入总计")
-            || fold(sentence_of(f, &f.source.text)).contains("收入总计")
+        r.label(f).contains("收入总计") || fold(sentence_of(f, &f.source.text)).contains("收入总计")
     }) else {
         return;
     };
@@ -625,7 +727,7 @@ fn total_changes(r: &Report, out: &mut Vec<Finding>) {
     );
     // NR-16: §五 calls its figure 收入总计 but it differs from §一.
     for f in &gpb_sec {
-        if fold(&f.label).contains("收入总计") && f.value != total_change.value {
+        if r.label(f).contains("收入总计") && f.value != total_change.value {
             out.push(finding(
                 "NR-16",
                 Severity::Warning,
@@ -675,7 +777,7 @@ fn total_changes(r: &Report, out: &mut Vec<Finding>) {
 }
 
 /// NR-14: amounts and percentages printed with other than two decimals.
-fn formatting(r: &Report, out: &mut Vec<Finding>) {
+fn formatting(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     for f in &r.figures {
         let Some(v) = f.value else { continue };
         let odd = match f.kind {
@@ -696,5 +798,422 @@ fn formatting(r: &Report, out: &mut Vec<Finding>) {
                 None,
             ));
         }
+    }
+}
+
+/// The source lines `first..=last` (1-based) of the document, joined.
+fn text_of(r: &FactIndex<'_>, first: u32, last: u32) -> String {
+    let (a, b) = (
+        first.max(1) as usize - 1,
+        (last as usize).min(r.lines.len()),
+    );
+    if a >= b {
+        return String::new();
+    }
+    r.lines[a..b].join("\n")
+}
+
+/// Words that introduce the reason for a change.
+const REASON_MARKERS: &[&str] = &["原因", "主要是", "主要用于", "由于", "因为", "系"];
+
+/// NR-06: a change against last year must be followed by its reason within its section.
+fn reasons(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    if r.lines.is_empty() {
+        return;
+    }
+    let mut done = vec![false; r.sections.len()];
+    for f in &r.figures {
+        if !matches!(f.direction, Some(Direction::Up | Direction::Down))
+            || f.kind == FigureKind::Count
+            || done.get(f.section).copied().unwrap_or(true)
+        {
+            continue;
+        }
+        let Some(sec) = r.sections.get(f.section) else {
+            continue;
+        };
+        done[f.section] = true;
+        let after = text_of(r, f.source.line, sec.last_line);
+        let start = after.find(&f.printed).unwrap_or(0);
+        if REASON_MARKERS.iter().any(|m| after[start..].contains(m)) {
+            continue;
+        }
+        out.push(finding(
+            "NR-06",
+            Severity::Warning,
+            format!(
+                "“{}”中“{}{}”说明了与上年相比的增减变化，但未说明原因（如“主要原因是…”）",
+                sec.heading.trim(),
+                f.label,
+                f.printed
+            ),
+            vec![figure_location(r, f, true)],
+            None,
+            f.value,
+            None,
+        ));
+    }
+}
+
+/// One required 情况说明 section: the heading (folded) contains one of `any` and none of `none`.
+struct Required {
+    name: &'static str,
+    any: &'static [&'static str],
+    none: &'static [&'static str],
+}
+
+impl Required {
+    fn matches(&self, heading: &str) -> bool {
+        self.any.iter().any(|k| heading.contains(k))
+            && !self.none.iter().any(|k| heading.contains(k))
+    }
+}
+
+const fn req(
+    name: &'static str,
+    any: &'static [&'static str],
+    none: &'static [&'static str],
+) -> Required {
+    Required { name, any, none }
+}
+
+/// 决算 情况说明 sections in template order (Shanxi and Shaanxi templates share these).
+const FINAL_SECTIONS: &[Required] = &[
+    req(
+        "收入支出决算总体情况说明",
+        &["收入支出决算总体", "收支决算总体"],
+        &["财政拨款"],
+    ),
+    req("收入决算情况说明", &["收入决算"], &["财政拨款", "支出"]),
+    req(
+        "支出决算情况说明",
+        &["支出决算"],
+        &["财政拨款", "收入", "三公", "机关运行"],
+    ),
+    req(
+        "财政拨款收支决算总体情况说明",
+        &["财政拨款收支决算总体", "财政拨款收入支出决算总体"],
+        &[],
+    ),
+    req(
+        "一般公共预算财政拨款支出决算情况说明",
+        &["一般公共预算财政拨款"],
+        &["基本支出"],
+    ),
+    req(
+        "一般公共预算财政拨款基本支出决算情况说明",
+        &["一般公共预算财政拨款基本支出"],
+        &[],
+    ),
+    req(
+        "政府性基金预算财政拨款收支决算情况说明",
+        &["政府性基金"],
+        &[],
+    ),
+    req(
+        "国有资本经营预算财政拨款支出决算情况说明",
+        &["国有资本经营"],
+        &[],
+    ),
+    req("财政拨款“三公”经费支出决算情况说明", &["三公"], &[]),
+    req("机关运行经费支出情况说明", &["机关运行经费"], &[]),
+    req("政府采购情况说明", &["政府采购"], &[]),
+    req("国有资产占用情况说明", &["国有资产"], &[]),
+    req("预算绩效情况说明", &["绩效"], &[]),
+];
+
+/// 预算 情况说明 sections in template order (Shanxi 2024 单位预算).
+const BUDGET_SECTIONS: &[Required] = &[
+    req(
+        "收支预算总体及变动情况",
+        &["收支数据变动", "收支变动", "收支预算总体"],
+        &["财政拨款"],
+    ),
+    req("收入预算情况说明", &["收入预算"], &["财政拨款"]),
+    req("支出预算情况说明", &["支出预算"], &["财政拨款", "一般公共"]),
+    req("财政拨款收支预算总体情况说明", &["财政拨款收支"], &[]),
+    req("一般公共预算支出情况说明", &["一般公共预算"], &["基本支出"]),
+    req("一般公共预算基本支出情况说明", &["基本支出"], &[]),
+    req("“三公”经费说明", &["三公"], &[]),
+    req("机关运行经费说明", &["机关运行经费"], &[]),
+    req("政府采购情况", &["政府采购"], &[]),
+    req("绩效管理情况", &["绩效"], &[]),
+    req("国有资产占有使用情况", &["国有资产"], &[]),
+];
+
+/// NR-07: every required section present, in template order. The body starts at the last heading
+/// that matches the first required section, so a table of contents does not count.
+fn required_sections(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    if r.sections.is_empty() || r.lines.is_empty() {
+        return;
+    }
+    let required = if r.kind == crate::ReportKind::Budget {
+        BUDGET_SECTIONS
+    } else {
+        FINAL_SECTIONS
+    };
+    let headings: Vec<&str> = (0..r.sections.len())
+        .map(|i| r.section_heading(i))
+        .collect();
+    // Only a document that has a 情况说明 at all is checked here (G-01 covers the tables).
+    if !headings
+        .iter()
+        .any(|h| required.iter().any(|q| q.matches(h)))
+    {
+        return;
+    }
+    let start = headings
+        .iter()
+        .rposition(|h| required[0].matches(h))
+        .unwrap_or(0);
+    let mut found: Vec<Option<usize>> = vec![None; required.len()];
+    for (i, h) in headings.iter().enumerate().skip(start) {
+        if let Some(k) = (0..required.len()).find(|&k| found[k].is_none() && required[k].matches(h))
+        {
+            found[k] = Some(i);
+        }
+    }
+    let mut last: Option<(usize, &Required)> = None;
+    for (q, pos) in required.iter().zip(&found) {
+        match pos {
+            None => out.push(finding(
+                "NR-07",
+                Severity::Error,
+                format!("情况说明缺少“{}”章节", q.name),
+                vec![Location {
+                    section: q.name.to_string(),
+                    ..Location::default()
+                }],
+                None,
+                None,
+                None,
+            )),
+            Some(i) => {
+                if let Some((prev, pq)) = last
+                    && *i < prev
+                {
+                    let s = &r.sections[*i];
+                    out.push(finding(
+                        "NR-07",
+                        Severity::Error,
+                        format!(
+                            "情况说明章节顺序与模板不一致：“{}”应在“{}”之后",
+                            s.heading.trim(),
+                            pq.name
+                        ),
+                        vec![Location {
+                            section: s.heading.clone(),
+                            line: s.first_line,
+                            suspect: true,
+                            ..Location::default()
+                        }],
+                        None,
+                        None,
+                        None,
+                    ));
+                    continue;
+                }
+                last = Some((*i, q));
+            }
+        }
+    }
+}
+
+/// Words that state a table is empty.
+const EMPTY_MARKERS: &[&str] = &["无", "空表", "不涉及", "未发生", "没有"];
+
+/// NR-08: an empty fund (or 三公) table is stated in the narrative.
+fn empty_tables(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    if r.sections.is_empty() || r.lines.is_empty() {
+        return;
+    }
+    let checks: &[(&str, &str)] = if r.kind == crate::ReportKind::Budget {
+        &[
+            ("表7", "政府性基金"),
+            ("表8", "政府性基金"),
+            ("表9", "国有资本经营"),
+            ("表10", "三公"),
+        ]
+    } else {
+        &[("公开07", "政府性基金"), ("公开08", "国有资本经营")]
+    };
+    for &(table, key) in checks {
+        let Some(t) = r.table(table) else { continue };
+        if r.facts_of(table).any(|f| !f.value.is_zero()) {
+            continue;
+        }
+        let stated_in_section = || {
+            r.sections.iter().enumerate().any(|(i, s)| {
+                r.section_heading(i).contains(key) && {
+                    let body = text_of(r, s.first_line + 1, s.last_line);
+                    EMPTY_MARKERS.iter().any(|m| body.contains(m))
+                }
+            })
+        };
+        let stated_as_zero = || {
+            r.figures.iter().any(|f| {
+                f.kind == FigureKind::Amount
+                    && f.value.is_some_and(|v| v.is_zero())
+                    && r.label(f).contains(key)
+            })
+        };
+        let stated_in_text = || {
+            r.lines
+                .iter()
+                .any(|l| l.contains(key) && (l.contains("空表") || l.contains("无此项")))
+        };
+        if stated_in_section() || stated_as_zero() || stated_in_text() {
+            continue;
+        }
+        out.push(finding(
+            "NR-08",
+            Severity::Error,
+            format!(
+                "{table} 无数据，但情况说明未说明{key}相关收支为空（如“本年度无此项收支，已公开空表”）"
+            ),
+            vec![Location {
+                table: table.to_string(),
+                line: t.line,
+                ..Location::default()
+            }],
+            None,
+            None,
+            None,
+        ));
+    }
+}
+
+/// NR-11: shares of one whole listed in one section add up to 100 %.
+fn share_sums(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    let mut i = 0;
+    let figs = &r.figures;
+    while i < figs.len() {
+        let f = &figs[i];
+        let label = r.label(f);
+        let is_share = |g: &Figure, l: &str| {
+            g.kind == FigureKind::Percent
+                && g.value.is_some()
+                && g.direction.is_none()
+                && l.starts_with('占')
+        };
+        if !is_share(f, &label) {
+            i += 1;
+            continue;
+        }
+        // A run of shares with the same label in the same section (amounts may sit between them).
+        let mut group = vec![f];
+        let mut j = i + 1;
+        while j < figs.len() && figs[j].section == f.section {
+            let g = &figs[j];
+            if g.kind == FigureKind::Percent {
+                if is_share(g, &r.label(g)) && r.label(g) == label {
+                    group.push(g);
+                } else {
+                    break;
+                }
+            }
+            j += 1;
+        }
+        i = j.max(i + 1);
+        if group.len() < 2 {
+            continue;
+        }
+        let sum: Decimal = group.iter().filter_map(|g| g.value).sum();
+        let hundred = Decimal::ONE_HUNDRED;
+        let tol = Decimal::new(1, 2) * Decimal::from(group.len() as u64);
+        let gap = sum - hundred;
+        // Above 100 % is impossible; far below it is an incomplete list, not an error.
+        if gap.abs() <= tol || gap < -Decimal::ONE {
+            continue;
+        }
+        out.push(finding(
+            "NR-11",
+            Severity::Info,
+            format!(
+                "“{}”所列 {} 项占比（{}）合计 {}%，与 100% 相差 {} 个百分点",
+                r.sections
+                    .get(f.section)
+                    .map(|s| s.heading.trim())
+                    .unwrap_or(""),
+                group.len(),
+                group
+                    .iter()
+                    .map(|g| g.printed.trim_start_matches(['占', '比']).to_string())
+                    .collect::<Vec<_>>()
+                    .join("、"),
+                fmt(sum),
+                fmt(gap)
+            ),
+            group.iter().map(|g| figure_location(r, g, false)).collect(),
+            Some(hundred),
+            Some(sum),
+            Some(tol),
+        ));
+    }
+}
+
+/// NR-13: «项目绩效自评个数N个 … a个项目自评等级为“优”，b个…» ⇒ N = a + b + ….
+fn performance_counts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    let figs = &r.figures;
+    let mut i = 0;
+    while i < figs.len() {
+        let total = &figs[i];
+        i += 1;
+        if total.kind != FigureKind::Count
+            || !total.printed.ends_with('个')
+            || !r.label(total).contains("个数")
+            || !r.heading(total).contains("绩效")
+        {
+            continue;
+        }
+        let line = total.source.line;
+        let text = total.source.text.as_str();
+        let mut cursor = text
+            .find(&total.printed)
+            .map_or(0, |p| p + total.printed.len());
+        let mut parts: Vec<&Figure> = Vec::new();
+        let mut j = i;
+        while j < figs.len() && figs[j].source.line == line {
+            let g = &figs[j];
+            j += 1;
+            let Some(p) = text[cursor..].find(&g.printed).map(|p| p + cursor) else {
+                break;
+            };
+            cursor = p + g.printed.len();
+            let after: String = text[cursor..].chars().take(12).collect();
+            if g.kind == FigureKind::Count && g.printed.ends_with('个') && after.contains("等级")
+            {
+                parts.push(g);
+            }
+        }
+        if parts.len() < 2 {
+            continue;
+        }
+        let sum: Decimal = parts.iter().filter_map(|p| p.value).sum();
+        let tv = total.value.unwrap_or_default();
+        if sum == tv {
+            continue;
+        }
+        let mut locs = vec![figure_location(r, total, true)];
+        locs.extend(parts.iter().map(|p| figure_location(r, p, false)));
+        out.push(finding(
+            "NR-13",
+            Severity::Warning,
+            format!(
+                "“{}{}”与各自评等级项目数之和（{}，合计 {} 个）不一致",
+                total.label,
+                total.printed,
+                parts
+                    .iter()
+                    .map(|p| p.printed.as_str())
+                    .collect::<Vec<_>>()
+                    .join("+"),
+                sum
+            ),
+            locs,
+            Some(sum),
+            Some(tv),
+            Some(Decimal::ZERO),
+        ));
     }
 }

@@ -4,9 +4,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{Finding, Location, Severity};
+use super::{FactIndex, Finding, Location, Severity};
 use crate::codes::{self, Level};
-use crate::model::Report;
 use crate::template;
 
 pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
@@ -61,10 +60,14 @@ pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
     ),
 ];
 
+/// «年度» as bytes: most lines have none, so the regex runs on few lines.
+static YEAR_WORD: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new("年度"));
+
 static YEAR_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"([0-9]{4})\s*年度").expect("static regex"));
 
-pub(super) fn check(report: &Report, out: &mut Vec<Finding>) {
+pub(super) fn check(report: &FactIndex<'_>, out: &mut Vec<Finding>) {
     let Some(family) = template::family(&report.family) else {
         return;
     };
@@ -189,7 +192,7 @@ pub(super) fn check(report: &Report, out: &mut Vec<Finding>) {
         }
     }
     // G-06 garbled years.
-    for (i, line) in report.lines.iter().enumerate() {
+    for (i, line) in lines_with_year_word(&report.lines) {
         for cap in YEAR_RE.captures_iter(line) {
             let Ok(y) = cap[1].parse::<i32>() else {
                 continue;
@@ -235,6 +238,28 @@ pub(super) fn check(report: &Report, out: &mut Vec<Finding>) {
             tolerance: None,
         });
     }
+}
+
+/// The lines (with their 0-based index) that contain «年度», in order: one search over the joined
+/// text instead of one per line.
+fn lines_with_year_word(lines: &[String]) -> Vec<(usize, &String)> {
+    let mut text = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+    let mut starts = Vec::with_capacity(lines.len());
+    for l in lines {
+        starts.push(text.len());
+        text.extend_from_slice(l.as_bytes());
+        text.push(b'\n');
+    }
+    let mut out: Vec<(usize, &String)> = Vec::new();
+    for pos in YEAR_WORD.find_iter(&text) {
+        let i = starts.partition_point(|&s| s <= pos).saturating_sub(1);
+        if out.last().is_none_or(|(j, _)| *j != i)
+            && let Some(l) = lines.get(i)
+        {
+            out.push((i, l));
+        }
+    }
+    out
 }
 
 fn simple(id: &str, severity: Severity, message: String, table: String, line: u32) -> Finding {

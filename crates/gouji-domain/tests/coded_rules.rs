@@ -1,0 +1,1107 @@
+//! Every coded (non-declarative) rule of the catalog has a minimal passing and a minimal failing
+//! report, built in code. The failing report must produce the rule with its severity and the real
+//! expected/actual values; the passing one must not produce the rule at all. A coverage test makes
+//! a new rule without fixtures fail the build (CU-* rules are covered by the consolidation tests).
+
+use gouji_domain::amount::MeasureUnit;
+use gouji_domain::model::{
+    Direction, Fact, Figure, FigureKind, Provenance, Report, ReportKind, RowLabel, Scope, Section,
+    Table, UnitType, Unplaced,
+};
+use gouji_domain::rules::identities::rules as identity_rules;
+use gouji_domain::rules::{Context, Finding, Severity, catalog, validate};
+use gouji_domain::template;
+use rust_decimal::Decimal;
+
+/// «12.34» → Decimal, keeping the printed scale.
+fn d(s: &str) -> Decimal {
+    s.parse().expect("decimal literal")
+}
+
+fn report(kind: ReportKind, family: &str) -> Report {
+    Report::new("示例单位", 2024, kind, Scope::Unit, family)
+}
+
+fn js() -> Report {
+    report(ReportKind::FinalAccounts, "shanxi-js")
+}
+
+fn ys() -> Report {
+    report(ReportKind::Budget, "shanxi-ys")
+}
+
+fn table<'r>(r: &'r mut Report, id: &str) -> &'r mut Table {
+    if r.table(id).is_none() {
+        r.tables.push(Table {
+            id: id.into(),
+            title: id.into(),
+            unit: MeasureUnit::Wanyuan,
+            empty_reason: None,
+            line: 1,
+            rows: vec![],
+            dashes: vec![],
+            entity: None,
+        });
+    }
+    r.tables.iter_mut().find(|t| t.id == id).expect("table")
+}
+
+fn cell(r: &mut Report, t: &str, row: &str, col: &str, v: &str) {
+    table(r, t);
+    r.facts.push(Fact {
+        table: t.into(),
+        row: row.into(),
+        column: col.into(),
+        value: d(v),
+        unit: MeasureUnit::Wanyuan,
+        source: Provenance {
+            line: 1,
+            text: format!("{row}\t{v}"),
+        },
+    });
+}
+
+fn row(r: &mut Report, t: &str, key: &str, label: &str, subtotal: bool) {
+    let line = r.table(t).map_or(0, |t| t.rows.len() as u32 + 2);
+    table(r, t).rows.push(RowLabel {
+        key: key.into(),
+        label: label.into(),
+        note: None,
+        line,
+        subtotal,
+    });
+}
+
+/// Adds a 情况说明 section; its lines are appended to `r.lines`. Returns the section index.
+fn section(r: &mut Report, heading: &str, body: &[&str]) -> usize {
+    let first = r.lines.len() as u32 + 1;
+    r.lines.push(heading.into());
+    for l in body {
+        r.lines.push((*l).into());
+    }
+    r.sections.push(Section {
+        heading: heading.into(),
+        first_line: first,
+        last_line: r.lines.len() as u32,
+    });
+    r.sections.len() - 1
+}
+
+struct Fig<'a> {
+    section: usize,
+    kind: FigureKind,
+    label: &'a str,
+    value: Option<&'a str>,
+    unit: MeasureUnit,
+    printed: &'a str,
+    direction: Option<Direction>,
+    /// 1-based line in `r.lines` the figure is printed on.
+    line: u32,
+}
+
+fn fig(r: &mut Report, f: Fig<'_>) {
+    let text = r
+        .lines
+        .get(f.line as usize - 1)
+        .cloned()
+        .unwrap_or_default();
+    r.figures.push(Figure {
+        section: f.section,
+        kind: f.kind,
+        label: f.label.into(),
+        value: f.value.map(d),
+        unit: f.unit,
+        printed: f.printed.into(),
+        direction: f.direction,
+        source: Provenance { line: f.line, text },
+    });
+}
+
+/// An amount in 万元 on line `line`.
+fn amount(r: &mut Report, section: usize, line: u32, label: &str, v: &str) {
+    fig(
+        r,
+        Fig {
+            section,
+            kind: FigureKind::Amount,
+            label,
+            value: Some(v),
+            unit: MeasureUnit::Wanyuan,
+            printed: &format!("{v}万元"),
+            direction: None,
+            line,
+        },
+    );
+}
+
+fn percent(r: &mut Report, section: usize, line: u32, label: &str, v: &str) {
+    fig(
+        r,
+        Fig {
+            section,
+            kind: FigureKind::Percent,
+            label,
+            value: Some(v),
+            unit: MeasureUnit::Wanyuan,
+            printed: &format!("{v}%"),
+            direction: None,
+            line,
+        },
+    );
+}
+
+fn count(r: &mut Report, section: usize, line: u32, label: &str, v: &str, suffix: &str) {
+    fig(
+        r,
+        Fig {
+            section,
+            kind: FigureKind::Count,
+            label,
+            value: Some(v),
+            unit: MeasureUnit::Count,
+            printed: &format!("{v}{suffix}"),
+            direction: None,
+            line,
+        },
+    );
+}
+
+/// A change against last year («增加6.90万元»).
+fn change(r: &mut Report, section: usize, line: u32, label: &str, v: &str, dir: Direction) {
+    let verb = if dir == Direction::Up {
+        "增加"
+    } else {
+        "减少"
+    };
+    fig(
+        r,
+        Fig {
+            section,
+            kind: FigureKind::Amount,
+            label,
+            value: Some(v),
+            unit: MeasureUnit::Wanyuan,
+            printed: &format!("{verb}{v}万元"),
+            direction: Some(dir),
+            line,
+        },
+    );
+}
+
+/// What the failing fixture must produce.
+struct Expect {
+    severity: Severity,
+    expected: Option<&'static str>,
+    actual: Option<&'static str>,
+    /// Substrings of the message.
+    says: &'static [&'static str],
+}
+
+struct Case {
+    id: &'static str,
+    /// Builds the report; `true` = the failing variant.
+    build: fn(bool) -> (Report, Context),
+    expect: Expect,
+}
+
+fn ctx() -> Context {
+    Context::default()
+}
+
+fn findings(id: &str, (r, c): (Report, Context)) -> Vec<Finding> {
+    validate(&r, &c)
+        .findings
+        .into_iter()
+        .filter(|f| f.rule_id == id)
+        .collect()
+}
+
+/// All tables of a template family, each with one fact or an empty-table statement.
+fn full_family(family: &str, kind: ReportKind, skip: Option<&str>) -> Report {
+    let mut r = report(kind, family);
+    for t in &template::family(family).expect("family").tables {
+        if Some(t.id.as_str()) == skip {
+            continue;
+        }
+        table(&mut r, &t.id).empty_reason = Some("本表无数据".into());
+    }
+    r
+}
+
+/// 决算 sections in template order, each with a one-line body.
+const JS_HEADINGS: &[&str] = &[
+    "一、收入支出决算总体情况说明",
+    "二、收入决算情况说明",
+    "三、支出决算情况说明",
+    "四、财政拨款收支决算总体情况说明",
+    "五、一般公共预算财政拨款支出决算情况说明",
+    "六、一般公共预算财政拨款基本支出决算情况说明",
+    "七、政府性基金预算财政拨款收支决算情况说明",
+    "八、国有资本经营预算财政拨款支出决算情况说明",
+    "九、财政拨款“三公”经费支出决算情况说明",
+    "十、机关运行经费支出情况说明",
+    "十一、政府采购情况说明",
+    "十二、国有资产占用情况说明",
+    "十三、预算绩效情况说明",
+];
+
+fn cases() -> Vec<Case> {
+    vec![
+        // ---- structure ----
+        Case {
+            id: "G-01",
+            build: |fail| {
+                let skip = fail.then_some("公开10");
+                (
+                    full_family("shanxi-js", ReportKind::FinalAccounts, skip),
+                    ctx(),
+                )
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: None,
+                actual: None,
+                says: &["缺少 公开10"],
+            },
+        },
+        Case {
+            id: "G-02",
+            build: |fail| {
+                let mut r = js();
+                cell(&mut r, "公开01", "收入总计", "决算数", "1.00");
+                table(&mut r, "公开01").entity = Some(if fail {
+                    "另一单位".into()
+                } else {
+                    "示例单位(汇总)".into()
+                });
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: None,
+                actual: None,
+                says: &["另一单位", "示例单位"],
+            },
+        },
+        Case {
+            id: "G-03",
+            build: |fail| {
+                let mut r = js();
+                table(&mut r, "公开07").empty_reason = (!fail).then(|| "本表无数据".into());
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: None,
+                actual: None,
+                says: &["公开07 无数据"],
+            },
+        },
+        Case {
+            id: "G-04",
+            build: |fail| {
+                let mut r = js();
+                table(&mut r, "公开08").empty_reason = Some("本单位不涉及".into());
+                if fail {
+                    cell(&mut r, "公开08", "合计", "合计", "3.00");
+                }
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: None,
+                actual: None,
+                says: &["公开08 声明为空表", "本单位不涉及"],
+            },
+        },
+        Case {
+            id: "G-05",
+            build: |fail| {
+                let mut r = js();
+                row(&mut r, "公开05", "208", "社会保障和就业支出", false);
+                if !fail {
+                    row(&mut r, "公开05", "20805", "行政事业单位养老支出", false);
+                }
+                row(
+                    &mut r,
+                    "公开05",
+                    "2080505",
+                    "机关事业单位基本养老保险缴费支出",
+                    false,
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: None,
+                actual: None,
+                says: &["2080505", "20805"],
+            },
+        },
+        Case {
+            id: "G-06",
+            build: |fail| {
+                let mut r = js();
+                table(&mut r, "公开01");
+                r.lines = vec![if fail {
+                    "项目支出绩效自评表(9094年度)".into()
+                } else {
+                    "项目支出绩效自评表(2024年度)".into()
+                }];
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: Some("2024"),
+                actual: Some("9094"),
+                says: &["9094年度"],
+            },
+        },
+        Case {
+            id: "G-08",
+            build: |fail| {
+                let mut r = js();
+                table(&mut r, "公开01");
+                if fail {
+                    r.unplaced.push(Unplaced {
+                        line: 42,
+                        text: "？？\t12.00".into(),
+                        reason: "无法识别的行".into(),
+                    });
+                }
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: None,
+                actual: None,
+                says: &["第42行", "无法识别的行"],
+            },
+        },
+        // ---- narrative ----
+        Case {
+            id: "NR-01",
+            build: |fail| {
+                let mut r = js();
+                cell(&mut r, "公开06", "人员经费合计", "决算数", "471.80");
+                let s = section(
+                    &mut r,
+                    "六、一般公共预算财政拨款基本支出决算情况说明",
+                    &["人员经费471.80万元。"],
+                );
+                amount(
+                    &mut r,
+                    s,
+                    2,
+                    "人员经费",
+                    if fail { "471.90" } else { "471.80" },
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: Some("471.80"),
+                actual: Some("471.90"),
+                says: &["人员经费471.90万元", "公开06 人员经费合计"],
+            },
+        },
+        Case {
+            id: "NR-02",
+            build: |fail| {
+                let mut r = js();
+                cell(&mut r, "公开01", "本年支出合计", "决算数", "200.00");
+                let s = section(
+                    &mut r,
+                    "三、支出决算情况说明",
+                    &["基本支出50.00万元，占本年支出合计的25.00%。"],
+                );
+                amount(&mut r, s, 2, "基本支出", "50.00");
+                percent(
+                    &mut r,
+                    s,
+                    2,
+                    "占本年支出合计的",
+                    if fail { "26.00" } else { "25.00" },
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: Some("25.00"),
+                actual: Some("26.00"),
+                says: &["26.00%", "25.00%"],
+            },
+        },
+        Case {
+            id: "NR-03",
+            build: |fail| {
+                let mut r = js();
+                let s = section(
+                    &mut r,
+                    "（三）一般公共预算财政拨款支出决算具体情况",
+                    &["年初预算为100.00万元，支出决算为50.00万元，完成年初预算的50.00%。"],
+                );
+                amount(&mut r, s, 2, "年初预算为", "100.00");
+                amount(&mut r, s, 2, "支出决算为", "50.00");
+                percent(
+                    &mut r,
+                    s,
+                    2,
+                    "完成年初预算的",
+                    if fail { "80.00" } else { "50.00" },
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: Some("50.00"),
+                actual: Some("80.00"),
+                says: &["80.00%", "50.00%"],
+            },
+        },
+        Case {
+            id: "NR-04",
+            build: |fail| {
+                let mut r = js();
+                let s = section(
+                    &mut r,
+                    "（一）“三公”经费财政拨款支出决算总体情况说明",
+                    &["公务用车运行维护费增长∞%。"],
+                );
+                fig(
+                    &mut r,
+                    Fig {
+                        section: s,
+                        kind: FigureKind::Percent,
+                        label: "公务用车运行维护费增长",
+                        value: if fail { None } else { Some("12.50") },
+                        unit: MeasureUnit::Wanyuan,
+                        printed: if fail { "∞%" } else { "12.50%" },
+                        direction: Some(Direction::Up),
+                        line: 2,
+                    },
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: None,
+                actual: None,
+                says: &["∞%", "新增"],
+            },
+        },
+        Case {
+            id: "NR-05",
+            build: |fail| {
+                let mut r = js();
+                cell(&mut r, "公开01", "本年收入合计", "决算数", "500.00");
+                cell(&mut r, "公开02", "合计", "财政拨款收入", "500.00");
+                let a = section(
+                    &mut r,
+                    "一、收入支出决算总体情况说明",
+                    &["收入总计增加97.88万元，主要原因是人员增加。"],
+                );
+                change(&mut r, a, 2, "收入总计", "97.88", Direction::Up);
+                let b = section(
+                    &mut r,
+                    "五、一般公共预算财政拨款支出决算情况说明",
+                    &["一般公共预算财政拨款支出增加139.88万元，主要原因是人员增加。"],
+                );
+                change(
+                    &mut r,
+                    b,
+                    4,
+                    "一般公共预算财政拨款支出",
+                    "139.88",
+                    Direction::Up,
+                );
+                if !fail {
+                    let c = section(
+                        &mut r,
+                        "四、财政拨款收支决算总体情况说明",
+                        &["年初结转42.00万元。"],
+                    );
+                    amount(&mut r, c, 6, "年初结转", "42.00");
+                }
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: Some("97.88"),
+                actual: Some("139.88"),
+                says: &["42.00", "未说明差额来源"],
+            },
+        },
+        Case {
+            id: "NR-10",
+            build: |fail| {
+                let mut r = js();
+                cell(&mut r, "公开06", "301", "决算数", "316.17");
+                row(&mut r, "公开06", "301", "工资福利支出", false);
+                let s = section(
+                    &mut r,
+                    "六、一般公共预算财政拨款基本支出决算情况说明",
+                    &["工资福利支出316.17元。"],
+                );
+                fig(
+                    &mut r,
+                    Fig {
+                        section: s,
+                        kind: FigureKind::Amount,
+                        label: "工资福利支出",
+                        value: Some(if fail { "316.17" } else { "3161700.00" }),
+                        unit: MeasureUnit::Yuan,
+                        printed: if fail { "316.17元" } else { "3161700.00元" },
+                        direction: None,
+                        line: 2,
+                    },
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: None,
+                actual: Some("316.17"),
+                says: &["316.17元", "316.17 万元"],
+            },
+        },
+        Case {
+            id: "NR-14",
+            build: |fail| {
+                let mut r = ys();
+                let s = section(&mut r, "三、支出预算情况说明", &["项目支出861.6万元。"]);
+                amount(
+                    &mut r,
+                    s,
+                    2,
+                    "项目支出",
+                    if fail { "861.6" } else { "861.60" },
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Info,
+                expected: None,
+                actual: Some("861.6"),
+                says: &["861.6万元", "两位小数"],
+            },
+        },
+        Case {
+            id: "NR-15",
+            build: |fail| {
+                let mut r = js();
+                let s = section(
+                    &mut r,
+                    "三、部门人员情况",
+                    &["实有人数66人，其中行政14人、事业50人。"],
+                );
+                count(
+                    &mut r,
+                    s,
+                    2,
+                    "实有人数",
+                    if fail { "66" } else { "64" },
+                    "人",
+                );
+                count(&mut r, s, 2, "行政", "14", "人");
+                count(&mut r, s, 2, "事业", "50", "人");
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: Some("64"),
+                actual: Some("66"),
+                says: &["实有人数66人", "合计 64 人"],
+            },
+        },
+        Case {
+            id: "NR-16",
+            build: |fail| {
+                let mut r = js();
+                let a = section(
+                    &mut r,
+                    "一、收入支出决算总体情况说明",
+                    &["收入总计减少1884.42万元，主要原因是结转减少。"],
+                );
+                change(&mut r, a, 2, "收入总计", "1884.42", Direction::Down);
+                let b = section(
+                    &mut r,
+                    "五、一般公共预算财政拨款支出决算情况说明",
+                    &["收入总计减少1879.42万元，主要原因是结转减少。"],
+                );
+                let v = if fail { "1879.42" } else { "1884.42" };
+                change(&mut r, b, 4, "收入总计", v, Direction::Down);
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: Some("1884.42"),
+                actual: Some("1879.42"),
+                says: &["减少1879.42万元", "减少1884.42万元"],
+            },
+        },
+        Case {
+            id: "NR-06",
+            build: |fail| {
+                let mut r = ys();
+                let body = if fail {
+                    "一般公共预算当年支出1,070.24万元,比上年增加6.90万元,增长0.65%。"
+                } else {
+                    "一般公共预算当年支出1,070.24万元,比上年增加6.90万元,增长0.65%,主要原因是人员经费增加。"
+                };
+                let s = section(&mut r, "(一) 一般公共预算当年支出规模变化情况", &[body]);
+                change(&mut r, s, 2, "比上年", "6.90", Direction::Up);
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: None,
+                actual: Some("6.90"),
+                says: &["增加6.90万元", "未说明原因"],
+            },
+        },
+        Case {
+            id: "NR-07",
+            build: |fail| {
+                let mut r = js();
+                for (i, h) in JS_HEADINGS.iter().enumerate() {
+                    // The failing report lacks 政府采购 and prints 绩效 before 国有资产.
+                    match (fail, i) {
+                        (true, 10) => continue,
+                        (true, 11) => {
+                            section(&mut r, JS_HEADINGS[12], &["正文。"]);
+                            section(&mut r, JS_HEADINGS[11], &["正文。"]);
+                        }
+                        (true, 12) => {}
+                        _ => {
+                            section(&mut r, h, &["正文。"]);
+                        }
+                    }
+                }
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: None,
+                actual: None,
+                says: &["缺少“政府采购情况说明”"],
+            },
+        },
+        Case {
+            id: "NR-08",
+            build: |fail| {
+                let mut r = js();
+                table(&mut r, "公开07").empty_reason = Some("本表无数据".into());
+                let body = if fail {
+                    "政府性基金预算财政拨款支出见公开07。"
+                } else {
+                    "本年度无此项收支。"
+                };
+                section(
+                    &mut r,
+                    "七、政府性基金预算财政拨款收支决算情况说明",
+                    &[body],
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: None,
+                actual: None,
+                says: &["公开07 无数据", "政府性基金"],
+            },
+        },
+        Case {
+            id: "NR-11",
+            build: |fail| {
+                let mut r = js();
+                let s = section(
+                    &mut r,
+                    "三、支出决算情况说明",
+                    &["基本支出507.79万元，占比18.25%；项目支出2,274.08万元，占比81.75%。"],
+                );
+                amount(&mut r, s, 2, "基本支出", "507.79");
+                percent(&mut r, s, 2, "占比", "18.25");
+                amount(&mut r, s, 2, "项目支出", "2274.08");
+                percent(&mut r, s, 2, "占比", if fail { "81.85" } else { "81.75" });
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Info,
+                expected: Some("100"),
+                actual: Some("100.10"),
+                says: &["合计 100.10%", "相差 0.10"],
+            },
+        },
+        Case {
+            id: "NR-13",
+            build: |fail| {
+                let mut r = js();
+                let line = "二级项目绩效自评个数4个，涉及资金2781.88万元：3个项目自评等级为“优”，1个项目自评等级为“良”，0个项目自评等级为“中”，0个项目自评等级为“差”。";
+                let s = section(&mut r, "（四）预算绩效情况说明", &[line]);
+                count(
+                    &mut r,
+                    s,
+                    2,
+                    "二级项目绩效自评个数",
+                    if fail { "5" } else { "4" },
+                    "个",
+                );
+                amount(&mut r, s, 2, "涉及资金", "2781.88");
+                count(&mut r, s, 2, "", "3", "个");
+                count(&mut r, s, 2, "", "1", "个");
+                count(&mut r, s, 2, "", "0", "个");
+                count(&mut r, s, 2, "", "0", "个");
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: Some("4"),
+                actual: Some("5"),
+                says: &["自评个数5个", "合计 4 个"],
+            },
+        },
+        // ---- cross-table and metadata ----
+        Case {
+            id: "JS03-4",
+            build: |fail| {
+                let mut r = js();
+                cell(&mut r, "公开01", "本年收入合计", "决算数", "100.00");
+                cell(&mut r, "公开02", "合计", "财政拨款收入", "100.00");
+                cell(&mut r, "公开02", "210", "本年收入合计", "100.00");
+                cell(
+                    &mut r,
+                    "公开03",
+                    "210",
+                    "本年支出合计",
+                    if fail { "90.00" } else { "100.00" },
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: Some("100.00"),
+                actual: Some("90.00"),
+                says: &["210", "90.00"],
+            },
+        },
+        Case {
+            id: "JS06-4",
+            build: |fail| {
+                let mut r = js();
+                cell(
+                    &mut r,
+                    "公开06",
+                    "309",
+                    "决算数",
+                    if fail { "5.00" } else { "0.00" },
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: Some("0"),
+                actual: Some("5.00"),
+                says: &["309", "5.00"],
+            },
+        },
+        Case {
+            id: "JS06-5",
+            build: |fail| {
+                let mut r = js();
+                cell(&mut r, "公开06", "30108", "决算数", "132.14");
+                cell(
+                    &mut r,
+                    "公开05",
+                    "2080505",
+                    "基本支出",
+                    if fail { "117.88" } else { "132.14" },
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: Some("132.14"),
+                actual: Some("117.88"),
+                says: &["30108", "2080505"],
+            },
+        },
+        Case {
+            id: "JS09-3",
+            build: |fail| {
+                let mut r = js();
+                cell(&mut r, "公开06", "30231", "决算数", "4.00");
+                cell(
+                    &mut r,
+                    "公开09",
+                    "决算数",
+                    "公务用车运行维护费",
+                    if fail { "3.50" } else { "4.00" },
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: Some("3.50"),
+                actual: Some("4.00"),
+                says: &["30231", "公务用车运行维护费"],
+            },
+        },
+        Case {
+            id: "JS09-4",
+            build: |fail| {
+                let mut r = js();
+                cell(&mut r, "公开09", "决算数", "公务用车运行维护费", "4.00");
+                cell(
+                    &mut r,
+                    "公开10",
+                    "车辆数合计",
+                    "统计数",
+                    if fail { "0" } else { "2" },
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: None,
+                actual: Some("4.00"),
+                says: &["车辆数为 0"],
+            },
+        },
+        Case {
+            id: "JS10-3",
+            build: |fail| {
+                let mut r = js();
+                cell(&mut r, "公开06", "公用经费合计", "决算数", "20.00");
+                cell(&mut r, "公开10", "机关运行经费.行政单位", "统计数", "10.00");
+                let unit_type = if fail {
+                    UnitType::Institution
+                } else {
+                    UnitType::Administrative
+                };
+                (
+                    r,
+                    Context {
+                        unit_type: Some(unit_type),
+                    },
+                )
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: Some("0"),
+                actual: Some("10.00"),
+                says: &["事业单位不应填报机关运行经费"],
+            },
+        },
+        Case {
+            id: "NR-09",
+            build: |fail| {
+                let mut r = js();
+                cell(&mut r, "公开10", "车辆数合计", "统计数", "2");
+                let s = section(
+                    &mut r,
+                    "（二）“三公”经费财政拨款支出决算具体情况说明",
+                    &["公务用车保有量3辆。"],
+                );
+                count(
+                    &mut r,
+                    s,
+                    2,
+                    "公务用车保有量",
+                    if fail { "3" } else { "2" },
+                    "辆",
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: Some("2"),
+                actual: Some("3"),
+                says: &["保有量3辆", "2 辆"],
+            },
+        },
+        Case {
+            id: "NR-12",
+            build: |fail| {
+                let mut r = js();
+                cell(&mut r, "公开10", "政府采购合计", "统计数", "84.26");
+                let s = section(
+                    &mut r,
+                    "（二）政府采购情况说明",
+                    &["政府采购支出总额84.62万元。"],
+                );
+                amount(
+                    &mut r,
+                    s,
+                    2,
+                    "政府采购支出总额",
+                    if fail { "84.62" } else { "84.26" },
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: Some("84.26"),
+                actual: Some("84.62"),
+                says: &["84.62万元", "84.26"],
+            },
+        },
+        Case {
+            id: "YS12",
+            build: |fail| {
+                let mut r = ys();
+                cell(&mut r, "表6", "合计", "公用经费", "51.78");
+                cell(
+                    &mut r,
+                    "表11",
+                    "部门合计",
+                    "合计",
+                    if fail { "60.00" } else { "51.78" },
+                );
+                (
+                    r,
+                    Context {
+                        unit_type: Some(UnitType::CivilServiceManaged),
+                    },
+                )
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: Some("51.78"),
+                actual: Some("60.00"),
+                says: &["超过公用经费合计"],
+            },
+        },
+        Case {
+            id: "YS13",
+            build: |fail| {
+                let mut r = ys();
+                row(&mut r, "表12", "项目A", "项目A", false);
+                row(&mut r, "表12", "项目B", "项目B", false);
+                cell(&mut r, "表12", "项目A", "合计", "10.00");
+                cell(&mut r, "表12", "项目B", "合计", "5.00");
+                cell(
+                    &mut r,
+                    "表5",
+                    "合计",
+                    "项目支出",
+                    if fail { "16.00" } else { "15.00" },
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: Some("16.00"),
+                actual: Some("15.00"),
+                says: &["表12 项目合计 15.00", "16.00"],
+            },
+        },
+        Case {
+            id: "YS14",
+            build: |fail| {
+                let mut r = ys();
+                // A unit subtotal row above its project: only the project counts.
+                row(&mut r, "表13", "忻州市医疗保障局", "忻州市医疗保障局", true);
+                row(&mut r, "表13", "项目A", "项目A", false);
+                cell(&mut r, "表13", "忻州市医疗保障局", "合计", "150.00");
+                cell(&mut r, "表13", "项目A", "合计", "150.00");
+                cell(
+                    &mut r,
+                    "表1",
+                    "上年结转",
+                    "预算数",
+                    if fail { "140.00" } else { "150.00" },
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: Some("140.00"),
+                actual: Some("150.00"),
+                says: &["表13 项目合计 150.00", "140.00"],
+            },
+        },
+    ]
+}
+
+#[test]
+fn every_coded_rule_passes_and_fails_with_real_values() {
+    for case in cases() {
+        let pass = findings(case.id, (case.build)(false));
+        assert!(
+            pass.is_empty(),
+            "{}: the passing fixture produced {:?}",
+            case.id,
+            pass.iter().map(|f| &f.message).collect::<Vec<_>>()
+        );
+        let fail = findings(case.id, (case.build)(true));
+        let e = &case.expect;
+        let hit = fail.iter().find(|f| {
+            f.severity == e.severity
+                && f.expected == e.expected.map(d)
+                && f.actual == e.actual.map(d)
+                && e.says.iter().all(|s| f.message.contains(s))
+        });
+        assert!(
+            hit.is_some(),
+            "{}: expected a {:?} finding with expected={:?} actual={:?} saying {:?}; got {:#?}",
+            case.id,
+            e.severity,
+            e.expected,
+            e.actual,
+            e.says,
+            fail.iter()
+                .map(|f| (f.severity, f.expected, f.actual, &f.message))
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn values_compare_numerically() {
+    // 0 and 0.00 are the same amount: Decimal equality ignores scale.
+    assert_eq!(d("0"), d("0.00"));
+    assert_ne!(d("5.00"), d("0"));
+}
+
+#[test]
+fn nr07_reports_out_of_order_sections() {
+    let (r, c) = (cases()
+        .into_iter()
+        .find(|c| c.id == "NR-07")
+        .expect("case")
+        .build)(true);
+    let f = findings("NR-07", (r, c));
+    assert!(
+        f.iter()
+            .any(|f| f.message.contains("顺序") && f.message.contains("国有资产")),
+        "{f:#?}"
+    );
+    assert_eq!(f.len(), 2, "one missing and one misplaced section: {f:#?}");
+}
+
+#[test]
+fn every_catalog_rule_has_fixtures() {
+    let coded: Vec<&str> = cases().iter().map(|c| c.id).collect();
+    let declarative: Vec<&str> = identity_rules().iter().map(|r| r.id.as_str()).collect();
+    let mut missing = Vec::new();
+    for rule in catalog() {
+        if rule.id.starts_with("CU-") {
+            continue;
+        }
+        if !coded.contains(&rule.id.as_str()) && !declarative.contains(&rule.id.as_str()) {
+            missing.push(rule.id.clone());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "rules without pass/fail fixtures: {missing:?}"
+    );
+    // Fixtures for rules that no longer exist are stale.
+    for id in &coded {
+        assert!(
+            catalog().iter().any(|r| r.id == *id),
+            "fixture for unknown rule {id}"
+        );
+    }
+}
