@@ -23,6 +23,7 @@ bench:
 	cargo bench -p gouji-domain --bench parse_validate
 	cargo bench -p gouji-domain --bench consolidate
 	scripts/ci/with-postgres.sh cargo bench -p gouji-ingestion --bench ingest_load
+	cargo bench -p gouji-validation --bench grpc_load -- --secs 10 --warmup 2 --concurrency 64 --connections 4
 
 fmt:
 	cargo fmt --all
