@@ -51,11 +51,11 @@ const CJK: (u32, u32) = (0x4E00, 0x9FFF);
 static TRADITIONAL: LazyLock<Vec<u64>> = LazyLock::new(|| {
     let mut bits = vec![0u64; ((CJK.1 - CJK.0) / 64 + 1) as usize];
     for u in CJK.0..=CJK.1 {
-        if let Some(c) = char::from_u32(u) {
-            if simplify(c) != c {
-                let k = (u - CJK.0) as usize;
-                bits[k / 64] |= 1 << (k % 64);
-            }
+        if let Some(c) = char::from_u32(u)
+            && simplify(c) != c
+        {
+            let k = (u - CJK.0) as usize;
+            bits[k / 64] |= 1 << (k % 64);
         }
     }
     bits
