@@ -1,11 +1,19 @@
 //! Text normalisation for matching: OCR traditional characters, full-width forms, ordinals,
 //! Markdown/HTML residue.
 
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
 /// Folds a label for matching: drops whitespace and quotes, maps full-width brackets to ASCII and
 /// common OCR traditional characters to simplified ones. The result is only for comparison;
 /// provenance keeps the printed text.
 pub fn fold(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+    fold_cow(s).into_owned()
+}
+
+/// [`fold`] without allocating when the text is already folded (the common case).
+pub fn fold_cow(s: &str) -> Cow<'_, str> {
+    let mut out: Option<String> = None;
     // Copy runs of characters that fold to themselves in one go; most characters do.
     let mut run = 0;
     for (i, ch) in s.char_indices() {
@@ -16,23 +24,52 @@ pub fn fold(s: &str) -> String {
             '）' => Some(')'),
             '：' => Some(':'),
             '，' => Some(','),
-            c if c.is_ascii() => continue,
-            other => {
-                let m = simplify(other);
-                if m == other {
-                    continue;
-                }
-                Some(m)
-            }
+            c if c.is_ascii() || !is_traditional(c) => continue,
+            other => Some(simplify(other)),
         };
-        out.push_str(&s[run..i]);
+        let o = out.get_or_insert_with(|| String::with_capacity(s.len()));
+        o.push_str(&s[run..i]);
         run = i + ch.len_utf8();
         if let Some(c) = c {
-            out.push(c);
+            o.push(c);
         }
     }
-    out.push_str(&s[run..]);
-    out
+    match out {
+        None => Cow::Borrowed(s),
+        Some(mut o) => {
+            o.push_str(&s[run..]);
+            Cow::Owned(o)
+        }
+    }
+}
+
+/// First and last code point of the CJK Unified Ideographs block, where every character that
+/// [`simplify`] maps lives.
+const CJK: (u32, u32) = (0x4E00, 0x9FFF);
+
+/// One bit per CJK ideograph: set when [`simplify`] changes it.
+static TRADITIONAL: LazyLock<Vec<u64>> = LazyLock::new(|| {
+    let mut bits = vec![0u64; ((CJK.1 - CJK.0) / 64 + 1) as usize];
+    for u in CJK.0..=CJK.1 {
+        if let Some(c) = char::from_u32(u)
+            && simplify(c) != c
+        {
+            let k = (u - CJK.0) as usize;
+            bits[k / 64] |= 1 << (k % 64);
+        }
+    }
+    bits
+});
+
+/// True when [`simplify`] maps `c` to another character.
+fn is_traditional(c: char) -> bool {
+    let u = c as u32;
+    if (CJK.0..=CJK.1).contains(&u) {
+        let k = (u - CJK.0) as usize;
+        TRADITIONAL[k / 64] & (1 << (k % 64)) != 0
+    } else {
+        simplify(c) != c
+    }
 }
 
 /// Maps traditional characters that OCR produces in these documents to simplified ones.
@@ -205,6 +242,17 @@ mod tests {
             out.push(c);
         }
         out
+    }
+
+    #[test]
+    fn traditional_bitmap_matches_table() {
+        for u in 0..=0x10FFFF_u32 {
+            if let Some(c) = char::from_u32(u) {
+                assert_eq!(is_traditional(c), simplify(c) != c, "{c:?}");
+            }
+        }
+        assert!(matches!(fold_cow("收入总计"), Cow::Borrowed(_)));
+        assert_eq!(fold_cow("收入總計"), "收入总计");
     }
 
     #[test]

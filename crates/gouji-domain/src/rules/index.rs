@@ -21,7 +21,7 @@ use rust_decimal::Decimal;
 
 use super::Location;
 use crate::model::{Fact, Figure, Report, Table};
-use crate::parse::text::fold;
+use crate::parse::text::{fold, fold_cow};
 
 /// A small, fast, non-cryptographic hasher (the Fx hash used by rustc) for short string keys
 /// that come from one trusted report. HashDoS is not a concern: an index lives for one call.
@@ -136,9 +136,9 @@ pub struct FactIndex<'a> {
     report: &'a Report,
     tables: FxMap<&'a str, TableEntry<'a>>,
     /// `fold(label)` of every figure, by position in `report.figures`, computed on first use.
-    labels: Vec<OnceCell<String>>,
+    labels: Vec<OnceCell<Cow<'a, str>>>,
     /// `fold(heading)` of every section, by position in `report.sections`, computed on first use.
-    headings: Vec<OnceCell<String>>,
+    headings: Vec<OnceCell<Cow<'a, str>>>,
 }
 
 impl<'a> FactIndex<'a> {
@@ -285,7 +285,10 @@ impl<'a> FactIndex<'a> {
     /// `fold(f.label)`, precomputed for the report's own figures.
     pub fn label(&self, f: &Figure) -> Cow<'_, str> {
         match self.figure_position(f) {
-            Some(i) => Cow::Borrowed(self.labels[i].get_or_init(|| fold(&f.label)).as_str()),
+            Some(i) => {
+                let label = &self.report.figures[i].label;
+                Cow::Borrowed(self.labels[i].get_or_init(|| fold_cow(label)).as_ref())
+            }
             None => Cow::Owned(fold(&f.label)),
         }
     }
@@ -298,7 +301,7 @@ impl<'a> FactIndex<'a> {
     /// `fold` of the heading of section `i` ("" when there is none).
     pub fn section_heading(&self, i: usize) -> &str {
         match (self.headings.get(i), self.report.sections.get(i)) {
-            (Some(cell), Some(s)) => cell.get_or_init(|| fold(&s.heading)),
+            (Some(cell), Some(s)) => cell.get_or_init(|| fold_cow(&s.heading)).as_ref(),
             _ => "",
         }
     }

@@ -955,17 +955,17 @@ fn required_sections(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     let headings: Vec<&str> = (0..r.sections.len())
         .map(|i| r.section_heading(i))
         .collect();
-    // Only a document that has a 情况说明 at all is checked here (G-01 covers the tables).
-    if !headings
-        .iter()
-        .any(|h| required.iter().any(|q| q.matches(h)))
-    {
-        return;
-    }
-    let start = headings
-        .iter()
-        .rposition(|h| required[0].matches(h))
-        .unwrap_or(0);
+    let start = match headings.iter().rposition(|h| required[0].matches(h)) {
+        Some(i) => i,
+        // Only a document that has a 情况说明 at all is checked here (G-01 covers the tables).
+        None if !headings
+            .iter()
+            .any(|h| required.iter().any(|q| q.matches(h))) =>
+        {
+            return;
+        }
+        None => 0,
+    };
     let mut found: Vec<Option<usize>> = vec![None; required.len()];
     for (i, h) in headings.iter().enumerate().skip(start) {
         if let Some(k) = (0..required.len()).find(|&k| found[k].is_none() && required[k].matches(h))
