@@ -23,7 +23,9 @@ fn unit_type_pb(t: Option<gouji_domain::UnitType>) -> rpb::UnitType {
 }
 
 async fn aggregate_split_s3(backend: Backend) {
-    let Some(db) = Database::create(backend).await else { return };
+    let Some(db) = Database::create(backend).await else {
+        return;
+    };
     let Some(s3) = seed(3) else { return };
     let published = gouji_domain::parse_document(&s3).unwrap();
     let units = split_department(&published, 7);
@@ -31,7 +33,9 @@ async fn aggregate_split_s3(backend: Backend) {
 
     let validation = start_validation("127.0.0.1:0").await.unwrap();
     let ingestion = start_ingestion(&db.url, &validation.url()).await.unwrap();
-    let aggregation = start_aggregation(&ingestion.url(), &validation.url()).await.unwrap();
+    let aggregation = start_aggregation(&ingestion.url(), &validation.url())
+        .await
+        .unwrap();
     let mut ingest = ingestion_client(&ingestion.url()).await.unwrap();
     let mut agg = AggregationServiceClient::connect(aggregation.url())
         .await
@@ -41,9 +45,15 @@ async fn aggregate_split_s3(backend: Backend) {
     // Registry: the 本级 carries the department code; 二级 units under it.
     for (meta, _) in &units {
         let parent = if meta.code == dept { "" } else { dept.as_str() };
-        register(&mut ingest, &meta.code, &meta.name, unit_type_pb(meta.unit_type), parent)
-            .await
-            .unwrap();
+        register(
+            &mut ingest,
+            &meta.code,
+            &meta.name,
+            unit_type_pb(meta.unit_type),
+            parent,
+        )
+        .await
+        .unwrap();
     }
     for (meta, report) in &units {
         ingest
@@ -76,9 +86,17 @@ async fn aggregate_split_s3(backend: Backend) {
         kind: FA,
         explain_cells: vec!["公开01|收入总计|决算数".into()],
     };
-    let r = agg.aggregate_department(request.clone()).await.unwrap().into_inner();
+    let r = agg
+        .aggregate_department(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
     assert!(r.filed_present);
-    assert!(r.cells_compared > 100, "compared {} cells", r.cells_compared);
+    assert!(
+        r.cells_compared > 100,
+        "compared {} cells",
+        r.cells_compared
+    );
     assert_eq!(r.units.len(), 3);
     assert!(r.units.iter().all(|u| u.revision == 1));
     assert!(
@@ -91,10 +109,19 @@ async fn aggregate_split_s3(backend: Backend) {
     assert_eq!(total.filed, "812.04");
     let computed: Decimal = total.computed.parse().unwrap();
     assert_eq!(computed, "812.04".parse::<Decimal>().unwrap());
-    let sum: Decimal = total.contributions.iter().map(|c| c.amount.parse::<Decimal>().unwrap()).sum();
+    let sum: Decimal = total
+        .contributions
+        .iter()
+        .map(|c| c.amount.parse::<Decimal>().unwrap())
+        .sum();
     assert_eq!(sum, computed);
     // The split puts internal transfers between 本级 and a 二级 unit: they were eliminated.
-    assert!(total.contributions.iter().any(|c| c.unit_code.starts_with("冲抵")));
+    assert!(
+        total
+            .contributions
+            .iter()
+            .any(|c| c.unit_code.starts_with("冲抵"))
+    );
 
     // One unit corrects one cell: the comparison points at exactly that cell and that unit.
     let (meta, report) = &units[1];
@@ -118,8 +145,19 @@ async fn aggregate_split_s3(backend: Backend) {
         })
         .await
         .unwrap();
-    let r = agg.aggregate_department(request).await.unwrap().into_inner();
-    assert_eq!(r.units.iter().find(|u| u.unit_code == meta.code).unwrap().revision, 2);
+    let r = agg
+        .aggregate_department(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        r.units
+            .iter()
+            .find(|u| u.unit_code == meta.code)
+            .unwrap()
+            .revision,
+        2
+    );
     let leaf: Vec<_> = r
         .differences
         .iter()
@@ -128,25 +166,51 @@ async fn aggregate_split_s3(backend: Backend) {
     assert_eq!(leaf.len(), 1, "{:#?}", r.differences);
     assert_eq!(leaf[0].filed, "345.55");
     assert_eq!(leaf[0].computed, "346.55");
-    let contribution = leaf[0].contributions.iter().find(|c| c.unit_code == meta.code).unwrap();
-    assert_eq!(contribution.amount.parse::<Decimal>().unwrap(), before + Decimal::ONE);
+    let contribution = leaf[0]
+        .contributions
+        .iter()
+        .find(|c| c.unit_code == meta.code)
+        .unwrap();
+    assert_eq!(
+        contribution.amount.parse::<Decimal>().unwrap(),
+        before + Decimal::ONE
+    );
     // Every other difference is a total containing that cell (款 2101, 类 210, 合计) in 公开05.
-    assert!(r.differences.iter().all(|d| d.table == "公开05"), "{:#?}", r.differences);
+    assert!(
+        r.differences.iter().all(|d| d.table == "公开05"),
+        "{:#?}",
+        r.differences
+    );
     assert!(r.findings.iter().any(|f| f.rule_id == "CU-01"));
 
     // Bad requests.
     let status = agg
-        .aggregate_department(AggregateDepartmentRequest { department_code: "nope".into(), year: 2024, kind: FA, explain_cells: vec![] })
+        .aggregate_department(AggregateDepartmentRequest {
+            department_code: "nope".into(),
+            year: 2024,
+            kind: FA,
+            explain_cells: vec![],
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     let status = agg
-        .aggregate_department(AggregateDepartmentRequest { department_code: dept.clone(), year: 2024, kind: FA, explain_cells: vec!["公开01".into()] })
+        .aggregate_department(AggregateDepartmentRequest {
+            department_code: dept.clone(),
+            year: 2024,
+            kind: FA,
+            explain_cells: vec!["公开01".into()],
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     let status = agg
-        .aggregate_department(AggregateDepartmentRequest { department_code: dept.clone(), year: 2023, kind: FA, explain_cells: vec![] })
+        .aggregate_department(AggregateDepartmentRequest {
+            department_code: dept.clone(),
+            year: 2023,
+            kind: FA,
+            explain_cells: vec![],
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);

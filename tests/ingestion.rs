@@ -49,8 +49,17 @@ fn submit_doc(unit: &str, doc: Vec<u8>, consolidated: bool, key: &str) -> Submit
 
 /// A small structured report: 公开01 with a total and its parts (passes its identities).
 fn small_report(n: u32) -> rpb::Report {
-    let mut r = Report::new("测试单位", 2024, ReportKind::FinalAccounts, Scope::Unit, "shanxi-js");
-    for (row, v) in [("本年收入合计", format!("{n}.50")), ("一般公共预算财政拨款收入", format!("{n}.50"))] {
+    let mut r = Report::new(
+        "测试单位",
+        2024,
+        ReportKind::FinalAccounts,
+        Scope::Unit,
+        "shanxi-js",
+    );
+    for (row, v) in [
+        ("本年收入合计", format!("{n}.50")),
+        ("一般公共预算财政拨款收入", format!("{n}.50")),
+    ] {
         r.facts.push(Fact {
             table: "公开01".into(),
             row: row.into(),
@@ -97,18 +106,30 @@ async fn count_revisions(
 }
 
 async fn hierarchy_and_seed_reports(backend: Backend) {
-    let Some(db) = Database::create(backend).await else { return };
-    let (Some(s0), Some(s3)) = (seed(0), seed(3)) else { return };
+    let Some(db) = Database::create(backend).await else {
+        return;
+    };
+    let (Some(s0), Some(s3)) = (seed(0), seed(3)) else {
+        return;
+    };
     let validation = start_validation("127.0.0.1:0").await.unwrap();
     let ingestion = start_ingestion(&db.url, &validation.url()).await.unwrap();
     let mut client = ingestion_client(&ingestion.url()).await.unwrap();
 
     register_ningqiang(&mut client).await.unwrap();
-    gouji_tests::register(&mut client, "141125", "柳林县医疗保险服务中心", rpb::UnitType::Institution, "")
-        .await
-        .unwrap();
+    gouji_tests::register(
+        &mut client,
+        "141125",
+        "柳林县医疗保险服务中心",
+        rpb::UnitType::Institution,
+        "",
+    )
+    .await
+    .unwrap();
     let tree = client
-        .list_units(ListUnitsRequest { root_code: "610726".into() })
+        .list_units(ListUnitsRequest {
+            root_code: "610726".into(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -116,20 +137,38 @@ async fn hierarchy_and_seed_reports(backend: Backend) {
     assert_eq!(tree.len(), 3);
     assert_eq!(tree.iter().filter(|u| u.parent_code == "610726").count(), 2);
     assert_eq!(
-        tree.iter().find(|u| u.code == "610726002").unwrap().unit_type,
+        tree.iter()
+            .find(|u| u.code == "610726002")
+            .unwrap()
+            .unit_type,
         rpb::UnitType::Institution as i32
     );
 
     // S3 is the department's filed 汇总; S0 a unit's own report.
-    let r3 = client.submit_report(submit_doc("610726", s3, true, "")).await.unwrap().into_inner();
+    let r3 = client
+        .submit_report(submit_doc("610726", s3, true, ""))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(r3.revision, 1);
     assert_eq!(r3.validation_state, ValidationState::Validated as i32);
-    assert!(!r3.valid, "S3 has error findings (三公 预算 quoted wrongly)");
-    let r0 = client.submit_report(submit_doc("141125", s0, false, "")).await.unwrap().into_inner();
+    assert!(
+        !r3.valid,
+        "S3 has error findings (三公 预算 quoted wrongly)"
+    );
+    let r0 = client
+        .submit_report(submit_doc("141125", s0, false, ""))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(r0.validation_state, ValidationState::Validated as i32);
 
     // Read back: the structured report, its findings and the catalog version are stored.
-    let got = client.get_report(get("141125", false)).await.unwrap().into_inner();
+    let got = client
+        .get_report(get("141125", false))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(got.revision, 1);
     assert!(!got.catalog_version.is_empty());
     let report = got.report.as_ref().unwrap();
@@ -147,16 +186,27 @@ async fn hierarchy_and_seed_reports(backend: Backend) {
     assert!(labor[0].locations.iter().any(|l| l.table == "公开06"));
     assert!(labor[0].locations.iter().any(|l| !l.section.is_empty()));
 
-    let filed = client.get_report(get("610726", true)).await.unwrap().into_inner();
+    let filed = client
+        .get_report(get("610726", true))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(filed.consolidated);
-    assert!(filed.findings.iter().any(|f| f.rule_id == "G-06"), "S3 «(9094年度)»");
+    assert!(
+        filed.findings.iter().any(|f| f.rule_id == "G-06"),
+        "S3 «(9094年度)»"
+    );
     // The department's own (non-汇总) report was never filed.
     let missing = client.get_report(get("610726", false)).await.unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
 
     // The streaming read sees both reports of the subtree… and only those.
     let mut stream = client
-        .stream_reports(StreamReportsRequest { root_code: "610726".into(), year: 2024, kind: FA })
+        .stream_reports(StreamReportsRequest {
+            root_code: "610726".into(),
+            year: 2024,
+            kind: FA,
+        })
         .await
         .unwrap()
         .into_inner();
@@ -172,12 +222,17 @@ async fn hierarchy_and_seed_reports(backend: Backend) {
     validation.stop().await.unwrap();
     db.drop_async().await;
 }
-both_backends!(hierarchy_and_seed_reports_round_trip, super::hierarchy_and_seed_reports);
+both_backends!(
+    hierarchy_and_seed_reports_round_trip,
+    super::hierarchy_and_seed_reports
+);
 
 /// 32 clients × 50 submissions, each sent twice with the same key (a retry after a lost
 /// reply): exactly 1,600 revisions, numbered without gaps per report.
 async fn concurrent_idempotent(backend: Backend) {
-    let Some(db) = Database::create(backend).await else { return };
+    let Some(db) = Database::create(backend).await else {
+        return;
+    };
     let validation = start_validation("127.0.0.1:0").await.unwrap();
     let ingestion = start_ingestion(&db.url, &validation.url()).await.unwrap();
     let mut client = ingestion_client(&ingestion.url()).await.unwrap();
@@ -196,11 +251,18 @@ async fn concurrent_idempotent(backend: Backend) {
                     idempotency_key: format!("client-{c}-submission-{i}"),
                     consolidated: false,
                 };
-                let first = client.submit_report(req.clone()).await.unwrap().into_inner();
+                let first = client
+                    .submit_report(req.clone())
+                    .await
+                    .unwrap()
+                    .into_inner();
                 let retry = client.submit_report(req).await.unwrap().into_inner();
                 assert!(!first.replayed);
                 assert!(retry.replayed);
-                assert_eq!((first.report_id, first.revision), (retry.report_id, retry.revision));
+                assert_eq!(
+                    (first.report_id, first.revision),
+                    (retry.report_id, retry.revision)
+                );
             }
         }));
     }
@@ -211,29 +273,52 @@ async fn concurrent_idempotent(backend: Backend) {
     assert_eq!(all.len(), 1600);
     for (u, unit) in units.iter().enumerate() {
         let clients = (0..32).filter(|c| c % 3 == u).count() as u32;
-        let mut revs: Vec<u32> = all.iter().filter(|r| r.unit_code == *unit).map(|r| r.revision).collect();
+        let mut revs: Vec<u32> = all
+            .iter()
+            .filter(|r| r.unit_code == *unit)
+            .map(|r| r.revision)
+            .collect();
         revs.sort();
-        assert_eq!(revs, (1..=clients * 50).collect::<Vec<u32>>(), "unit {unit}");
+        assert_eq!(
+            revs,
+            (1..=clients * 50).collect::<Vec<u32>>(),
+            "unit {unit}"
+        );
     }
     ingestion.stop().await.unwrap();
     validation.stop().await.unwrap();
     db.drop_async().await;
 }
-both_backends!(concurrent_submissions_exactly_once, super::concurrent_idempotent);
+both_backends!(
+    concurrent_submissions_exactly_once,
+    super::concurrent_idempotent
+);
 
 /// Acknowledged while validation is down → pending, survives SIGKILL of ingestion, and is
 /// validated once the validation service comes up.
 async fn pending_survives_kill(backend: Backend) {
-    let Some(db) = Database::create(backend).await else { return };
+    let Some(db) = Database::create(backend).await else {
+        return;
+    };
     let Some(s0) = seed(0) else { return };
     let port = free_port();
     let validation_url = format!("http://127.0.0.1:{port}");
     let ingestion = start_ingestion(&db.url, &validation_url).await.unwrap();
     let mut client = ingestion_client(&ingestion.url()).await.unwrap();
-    gouji_tests::register(&mut client, "141125", "柳林县医疗保险服务中心", rpb::UnitType::Institution, "")
+    gouji_tests::register(
+        &mut client,
+        "141125",
+        "柳林县医疗保险服务中心",
+        rpb::UnitType::Institution,
+        "",
+    )
+    .await
+    .unwrap();
+    let ack = client
+        .submit_report(submit_doc("141125", s0, false, "s0-2024"))
         .await
-        .unwrap();
-    let ack = client.submit_report(submit_doc("141125", s0, false, "s0-2024")).await.unwrap().into_inner();
+        .unwrap()
+        .into_inner();
     assert_eq!(ack.validation_state, ValidationState::Pending as i32);
     assert!(ack.findings.is_empty());
 
@@ -241,30 +326,51 @@ async fn pending_survives_kill(backend: Backend) {
     ingestion.kill().await.unwrap();
     let ingestion = start_ingestion(&db.url, &validation_url).await.unwrap();
     let mut client = ingestion_client(&ingestion.url()).await.unwrap();
-    let after = client.get_report(get("141125", false)).await.unwrap().into_inner();
+    let after = client
+        .get_report(get("141125", false))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(after.revision, 1);
     assert_eq!(after.validation_state, ValidationState::Pending as i32);
-    assert_eq!(after.report.as_ref().unwrap().subject, "柳林县医疗保险服务中心");
+    assert_eq!(
+        after.report.as_ref().unwrap().subject,
+        "柳林县医疗保险服务中心"
+    );
 
     // Validation comes up on the configured port; the pending revision gets its findings.
-    let validation = start_validation(&format!("127.0.0.1:{port}")).await.unwrap();
+    let validation = start_validation(&format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
     let validated = eventually(Duration::from_secs(60), || {
         let mut client = client.clone();
         async move {
-            let r = client.get_report(get("141125", false)).await.ok()?.into_inner();
+            let r = client
+                .get_report(get("141125", false))
+                .await
+                .ok()?
+                .into_inner();
             (r.validation_state == ValidationState::Validated as i32).then_some(r)
         }
     })
     .await
     .expect("pending revision validated after the validation service came back");
-    assert!(validated.findings.iter().any(|f| f.rule_id == "NR-01" && f.actual == "19.92"));
+    assert!(
+        validated
+            .findings
+            .iter()
+            .any(|f| f.rule_id == "NR-01" && f.actual == "19.92")
+    );
     // Still one revision: revalidation does not duplicate.
     assert_eq!(count_revisions(&mut client).await.len(), 1);
     ingestion.stop().await.unwrap();
     validation.stop().await.unwrap();
     db.drop_async().await;
 }
-both_backends!(acknowledged_submission_survives_sigkill_and_is_validated_later, super::pending_survives_kill);
+both_backends!(
+    acknowledged_submission_survives_sigkill_and_is_validated_later,
+    super::pending_survives_kill
+);
 
 fn field_violations(status: &tonic::Status) -> Vec<String> {
     status
@@ -275,7 +381,9 @@ fn field_violations(status: &tonic::Status) -> Vec<String> {
 
 /// Every kind of bad request: the right code, the offending field named, the store unchanged.
 async fn bad_requests(backend: Backend) {
-    let Some(db) = Database::create(backend).await else { return };
+    let Some(db) = Database::create(backend).await else {
+        return;
+    };
     let validation = start_validation("127.0.0.1:0").await.unwrap();
     let ingestion = start_ingestion(&db.url, &validation.url()).await.unwrap();
     let mut client = ingestion_client(&ingestion.url()).await.unwrap();
@@ -303,27 +411,84 @@ async fn bad_requests(backend: Backend) {
         consolidated: false,
     };
     let cases: Vec<(&str, SubmitReportRequest, Code, &str)> = vec![
-        ("unknown unit", SubmitReportRequest { unit_code: "999999".into(), ..base() }, Code::InvalidArgument, "unit_code"),
-        ("year out of range", SubmitReportRequest { year: 1899, ..base() }, Code::InvalidArgument, "year"),
-        ("empty document", SubmitReportRequest { input: Some(Input::Document(Vec::new())), ..base() }, Code::InvalidArgument, "document"),
+        (
+            "unknown unit",
+            SubmitReportRequest {
+                unit_code: "999999".into(),
+                ..base()
+            },
+            Code::InvalidArgument,
+            "unit_code",
+        ),
+        (
+            "year out of range",
+            SubmitReportRequest {
+                year: 1899,
+                ..base()
+            },
+            Code::InvalidArgument,
+            "year",
+        ),
+        (
+            "empty document",
+            SubmitReportRequest {
+                input: Some(Input::Document(Vec::new())),
+                ..base()
+            },
+            Code::InvalidArgument,
+            "document",
+        ),
         (
             "oversized document",
-            SubmitReportRequest { input: Some(Input::Document(vec![b'a'; 16 * 1024 * 1024 + 1])), ..base() },
+            SubmitReportRequest {
+                input: Some(Input::Document(vec![b'a'; 16 * 1024 * 1024 + 1])),
+                ..base()
+            },
             Code::InvalidArgument,
             "document",
         ),
         (
             "unparseable document",
-            SubmitReportRequest { input: Some(Input::Document("今天天气很好，我们去公园散步。".repeat(50).into_bytes())), ..base() },
+            SubmitReportRequest {
+                input: Some(Input::Document(
+                    "今天天气很好，我们去公园散步。".repeat(50).into_bytes(),
+                )),
+                ..base()
+            },
             Code::InvalidArgument,
             "document",
         ),
-        ("binary document", SubmitReportRequest { input: Some(Input::Document(vec![0, 159, 146, 150])), ..base() }, Code::InvalidArgument, "document"),
-        ("no input", SubmitReportRequest { input: None, ..base() }, Code::InvalidArgument, "input"),
-        ("no kind", SubmitReportRequest { kind: 0, ..base() }, Code::InvalidArgument, "kind"),
+        (
+            "binary document",
+            SubmitReportRequest {
+                input: Some(Input::Document(vec![0, 159, 146, 150])),
+                ..base()
+            },
+            Code::InvalidArgument,
+            "document",
+        ),
+        (
+            "no input",
+            SubmitReportRequest {
+                input: None,
+                ..base()
+            },
+            Code::InvalidArgument,
+            "input",
+        ),
+        (
+            "no kind",
+            SubmitReportRequest { kind: 0, ..base() },
+            Code::InvalidArgument,
+            "kind",
+        ),
         (
             "key reused for other content",
-            SubmitReportRequest { input: Some(Input::Report(small_report(8))), idempotency_key: "first".into(), ..base() },
+            SubmitReportRequest {
+                input: Some(Input::Report(small_report(8))),
+                idempotency_key: "first".into(),
+                ..base()
+            },
             Code::InvalidArgument,
             "idempotency_key",
         ),
@@ -331,16 +496,25 @@ async fn bad_requests(backend: Backend) {
     for (what, req, code, field) in cases {
         let status = client.submit_report(req).await.expect_err(what);
         assert_eq!(status.code(), code, "{what}: {status:?}");
-        assert!(field_violations(&status).contains(&field.to_string()), "{what}: {status:?}");
+        assert!(
+            field_violations(&status).contains(&field.to_string()),
+            "{what}: {status:?}"
+        );
     }
 
     // Listing: a page token from another query, a negative page size, a foreign token.
     let page = client
-        .list_reports(ListReportsRequest { page_size: 1, ..ListReportsRequest::default() })
+        .list_reports(ListReportsRequest {
+            page_size: 1,
+            ..ListReportsRequest::default()
+        })
         .await
         .unwrap()
         .into_inner();
-    assert!(page.next_page_token.is_empty(), "one revision fits one page");
+    assert!(
+        page.next_page_token.is_empty(),
+        "one revision fits one page"
+    );
     let other_query_token = {
         // Two revisions so that the first page of size 1 has a token.
         client
@@ -355,7 +529,10 @@ async fn bad_requests(backend: Backend) {
             .await
             .unwrap();
         client
-            .list_reports(ListReportsRequest { page_size: 1, ..ListReportsRequest::default() })
+            .list_reports(ListReportsRequest {
+                page_size: 1,
+                ..ListReportsRequest::default()
+            })
             .await
             .unwrap()
             .into_inner()
@@ -374,12 +551,18 @@ async fn bad_requests(backend: Backend) {
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(field_violations(&status), ["page_token"]);
     let status = client
-        .list_reports(ListReportsRequest { page_token: "bm90LWEtdG9rZW4".into(), ..ListReportsRequest::default() })
+        .list_reports(ListReportsRequest {
+            page_token: "bm90LWEtdG9rZW4".into(),
+            ..ListReportsRequest::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(field_violations(&status), ["page_token"]);
     let status = client
-        .list_reports(ListReportsRequest { page_size: -1, ..ListReportsRequest::default() })
+        .list_reports(ListReportsRequest {
+            page_size: -1,
+            ..ListReportsRequest::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(field_violations(&status), ["page_size"]);
@@ -387,7 +570,12 @@ async fn bad_requests(backend: Backend) {
     // Units: missing type, unknown parent, cycle.
     let status = client
         .register_unit(RegisterUnitRequest {
-            unit: Some(ipb::Unit { code: "X1".into(), name: "无类型".into(), unit_type: 0, parent_code: String::new() }),
+            unit: Some(ipb::Unit {
+                code: "X1".into(),
+                name: "无类型".into(),
+                unit_type: 0,
+                parent_code: String::new(),
+            }),
         })
         .await
         .unwrap_err();
@@ -417,19 +605,37 @@ async fn bad_requests(backend: Backend) {
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     let status = client
-        .get_report(GetReportRequest { revision: 9, ..get("610726002", false) })
+        .get_report(GetReportRequest {
+            revision: 9,
+            ..get("610726002", false)
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
 
     // Nothing of the above changed the store: 2 revisions, 3 units.
     assert_eq!(count_revisions(&mut client).await.len(), 2);
-    let units = client.list_units(ListUnitsRequest::default()).await.unwrap().into_inner().units;
+    let units = client
+        .list_units(ListUnitsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .units;
     assert_eq!(units.len(), 3);
-    assert_eq!(units.iter().find(|u| u.code == "610726").unwrap().parent_code, "");
+    assert_eq!(
+        units
+            .iter()
+            .find(|u| u.code == "610726")
+            .unwrap()
+            .parent_code,
+        ""
+    );
 
     ingestion.stop().await.unwrap();
     validation.stop().await.unwrap();
     db.drop_async().await;
 }
-both_backends!(bad_requests_are_rejected_and_change_nothing, super::bad_requests);
+both_backends!(
+    bad_requests_are_rejected_and_change_nothing,
+    super::bad_requests
+);

@@ -204,13 +204,30 @@ pub async fn register(
 /// department's own code is its 本级: its own report is the 本级 report and its report flagged
 /// `consolidated` is the filed 部门汇总.
 pub const NINGQIANG: [(&str, &str, rpb::UnitType, &str); 3] = [
-    ("610726", "宁强县医疗保障局", rpb::UnitType::Administrative, ""),
-    ("610726002", "宁强县医疗保险业务经办中心", rpb::UnitType::Institution, "610726"),
-    ("610726003", "宁强县医疗保险基金管理中心", rpb::UnitType::Institution, "610726"),
+    (
+        "610726",
+        "宁强县医疗保障局",
+        rpb::UnitType::Administrative,
+        "",
+    ),
+    (
+        "610726002",
+        "宁强县医疗保险业务经办中心",
+        rpb::UnitType::Institution,
+        "610726",
+    ),
+    (
+        "610726003",
+        "宁强县医疗保险基金管理中心",
+        rpb::UnitType::Institution,
+        "610726",
+    ),
 ];
 
 /// Registers [`NINGQIANG`].
-pub async fn register_ningqiang(client: &mut IngestionServiceClient<Channel>) -> anyhow::Result<()> {
+pub async fn register_ningqiang(
+    client: &mut IngestionServiceClient<Channel>,
+) -> anyhow::Result<()> {
     for (code, name, t, parent) in NINGQIANG {
         register(client, code, name, t, parent).await?;
     }
@@ -229,8 +246,11 @@ pub fn seeds_dir() -> PathBuf {
 pub fn seed(n: usize) -> Option<Vec<u8>> {
     let dir = seeds_dir();
     let found = std::fs::read_dir(&dir).ok().and_then(|rd| {
-        rd.filter_map(Result::ok)
-            .find(|e| e.file_name().to_string_lossy().starts_with(&format!("{n:03}_")))
+        rd.filter_map(Result::ok).find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{n:03}_"))
+        })
     });
     match found {
         Some(e) => Some(std::fs::read(e.path()).expect("seed readable")),

@@ -78,7 +78,11 @@ enum Command {
         /// The files are the unit's filed 部门汇总, not its own report.
         #[arg(long)]
         consolidated: bool,
-        #[arg(long, env = "GOUJI_INGESTION_URL", default_value = "http://127.0.0.1:50052")]
+        #[arg(
+            long,
+            env = "GOUJI_INGESTION_URL",
+            default_value = "http://127.0.0.1:50052"
+        )]
         server: String,
     },
     /// Rebuild a department's 部门汇总 from its units and compare it with the filed one.
@@ -93,21 +97,35 @@ enum Command {
         /// Show each unit's contribution to these cells (TABLE|ROW|COLUMN).
         #[arg(long)]
         explain: Vec<String>,
-        #[arg(long, env = "GOUJI_AGGREGATION_URL", default_value = "http://127.0.0.1:50053")]
+        #[arg(
+            long,
+            env = "GOUJI_AGGREGATION_URL",
+            default_value = "http://127.0.0.1:50053"
+        )]
         server: String,
     },
     /// Register or list units (部门 → 本级 + 二级单位).
     Units {
         #[command(subcommand)]
         command: UnitsCommand,
-        #[arg(long, env = "GOUJI_INGESTION_URL", default_value = "http://127.0.0.1:50052", global = true)]
+        #[arg(
+            long,
+            env = "GOUJI_INGESTION_URL",
+            default_value = "http://127.0.0.1:50052",
+            global = true
+        )]
         server: String,
     },
     /// List stored report revisions, or show one with its findings.
     Reports {
         #[command(subcommand)]
         command: ReportsCommand,
-        #[arg(long, env = "GOUJI_INGESTION_URL", default_value = "http://127.0.0.1:50052", global = true)]
+        #[arg(
+            long,
+            env = "GOUJI_INGESTION_URL",
+            default_value = "http://127.0.0.1:50052",
+            global = true
+        )]
         server: String,
     },
     /// Parse a disclosure document and print what was found.
@@ -239,7 +257,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 kind.as_deref(),
                 consolidated,
             ))?;
-            Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Aggregate {
             department,
@@ -249,8 +271,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             server,
         } => {
             let rt = tokio::runtime::Runtime::new()?;
-            let clean = rt.block_on(remote::aggregate(&server, &department, year, &kind, &explain))?;
-            Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            let clean = rt.block_on(remote::aggregate(
+                &server,
+                &department,
+                year,
+                &kind,
+                &explain,
+            ))?;
+            Ok(if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Units { command, server } => {
             let rt = tokio::runtime::Runtime::new()?;
@@ -265,7 +297,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         remote::register_unit(&server, &code, &name, &unit_type, parent.as_deref())
                             .await
                     }
-                    UnitsCommand::List { root } => remote::list_units(&server, root.as_deref()).await,
+                    UnitsCommand::List { root } => {
+                        remote::list_units(&server, root.as_deref()).await
+                    }
                 }
             })?;
             Ok(ExitCode::SUCCESS)
@@ -280,8 +314,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         year,
                         kind,
                     } => {
-                        remote::list_reports(&server, unit.as_deref(), subtree, year, kind.as_deref())
-                            .await
+                        remote::list_reports(
+                            &server,
+                            unit.as_deref(),
+                            subtree,
+                            year,
+                            kind.as_deref(),
+                        )
+                        .await
                     }
                     ReportsCommand::Get {
                         unit,
@@ -289,7 +329,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         kind,
                         revision,
                         consolidated,
-                    } => remote::get_report(&server, &unit, year, &kind, revision, consolidated).await,
+                    } => {
+                        remote::get_report(&server, &unit, year, &kind, revision, consolidated)
+                            .await
+                    }
                 }
             })?;
             Ok(ExitCode::SUCCESS)

@@ -48,8 +48,10 @@ pub(crate) fn kind_from_arg(s: &str) -> anyhow::Result<rpb::ReportKind> {
 
 fn unit_type_from_arg(s: &str) -> anyhow::Result<rpb::UnitType> {
     match gouji_domain::UnitType::from_label(s) {
-        Some(t) => Ok(rpb::UnitType::try_from(gouji_proto::convert::unit_type_to_pb(Some(t)))
-            .unwrap_or(rpb::UnitType::Unspecified)),
+        Some(t) => Ok(
+            rpb::UnitType::try_from(gouji_proto::convert::unit_type_to_pb(Some(t)))
+                .unwrap_or(rpb::UnitType::Unspecified),
+        ),
         None => anyhow::bail!("unit type must be 行政, 参公 or 事业, not {s}"),
     }
 }
@@ -69,7 +71,11 @@ struct Submitted {
 /// Draws `[ 3/10] ███░░░░ name` on a terminal, one plain line per file otherwise.
 fn progress(done: usize, total: usize, name: &str) {
     let width = 24;
-    let filled = if total == 0 { width } else { done * width / total };
+    let filled = if total == 0 {
+        width
+    } else {
+        done * width / total
+    };
     if std::io::stderr().is_terminal() {
         eprint!(
             "\r[{done:>3}/{total}] {}{} {:<40}",
@@ -101,7 +107,10 @@ pub(crate) async fn submit(
         let name = file_name(file);
         progress(i, files.len(), &name);
         let outcome = submit_one(&mut client, file, unit, year, kind, consolidated).await;
-        results.push(Submitted { file: name, outcome });
+        results.push(Submitted {
+            file: name,
+            outcome,
+        });
     }
     progress(files.len(), files.len(), "done");
     println!(
@@ -112,7 +121,12 @@ pub(crate) async fn submit(
     for r in &results {
         match &r.outcome {
             Ok(resp) => {
-                let count = |s: rpb::Severity| resp.findings.iter().filter(|f| f.severity == s as i32).count();
+                let count = |s: rpb::Severity| {
+                    resp.findings
+                        .iter()
+                        .filter(|f| f.severity == s as i32)
+                        .count()
+                };
                 let pending = resp.validation_state == ValidationState::Pending as i32;
                 let verdict = if pending {
                     "待校验 (validation pending)"
@@ -129,7 +143,11 @@ pub(crate) async fn submit(
                     count(rpb::Severity::Error),
                     count(rpb::Severity::Warning),
                     count(rpb::Severity::Info),
-                    if resp.replayed { " (already submitted)" } else { "" }
+                    if resp.replayed {
+                        " (already submitted)"
+                    } else {
+                        ""
+                    }
                 );
             }
             Err(e) => {
@@ -208,7 +226,12 @@ pub(crate) async fn register_unit(
         .await
         .map_err(|s| anyhow::anyhow!(describe(&s)))?
         .into_inner();
-    println!("registered {} {} ({})", unit.code, unit.name, unit_type_label(unit.unit_type));
+    println!(
+        "registered {} {} ({})",
+        unit.code,
+        unit.name,
+        unit_type_label(unit.unit_type)
+    );
     Ok(())
 }
 
@@ -238,8 +261,16 @@ pub(crate) async fn list_units(server: &str, root: Option<&str>) -> anyhow::Resu
     }
     let mut out = String::new();
     // Roots of what was listed: units whose parent is not in the list.
-    for top in units.iter().filter(|u| !codes.contains(u.parent_code.as_str())) {
-        out.push_str(&format!("{} {} ({})\n", top.code, top.name, unit_type_label(top.unit_type)));
+    for top in units
+        .iter()
+        .filter(|u| !codes.contains(u.parent_code.as_str()))
+    {
+        out.push_str(&format!(
+            "{} {} ({})\n",
+            top.code,
+            top.name,
+            unit_type_label(top.unit_type)
+        ));
         walk(&units, &top.code, 1, &mut out);
     }
     print!("{out}");
@@ -255,7 +286,11 @@ pub(crate) async fn list_reports(
     kind: Option<&str>,
 ) -> anyhow::Result<()> {
     let mut client = ingestion(server).await?;
-    let kind = kind.map(kind_from_arg).transpose()?.map(|k| k as i32).unwrap_or(0);
+    let kind = kind
+        .map(kind_from_arg)
+        .transpose()?
+        .map(|k| k as i32)
+        .unwrap_or(0);
     let mut token = String::new();
     println!(
         "{:<44} {:>4} {:<10} {:>5} {:>5}  submitted",
@@ -275,12 +310,17 @@ pub(crate) async fn list_reports(
             .map_err(|s| anyhow::anyhow!(describe(&s)))?
             .into_inner();
         for r in &page.reports {
-            let count = |s: rpb::Severity| r.findings.iter().filter(|f| f.severity == s as i32).count();
+            let count =
+                |s: rpb::Severity| r.findings.iter().filter(|f| f.severity == s as i32).count();
             println!(
                 "{:<44} {:>4} {:<10} {:>5} {:>5}  {}",
                 r.report_id,
                 r.revision,
-                if r.validation_state == ValidationState::Validated as i32 { "validated" } else { "pending" },
+                if r.validation_state == ValidationState::Validated as i32 {
+                    "validated"
+                } else {
+                    "pending"
+                },
                 count(rpb::Severity::Error),
                 count(rpb::Severity::Warning),
                 r.submitted_at
@@ -320,8 +360,16 @@ pub(crate) async fn get_report(
         r.report_id,
         r.revision,
         r.submitted_at,
-        if r.validation_state == ValidationState::Validated as i32 { "validated" } else { "validation pending" },
-        if r.catalog_version.is_empty() { "—" } else { &r.catalog_version }
+        if r.validation_state == ValidationState::Validated as i32 {
+            "validated"
+        } else {
+            "validation pending"
+        },
+        if r.catalog_version.is_empty() {
+            "—"
+        } else {
+            &r.catalog_version
+        }
     );
     for f in &r.findings {
         let sev = rpb::Severity::try_from(f.severity)
@@ -364,7 +412,10 @@ pub(crate) async fn aggregate(
         .into_inner();
     print!("{}", render_aggregation(&resp));
     Ok(resp.differences.is_empty()
-        && !resp.findings.iter().any(|f| f.severity == rpb::Severity::Error as i32))
+        && !resp
+            .findings
+            .iter()
+            .any(|f| f.severity == rpb::Severity::Error as i32))
 }
 
 /// A readable aggregation result: totals, units, differing cells with each unit's share, findings.
@@ -377,7 +428,11 @@ pub(crate) fn render_aggregation(
     out.push_str(&format!("部门汇总 {subject}: {} units\n", r.units.len()));
     if let Some(rep) = report {
         for row in ["收入总计", "支出总计", "本年收入合计", "本年支出合计"] {
-            if let Some(f) = rep.facts.iter().find(|f| f.table == "公开01" && f.row == row) {
+            if let Some(f) = rep
+                .facts
+                .iter()
+                .find(|f| f.table == "公开01" && f.row == row)
+            {
                 out.push_str(&format!("  公开01 {row:<8} {:>14} 万元\n", f.amount));
             }
         }

@@ -65,7 +65,11 @@ impl ServiceProcess {
         let mut cmd = Command::new(bin);
         cmd.args(args)
             .stdout(Stdio::piped())
-            .stderr(if quiet { Stdio::null() } else { Stdio::inherit() })
+            .stderr(if quiet {
+                Stdio::null()
+            } else {
+                Stdio::inherit()
+            })
             .kill_on_drop(true);
         for (k, v) in env {
             cmd.env(k, v);

@@ -67,7 +67,12 @@ pub fn parse_error(field: &str, e: &gouji_domain::ParseError) -> Status {
 /// A requested resource that does not exist (NOT_FOUND with a google.rpc.ResourceInfo detail).
 pub fn not_found(resource_type: &str, name: &str) -> Status {
     let mut details = ErrorDetails::new();
-    details.set_resource_info(resource_type, name, "", format!("{resource_type} `{name}` not found"));
+    details.set_resource_info(
+        resource_type,
+        name,
+        "",
+        format!("{resource_type} `{name}` not found"),
+    );
     Status::with_error_details(
         Code::NotFound,
         format!("{resource_type} `{name}` not found"),

@@ -28,8 +28,7 @@ use sqlx::sqlite::{
 };
 
 pub use records::{
-    ListFilter, NewRevision, RevisionRecord, SubmitOutcome, UnitRecord, ValidationState,
-    kind_key,
+    ListFilter, NewRevision, RevisionRecord, SubmitOutcome, UnitRecord, ValidationState, kind_key,
 };
 use records::{RevisionRow, UnitRow};
 
@@ -113,7 +112,9 @@ impl Store {
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
             Backend::Postgres(pool)
         } else {
-            let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"));
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"));
             let path = path.unwrap_or(url);
             if path.is_empty() {
                 return Err(StoreError::BadUrl(url.to_string()));
@@ -235,7 +236,10 @@ impl Store {
                      FROM units u JOIN subtree s ON s.code = u.code ORDER BY u.code"
                 );
                 with_pool!(self, read, |pool| {
-                    sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(root).fetch_all(pool).await?
+                    sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                        .bind(root)
+                        .fetch_all(pool)
+                        .await?
                 })
             }
         };
@@ -245,7 +249,10 @@ impl Store {
     async fn subtree_codes(&self, root: &str) -> Result<Vec<String>> {
         let sql = format!("{SUBTREE} SELECT code FROM subtree");
         Ok(with_pool!(self, read, |pool| {
-            sqlx::query_scalar(AssertSqlSafe(sql.as_str())).bind(root).fetch_all(pool).await?
+            sqlx::query_scalar(AssertSqlSafe(sql.as_str()))
+                .bind(root)
+                .fetch_all(pool)
+                .await?
         }))
     }
 
@@ -394,7 +401,10 @@ impl Store {
              ORDER BY id LIMIT $1"
         );
         let rows: Vec<RevisionRow> = with_pool!(self, read, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(limit as i64).fetch_all(pool).await?
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(limit as i64)
+                .fetch_all(pool)
+                .await?
         });
         rows.into_iter().map(RevisionRow::into_record).collect()
     }
@@ -409,7 +419,10 @@ impl Store {
                     "SELECT table_id, row_key, column_key, amount FROM facts WHERE revision_id = $1 {order}"
                 );
                 let rows: Vec<(String, String, String, String)> =
-                    sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_all(read).await?;
+                    sqlx::query_as(AssertSqlSafe(sql))
+                        .bind(id)
+                        .fetch_all(read)
+                        .await?;
                 rows.into_iter()
                     .map(|(t, r, c, a)| {
                         let v = Decimal::from_str_exact(&a)
@@ -422,7 +435,10 @@ impl Store {
                 let sql = format!(
                     "SELECT table_id, row_key, column_key, amount FROM facts WHERE revision_id = $1 {order}"
                 );
-                Ok(sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_all(pool).await?)
+                Ok(sqlx::query_as(AssertSqlSafe(sql))
+                    .bind(id)
+                    .fetch_all(pool)
+                    .await?)
             }
         }
     }
@@ -431,7 +447,10 @@ impl Store {
     pub async fn document(&self, id: i64) -> Result<Option<Vec<u8>>> {
         let sql = "SELECT document FROM revisions WHERE id = $1";
         let doc: Option<Option<Vec<u8>>> = with_pool!(self, read, |pool| {
-            sqlx::query_scalar(sql).bind(id).fetch_optional(pool).await?
+            sqlx::query_scalar(sql)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
         });
         Ok(doc.flatten())
     }
@@ -439,15 +458,22 @@ impl Store {
     async fn revision_by_id(&self, id: i64) -> Result<Option<RevisionRecord>> {
         let sql = format!("SELECT {REVISION_COLUMNS} FROM revisions r WHERE r.id = $1");
         let row: Option<RevisionRow> = with_pool!(self, read, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(pool).await?
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
         });
         row.map(RevisionRow::into_record).transpose()
     }
 
     async fn revision_by_key(&self, key: &str) -> Result<Option<RevisionRecord>> {
-        let sql = format!("SELECT {REVISION_COLUMNS} FROM revisions r WHERE r.idempotency_key = $1");
+        let sql =
+            format!("SELECT {REVISION_COLUMNS} FROM revisions r WHERE r.idempotency_key = $1");
         let row: Option<RevisionRow> = with_pool!(self, read, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(key).fetch_optional(pool).await?
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(key)
+                .fetch_optional(pool)
+                .await?
         });
         row.map(RevisionRow::into_record).transpose()
     }
@@ -514,7 +540,9 @@ impl Store {
                     " UNION ALL SELECT u.code FROM units u JOIN subtree s ON u.parent_code = s.code) ",
                 );
             }
-            qb.push(format!("SELECT {REVISION_COLUMNS} FROM revisions r WHERE 1 = 1"));
+            qb.push(format!(
+                "SELECT {REVISION_COLUMNS} FROM revisions r WHERE 1 = 1"
+            ));
             if let Some(code) = &filter.unit_code {
                 if filter.subtree {
                     qb.push(" AND unit_code IN (SELECT code FROM subtree)");

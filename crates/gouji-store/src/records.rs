@@ -75,7 +75,11 @@ impl RevisionRecord {
             self.unit_code,
             self.year,
             kind_key(self.kind),
-            if self.consolidated { "consolidated" } else { "own" }
+            if self.consolidated {
+                "consolidated"
+            } else {
+                "own"
+            }
         )
     }
 }
@@ -129,7 +133,9 @@ fn kind_from_key(s: &str) -> Result<ReportKind> {
     match s {
         "budget" => Ok(ReportKind::Budget),
         "final_accounts" => Ok(ReportKind::FinalAccounts),
-        other => Err(StoreError::Corrupt(format!("unknown report kind `{other}`"))),
+        other => Err(StoreError::Corrupt(format!(
+            "unknown report kind `{other}`"
+        ))),
     }
 }
 
@@ -199,9 +205,8 @@ impl RevisionRow {
         };
         let findings = match &self.findings_json {
             None => Vec::new(),
-            Some(json) => serde_json::from_str(json).map_err(|e| {
-                StoreError::Corrupt(format!("revision {}: findings: {e}", self.id))
-            })?,
+            Some(json) => serde_json::from_str(json)
+                .map_err(|e| StoreError::Corrupt(format!("revision {}: findings: {e}", self.id)))?,
         };
         Ok(RevisionRecord {
             id: self.id,

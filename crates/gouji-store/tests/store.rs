@@ -51,9 +51,12 @@ impl TestDb {
         let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
             .await
             .unwrap();
-        sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .unwrap();
+        sqlx::Executor::execute(
+            &mut conn,
+            sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
+        )
+        .await
+        .unwrap();
         let url = format!("{base}/{name}");
         Some(TestDb {
             store: Store::open(&url).await.unwrap(),
@@ -85,7 +88,12 @@ fn uuid_like() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    format!("{}_{}_{}", std::process::id(), t % 1_000_000_000, N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        t % 1_000_000_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Generates `<name>_sqlite` and `<name>_postgres` tests from one async body.
@@ -129,33 +137,66 @@ fn unit(code: &str, name: &str, t: Option<UnitType>, parent: Option<&str>) -> Un
 /// 宁强县医疗保障局: 部门 → 本级 + two 二级单位 (as in seed S0).
 async fn register_ningqiang(store: &Store) {
     store
-        .register_unit(&unit("610726", "宁强县医疗保障局", Some(UnitType::Administrative), None))
+        .register_unit(&unit(
+            "610726",
+            "宁强县医疗保障局",
+            Some(UnitType::Administrative),
+            None,
+        ))
         .await
         .unwrap();
     store
-        .register_unit(&unit("610726001", "宁强县医疗保障局(本级)", Some(UnitType::Administrative), Some("610726")))
+        .register_unit(&unit(
+            "610726001",
+            "宁强县医疗保障局(本级)",
+            Some(UnitType::Administrative),
+            Some("610726"),
+        ))
         .await
         .unwrap();
     store
-        .register_unit(&unit("610726002", "宁强县医疗保险经办中心", Some(UnitType::Institution), Some("610726")))
+        .register_unit(&unit(
+            "610726002",
+            "宁强县医疗保险经办中心",
+            Some(UnitType::Institution),
+            Some("610726"),
+        ))
         .await
         .unwrap();
     store
-        .register_unit(&unit("610726003", "宁强县医疗保障信息中心", Some(UnitType::Institution), Some("610726")))
+        .register_unit(&unit(
+            "610726003",
+            "宁强县医疗保障信息中心",
+            Some(UnitType::Institution),
+            Some("610726"),
+        ))
         .await
         .unwrap();
 }
 
 fn report(subject: &str, 劳务费: &str) -> Report {
-    let mut r = Report::new(subject, 2024, ReportKind::FinalAccounts, Scope::Unit, "shaanxi-js");
-    for (row, col, v) in [("30226", "决算数", 劳务费), ("本年收入合计", "决算数", "1879.42"), ("车辆", "决算数", "4.00")] {
+    let mut r = Report::new(
+        subject,
+        2024,
+        ReportKind::FinalAccounts,
+        Scope::Unit,
+        "shaanxi-js",
+    );
+    for (row, col, v) in [
+        ("30226", "决算数", 劳务费),
+        ("本年收入合计", "决算数", "1879.42"),
+        ("车辆", "决算数", "4.00"),
+    ] {
         r.facts.push(Fact {
             table: "公开06".into(),
             row: row.into(),
             column: col.into(),
             value: d(v),
             unit: MeasureUnit::Wanyuan,
-            source: Provenance { line: 307, text: format!("{row} {v}") },
+            source: Provenance {
+                line: 307,
+                text: format!("{row} {v}"),
+            },
         });
     }
     r
@@ -190,7 +231,12 @@ both_backends!(units_form_a_hierarchy, |store| {
 
     // Re-registering updates in place.
     store
-        .register_unit(&unit("610726002", "宁强县医疗保险经办中心(更名)", Some(UnitType::CivilServiceManaged), Some("610726")))
+        .register_unit(&unit(
+            "610726002",
+            "宁强县医疗保险经办中心(更名)",
+            Some(UnitType::CivilServiceManaged),
+            Some("610726"),
+        ))
         .await
         .unwrap();
     let u = store.get_unit("610726002").await.unwrap().unwrap();
@@ -199,36 +245,58 @@ both_backends!(units_form_a_hierarchy, |store| {
     assert_eq!(store.list_units(None).await.unwrap().len(), 4);
 
     // Unknown parent and cycles are refused and change nothing.
-    let e = store.register_unit(&unit("X", "x", None, Some("nope"))).await.unwrap_err();
+    let e = store
+        .register_unit(&unit("X", "x", None, Some("nope")))
+        .await
+        .unwrap_err();
     assert!(matches!(e, StoreError::UnknownParent(p) if p == "nope"));
     let e = store
         .register_unit(&unit("610726", "宁强县医疗保障局", None, Some("610726002")))
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::Cycle { .. }));
-    assert_eq!(store.get_unit("610726").await.unwrap().unwrap().parent_code, None);
-    assert!(matches!(store.list_units(Some("nope")).await, Err(StoreError::UnknownUnit(_))));
+    assert_eq!(
+        store.get_unit("610726").await.unwrap().unwrap().parent_code,
+        None
+    );
+    assert!(matches!(
+        store.list_units(Some("nope")).await,
+        Err(StoreError::UnknownUnit(_))
+    ));
 });
 
 both_backends!(revisions_are_kept_and_retries_replay, |store| {
     register_ningqiang(store).await;
-    let first = store.submit(&submission("610726002", "k1", report("经办中心", "19.52"))).await.unwrap();
+    let first = store
+        .submit(&submission("610726002", "k1", report("经办中心", "19.52")))
+        .await
+        .unwrap();
     assert!(matches!(first, SubmitOutcome::Stored(_)));
     let first = first.into_record();
     assert_eq!(first.revision, 1);
     assert_eq!(first.state, ValidationState::Pending);
 
     // Same key, same content: the same record, no new revision.
-    let again = store.submit(&submission("610726002", "k1", report("经办中心", "19.52"))).await.unwrap();
+    let again = store
+        .submit(&submission("610726002", "k1", report("经办中心", "19.52")))
+        .await
+        .unwrap();
     assert!(again.replayed());
     assert_eq!(again.record().id, first.id);
 
     // Same key, other content: refused.
-    let e = store.submit(&submission("610726002", "k1", report("经办中心", "19.92"))).await.unwrap_err();
+    let e = store
+        .submit(&submission("610726002", "k1", report("经办中心", "19.92")))
+        .await
+        .unwrap_err();
     assert!(matches!(e, StoreError::KeyReused(k) if k == "k1"));
 
     // A correction is revision 2; revision 1 stays readable.
-    let second = store.submit(&submission("610726002", "k2", report("经办中心", "19.92"))).await.unwrap().into_record();
+    let second = store
+        .submit(&submission("610726002", "k2", report("经办中心", "19.92")))
+        .await
+        .unwrap()
+        .into_record();
     assert_eq!(second.revision, 2);
     let latest = store
         .get_revision("610726002", 2024, ReportKind::FinalAccounts, false, None)
@@ -236,43 +304,81 @@ both_backends!(revisions_are_kept_and_retries_replay, |store| {
         .unwrap()
         .unwrap();
     assert_eq!(latest.revision, 2);
-    assert_eq!(latest.report.value("公开06", "30226", "决算数"), Some(d("19.92")));
+    assert_eq!(
+        latest.report.value("公开06", "30226", "决算数"),
+        Some(d("19.92"))
+    );
     let old = store
         .get_revision("610726002", 2024, ReportKind::FinalAccounts, false, Some(1))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(old.report.value("公开06", "30226", "决算数"), Some(d("19.52")));
+    assert_eq!(
+        old.report.value("公开06", "30226", "决算数"),
+        Some(d("19.52"))
+    );
     // Scale survives the round trip: 4.00 stays 4.00.
-    assert_eq!(old.report.value("公开06", "车辆", "决算数").unwrap().to_string(), "4.00");
+    assert_eq!(
+        old.report
+            .value("公开06", "车辆", "决算数")
+            .unwrap()
+            .to_string(),
+        "4.00"
+    );
     let cells = store.stored_facts(old.id).await.unwrap();
     assert_eq!(cells.len(), 3);
     assert!(cells.contains(&("公开06".into(), "30226".into(), "决算数".into(), d("19.52"))));
-    assert!(cells.iter().any(|c| c.1 == "车辆" && c.3.to_string() == "4.00"));
-    assert_eq!(store.document(old.id).await.unwrap().as_deref(), Some(&b"document text"[..]));
+    assert!(
+        cells
+            .iter()
+            .any(|c| c.1 == "车辆" && c.3.to_string() == "4.00")
+    );
+    assert_eq!(
+        store.document(old.id).await.unwrap().as_deref(),
+        Some(&b"document text"[..])
+    );
 
     // Unknown unit: refused, nothing stored.
-    let e = store.submit(&submission("999", "k3", report("x", "1"))).await.unwrap_err();
+    let e = store
+        .submit(&submission("999", "k3", report("x", "1")))
+        .await
+        .unwrap_err();
     assert!(matches!(e, StoreError::UnknownUnit(_)));
-    let all = store.list_revisions(&ListFilter::default(), None, 100).await.unwrap();
+    let all = store
+        .list_revisions(&ListFilter::default(), None, 100)
+        .await
+        .unwrap();
     assert_eq!(all.len(), 2);
 });
 
 both_backends!(validation_results_are_recorded, |store| {
     register_ningqiang(store).await;
-    let rec = store.submit(&submission("610726002", "v1", report("经办中心", "19.52"))).await.unwrap().into_record();
+    let rec = store
+        .submit(&submission("610726002", "v1", report("经办中心", "19.52")))
+        .await
+        .unwrap()
+        .into_record();
     assert_eq!(store.pending(10).await.unwrap().len(), 1);
     let finding = Finding {
         rule_id: "NR-01".into(),
         severity: Severity::Error,
         message: "情况说明中劳务费19.92万元与公开06的19.52万元不一致".into(),
-        locations: vec![Location { table: "公开06".into(), row: "30226".into(), column: "决算数".into(), line: 307, ..Location::default() }],
+        locations: vec![Location {
+            table: "公开06".into(),
+            row: "30226".into(),
+            column: "决算数".into(),
+            line: 307,
+            ..Location::default()
+        }],
         expected: Some(d("19.52")),
         actual: Some(d("19.92")),
         difference: Some(d("0.40")),
         tolerance: Some(d("0.010")),
     };
-    store.record_validation(rec.id, false, "2026.11.1", std::slice::from_ref(&finding)).await.unwrap();
+    store
+        .record_validation(rec.id, false, "2026.11.1", std::slice::from_ref(&finding))
+        .await
+        .unwrap();
     assert!(store.pending(10).await.unwrap().is_empty());
     let got = store
         .get_revision("610726002", 2024, ReportKind::FinalAccounts, false, None)
@@ -293,7 +399,11 @@ both_backends!(listing_filters_and_pages, |store| {
         for rev in 0..3 {
             n += 1;
             store
-                .submit(&submission(code, &format!("{code}-{rev}"), report(code, &format!("{n}.00"))))
+                .submit(&submission(
+                    code,
+                    &format!("{code}-{rev}"),
+                    report(code, &format!("{n}.00")),
+                ))
                 .await
                 .unwrap();
         }
@@ -302,7 +412,10 @@ both_backends!(listing_filters_and_pages, |store| {
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
-        let page = store.list_revisions(&ListFilter::default(), cursor, 4).await.unwrap();
+        let page = store
+            .list_revisions(&ListFilter::default(), cursor, 4)
+            .await
+            .unwrap();
         if page.is_empty() {
             break;
         }
@@ -312,20 +425,55 @@ both_backends!(listing_filters_and_pages, |store| {
     assert_eq!(seen.len(), 9);
     assert!(seen.windows(2).all(|w| w[0] > w[1]));
 
-    let one = ListFilter { unit_code: Some("610726003".into()), ..ListFilter::default() };
-    assert_eq!(store.list_revisions(&one, None, 100).await.unwrap().len(), 3);
-    let tree = ListFilter { unit_code: Some("610726".into()), subtree: true, year: Some(2024), kind: Some(ReportKind::FinalAccounts) };
-    assert_eq!(store.list_revisions(&tree, None, 100).await.unwrap().len(), 9);
-    let other_year = ListFilter { year: Some(2023), ..ListFilter::default() };
-    assert!(store.list_revisions(&other_year, None, 100).await.unwrap().is_empty());
-    let budget = ListFilter { kind: Some(ReportKind::Budget), ..ListFilter::default() };
-    assert!(store.list_revisions(&budget, None, 100).await.unwrap().is_empty());
+    let one = ListFilter {
+        unit_code: Some("610726003".into()),
+        ..ListFilter::default()
+    };
+    assert_eq!(
+        store.list_revisions(&one, None, 100).await.unwrap().len(),
+        3
+    );
+    let tree = ListFilter {
+        unit_code: Some("610726".into()),
+        subtree: true,
+        year: Some(2024),
+        kind: Some(ReportKind::FinalAccounts),
+    };
+    assert_eq!(
+        store.list_revisions(&tree, None, 100).await.unwrap().len(),
+        9
+    );
+    let other_year = ListFilter {
+        year: Some(2023),
+        ..ListFilter::default()
+    };
+    assert!(
+        store
+            .list_revisions(&other_year, None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let budget = ListFilter {
+        kind: Some(ReportKind::Budget),
+        ..ListFilter::default()
+    };
+    assert!(
+        store
+            .list_revisions(&budget, None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // The streaming read: latest revision per report, paged by id.
     let mut latest = Vec::new();
     let mut after = 0;
     loop {
-        let page = store.latest_in_subtree("610726", 2024, ReportKind::FinalAccounts, after, 2).await.unwrap();
+        let page = store
+            .latest_in_subtree("610726", 2024, ReportKind::FinalAccounts, after, 2)
+            .await
+            .unwrap();
         if page.is_empty() {
             break;
         }
@@ -337,7 +485,12 @@ both_backends!(listing_filters_and_pages, |store| {
     // 1.00…9.00 were submitted in order: the latest of each unit is its third.
     let mut amounts: Vec<String> = latest
         .iter()
-        .map(|r| r.report.value("公开06", "30226", "决算数").unwrap().to_string())
+        .map(|r| {
+            r.report
+                .value("公开06", "30226", "决算数")
+                .unwrap()
+                .to_string()
+        })
         .collect();
     amounts.sort();
     assert_eq!(amounts, ["3.00", "6.00", "9.00"]);
@@ -354,7 +507,11 @@ both_backends!(concurrent_submissions_are_all_kept_once, |store| {
                 // Every submission is sent twice, as a client retrying after a lost reply would.
                 for _ in 0..2 {
                     store
-                        .submit(&submission("610726002", &key, report("经办中心", &format!("{client}.{i}"))))
+                        .submit(&submission(
+                            "610726002",
+                            &key,
+                            report("经办中心", &format!("{client}.{i}")),
+                        ))
                         .await
                         .unwrap();
                 }
@@ -364,7 +521,10 @@ both_backends!(concurrent_submissions_are_all_kept_once, |store| {
     for t in tasks {
         t.await.unwrap();
     }
-    let all = store.list_revisions(&ListFilter::default(), None, 1000).await.unwrap();
+    let all = store
+        .list_revisions(&ListFilter::default(), None, 1000)
+        .await
+        .unwrap();
     assert_eq!(all.len(), 80);
     let mut revisions: Vec<u32> = all.iter().map(|r| r.revision).collect();
     revisions.sort();

@@ -149,16 +149,25 @@ impl Aggregation {
             b.add("department_code", "department_code is required");
         }
         if !(2000..=2100).contains(&req.year) {
-            b.add("year", format!("year {} is out of range 2000–2100", req.year));
+            b.add(
+                "year",
+                format!("year {} is out of range 2000–2100", req.year),
+            );
         }
         let kind = convert::kind_from_pb(req.kind);
         if kind.is_none() {
-            b.add("kind", "kind must be REPORT_KIND_BUDGET or REPORT_KIND_FINAL_ACCOUNTS");
+            b.add(
+                "kind",
+                "kind must be REPORT_KIND_BUDGET or REPORT_KIND_FINAL_ACCOUNTS",
+            );
         }
         if req.explain_cells.len() > self.limits.max_explain_cells {
             b.add(
                 "explain_cells",
-                format!("at most {} cells can be explained at once", self.limits.max_explain_cells),
+                format!(
+                    "at most {} cells can be explained at once",
+                    self.limits.max_explain_cells
+                ),
             );
         }
         let mut explain = Vec::new();
@@ -184,14 +193,23 @@ impl Aggregation {
             .upstreams
             .ingestion
             .clone()
-            .list_units(with_timeout(ListUnitsRequest { root_code: dept.clone() }, timeout))
+            .list_units(with_timeout(
+                ListUnitsRequest {
+                    root_code: dept.clone(),
+                },
+                timeout,
+            ))
             .await
             .map_err(|s| upstream("ingestion ListUnits", "department_code", s))?
             .into_inner()
             .units;
         let registry: HashMap<String, _> = units.into_iter().map(|u| (u.code.clone(), u)).collect();
         let Some(root) = registry.get(&dept) else {
-            return Err(BadRequest::field("department_code", format!("unit `{dept}` is not registered")).into());
+            return Err(BadRequest::field(
+                "department_code",
+                format!("unit `{dept}` is not registered"),
+            )
+            .into());
         };
         let mut department = UnitMeta::new(dept.clone(), root.name.clone());
         department.unit_type = convert::unit_type_from_pb(root.unit_type);
@@ -203,7 +221,11 @@ impl Aggregation {
             .ingestion
             .clone()
             .stream_reports(with_timeout(
-                StreamReportsRequest { root_code: dept.clone(), year: req.year, kind: req.kind },
+                StreamReportsRequest {
+                    root_code: dept.clone(),
+                    year: req.year,
+                    kind: req.kind,
+                },
                 timeout,
             ))
             .await
@@ -217,10 +239,11 @@ impl Aggregation {
             .await
             .map_err(|s| upstream("ingestion StreamReports", "department_code", s))?
         {
-            let Some(report_pb) = stored.report.as_ref() else { continue };
-            let mut report = convert::report_from_pb(report_pb).map_err(|e| {
-                status::internal("stored report", format!("{:?}", e.first()))
-            })?;
+            let Some(report_pb) = stored.report.as_ref() else {
+                continue;
+            };
+            let mut report = convert::report_from_pb(report_pb)
+                .map_err(|e| status::internal("stored report", format!("{:?}", e.first())))?;
             if stored.consolidated {
                 if stored.unit_code == dept {
                     filed = Some((report, stored.revision));
@@ -283,9 +306,9 @@ impl Aggregation {
             .clone()
             .validate_report(with_timeout(
                 ValidateReportRequest {
-                    input: Some(validate_report_request::Input::Report(convert::report_to_pb(
-                        &consolidation.report,
-                    ))),
+                    input: Some(validate_report_request::Input::Report(
+                        convert::report_to_pb(&consolidation.report),
+                    )),
                     context: Some(ReportContext {
                         unit_type: convert::unit_type_to_pb(consolidation.department.unit_type),
                         year: req.year,
@@ -366,6 +389,8 @@ impl AggregationService for Aggregation {
         &self,
         request: Request<pb::AggregateDepartmentRequest>,
     ) -> Result<Response<pb::AggregateDepartmentResponse>, Status> {
-        self.aggregate(request.into_inner()).await.map(Response::new)
+        self.aggregate(request.into_inner())
+            .await
+            .map(Response::new)
     }
 }

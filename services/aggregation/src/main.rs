@@ -16,10 +16,18 @@ struct Args {
     #[arg(long, env = "GOUJI_LISTEN", default_value = "127.0.0.1:50053")]
     listen: String,
     /// The ingestion service (unit reports are read from it).
-    #[arg(long, env = "GOUJI_INGESTION_URL", default_value = "http://127.0.0.1:50052")]
+    #[arg(
+        long,
+        env = "GOUJI_INGESTION_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
     ingestion_url: String,
     /// The validation service (the consolidated report is validated there).
-    #[arg(long, env = "GOUJI_VALIDATION_URL", default_value = "http://127.0.0.1:50051")]
+    #[arg(
+        long,
+        env = "GOUJI_VALIDATION_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
     validation_url: String,
 }
 

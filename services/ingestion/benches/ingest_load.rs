@@ -60,13 +60,15 @@ async fn start_ingestion(database_url: &str, validation_url: &str) -> String {
 }
 
 async fn start_aggregation(ingestion_url: &str, validation_url: &str) -> String {
-    let upstreams = gouji_aggregation::Upstreams::lazy(ingestion_url, validation_url).expect("upstreams");
+    let upstreams =
+        gouji_aggregation::Upstreams::lazy(ingestion_url, validation_url).expect("upstreams");
     let limits = gouji_runtime::server::Limits::default();
     let (l, url) = listener().await;
     tokio::spawn(
         gouji_runtime::server::builder(limits)
             .add_service(
-                gouji_aggregation::Aggregation::new(upstreams, Default::default()).into_server(limits),
+                gouji_aggregation::Aggregation::new(upstreams, Default::default())
+                    .into_server(limits),
             )
             .serve_with_incoming(TcpIncoming::from(l)),
     );
@@ -77,7 +79,10 @@ async fn start_aggregation(ingestion_url: &str, validation_url: &str) -> String 
 async fn aggregate_phase(backend: &str, ingestion_url: &str, validation_url: &str) {
     use gouji_proto::aggregation::v1::AggregateDepartmentRequest;
     use gouji_proto::aggregation::v1::aggregation_service_client::AggregationServiceClient;
-    let n: usize = std::env::var("GOUJI_BENCH_UNITS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let n: usize = std::env::var("GOUJI_BENCH_UNITS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     let (root, units) = gouji_domain::synth::generate_department(n, 42);
     let mut c = client(ingestion_url).await;
     for (meta, _) in &units {
@@ -149,11 +154,14 @@ fn document() -> (Vec<u8>, String) {
     let seeds = std::env::var("GOUJI_SEEDS").unwrap_or_else(|_| {
         concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/seeds").to_string()
     });
-    if let Some(e) = std::fs::read_dir(&seeds)
-        .ok()
-        .and_then(|rd| rd.filter_map(Result::ok).find(|e| e.file_name().to_string_lossy().starts_with("000_")))
-    {
-        return (std::fs::read(e.path()).expect("seed"), e.file_name().to_string_lossy().to_string());
+    if let Some(e) = std::fs::read_dir(&seeds).ok().and_then(|rd| {
+        rd.filter_map(Result::ok)
+            .find(|e| e.file_name().to_string_lossy().starts_with("000_"))
+    }) {
+        return (
+            std::fs::read(e.path()).expect("seed"),
+            e.file_name().to_string_lossy().to_string(),
+        );
     }
     let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples");
     let e = std::fs::read_dir(sample)
@@ -161,7 +169,10 @@ fn document() -> (Vec<u8>, String) {
         .filter_map(Result::ok)
         .find(|e| e.path().extension().is_some_and(|x| x == "txt"))
         .expect("a sample document");
-    (std::fs::read(e.path()).expect("sample"), e.file_name().to_string_lossy().to_string())
+    (
+        std::fs::read(e.path()).expect("sample"),
+        e.file_name().to_string_lossy().to_string(),
+    )
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -173,8 +184,14 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 async fn run(backend: &str, database_url: &str, validation_url: &str) {
-    let submissions: usize = std::env::var("GOUJI_BENCH_SUBMISSIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(400);
-    let clients: usize = std::env::var("GOUJI_BENCH_CLIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
+    let submissions: usize = std::env::var("GOUJI_BENCH_SUBMISSIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400);
+    let clients: usize = std::env::var("GOUJI_BENCH_CLIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16);
     let url = start_ingestion(database_url, validation_url).await;
     let mut c = client(&url).await;
     let register = |code: String, parent: &str| RegisterUnitRequest {
@@ -185,9 +202,13 @@ async fn run(backend: &str, database_url: &str, validation_url: &str) {
             parent_code: parent.into(),
         }),
     };
-    c.register_unit(register("BENCH".into(), "")).await.expect("register");
+    c.register_unit(register("BENCH".into(), ""))
+        .await
+        .expect("register");
     for u in 0..submissions {
-        c.register_unit(register(format!("BENCH-{u:05}"), "BENCH")).await.expect("register");
+        c.register_unit(register(format!("BENCH-{u:05}"), "BENCH"))
+            .await
+            .expect("register");
     }
     let (doc, name) = document();
     let doc = Arc::new(doc);
@@ -274,10 +295,15 @@ async fn main() {
     match std::env::var("GOUJI_TEST_POSTGRES_URL") {
         Ok(admin) => {
             let name = format!("gouji_bench_{}", std::process::id());
-            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.expect("pg");
-            sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
                 .await
-                .expect("create database");
+                .expect("pg");
+            sqlx::Executor::execute(
+                &mut conn,
+                sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
+            )
+            .await
+            .expect("create database");
             let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
             run("postgres", &format!("{base}/{name}"), &validation_url).await;
             let _ = sqlx::Executor::execute(

@@ -120,13 +120,18 @@ impl Ingestion {
     async fn require_unit(&self, field: &str, code: &str) -> Result<UnitRecord, Status> {
         match self.store.get_unit(code).await {
             Ok(Some(u)) => Ok(u),
-            Ok(None) => Err(BadRequest::field(field, format!("unit `{code}` is not registered")).into()),
+            Ok(None) => {
+                Err(BadRequest::field(field, format!("unit `{code}` is not registered")).into())
+            }
             Err(e) => Err(status::store_error(field, e)),
         }
     }
 
     /// Checks a submission and turns it into a revision to store. Stores nothing.
-    async fn prepare(&self, req: pb::SubmitReportRequest) -> Result<(NewRevision, UnitRecord), Status> {
+    async fn prepare(
+        &self,
+        req: pb::SubmitReportRequest,
+    ) -> Result<(NewRevision, UnitRecord), Status> {
         let mut b = BadRequest::new();
         if req.unit_code.trim().is_empty() {
             b.add("unit_code", "unit_code is required");
@@ -139,11 +144,17 @@ impl Ingestion {
         if req.idempotency_key.len() > self.limits.max_key_len {
             b.add(
                 "idempotency_key",
-                format!("idempotency_key is longer than {} bytes", self.limits.max_key_len),
+                format!(
+                    "idempotency_key is longer than {} bytes",
+                    self.limits.max_key_len
+                ),
             );
         }
         match &req.input {
-            None => b.add("input", "one of `document` (UTF-8 text) or `report` is required"),
+            None => b.add(
+                "input",
+                "one of `document` (UTF-8 text) or `report` is required",
+            ),
             Some(pb::submit_report_request::Input::Document(d)) if d.is_empty() => {
                 b.add("document", "document is empty")
             }
@@ -197,10 +208,18 @@ impl Ingestion {
                     Status::from(b)
                 })?;
                 let canonical = canonical_json(&report)?;
-                (report, None, gouji_store::content_hash(canonical.as_bytes()))
+                (
+                    report,
+                    None,
+                    gouji_store::content_hash(canonical.as_bytes()),
+                )
             }
             None => {
-                return Err(BadRequest::field("input", "one of `document` or `report` is required").into());
+                return Err(BadRequest::field(
+                    "input",
+                    "one of `document` or `report` is required",
+                )
+                .into());
             }
         };
         // The request is authoritative for what the report is filed as.
@@ -247,7 +266,10 @@ impl Ingestion {
             self.check_year("year", req.year, &mut b);
         }
         if req.subtree && req.unit_code.is_empty() {
-            b.add("subtree", "subtree needs unit_code (the root of the subtree)");
+            b.add(
+                "subtree",
+                "subtree needs unit_code (the root of the subtree)",
+            );
         }
         if req.kind != 0 && convert::kind_from_pb(req.kind).is_none() {
             b.add("kind", "unknown report kind");
@@ -300,14 +322,20 @@ impl IngestionService for Ingestion {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !code_ok {
-            b.add("unit.code", "code must be 1–64 characters of A–Z, a–z, 0–9, '-', '_', '.'");
+            b.add(
+                "unit.code",
+                "code must be 1–64 characters of A–Z, a–z, 0–9, '-', '_', '.'",
+            );
         }
         if unit.name.trim().is_empty() {
             b.add("unit.name", "name is required");
         }
         let unit_type = convert::unit_type_from_pb(unit.unit_type);
         if unit_type.is_none() {
-            b.add("unit.unit_type", "unit_type (行政 / 参公 / 事业) is required");
+            b.add(
+                "unit.unit_type",
+                "unit_type (行政 / 参公 / 事业) is required",
+            );
         }
         if unit.parent_code == unit.code && !unit.code.is_empty() {
             b.add("unit.parent_code", "a unit cannot be its own parent");
@@ -403,7 +431,11 @@ impl IngestionService for Ingestion {
                     req.unit_code,
                     req.year,
                     gouji_store::kind_key(kind),
-                    if req.consolidated { "consolidated" } else { "own" },
+                    if req.consolidated {
+                        "consolidated"
+                    } else {
+                        "own"
+                    },
                     if req.revision == 0 {
                         String::new()
                     } else {
@@ -450,7 +482,10 @@ impl IngestionService for Ingestion {
             _ => String::new(),
         };
         Ok(Response::new(pb::ListReportsResponse {
-            reports: rows.iter().map(|r| wire::revision_to_pb(r, false)).collect(),
+            reports: rows
+                .iter()
+                .map(|r| wire::revision_to_pb(r, false))
+                .collect(),
             next_page_token,
         }))
     }

@@ -22,7 +22,11 @@ struct Args {
     #[arg(long, env = "GOUJI_DATABASE_URL", default_value = "sqlite:gouji.db")]
     database_url: String,
     /// The validation service.
-    #[arg(long, env = "GOUJI_VALIDATION_URL", default_value = "http://127.0.0.1:50051")]
+    #[arg(
+        long,
+        env = "GOUJI_VALIDATION_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
     validation_url: String,
     /// Deadline of one validation call, in seconds.
     #[arg(long, env = "GOUJI_VALIDATION_TIMEOUT_SECS", default_value_t = 10)]

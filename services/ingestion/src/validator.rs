@@ -62,7 +62,12 @@ impl ValidationClient {
             }),
         });
         request.set_timeout(self.timeout);
-        let resp = self.client.clone().validate_report(request).await?.into_inner();
+        let resp = self
+            .client
+            .clone()
+            .validate_report(request)
+            .await?
+            .into_inner();
         Ok(Verdict {
             valid: resp.valid,
             catalog_version: resp.catalog_version,
@@ -110,7 +115,12 @@ pub async fn validate_and_record(
         }
     };
     if let Err(e) = store
-        .record_validation(rec.id, verdict.valid, &verdict.catalog_version, &verdict.findings)
+        .record_validation(
+            rec.id,
+            verdict.valid,
+            &verdict.catalog_version,
+            &verdict.findings,
+        )
         .await
     {
         tracing::warn!(error = %e, id = rec.id, "cannot record validation; stays pending");
