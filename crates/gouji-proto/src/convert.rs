@@ -69,6 +69,15 @@ pub fn kind_from_pb(k: i32) -> Option<dm::ReportKind> {
     }
 }
 
+/// The inverse of [`source`]: a missing reference is an unknown line (0).
+fn provenance(s: Option<&pb::SourceRef>) -> dm::Provenance {
+    s.map(|s| dm::Provenance {
+        line: s.line,
+        text: s.text.clone(),
+    })
+    .unwrap_or_default()
+}
+
 fn source(line: u32, text: &str) -> Option<pb::SourceRef> {
     (line > 0).then(|| pb::SourceRef {
         line,
@@ -241,14 +250,7 @@ pub fn report_from_pb(p: &pb::Report) -> Result<dm::Report, Vec<FieldError>> {
                     column: f.column.clone(),
                     value,
                     unit: unit_from_pb(f.unit),
-                    source: f
-                        .source
-                        .as_ref()
-                        .map(|s| dm::Provenance {
-                            line: s.line,
-                            text: s.text.clone(),
-                        })
-                        .unwrap_or_default(),
+                    source: provenance(f.source.as_ref()),
                 })
             }
             Err(e) => errors.push(e),
@@ -292,14 +294,7 @@ pub fn report_from_pb(p: &pb::Report) -> Result<dm::Report, Vec<FieldError>> {
                 "持平" => Some(dm::Direction::Flat),
                 _ => None,
             },
-            source: f
-                .source
-                .as_ref()
-                .map(|s| dm::Provenance {
-                    line: s.line,
-                    text: s.text.clone(),
-                })
-                .unwrap_or_default(),
+            source: provenance(f.source.as_ref()),
         });
     }
     if errors.is_empty() {

@@ -276,16 +276,15 @@ impl Aggregation {
             }
             match consolidator.add(meta.clone(), &report) {
                 Ok(()) => used.push(meta),
-                Err(e) => rejected.push(Finding {
-                    rule_id: "CU-03".into(),
-                    severity: gouji_domain::rules::Severity::Error,
-                    message: format!("单位 {} 的报表未能纳入汇总：{e}", stored.unit_code),
-                    locations: Vec::new(),
-                    expected: None,
-                    actual: None,
-                    difference: None,
-                    tolerance: None,
-                }),
+                Err(e) => rejected.push(Finding::new(
+                    "CU-03",
+                    gouji_domain::rules::Severity::Error,
+                    format!("单位 {} 的报表未能纳入汇总：{e}", stored.unit_code),
+                    Vec::new(),
+                    None,
+                    None,
+                    None,
+                )),
             }
         }
         if consolidator.is_empty() {

@@ -90,20 +90,9 @@ pub(crate) fn finding(
     expected: Option<Decimal>,
     actual: Option<Decimal>,
 ) -> Finding {
-    let difference = match (actual, expected) {
-        (Some(a), Some(e)) => Some(a - e),
-        _ => None,
-    };
-    Finding {
-        rule_id: rule_id.to_string(),
-        severity,
-        message,
-        locations,
-        expected,
-        actual,
-        difference,
-        tolerance: None,
-    }
+    Finding::new(
+        rule_id, severity, message, locations, expected, actual, None,
+    )
 }
 
 /// A location naming a unit (for findings about units rather than cells).

@@ -99,20 +99,9 @@ fn push(
     expected: Option<Decimal>,
     actual: Option<Decimal>,
 ) {
-    let difference = match (expected, actual) {
-        (Some(e), Some(a)) => Some(a - e),
-        _ => None,
-    };
-    out.push(Finding {
-        rule_id: id.into(),
-        severity,
-        message,
-        locations,
-        expected,
-        actual,
-        difference,
-        tolerance: None,
-    });
+    out.push(Finding::new(
+        id, severity, message, locations, expected, actual, None,
+    ));
 }
 
 pub(super) fn check(r: &FactIndex<'_>, ctx: &Context, out: &mut Vec<Finding>) {

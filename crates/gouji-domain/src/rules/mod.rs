@@ -86,6 +86,34 @@ pub struct Finding {
     pub tolerance: Option<Decimal>,
 }
 
+impl Finding {
+    /// A finding; `difference` is `actual − expected` when both are known.
+    pub fn new(
+        rule_id: &str,
+        severity: Severity,
+        message: String,
+        locations: Vec<Location>,
+        expected: Option<Decimal>,
+        actual: Option<Decimal>,
+        tolerance: Option<Decimal>,
+    ) -> Finding {
+        let difference = match (expected, actual) {
+            (Some(e), Some(a)) => Some(a - e),
+            _ => None,
+        };
+        Finding {
+            rule_id: rule_id.to_string(),
+            severity,
+            message,
+            locations,
+            expected,
+            actual,
+            difference,
+            tolerance,
+        }
+    }
+}
+
 /// Catalog entry for one rule.
 #[derive(Debug, Clone, Serialize)]
 pub struct RuleInfo {

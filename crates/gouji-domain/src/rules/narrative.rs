@@ -119,20 +119,9 @@ fn finding(
     actual: Option<Decimal>,
     tolerance: Option<Decimal>,
 ) -> Finding {
-    let difference = match (expected, actual) {
-        (Some(e), Some(a)) => Some(a - e),
-        _ => None,
-    };
-    Finding {
-        rule_id: id.into(),
-        severity,
-        message,
-        locations,
-        expected,
-        actual,
-        difference,
-        tolerance,
-    }
+    Finding::new(
+        id, severity, message, locations, expected, actual, tolerance,
+    )
 }
 
 fn figure_location(r: &FactIndex<'_>, f: &Figure, suspect: bool) -> Location {
