@@ -136,6 +136,21 @@ def test_validate_seed_s0_reports_labour_fee_mismatch(pb, validation_stub, seed_
     assert reply.HasField("report"), "the parsed report is returned when a document is given"
 
 
+def test_omit_report_returns_the_same_findings_without_the_report(pb, validation_stub, seed_s0):
+    document = seed_s0.read_bytes()
+    full = validation_stub.ValidateReport(
+        pb.validation_pb2.ValidateReportRequest(document=document), timeout=VALIDATE_TIMEOUT
+    )
+    lean = validation_stub.ValidateReport(
+        pb.validation_pb2.ValidateReportRequest(document=document, omit_report=True), timeout=VALIDATE_TIMEOUT
+    )
+
+    assert not lean.HasField("report")
+    assert list(lean.findings) == list(full.findings)
+    assert (lean.valid, lean.error_count, lean.warning_count) == (full.valid, full.error_count, full.warning_count)
+    assert lean.ByteSize() < full.ByteSize() / 4, (lean.ByteSize(), full.ByteSize())
+
+
 @pytest.mark.parametrize(("kwargs", "field"), [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED])
 def test_malformed_request_is_invalid_argument_with_bad_request(pb, validation_stub, kwargs, field):
     with pytest.raises(grpc.RpcError) as err:

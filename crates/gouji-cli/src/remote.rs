@@ -15,7 +15,7 @@ use tonic::transport::Channel;
 
 /// Connects to the ingestion service at `url`.
 pub(crate) async fn ingestion(url: &str) -> anyhow::Result<IngestionServiceClient<Channel>> {
-    let channel = tonic::transport::Endpoint::from_shared(url.to_string())?
+    let channel = gouji_runtime::server::client_endpoint(url)?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(60))
         .connect()
@@ -394,7 +394,7 @@ pub(crate) async fn aggregate(
 ) -> anyhow::Result<bool> {
     use gouji_proto::aggregation::v1::AggregateDepartmentRequest;
     use gouji_proto::aggregation::v1::aggregation_service_client::AggregationServiceClient;
-    let channel = tonic::transport::Endpoint::from_shared(server.to_string())?
+    let channel = gouji_runtime::server::client_endpoint(server)?
         .connect_timeout(Duration::from_secs(5))
         .connect()
         .await

@@ -69,15 +69,6 @@ pub fn kind_from_pb(k: i32) -> Option<dm::ReportKind> {
     }
 }
 
-/// The inverse of [`source`]: a missing reference is an unknown line (0).
-fn provenance(s: Option<&pb::SourceRef>) -> dm::Provenance {
-    s.map(|s| dm::Provenance {
-        line: s.line,
-        text: s.text.clone(),
-    })
-    .unwrap_or_default()
-}
-
 fn source(line: u32, text: &str) -> Option<pb::SourceRef> {
     (line > 0).then(|| pb::SourceRef {
         line,
@@ -169,15 +160,25 @@ pub fn report_to_pb(r: &dm::Report) -> pb::Report {
     }
 }
 
-fn decimal(field: String, s: &str) -> Result<Decimal, FieldError> {
-    gouji_domain::amount::parse_decimal(s.trim()).ok_or(FieldError {
-        field,
+fn decimal(s: &str, field: impl FnOnce() -> String) -> Result<Decimal, FieldError> {
+    gouji_domain::amount::parse_decimal(s.trim()).ok_or_else(|| FieldError {
+        field: field(),
         description: format!("«{s}» is not a decimal amount (use e.g. \"2781.88\")"),
     })
 }
 
+/// The inverse of [`source`]: a missing reference is an unknown line (0).
+fn provenance(s: Option<pb::SourceRef>) -> dm::Provenance {
+    s.map(|s| dm::Provenance {
+        line: s.line,
+        text: s.text,
+    })
+    .unwrap_or_default()
+}
+
 /// Wire report → domain report. Every amount must be a decimal string; errors name the field.
-pub fn report_from_pb(p: &pb::Report) -> Result<dm::Report, Vec<FieldError>> {
+/// Takes the wire report by value so that its strings move into the domain report.
+pub fn report_from_pb(p: pb::Report) -> Result<dm::Report, Vec<FieldError>> {
     let mut errors = Vec::new();
     let kind = kind_from_pb(p.kind).unwrap_or_else(|| {
         errors.push(FieldError {
@@ -197,7 +198,7 @@ pub fn report_from_pb(p: &pb::Report) -> Result<dm::Report, Vec<FieldError>> {
             dm::ReportKind::FinalAccounts => "shanxi-js".to_string(),
         }
     } else {
-        p.template_family.clone()
+        p.template_family
     };
     if gouji_domain::template::family(&family).is_none() {
         errors.push(FieldError {
@@ -205,22 +206,23 @@ pub fn report_from_pb(p: &pb::Report) -> Result<dm::Report, Vec<FieldError>> {
             description: format!("unknown template family «{family}»"),
         });
     }
-    let mut r = dm::Report::new(p.subject.clone(), p.year, kind, scope, family);
+    let mut r = dm::Report::new(p.subject, p.year, kind, scope, family);
     r.unit_type = unit_type_from_pb(p.unit_type);
-    for t in &p.tables {
+    r.tables.reserve(p.tables.len());
+    for t in p.tables {
         r.tables.push(dm::Table {
-            id: t.id.clone(),
-            title: t.title.clone(),
+            id: t.id,
+            title: t.title,
             unit: unit_from_pb(t.unit),
-            empty_reason: (!t.empty_reason.is_empty()).then(|| t.empty_reason.clone()),
+            empty_reason: (!t.empty_reason.is_empty()).then_some(t.empty_reason),
             line: t.line,
             rows: t
                 .rows
-                .iter()
+                .into_iter()
                 .map(|x| dm::RowLabel {
-                    key: x.key.clone(),
-                    label: x.label.clone(),
-                    note: (!x.note.is_empty()).then(|| x.note.clone()),
+                    key: x.key,
+                    label: x.label,
+                    note: (!x.note.is_empty()).then_some(x.note),
                     line: x.line,
                     subtotal: false,
                 })
@@ -229,31 +231,11 @@ pub fn report_from_pb(p: &pb::Report) -> Result<dm::Report, Vec<FieldError>> {
             entity: None,
         });
     }
-    for (i, f) in p.facts.iter().enumerate() {
-        match decimal(format!("report.facts[{i}].amount"), &f.amount) {
-            Ok(value) => {
-                if r.table(&f.table).is_none() {
-                    r.tables.push(dm::Table {
-                        id: f.table.clone(),
-                        title: f.table.clone(),
-                        unit: unit_from_pb(f.unit),
-                        empty_reason: None,
-                        line: 0,
-                        rows: vec![],
-                        dashes: vec![],
-                        entity: None,
-                    });
-                }
-                r.facts.push(dm::Fact {
-                    table: f.table.clone(),
-                    row: f.row.clone(),
-                    column: f.column.clone(),
-                    value,
-                    unit: unit_from_pb(f.unit),
-                    source: provenance(f.source.as_ref()),
-                })
-            }
-            Err(e) => errors.push(e),
+    r.facts.reserve(p.facts.len());
+    for (i, f) in p.facts.into_iter().enumerate() {
+        let value = decimal(&f.amount, || format!("report.facts[{i}].amount"));
+        if let Err(e) = &value {
+            errors.push(e.clone());
         }
         if f.table.is_empty() || f.row.is_empty() || f.column.is_empty() {
             errors.push(FieldError {
@@ -261,40 +243,63 @@ pub fn report_from_pb(p: &pb::Report) -> Result<dm::Report, Vec<FieldError>> {
                 description: "table, row and column are required".into(),
             });
         }
+        let Ok(value) = value else { continue };
+        let unit = unit_from_pb(f.unit);
+        if r.table(&f.table).is_none() {
+            r.tables.push(dm::Table {
+                id: f.table.clone(),
+                title: f.table.clone(),
+                unit,
+                empty_reason: None,
+                line: 0,
+                rows: vec![],
+                dashes: vec![],
+                entity: None,
+            });
+        }
+        r.facts.push(dm::Fact {
+            table: f.table,
+            row: f.row,
+            column: f.column,
+            value,
+            unit,
+            source: provenance(f.source),
+        })
     }
-    for s in &p.sections {
+    for s in p.sections {
         r.sections.push(dm::Section {
-            heading: s.heading.clone(),
+            heading: s.heading,
             first_line: s.first_line,
             last_line: s.last_line,
         });
     }
-    for (i, f) in p.figures.iter().enumerate() {
+    for (i, f) in p.figures.into_iter().enumerate() {
         let value = if f.value.is_empty() {
             None
         } else {
-            decimal(format!("report.figures[{i}].value"), &f.value)
+            decimal(&f.value, || format!("report.figures[{i}].value"))
                 .map_err(|e| errors.push(e))
                 .ok()
         };
+        let unit = unit_from_pb(f.unit);
         r.figures.push(dm::Figure {
             section: f.section as usize,
-            kind: match unit_from_pb(f.unit) {
+            kind: match unit {
                 MeasureUnit::Percent => dm::FigureKind::Percent,
                 MeasureUnit::Count => dm::FigureKind::Count,
                 _ => dm::FigureKind::Amount,
             },
-            label: f.label.clone(),
+            label: f.label,
             value,
-            unit: unit_from_pb(f.unit),
-            printed: f.printed.clone(),
+            unit,
+            printed: f.printed,
             direction: match f.direction.as_str() {
                 "增加" => Some(dm::Direction::Up),
                 "减少" => Some(dm::Direction::Down),
                 "持平" => Some(dm::Direction::Flat),
                 _ => None,
             },
-            source: provenance(f.source.as_ref()),
+            source: provenance(f.source),
         });
     }
     if errors.is_empty() {
@@ -387,7 +392,7 @@ mod tests {
     fn report_round_trips_without_losing_amount_scale() {
         let doc = "示例中心\n2024年度单位决算公开\n收入决算表\n公开02表\n单位名称：示例中心\n金额单位：万元\n合计\t\t4.00\t4.00\n210\t卫生健康支出\t4.00\t4.00\n";
         let r = gouji_domain::parse_document(doc.as_bytes()).unwrap();
-        let back = report_from_pb(&report_to_pb(&r)).unwrap();
+        let back = report_from_pb(report_to_pb(&r)).unwrap();
         assert_eq!(back.facts, r.facts);
         assert_eq!(back.facts[0].value.to_string(), "4.00");
     }
@@ -405,7 +410,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        let errs = report_from_pb(&p).unwrap_err();
+        let errs = report_from_pb(p).unwrap_err();
         assert_eq!(errs[0].field, "report.facts[0].amount");
     }
 }

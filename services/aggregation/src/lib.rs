@@ -32,7 +32,7 @@ use gouji_proto::validation::v1::validation_service_client::ValidationServiceCli
 use gouji_proto::validation::v1::{ReportContext, ValidateReportRequest, validate_report_request};
 use gouji_runtime::server::Limits;
 use gouji_runtime::status::{self, BadRequest};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
 /// Explicit limits of the aggregation API.
@@ -66,10 +66,7 @@ pub struct Upstreams {
 impl Upstreams {
     pub fn lazy(ingestion_url: &str, validation_url: &str) -> anyhow::Result<Self> {
         let channel = |url: &str| -> anyhow::Result<Channel> {
-            Ok(Endpoint::from_shared(url.to_string())?
-                .connect_timeout(Duration::from_secs(2))
-                .tcp_nodelay(true)
-                .connect_lazy())
+            Ok(gouji_runtime::server::client_endpoint(url)?.connect_lazy())
         };
         Ok(Upstreams {
             ingestion: IngestionServiceClient::new(channel(ingestion_url)?)
@@ -234,12 +231,12 @@ impl Aggregation {
         let mut filed = None;
         let mut used = Vec::new();
         let mut rejected: Vec<Finding> = Vec::new();
-        while let Some(stored) = stream
+        while let Some(mut stored) = stream
             .message()
             .await
             .map_err(|s| upstream("ingestion StreamReports", "department_code", s))?
         {
-            let Some(report_pb) = stored.report.as_ref() else {
+            let Some(report_pb) = stored.report.take() else {
                 continue;
             };
             let mut report = convert::report_from_pb(report_pb)
@@ -312,6 +309,7 @@ impl Aggregation {
                         unit_type: convert::unit_type_to_pb(consolidation.department.unit_type),
                         year: req.year,
                     }),
+                    omit_report: true,
                 },
                 timeout,
             ))

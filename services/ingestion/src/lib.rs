@@ -200,7 +200,7 @@ impl Ingestion {
                 (report, Some(bytes), hash)
             }
             Some(pb::submit_report_request::Input::Report(r)) => {
-                let report = convert::report_from_pb(&r).map_err(|errs| {
+                let report = convert::report_from_pb(r).map_err(|errs| {
                     let mut b = BadRequest::new();
                     for e in errs {
                         b.add(format!("report.{}", e.field), e.description);

@@ -9,7 +9,7 @@ use gouji_proto::convert;
 use gouji_proto::validation::v1::validation_service_client::ValidationServiceClient;
 use gouji_proto::validation::v1::{ReportContext, ValidateReportRequest, validate_report_request};
 use gouji_store::{RevisionRecord, Store, ValidationState};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 /// What the validation service said about one revision.
 #[derive(Debug, Clone)]
@@ -30,10 +30,7 @@ pub struct ValidationClient {
 impl ValidationClient {
     /// A client of the service at `url` (`http://host:port`); `timeout` bounds each call.
     pub fn lazy(url: &str, timeout: Duration, max_message_bytes: usize) -> anyhow::Result<Self> {
-        let channel = Endpoint::from_shared(url.to_string())?
-            .connect_timeout(Duration::from_secs(2))
-            .tcp_nodelay(true)
-            .connect_lazy();
+        let channel = gouji_runtime::server::client_endpoint(url)?.connect_lazy();
         Ok(ValidationClient {
             client: ValidationServiceClient::new(channel)
                 .max_decoding_message_size(max_message_bytes)
@@ -60,6 +57,8 @@ impl ValidationClient {
                 unit_type: convert::unit_type_to_pb(unit_type),
                 year: rec.year,
             }),
+            // The revision already holds the report; only findings are needed back.
+            omit_report: true,
         });
         request.set_timeout(self.timeout);
         let resp = self

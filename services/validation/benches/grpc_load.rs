@@ -1,10 +1,19 @@
-//! gRPC load benchmark: `ValidateReport` against the trivial `Echo` RPC carrying the same payload
-//! (the seed documents), over a real loopback TCP socket, in one run on one machine.
+//! gRPC load benchmark: `ValidateReport` against the trivial `Echo` RPC carrying the same payload,
+//! over a real loopback TCP socket, in one run on one machine.
 //!
 //! The real validation server (same builder, limits and service as the `gouji-validation`
 //! binary) is started in-process on `127.0.0.1:0`; a tonic client keeps `--concurrency` requests
 //! in flight (default 64) for `--secs` seconds per RPC and prints requests/s and p50/p90/p99
-//! latency for each. Server and client share this process and the machine's cores.
+//! latency for each. Server and client share this process and the machine's cores, so the client
+//! is kept as cheap as possible and identical for every RPC: requests are protobuf-encoded once
+//! before the run and sent as bytes through a pass-through codec, and responses are taken as
+//! bytes (each RPC's response is decoded and checked once before its run).
+//!
+//! Two payloads, each compared with an `Echo` of exactly the same request bytes:
+//! - the seed documents as text (`input.document`): the server parses, validates and answers
+//!   with findings only (`omit_report`), or also with the parsed report;
+//! - the same seeds already in structured form (`input.report`): what a platform that holds
+//!   structured data sends; the server converts and validates.
 //!
 //! ```text
 //! GOUJI_SEEDS=/path/to/seeds cargo bench -p gouji-validation --bench grpc_load -- \
@@ -16,15 +25,56 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use gouji_proto::validation::v1::validation_service_client::ValidationServiceClient;
+use bytes::{Buf, BufMut, Bytes};
 use gouji_proto::validation::v1::{
-    EchoRequest, ValidateReportRequest, validate_report_request::Input,
+    EchoRequest, EchoResponse, ValidateReportRequest, ValidateReportResponse,
+    validate_report_request::Input,
 };
 use gouji_runtime::server::{self, Limits};
 use gouji_validation::Validator;
+use prost::Message;
 use tokio::net::TcpListener;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codegen::http::uri::PathAndQuery;
+use tonic::transport::Channel;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Channel, Endpoint};
+
+const ECHO: &str = "/gouji.validation.v1.ValidationService/Echo";
+const VALIDATE: &str = "/gouji.validation.v1.ValidationService/ValidateReport";
+
+/// A codec that sends and receives already-encoded protobuf messages as bytes.
+#[derive(Clone, Copy, Default)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
 
 #[derive(Clone, Copy)]
 struct Options {
@@ -74,57 +124,61 @@ fn seeds() -> Vec<Vec<u8>> {
     files.iter().filter_map(|p| std::fs::read(p).ok()).collect()
 }
 
-/// The RPC under load.
-#[derive(Clone, Copy, PartialEq)]
-enum Rpc {
-    Echo,
-    Validate,
-    /// `ValidateReport` with the seed already in structured form (`input.report`): transport plus
-    /// rules, no parsing.
-    ValidateStructured,
+/// One workload: an RPC and the encoded requests it cycles through.
+struct Workload {
+    name: &'static str,
+    path: &'static str,
+    requests: Vec<Bytes>,
 }
 
-impl Rpc {
-    fn name(self) -> &'static str {
-        match self {
-            Rpc::Echo => "Echo",
-            Rpc::Validate => "ValidateReport",
-            Rpc::ValidateStructured => "Validate(report)",
+/// One call with pre-encoded bytes; returns false on an RPC error or an empty answer.
+async fn call(client: &mut tonic::client::Grpc<Channel>, path: &'static str, body: Bytes) -> bool {
+    if client.ready().await.is_err() {
+        return false;
+    }
+    client
+        .unary(
+            tonic::Request::new(body),
+            PathAndQuery::from_static(path),
+            RawCodec,
+        )
+        .await
+        .is_ok_and(|r| !r.get_ref().is_empty())
+}
+
+/// Sends each request once and decodes the answer, so that the load runs only send requests
+/// that the server answers correctly.
+async fn check(channel: &Channel, w: &Workload) -> anyhow::Result<()> {
+    let mut client = tonic::client::Grpc::new(channel.clone())
+        .max_decoding_message_size(64 * 1024 * 1024)
+        .max_encoding_message_size(64 * 1024 * 1024);
+    for body in &w.requests {
+        client.ready().await?;
+        let answer = client
+            .unary(
+                tonic::Request::new(body.clone()),
+                PathAndQuery::from_static(w.path),
+                RawCodec,
+            )
+            .await?
+            .into_inner();
+        if w.path == ECHO {
+            let echoed = EchoResponse::decode(answer)?.payload;
+            anyhow::ensure!(
+                EchoRequest::decode(body.clone())?.payload == echoed,
+                "{}: echo differs",
+                w.name
+            );
+        } else {
+            let r = ValidateReportResponse::decode(answer)?;
+            anyhow::ensure!(
+                !r.catalog_version.is_empty() && !r.findings.is_empty(),
+                "{}: no findings on a seed",
+                w.name
+            );
         }
     }
-}
-
-/// One input: the document bytes and the same document as a structured report.
-struct Doc {
-    bytes: Vec<u8>,
-    report: Option<gouji_proto::report::v1::Report>,
-}
-
-/// One call; returns false on an RPC error.
-async fn call(client: &mut ValidationServiceClient<Channel>, rpc: Rpc, d: &Doc) -> bool {
-    let doc = &d.bytes;
-    match rpc {
-        Rpc::ValidateStructured => client
-            .validate_report(ValidateReportRequest {
-                input: d.report.clone().map(Input::Report),
-                context: None,
-            })
-            .await
-            .is_ok_and(|r| !r.get_ref().catalog_version.is_empty()),
-        Rpc::Echo => client
-            .echo(EchoRequest {
-                payload: doc.to_vec(),
-            })
-            .await
-            .is_ok_and(|r| r.get_ref().payload.len() == doc.len()),
-        Rpc::Validate => client
-            .validate_report(ValidateReportRequest {
-                input: Some(Input::Document(doc.to_vec())),
-                context: None,
-            })
-            .await
-            .is_ok_and(|r| !r.get_ref().catalog_version.is_empty()),
-    }
+    Ok(())
 }
 
 struct Outcome {
@@ -135,24 +189,26 @@ struct Outcome {
 }
 
 /// Keeps `concurrency` calls in flight for `warmup + secs`; measures only after the warm-up.
-async fn drive(channels: &[Channel], docs: Arc<Vec<Doc>>, rpc: Rpc, o: Options) -> Outcome {
+async fn drive(channels: &[Channel], w: &Workload, o: Options) -> Outcome {
+    let requests = Arc::new(w.requests.clone());
+    let path = w.path;
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for i in 0..o.concurrency {
-        let mut client = ValidationServiceClient::new(channels[i % channels.len()].clone())
+        let mut client = tonic::client::Grpc::new(channels[i % channels.len()].clone())
             .max_decoding_message_size(64 * 1024 * 1024)
             .max_encoding_message_size(64 * 1024 * 1024);
-        let (docs, measuring, stop) = (docs.clone(), measuring.clone(), stop.clone());
+        let (requests, measuring, stop) = (requests.clone(), measuring.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(4096);
             let mut errors = 0usize;
             let mut k = i;
             while !stop.load(Ordering::Relaxed) {
-                let doc = &docs[k % docs.len()];
+                let body = requests[k % requests.len()].clone();
                 k += 1;
                 let t = Instant::now();
-                let ok = call(&mut client, rpc, doc).await;
+                let ok = call(&mut client, path, body).await;
                 if measuring.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
                     if ok {
                         lat.push(t.elapsed());
@@ -226,8 +282,7 @@ fn main() -> anyhow::Result<()> {
         let mut channels = Vec::new();
         for _ in 0..o.connections {
             channels.push(
-                Endpoint::from_shared(format!("http://{addr}"))?
-                    .tcp_nodelay(true)
+                server::client_endpoint(&format!("http://{addr}"))?
                     .connect()
                     .await?,
             );
@@ -242,24 +297,78 @@ fn main() -> anyhow::Result<()> {
             o.warmup,
             std::thread::available_parallelism().map_or(0, |n| n.get())
         );
-        let docs: Arc<Vec<Doc>> = Arc::new(
-            docs.into_iter()
-                .map(|bytes| Doc {
-                    report: gouji_domain::parse_document(&bytes)
-                        .ok()
-                        .map(|r| gouji_proto::convert::report_to_pb(&r)),
-                    bytes,
+        let validate = |input: Input, omit_report: bool| -> Bytes {
+            ValidateReportRequest {
+                input: Some(input),
+                context: None,
+                omit_report,
+            }
+            .encode_to_vec()
+            .into()
+        };
+        let echo_of = |requests: &[Bytes]| -> Vec<Bytes> {
+            requests
+                .iter()
+                .map(|b| {
+                    EchoRequest {
+                        payload: b.to_vec(),
+                    }
+                    .encode_to_vec()
+                    .into()
                 })
-                .collect(),
-        );
+                .collect()
+        };
+        let as_document: Vec<Bytes> = docs
+            .iter()
+            .map(|d| validate(Input::Document(d.clone()), true))
+            .collect();
+        let as_document_with_report: Vec<Bytes> = docs
+            .iter()
+            .map(|d| validate(Input::Document(d.clone()), false))
+            .collect();
+        let as_report: Vec<Bytes> = docs
+            .iter()
+            .filter_map(|d| gouji_domain::parse_document(d).ok())
+            .map(|r| validate(Input::Report(gouji_proto::convert::report_to_pb(&r)), true))
+            .collect();
+        let workloads = [
+            Workload {
+                name: "Echo(document request)",
+                path: ECHO,
+                requests: echo_of(&as_document),
+            },
+            Workload {
+                name: "ValidateReport(document)",
+                path: VALIDATE,
+                requests: as_document,
+            },
+            Workload {
+                name: "ValidateReport(document) + report",
+                path: VALIDATE,
+                requests: as_document_with_report,
+            },
+            Workload {
+                name: "Echo(report request)",
+                path: ECHO,
+                requests: echo_of(&as_report),
+            },
+            Workload {
+                name: "ValidateReport(report)",
+                path: VALIDATE,
+                requests: as_report,
+            },
+        ];
         let mut rates = Vec::new();
-        for rpc in [Rpc::Echo, Rpc::Validate, Rpc::ValidateStructured] {
-            let out = drive(&channels, docs.clone(), rpc, o).await;
+        for w in &workloads {
+            check(&channels[0], w).await?;
+            let size: usize = w.requests.iter().map(Bytes::len).sum();
+            let out = drive(&channels, w, o).await;
             let rate = out.requests as f64 / out.elapsed.as_secs_f64();
             rates.push(rate);
             println!(
-                "{:<15} {:>9.1} req/s   p50 {:>8.2} ms   p90 {:>8.2} ms   p99 {:>8.2} ms   max {:>8.2} ms   ({} ok, {} errors)",
-                rpc.name(),
+                "{:<34} {:>6.1} KiB {:>8.1} req/s   p50 {:>7.2} ms   p90 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms   ({} ok, {} errors)",
+                w.name,
+                size as f64 / w.requests.len().max(1) as f64 / 1024.0,
                 rate,
                 ms(pct(&out.latencies, 0.50)),
                 ms(pct(&out.latencies, 0.90)),
@@ -269,10 +378,13 @@ fn main() -> anyhow::Result<()> {
                 out.errors
             );
         }
-        if let [echo, validate, ..] = rates[..] {
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        if let [echo_doc, doc, doc_report, echo_report, report] = rates[..] {
             println!(
-                "ValidateReport / Echo = {:.3} (target ≥ 0.5)",
-                if echo > 0.0 { validate / echo } else { 0.0 }
+                "ratio to Echo of the same request (target ≥ 0.5): ValidateReport(document) {:.3}, + report {:.3}, ValidateReport(report) {:.3}",
+                ratio(doc, echo_doc),
+                ratio(doc_report, echo_doc),
+                ratio(report, echo_report)
             );
         }
         let _ = stop_tx.send(());

@@ -32,9 +32,11 @@ impl Validator {
 }
 
 /// Validates a request in-process; shared by the gRPC handler and benchmarks.
-pub fn validate_request(req: &ValidateReportRequest) -> Result<ValidateReportResponse, Status> {
-    let ctx_pb = req.context.clone().unwrap_or_default();
-    let mut report = match &req.input {
+/// Takes the request by value: a structured report's strings move into the domain report.
+pub fn validate_request(req: ValidateReportRequest) -> Result<ValidateReportResponse, Status> {
+    let ctx_pb = req.context.unwrap_or_default();
+    let from_document = matches!(req.input, Some(Input::Document(_)));
+    let mut report = match req.input {
         None => {
             return Err(BadRequest::field(
                 "input",
@@ -46,7 +48,7 @@ pub fn validate_request(req: &ValidateReportRequest) -> Result<ValidateReportRes
             if bytes.is_empty() {
                 return Err(BadRequest::field("document", "document is empty").into());
             }
-            gouji_domain::parse_document(bytes).map_err(|e| parse_error("document", &e))?
+            gouji_domain::parse_document(&bytes).map_err(|e| parse_error("document", &e))?
         }
         Some(Input::Report(r)) => convert::report_from_pb(r).map_err(|errs| {
             let mut b = BadRequest::new();
@@ -72,8 +74,7 @@ pub fn validate_request(req: &ValidateReportRequest) -> Result<ValidateReportRes
         valid: v.valid(),
         findings: v.findings.iter().map(convert::finding_to_pb).collect(),
         catalog_version: v.catalog_version.to_string(),
-        report: matches!(req.input, Some(Input::Document(_)))
-            .then(|| convert::report_to_pb(&report)),
+        report: (from_document && !req.omit_report).then(|| convert::report_to_pb(&report)),
         error_count: v.count(Severity::Error) as u32,
         warning_count: v.count(Severity::Warning) as u32,
         info_count: v.count(Severity::Info) as u32,
@@ -89,7 +90,7 @@ impl ValidationService for Validator {
     ) -> Result<Response<ValidateReportResponse>, Status> {
         let req = request.into_inner();
         // Parsing and rules are CPU work: keep them off the I/O threads.
-        let resp = tokio::task::spawn_blocking(move || validate_request(&req))
+        let resp = tokio::task::spawn_blocking(move || validate_request(req))
             .await
             .map_err(|e| gouji_runtime::status::internal("validation task", e))??;
         tracing::info!(
