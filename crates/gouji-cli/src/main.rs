@@ -190,11 +190,26 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        // The reader went away (`gouji parse … | head`): not an error of ours.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("gouji: {e:#}");
             ExitCode::from(2)
         }
     }
+}
+
+/// Writes command output to stdout; unlike `print!`, a closed pipe is an error, not a panic.
+pub(crate) fn emit(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -223,11 +238,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 any_error |= !v.valid();
                 match format {
                     Format::Json => json.push(serde_json::json!({"file": file, "subject": report.subject, "valid": v.valid(), "catalog_version": v.catalog_version, "findings": v.findings})),
-                    _ => print!("{}", render::findings(&file.display().to_string(), &report, &v, verbose)),
+                    _ => emit(&render::findings(&file.display().to_string(), &report, &v, verbose))?,
                 }
             }
             if matches!(format, Format::Json) {
-                println!("{}", serde_json::to_string_pretty(&json)?);
+                emit(&(serde_json::to_string_pretty(&json)? + "\n"))?;
             }
             Ok(if any_error {
                 ExitCode::from(1)
@@ -338,7 +353,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Rules => {
-            print!("{}", render::rules_markdown());
+            emit(&render::rules_markdown())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Parse { file, format } => {
@@ -351,7 +366,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Format::Json => serde_json::to_string_pretty(&report)? + "\n",
                 Format::Cells => render::cells(&report),
             };
-            print!("{out}");
+            emit(&out)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -273,7 +273,7 @@ pub(crate) async fn list_units(server: &str, root: Option<&str>) -> anyhow::Resu
         ));
         walk(&units, &top.code, 1, &mut out);
     }
-    print!("{out}");
+    crate::emit(&out)?;
     Ok(())
 }
 
@@ -410,7 +410,7 @@ pub(crate) async fn aggregate(
         .await
         .map_err(|s| anyhow::anyhow!(describe(&s)))?
         .into_inner();
-    print!("{}", render_aggregation(&resp));
+    crate::emit(&render_aggregation(&resp))?;
     Ok(resp.differences.is_empty()
         && !resp
             .findings
