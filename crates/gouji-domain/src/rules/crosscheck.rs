@@ -314,19 +314,21 @@ fn operating_expenses(r: &FactIndex<'_>, unit_type: Option<UnitType>, out: &mut 
             (None, None) => None,
             (a, b) => Some(a.unwrap_or_default() + b.unwrap_or_default()),
         };
-        let narrative = r
-            .figures
-            .iter()
-            .filter(|f| {
-                f.kind == FigureKind::Amount
-                    && r.sections
-                        .get(f.section)
-                        .is_some_and(|s| s.heading.contains("机关运行经费"))
-            })
-            .find(|f| r.label(f).contains("决算"))
-            .and_then(|f| f.value);
+        // Only looked for when the table has no figure.
+        let narrative = || {
+            r.figures
+                .iter()
+                .filter(|f| {
+                    f.kind == FigureKind::Amount
+                        && r.sections
+                            .get(f.section)
+                            .is_some_and(|s| s.heading.contains("机关运行经费"))
+                })
+                .find(|f| r.label(f).contains("决算"))
+                .and_then(|f| f.value)
+        };
         (
-            from_table.or(narrative),
+            from_table.or_else(narrative),
             cell(r, "公开10", "机关运行经费.行政单位", "统计数"),
             r.value("公开06", "公用经费合计", "决算数"),
         )

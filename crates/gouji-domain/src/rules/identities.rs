@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use super::index::FxMap;
 use super::{FactIndex, Finding, Severity, fmt, location_at, rounding_bound};
 use crate::amount::MeasureUnit;
 use crate::codes::{self, Level};
@@ -564,17 +565,25 @@ fn check_hierarchy<'a>(
         .filter(|(r, _)| r.len() == 3)
         .collect();
     let total_row = entry.row_index("合计");
-    // (parent, children) in the order the parents appear; computed once for every column.
+    // (parent, children) in the order the parents appear, children in row order; computed once
+    // for every column. Row keys are unique, so each child is filed under its parent's position
+    // among the code rows.
+    let position: FxMap<&'a str, usize> = code_rows
+        .iter()
+        .enumerate()
+        .map(|(k, &(row, _))| (row, k))
+        .collect();
+    let mut children_of: Vec<Vec<Keyed<'a>>> = vec![Vec::new(); code_rows.len()];
+    for &child in &code_rows {
+        if let Some(&k) = codes::parent(child.0).and_then(|p| position.get(p)) {
+            children_of[k].push(child);
+        }
+    }
     let families: Vec<(Keyed<'a>, Vec<Keyed<'a>>)> = code_rows
         .iter()
-        .filter_map(|&p| {
-            let children: Vec<(&'a str, usize)> = code_rows
-                .iter()
-                .copied()
-                .filter(|(c, _)| codes::parent(c) == Some(p.0))
-                .collect();
-            (!children.is_empty()).then_some((p, children))
-        })
+        .zip(children_of)
+        .filter(|(_, children)| !children.is_empty())
+        .map(|(&p, children)| (p, children))
         .collect();
     // Fast path: total and parts read by position; an identity that holds yields no finding.
     let holds = |total: usize, parts: &[(&str, usize)], ci: usize| {

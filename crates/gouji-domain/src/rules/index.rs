@@ -147,7 +147,8 @@ impl<'a> FactIndex<'a> {
         // Entries are built in a vector (facts come grouped by table, so the previous fact's
         // table is nearly always the current one) and keyed by table id at the end.
         let mut ids: FxMap<&'a str, usize> = FxMap::default();
-        let mut entries: Vec<Building<'a>> = Vec::new();
+        ids.reserve(report.tables.len());
+        let mut entries: Vec<Building<'a>> = Vec::with_capacity(report.tables.len());
         let mut slot = |id: &'a str, entries: &mut Vec<Building<'a>>| {
             *ids.entry(id).or_insert_with(|| {
                 entries.push((id, TableEntry::default(), Vec::new()));
@@ -159,6 +160,9 @@ impl<'a> FactIndex<'a> {
             let e = &mut entries[k].1;
             if e.table.is_none() {
                 e.table = Some(t);
+                // The printed rows are a good guess for the row keys that carry facts.
+                e.rows.reserve(t.rows.len());
+                e.row_pos.reserve(t.rows.len());
             }
         }
         // Pass 1: row and column keys, facts per table, and each fact's (row, column) position.

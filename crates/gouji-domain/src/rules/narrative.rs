@@ -195,12 +195,12 @@ fn section_class(h: &str) -> u8 {
 }
 
 /// The (table, row, column) a narrative amount quotes, when it can be identified.
-fn quoted_cell(
-    r: &FactIndex<'_>,
+fn quoted_cell<'a>(
+    r: &FactIndex<'a>,
     f: &Figure,
-    econ_names: &mut Option<Vec<(String, String)>>,
+    econ_names: &mut Option<Vec<(String, &'a str)>>,
     classes: &mut [Option<u8>],
-) -> Option<(&'static str, String, &'static str)> {
+) -> Option<(&'static str, &'a str, &'static str)> {
     // Every quoted cell below is a 决算 table cell.
     let js = r.kind == crate::ReportKind::FinalAccounts;
     if !js || f.direction.is_some() {
@@ -240,15 +240,15 @@ fn quoted_cell(
             .filter_map(|(k, col)| s.rfind(k).map(|pos| (pos, *col)))
             .max_by_key(|(pos, _)| *pos)?;
         let row = if is_budget { "预算数" } else { "决算数" };
-        return Some(("公开09", row.to_string(), item.1));
+        return Some(("公开09", row, item.1));
     }
     // 基本支出 section: 人员经费/公用经费 and economic 款 items.
     if h.has(BASIC) {
         if label.ends_with("人员经费") {
-            return Some(("公开06", "人员经费合计".into(), "决算数"));
+            return Some(("公开06", "人员经费合计", "决算数"));
         }
         if label.ends_with("公用经费") {
-            return Some(("公开06", "公用经费合计".into(), "决算数"));
+            return Some(("公开06", "公用经费合计", "决算数"));
         }
         // (folded 款 name, row) of 公开06, in fact order; built once per validation.
         let names = econ_names.get_or_insert_with(|| {
@@ -258,26 +258,26 @@ fn quoted_cell(
                     codes::lists()
                         .economic_name(&fact.row)
                         .filter(|name| name.chars().count() >= 2)
-                        .map(|name| (fold(name), fact.row.clone()))
+                        .map(|name| (fold(name), fact.row.as_str()))
                 })
                 .collect()
         });
         return names
             .iter()
             .find(|(name, _)| label.ends_with(name.as_str()))
-            .map(|(_, row)| ("公开06", row.clone(), "决算数"));
+            .map(|(_, row)| ("公开06", *row, "决算数"));
     }
     if h.has(OVERVIEW) {
         if label.contains("收入总计") && !label.contains("支出总计") {
-            return Some(("公开01", "收入总计".into(), "决算数"));
+            return Some(("公开01", "收入总计", "决算数"));
         }
         if label.contains("支出总计") && !label.contains("收入总计") {
-            return Some(("公开01", "支出总计".into(), "决算数"));
+            return Some(("公开01", "支出总计", "决算数"));
         }
     }
     if h.has(INCOME) {
         if label.ends_with("收入合计") {
-            return Some(("公开01", "本年收入合计".into(), "决算数"));
+            return Some(("公开01", "本年收入合计", "决算数"));
         }
         for col in [
             "财政拨款收入",
@@ -290,7 +290,7 @@ fn quoted_cell(
             if label.ends_with(col) {
                 return Some((
                     "公开02",
-                    "合计".into(),
+                    "合计",
                     match col {
                         "财政拨款收入" => "财政拨款收入",
                         "上级补助收入" => "上级补助收入",
@@ -305,7 +305,7 @@ fn quoted_cell(
     }
     if h.has(EXPENSE) {
         if label.ends_with("支出合计") {
-            return Some(("公开01", "本年支出合计".into(), "决算数"));
+            return Some(("公开01", "本年支出合计", "决算数"));
         }
         for col in [
             "基本支出",
@@ -322,7 +322,7 @@ fn quoted_cell(
                     "经营支出" => "经营支出",
                     _ => "对附属单位补助支出",
                 };
-                return Some(("公开03", "合计".into(), c));
+                return Some(("公开03", "合计", c));
             }
         }
     }
@@ -330,7 +330,7 @@ fn quoted_cell(
     if js && label.ends_with("(类)") {
         let name = label.trim_end_matches("(类)");
         if let Some(code) = codes::lists().class_code_by_name(name) {
-            return Some(("公开05", code.to_string(), "合计"));
+            return Some(("公开05", code, "合计"));
         }
     }
     None
@@ -359,7 +359,7 @@ fn quoted_amounts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         if r.table(table).is_none() {
             continue;
         }
-        let cell = r.value(table, &row, column).unwrap_or(Decimal::ZERO);
+        let cell = r.value(table, row, column).unwrap_or(Decimal::ZERO);
         if cell == value {
             continue;
         }
@@ -370,7 +370,7 @@ fn quoted_amounts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
                 "情况说明“{}{}”与 {table} {row} {column} 的 {} 万元不一致（相差 {} 万元），请核对说明文字",
                 f.label, f.printed, fmt(cell), fmt(value - cell)
             ),
-            vec![figure_location(r, f, true), r.cell_location(table, &row, column)],
+            vec![figure_location(r, f, true), r.cell_location(table, row, column)],
             Some(cell),
             Some(value),
             Some(Decimal::ZERO),
@@ -378,15 +378,15 @@ fn quoted_amounts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// Compares a stated percentage with the recomputed one (half-up, 2 dp).
+/// Compares a stated percentage with the recomputed one (half-up, 2 dp). `detail` (what was
+/// computed, and the other locations) is only called when there is a finding.
 fn compare_rate(
     r: &FactIndex<'_>,
     id: &str,
     f: &Figure,
     stated: Decimal,
     computed: Decimal,
-    what: String,
-    others: Vec<Location>,
+    detail: impl FnOnce() -> (String, Vec<Location>),
     error_over_1pp: bool,
     out: &mut Vec<Finding>,
 ) {
@@ -403,6 +403,7 @@ fn compare_rate(
     } else {
         Severity::Warning
     };
+    let (what, others) = detail();
     let mut locs = vec![figure_location(r, f, true)];
     locs.extend(others);
     out.push(finding(
@@ -423,11 +424,9 @@ fn compare_rate(
 
 fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     let figs = &r.figures;
-    // Figures per section number (any number a structured submission may carry).
-    let mut by_section: FxMap<usize, Vec<&Figure>> = FxMap::default();
-    for f in figs {
-        by_section.entry(f.section).or_default().push(f);
-    }
+    // Figures per section number (any number a structured submission may carry), built when
+    // NR-02 first needs it.
+    let mut by_section: Option<FxMap<usize, Vec<&Figure>>> = None;
     for (i, f) in figs.iter().enumerate() {
         if f.kind != FigureKind::Percent {
             continue;
@@ -480,14 +479,18 @@ fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
                         f,
                         stated,
                         computed,
-                        format!(
-                            "{} {} 万元 / {} {} 万元",
-                            a.label,
-                            fmt(av),
-                            b.label,
-                            fmt(bv)
-                        ),
-                        vec![figure_location(r, a, false), figure_location(r, b, false)],
+                        || {
+                            (
+                                format!(
+                                    "{} {} 万元 / {} {} 万元",
+                                    a.label,
+                                    fmt(av),
+                                    b.label,
+                                    fmt(bv)
+                                ),
+                                vec![figure_location(r, a, false), figure_location(r, b, false)],
+                            )
+                        },
                         true,
                         out,
                     );
@@ -500,8 +503,19 @@ fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             let Some(part) = same_line.first() else {
                 continue;
             };
-            let whole = whole_for(r, f, &label, &by_section);
-            if let Some((wv, wloc)) = whole {
+            let by_section = by_section.get_or_insert_with(|| {
+                let mut m: FxMap<usize, Vec<&Figure>> = FxMap::default();
+                for f in figs {
+                    m.entry(f.section).or_default().push(f);
+                }
+                m
+            });
+            let whole = whole_for(r, f, &label, by_section);
+            if let Some((wv, whole)) = whole {
+                let wloc = || match whole {
+                    Whole::Cell(t, row, column) => r.cell_location(t, row, column),
+                    Whole::Figure(g) => figure_location(r, g, false),
+                };
                 if !wv.is_zero() && part.value.is_some() {
                     let computed = part.value.unwrap_or_default() / wv * Decimal::ONE_HUNDRED;
                     compare_rate(
@@ -510,13 +524,17 @@ fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
                         f,
                         stated,
                         computed,
-                        format!(
-                            "{} {} 万元 占 {} 万元",
-                            part.label,
-                            fmt(part.value.unwrap_or_default()),
-                            fmt(wv)
-                        ),
-                        vec![figure_location(r, part, false), wloc],
+                        || {
+                            (
+                                format!(
+                                    "{} {} 万元 占 {} 万元",
+                                    part.label,
+                                    fmt(part.value.unwrap_or_default()),
+                                    fmt(wv)
+                                ),
+                                vec![figure_location(r, part, false), wloc()],
+                            )
+                        },
                         false,
                         out,
                     );
@@ -526,14 +544,21 @@ fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     }
 }
 
+/// Where the whole of a 占比 was found (its location is only built for a finding).
+#[derive(Clone, Copy)]
+enum Whole<'a> {
+    Cell(&'static str, &'static str, &'static str),
+    Figure(&'a Figure),
+}
+
 /// The whole a 占比 refers to: a named total («占本年支出合计的», «占政府采购支出总额的») or the first
 /// amount of the section.
-fn whole_for(
+fn whole_for<'a>(
     r: &FactIndex<'_>,
     f: &Figure,
     label: &str,
-    by_section: &FxMap<usize, Vec<&Figure>>,
-) -> Option<(Decimal, Location)> {
+    by_section: &FxMap<usize, Vec<&'a Figure>>,
+) -> Option<(Decimal, Whole<'a>)> {
     // The figures of f's section, in document order.
     let section: &[&Figure] = by_section.get(&f.section).map_or(&[], |v| v.as_slice());
     if label.contains("本年支出合计") {
@@ -544,12 +569,9 @@ fn whole_for(
         };
         return r
             .value(t.0, t.1, t.2)
-            .map(|v| (v, r.cell_location(t.0, t.1, t.2)));
+            .map(|v| (v, Whole::Cell(t.0, t.1, t.2)));
     }
-    let noun = label
-        .trim_start_matches('占')
-        .trim_end_matches('的')
-        .to_string();
+    let noun = label.trim_start_matches('占').trim_end_matches('的');
     let in_section = section
         .iter()
         .copied()
@@ -561,12 +583,12 @@ fn whole_for(
                 .copied()
                 .filter(|g| g.kind == FigureKind::Amount && !std::ptr::eq(*g, f))
         };
-        if let Some(g) = amounts().find(|g| r.label(g).contains(&noun)) {
-            return g.value.map(|v| (v, figure_location(r, g, false)));
+        if let Some(g) = amounts().find(|g| r.label(g).contains(noun)) {
+            return g.value.map(|v| (v, Whole::Figure(g)));
         }
         if noun.contains("总额") {
             if let Some(g) = amounts().find(|g| r.label(g).contains("总额")) {
-                return g.value.map(|v| (v, figure_location(r, g, false)));
+                return g.value.map(|v| (v, Whole::Figure(g)));
             }
         }
         return None;
@@ -578,7 +600,7 @@ fn whole_for(
         // The part itself is the first amount: no whole stated in the section.
         return None;
     }
-    first.value.map(|v| (v, figure_location(r, first, false)))
+    first.value.map(|v| (v, Whole::Figure(first)))
 }
 
 /// NR-10: a 元 figure whose number is a 万元 cell of the tables.
@@ -844,25 +866,59 @@ fn reasons(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     }
 }
 
+/// The set of byte values (mod 128) that occur in `s`: a text can only contain a needle whose
+/// set is a subset of its own, which rules out most heading × keyword pairs without a search.
+const fn byte_set(s: &str) -> u128 {
+    let b = s.as_bytes();
+    let mut set = 0u128;
+    let mut i = 0;
+    while i < b.len() {
+        set |= 1 << (b[i] & 127);
+        i += 1;
+    }
+    set
+}
+
+/// A keyword with its [`byte_set`].
+struct Key {
+    text: &'static str,
+    bytes: u128,
+}
+
+const fn key(text: &'static str) -> Key {
+    Key {
+        text,
+        bytes: byte_set(text),
+    }
+}
+
+/// A folded heading with its [`byte_set`].
+struct Heading<'a> {
+    text: &'a str,
+    bytes: u128,
+}
+
+impl Heading<'_> {
+    fn contains(&self, k: &Key) -> bool {
+        k.bytes & !self.bytes == 0 && self.text.contains(k.text)
+    }
+}
+
 /// One required 情况说明 section: the heading (folded) contains one of `any` and none of `none`.
 struct Required {
     name: &'static str,
-    any: &'static [&'static str],
-    none: &'static [&'static str],
+    any: &'static [Key],
+    none: &'static [Key],
 }
 
 impl Required {
-    fn matches(&self, heading: &str) -> bool {
+    fn matches(&self, heading: &Heading<'_>) -> bool {
         self.any.iter().any(|k| heading.contains(k))
             && !self.none.iter().any(|k| heading.contains(k))
     }
 }
 
-const fn req(
-    name: &'static str,
-    any: &'static [&'static str],
-    none: &'static [&'static str],
-) -> Required {
+const fn req(name: &'static str, any: &'static [Key], none: &'static [Key]) -> Required {
     Required { name, any, none }
 }
 
@@ -870,64 +926,76 @@ const fn req(
 const FINAL_SECTIONS: &[Required] = &[
     req(
         "收入支出决算总体情况说明",
-        &["收入支出决算总体", "收支决算总体"],
-        &["财政拨款"],
+        &[key("收入支出决算总体"), key("收支决算总体")],
+        &[key("财政拨款")],
     ),
-    req("收入决算情况说明", &["收入决算"], &["财政拨款", "支出"]),
+    req(
+        "收入决算情况说明",
+        &[key("收入决算")],
+        &[key("财政拨款"), key("支出")],
+    ),
     req(
         "支出决算情况说明",
-        &["支出决算"],
-        &["财政拨款", "收入", "三公", "机关运行"],
+        &[key("支出决算")],
+        &[key("财政拨款"), key("收入"), key("三公"), key("机关运行")],
     ),
     req(
         "财政拨款收支决算总体情况说明",
-        &["财政拨款收支决算总体", "财政拨款收入支出决算总体"],
+        &[key("财政拨款收支决算总体"), key("财政拨款收入支出决算总体")],
         &[],
     ),
     req(
         "一般公共预算财政拨款支出决算情况说明",
-        &["一般公共预算财政拨款"],
-        &["基本支出"],
+        &[key("一般公共预算财政拨款")],
+        &[key("基本支出")],
     ),
     req(
         "一般公共预算财政拨款基本支出决算情况说明",
-        &["一般公共预算财政拨款基本支出"],
+        &[key("一般公共预算财政拨款基本支出")],
         &[],
     ),
     req(
         "政府性基金预算财政拨款收支决算情况说明",
-        &["政府性基金"],
+        &[key("政府性基金")],
         &[],
     ),
     req(
         "国有资本经营预算财政拨款支出决算情况说明",
-        &["国有资本经营"],
+        &[key("国有资本经营")],
         &[],
     ),
-    req("财政拨款“三公”经费支出决算情况说明", &["三公"], &[]),
-    req("机关运行经费支出情况说明", &["机关运行经费"], &[]),
-    req("政府采购情况说明", &["政府采购"], &[]),
-    req("国有资产占用情况说明", &["国有资产"], &[]),
-    req("预算绩效情况说明", &["绩效"], &[]),
+    req("财政拨款“三公”经费支出决算情况说明", &[key("三公")], &[]),
+    req("机关运行经费支出情况说明", &[key("机关运行经费")], &[]),
+    req("政府采购情况说明", &[key("政府采购")], &[]),
+    req("国有资产占用情况说明", &[key("国有资产")], &[]),
+    req("预算绩效情况说明", &[key("绩效")], &[]),
 ];
 
 /// 预算 情况说明 sections in template order (Shanxi 2024 单位预算).
 const BUDGET_SECTIONS: &[Required] = &[
     req(
         "收支预算总体及变动情况",
-        &["收支数据变动", "收支变动", "收支预算总体"],
-        &["财政拨款"],
+        &[key("收支数据变动"), key("收支变动"), key("收支预算总体")],
+        &[key("财政拨款")],
     ),
-    req("收入预算情况说明", &["收入预算"], &["财政拨款"]),
-    req("支出预算情况说明", &["支出预算"], &["财政拨款", "一般公共"]),
-    req("财政拨款收支预算总体情况说明", &["财政拨款收支"], &[]),
-    req("一般公共预算支出情况说明", &["一般公共预算"], &["基本支出"]),
-    req("一般公共预算基本支出情况说明", &["基本支出"], &[]),
-    req("“三公”经费说明", &["三公"], &[]),
-    req("机关运行经费说明", &["机关运行经费"], &[]),
-    req("政府采购情况", &["政府采购"], &[]),
-    req("绩效管理情况", &["绩效"], &[]),
-    req("国有资产占有使用情况", &["国有资产"], &[]),
+    req("收入预算情况说明", &[key("收入预算")], &[key("财政拨款")]),
+    req(
+        "支出预算情况说明",
+        &[key("支出预算")],
+        &[key("财政拨款"), key("一般公共")],
+    ),
+    req("财政拨款收支预算总体情况说明", &[key("财政拨款收支")], &[]),
+    req(
+        "一般公共预算支出情况说明",
+        &[key("一般公共预算")],
+        &[key("基本支出")],
+    ),
+    req("一般公共预算基本支出情况说明", &[key("基本支出")], &[]),
+    req("“三公”经费说明", &[key("三公")], &[]),
+    req("机关运行经费说明", &[key("机关运行经费")], &[]),
+    req("政府采购情况", &[key("政府采购")], &[]),
+    req("绩效管理情况", &[key("绩效")], &[]),
+    req("国有资产占有使用情况", &[key("国有资产")], &[]),
 ];
 
 /// NR-07: every required section present, in template order. The body starts at the last heading
@@ -941,8 +1009,14 @@ fn required_sections(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     } else {
         FINAL_SECTIONS
     };
-    let headings: Vec<&str> = (0..r.sections.len())
-        .map(|i| r.section_heading(i))
+    let headings: Vec<Heading<'_>> = (0..r.sections.len())
+        .map(|i| {
+            let text = r.section_heading(i);
+            Heading {
+                text,
+                bytes: byte_set(text),
+            }
+        })
         .collect();
     let start = match headings.iter().rposition(|h| required[0].matches(h)) {
         Some(i) => i,
@@ -1078,24 +1152,25 @@ fn share_sums(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     let figs = &r.figures;
     while i < figs.len() {
         let f = &figs[i];
-        let label = r.label(f);
-        let is_share = |g: &Figure, l: &str| {
+        // The label is only folded for figures that can be shares.
+        let is_share = |g: &Figure| {
             g.kind == FigureKind::Percent
                 && g.value.is_some()
                 && g.direction.is_none()
-                && l.starts_with('占')
+                && r.label(g).starts_with('占')
         };
-        if !is_share(f, &label) {
+        if !is_share(f) {
             i += 1;
             continue;
         }
+        let label = r.label(f);
         // A run of shares with the same label in the same section (amounts may sit between them).
         let mut group = vec![f];
         let mut j = i + 1;
         while j < figs.len() && figs[j].section == f.section {
             let g = &figs[j];
             if g.kind == FigureKind::Percent {
-                if is_share(g, &r.label(g)) && r.label(g) == label {
+                if is_share(g) && r.label(g) == label {
                     group.push(g);
                 } else {
                     break;
