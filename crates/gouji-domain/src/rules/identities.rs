@@ -573,17 +573,24 @@ fn check_hierarchy<'a>(
         .enumerate()
         .map(|(k, &(row, _))| (row, k))
         .collect();
-    let mut children_of: Vec<Vec<Keyed<'a>>> = vec![Vec::new(); code_rows.len()];
-    for &child in &code_rows {
-        if let Some(&k) = codes::parent(child.0).and_then(|p| position.get(p)) {
-            children_of[k].push(child);
-        }
-    }
-    let families: Vec<(Keyed<'a>, Vec<Keyed<'a>>)> = code_rows
+    // (parent's position among the code rows, child), sorted by parent with children kept in
+    // row order (stable sort): each family is one run.
+    let mut links: Vec<(usize, Keyed<'a>)> = code_rows
         .iter()
-        .zip(children_of)
-        .filter(|(_, children)| !children.is_empty())
-        .map(|(&p, children)| (p, children))
+        .filter_map(|&child| {
+            let k = *codes::parent(child.0).and_then(|p| position.get(p))?;
+            Some((k, child))
+        })
+        .collect();
+    links.sort_by_key(|&(k, _)| k);
+    let children: Vec<Keyed<'a>> = links.iter().map(|&(_, child)| child).collect();
+    let families: Vec<(Keyed<'a>, &[Keyed<'a>])> = links
+        .chunk_by(|a, b| a.0 == b.0)
+        .scan(0, |start, run| {
+            let family = (code_rows[run[0].0], &children[*start..*start + run.len()]);
+            *start += run.len();
+            Some(family)
+        })
         .collect();
     // Fast path: total and parts read by position; an identity that holds yields no finding.
     let holds = |total: usize, parts: &[(&str, usize)], ci: usize| {
@@ -621,8 +628,8 @@ fn check_hierarchy<'a>(
                 out,
             );
         }
-        for ((parent, pi), children) in &families {
-            if holds(*pi, children, ci) {
+        for &((parent, pi), children) in &families {
+            if holds(pi, children, ci) {
                 continue;
             }
             terms.clear();

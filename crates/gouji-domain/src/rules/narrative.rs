@@ -2,7 +2,7 @@
 
 use rust_decimal::Decimal;
 
-use super::index::FxMap;
+use super::index::{Folded, Key, kw};
 use super::{FactIndex, Finding, Location, Severity, fmt};
 use crate::amount::{MeasureUnit, round_half_up};
 use crate::codes;
@@ -138,10 +138,6 @@ fn figure_location(r: &FactIndex<'_>, f: &Figure, suspect: bool) -> Location {
     }
 }
 
-fn heading<'r>(r: &'r FactIndex<'_>, f: &Figure) -> &'r str {
-    r.heading(f)
-}
-
 pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     quoted_amounts(r, out);
     rates(r, out);
@@ -173,22 +169,22 @@ const INCOME: u8 = 8;
 const EXPENSE: u8 = 16;
 
 /// Classifies a folded section heading once per section.
-fn section_class(h: &str) -> u8 {
+fn section_class(h: &Folded<'_>) -> u8 {
     let mut c = 0;
-    if h.contains("三公") {
+    if h.contains(kw!("三公")) {
         c |= SANGONG;
     }
-    if h.contains("基本支出") {
+    if h.contains(kw!("基本支出")) {
         c |= BASIC;
     }
-    let fiscal = h.contains("财政拨款");
-    if h.contains("收入支出决算总体") && !fiscal {
+    let fiscal = h.contains(kw!("财政拨款"));
+    if h.contains(kw!("收入支出决算总体")) && !fiscal {
         c |= OVERVIEW;
     }
-    if h.contains("收入决算") && !fiscal {
+    if h.contains(kw!("收入决算")) && !fiscal {
         c |= INCOME;
     }
-    if h.contains("支出决算") && h.starts_with("三、") {
+    if h.contains(kw!("支出决算")) && h.as_str().starts_with("三、") {
         c |= EXPENSE;
     }
     c
@@ -207,13 +203,13 @@ fn quoted_cell<'a>(
         return None;
     }
     let label = r.label(f);
-    if label.contains("上年") || label.contains('较') || label.contains('比') {
+    if r.label_has(f, kw!("上年")) || label.contains('较') || label.contains('比') {
         return None;
     }
     let class = match classes.get_mut(f.section) {
         Some(Some(c)) => *c,
         Some(slot) => {
-            let c = section_class(heading(r, f));
+            let c = r.folded_heading(f.section).map_or(0, section_class);
             *slot = Some(c);
             c
         }
@@ -268,10 +264,12 @@ fn quoted_cell<'a>(
             .map(|(_, row)| ("公开06", *row, "决算数"));
     }
     if h.has(OVERVIEW) {
-        if label.contains("收入总计") && !label.contains("支出总计") {
+        let income = r.label_has(f, kw!("收入总计"));
+        let expense = r.label_has(f, kw!("支出总计"));
+        if income && !expense {
             return Some(("公开01", "收入总计", "决算数"));
         }
-        if label.contains("支出总计") && !label.contains("收入总计") {
+        if expense && !income {
             return Some(("公开01", "支出总计", "决算数"));
         }
     }
@@ -424,9 +422,9 @@ fn compare_rate(
 
 fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     let figs = &r.figures;
-    // Figures per section number (any number a structured submission may carry), built when
-    // NR-02 first needs it.
-    let mut by_section: Option<FxMap<usize, Vec<&Figure>>> = None;
+    // The figures ordered by section number (any number a structured submission may carry), in
+    // document order within a section; built when NR-02 first needs it.
+    let mut by_section: Option<Vec<&Figure>> = None;
     for (i, f) in figs.iter().enumerate() {
         if f.kind != FigureKind::Percent {
             continue;
@@ -449,25 +447,32 @@ fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         let Some(stated) = f.value else { continue };
-        let same_line: Vec<&Figure> = figs[..i]
-            .iter()
-            .rev()
-            .take_while(|g| g.source.line == f.source.line && g.kind != FigureKind::Percent)
-            .filter(|g| {
-                g.kind == FigureKind::Amount && g.unit == MeasureUnit::Wanyuan && g.value.is_some()
-            })
-            .collect();
+        // The 万元 amounts just before it on its line, nearest first.
+        let same_line = || {
+            figs[..i]
+                .iter()
+                .rev()
+                .take_while(|g| g.source.line == f.source.line && g.kind != FigureKind::Percent)
+                .filter(|g| {
+                    g.kind == FigureKind::Amount
+                        && g.unit == MeasureUnit::Wanyuan
+                        && g.value.is_some()
+                })
+        };
         // NR-03: 完成预算 / 执行率 from the two amounts before it (预算 then 决算/执行数).
-        if label.contains("完成") && label.contains("预算") || label.contains("执行率") {
-            let budget = same_line.iter().find(|g| {
+        if r.label_has(f, kw!("完成")) && r.label_has(f, kw!("预算"))
+            || r.label_has(f, kw!("执行率"))
+        {
+            let budget = same_line().find(|g| {
                 let l = r.label(g);
                 let l = l.trim_end_matches('为');
                 l.ends_with("预算") || l.ends_with("预算数")
             });
-            let actual = same_line.iter().find(|g| {
-                let l = r.label(g);
-                (l.contains("决算") || l.contains("执行") || l.contains("支出"))
-                    && !l.contains("预算")
+            let actual = same_line().find(|g| {
+                (r.label_has(g, kw!("决算"))
+                    || r.label_has(g, kw!("执行"))
+                    || r.label_has(g, kw!("支出")))
+                    && !r.label_has(g, kw!("预算"))
             });
             if let (Some(b), Some(a)) = (budget, actual) {
                 let (bv, av) = (b.value.unwrap_or_default(), a.value.unwrap_or_default());
@@ -500,15 +505,13 @@ fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         }
         // NR-02: 占比 = part / whole.
         if label.starts_with('占') || label.ends_with("占比") {
-            let Some(part) = same_line.first() else {
+            let Some(part) = same_line().next() else {
                 continue;
             };
             let by_section = by_section.get_or_insert_with(|| {
-                let mut m: FxMap<usize, Vec<&Figure>> = FxMap::default();
-                for f in figs {
-                    m.entry(f.section).or_default().push(f);
-                }
-                m
+                let mut v: Vec<&Figure> = figs.iter().collect();
+                v.sort_by_key(|g| g.section);
+                v
             });
             let whole = whole_for(r, f, &label, by_section);
             if let Some((wv, whole)) = whole {
@@ -557,11 +560,13 @@ fn whole_for<'a>(
     r: &FactIndex<'_>,
     f: &Figure,
     label: &str,
-    by_section: &FxMap<usize, Vec<&'a Figure>>,
+    by_section: &[&'a Figure],
 ) -> Option<(Decimal, Whole<'a>)> {
     // The figures of f's section, in document order.
-    let section: &[&Figure] = by_section.get(&f.section).map_or(&[], |v| v.as_slice());
-    if label.contains("本年支出合计") {
+    let from = by_section.partition_point(|g| g.section < f.section);
+    let to = from + by_section[from..].partition_point(|g| g.section == f.section);
+    let section = &by_section[from..to];
+    if r.label_has(f, kw!("本年支出合计")) {
         let t = if r.kind == crate::ReportKind::Budget {
             ("表1", "本年支出合计", "合计")
         } else {
@@ -587,7 +592,7 @@ fn whole_for<'a>(
             return g.value.map(|v| (v, Whole::Figure(g)));
         }
         if noun.contains("总额") {
-            if let Some(g) = amounts().find(|g| r.label(g).contains("总额")) {
+            if let Some(g) = amounts().find(|g| r.label_has(g, kw!("总额"))) {
                 return g.value.map(|v| (v, Whole::Figure(g)));
             }
         }
@@ -662,7 +667,8 @@ fn staff_counts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         let tl = r.label(total);
         let is_part =
             |l: &str| l.starts_with("行政") || l.starts_with("事业") || l.starts_with("工勤");
-        if (tl.contains("编制") || tl.contains("实有")) && !is_part(&tl) {
+        if (r.label_has(total, kw!("编制")) || r.label_has(total, kw!("实有"))) && !is_part(&tl)
+        {
             let mut j = i + 1;
             let mut parts = Vec::new();
             while j < counts.len()
@@ -711,24 +717,25 @@ fn total_changes(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     if r.kind != crate::ReportKind::FinalAccounts {
         return;
     }
-    let changes = |pred: &dyn Fn(&str) -> bool| -> Vec<&Figure> {
+    // Changes in the sections whose heading has `with` and not `without`.
+    let changes = |with: &Key, without: &Key| -> Vec<&Figure> {
         r.figures
             .iter()
             .filter(|f| {
                 f.kind == FigureKind::Amount
                     && matches!(f.direction, Some(Direction::Up | Direction::Down))
-                    && pred(heading(r, f))
+                    && r.heading_has(f.section, with)
+                    && !r.heading_has(f.section, without)
             })
             .collect()
     };
-    let total_sec = changes(&|h| h.contains("收入支出决算总体") && !h.contains("财政拨款"));
+    let total_sec = changes(kw!("收入支出决算总体"), kw!("财政拨款"));
     let Some(total_change) = total_sec.iter().find(|f| {
-        r.label(f).contains("收入总计") || fold(sentence_of(f, &f.source.text)).contains("收入总计")
+        r.label_has(f, kw!("收入总计")) || fold(sentence_of(f, &f.source.text)).contains("收入总计")
     }) else {
         return;
     };
-    let gpb_sec =
-        changes(&|h| h.contains("一般公共预算财政拨款支出决算") && !h.contains("基本支出"));
+    let gpb_sec = changes(kw!("一般公共预算财政拨款支出决算"), kw!("基本支出"));
     let Some(gpb_change) = gpb_sec.first() else {
         return;
     };
@@ -738,7 +745,7 @@ fn total_changes(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     );
     // NR-16: §五 calls its figure 收入总计 but it differs from §一.
     for f in &gpb_sec {
-        if r.label(f).contains("收入总计") && f.value != total_change.value {
+        if r.label_has(f, kw!("收入总计")) && f.value != total_change.value {
             out.push(finding(
                 "NR-16",
                 Severity::Warning,
@@ -866,44 +873,6 @@ fn reasons(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// The set of byte values (mod 128) that occur in `s`: a text can only contain a needle whose
-/// set is a subset of its own, which rules out most heading × keyword pairs without a search.
-const fn byte_set(s: &str) -> u128 {
-    let b = s.as_bytes();
-    let mut set = 0u128;
-    let mut i = 0;
-    while i < b.len() {
-        set |= 1 << (b[i] & 127);
-        i += 1;
-    }
-    set
-}
-
-/// A keyword with its [`byte_set`].
-struct Key {
-    text: &'static str,
-    bytes: u128,
-}
-
-const fn key(text: &'static str) -> Key {
-    Key {
-        text,
-        bytes: byte_set(text),
-    }
-}
-
-/// A folded heading with its [`byte_set`].
-struct Heading<'a> {
-    text: &'a str,
-    bytes: u128,
-}
-
-impl Heading<'_> {
-    fn contains(&self, k: &Key) -> bool {
-        k.bytes & !self.bytes == 0 && self.text.contains(k.text)
-    }
-}
-
 /// One required 情况说明 section: the heading (folded) contains one of `any` and none of `none`.
 struct Required {
     name: &'static str,
@@ -912,7 +881,7 @@ struct Required {
 }
 
 impl Required {
-    fn matches(&self, heading: &Heading<'_>) -> bool {
+    fn matches(&self, heading: &Folded<'_>) -> bool {
         self.any.iter().any(|k| heading.contains(k))
             && !self.none.iter().any(|k| heading.contains(k))
     }
@@ -926,76 +895,100 @@ const fn req(name: &'static str, any: &'static [Key], none: &'static [Key]) -> R
 const FINAL_SECTIONS: &[Required] = &[
     req(
         "收入支出决算总体情况说明",
-        &[key("收入支出决算总体"), key("收支决算总体")],
-        &[key("财政拨款")],
+        &[Key::new("收入支出决算总体"), Key::new("收支决算总体")],
+        &[Key::new("财政拨款")],
     ),
     req(
         "收入决算情况说明",
-        &[key("收入决算")],
-        &[key("财政拨款"), key("支出")],
+        &[Key::new("收入决算")],
+        &[Key::new("财政拨款"), Key::new("支出")],
     ),
     req(
         "支出决算情况说明",
-        &[key("支出决算")],
-        &[key("财政拨款"), key("收入"), key("三公"), key("机关运行")],
+        &[Key::new("支出决算")],
+        &[
+            Key::new("财政拨款"),
+            Key::new("收入"),
+            Key::new("三公"),
+            Key::new("机关运行"),
+        ],
     ),
     req(
         "财政拨款收支决算总体情况说明",
-        &[key("财政拨款收支决算总体"), key("财政拨款收入支出决算总体")],
+        &[
+            Key::new("财政拨款收支决算总体"),
+            Key::new("财政拨款收入支出决算总体"),
+        ],
         &[],
     ),
     req(
         "一般公共预算财政拨款支出决算情况说明",
-        &[key("一般公共预算财政拨款")],
-        &[key("基本支出")],
+        &[Key::new("一般公共预算财政拨款")],
+        &[Key::new("基本支出")],
     ),
     req(
         "一般公共预算财政拨款基本支出决算情况说明",
-        &[key("一般公共预算财政拨款基本支出")],
+        &[Key::new("一般公共预算财政拨款基本支出")],
         &[],
     ),
     req(
         "政府性基金预算财政拨款收支决算情况说明",
-        &[key("政府性基金")],
+        &[Key::new("政府性基金")],
         &[],
     ),
     req(
         "国有资本经营预算财政拨款支出决算情况说明",
-        &[key("国有资本经营")],
+        &[Key::new("国有资本经营")],
         &[],
     ),
-    req("财政拨款“三公”经费支出决算情况说明", &[key("三公")], &[]),
-    req("机关运行经费支出情况说明", &[key("机关运行经费")], &[]),
-    req("政府采购情况说明", &[key("政府采购")], &[]),
-    req("国有资产占用情况说明", &[key("国有资产")], &[]),
-    req("预算绩效情况说明", &[key("绩效")], &[]),
+    req(
+        "财政拨款“三公”经费支出决算情况说明",
+        &[Key::new("三公")],
+        &[],
+    ),
+    req("机关运行经费支出情况说明", &[Key::new("机关运行经费")], &[]),
+    req("政府采购情况说明", &[Key::new("政府采购")], &[]),
+    req("国有资产占用情况说明", &[Key::new("国有资产")], &[]),
+    req("预算绩效情况说明", &[Key::new("绩效")], &[]),
 ];
 
 /// 预算 情况说明 sections in template order (Shanxi 2024 单位预算).
 const BUDGET_SECTIONS: &[Required] = &[
     req(
         "收支预算总体及变动情况",
-        &[key("收支数据变动"), key("收支变动"), key("收支预算总体")],
-        &[key("财政拨款")],
+        &[
+            Key::new("收支数据变动"),
+            Key::new("收支变动"),
+            Key::new("收支预算总体"),
+        ],
+        &[Key::new("财政拨款")],
     ),
-    req("收入预算情况说明", &[key("收入预算")], &[key("财政拨款")]),
+    req(
+        "收入预算情况说明",
+        &[Key::new("收入预算")],
+        &[Key::new("财政拨款")],
+    ),
     req(
         "支出预算情况说明",
-        &[key("支出预算")],
-        &[key("财政拨款"), key("一般公共")],
+        &[Key::new("支出预算")],
+        &[Key::new("财政拨款"), Key::new("一般公共")],
     ),
-    req("财政拨款收支预算总体情况说明", &[key("财政拨款收支")], &[]),
+    req(
+        "财政拨款收支预算总体情况说明",
+        &[Key::new("财政拨款收支")],
+        &[],
+    ),
     req(
         "一般公共预算支出情况说明",
-        &[key("一般公共预算")],
-        &[key("基本支出")],
+        &[Key::new("一般公共预算")],
+        &[Key::new("基本支出")],
     ),
-    req("一般公共预算基本支出情况说明", &[key("基本支出")], &[]),
-    req("“三公”经费说明", &[key("三公")], &[]),
-    req("机关运行经费说明", &[key("机关运行经费")], &[]),
-    req("政府采购情况", &[key("政府采购")], &[]),
-    req("绩效管理情况", &[key("绩效")], &[]),
-    req("国有资产占有使用情况", &[key("国有资产")], &[]),
+    req("一般公共预算基本支出情况说明", &[Key::new("基本支出")], &[]),
+    req("“三公”经费说明", &[Key::new("三公")], &[]),
+    req("机关运行经费说明", &[Key::new("机关运行经费")], &[]),
+    req("政府采购情况", &[Key::new("政府采购")], &[]),
+    req("绩效管理情况", &[Key::new("绩效")], &[]),
+    req("国有资产占有使用情况", &[Key::new("国有资产")], &[]),
 ];
 
 /// NR-07: every required section present, in template order. The body starts at the last heading
@@ -1009,14 +1002,8 @@ fn required_sections(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     } else {
         FINAL_SECTIONS
     };
-    let headings: Vec<Heading<'_>> = (0..r.sections.len())
-        .map(|i| {
-            let text = r.section_heading(i);
-            Heading {
-                text,
-                bytes: byte_set(text),
-            }
-        })
+    let headings: Vec<&Folded<'_>> = (0..r.sections.len())
+        .filter_map(|i| r.folded_heading(i))
         .collect();
     let start = match headings.iter().rposition(|h| required[0].matches(h)) {
         Some(i) => i,
@@ -1105,9 +1092,10 @@ fn empty_tables(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         if r.facts_of(table).any(|f| !f.value.is_zero()) {
             continue;
         }
+        let topic = Key::new(key);
         let stated_in_section = || {
             r.sections.iter().enumerate().any(|(i, s)| {
-                r.section_heading(i).contains(key) && {
+                r.heading_has(i, &topic) && {
                     let body = text_of(r, s.first_line + 1, s.last_line);
                     EMPTY_MARKERS.iter().any(|m| body.contains(m))
                 }
@@ -1117,7 +1105,7 @@ fn empty_tables(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             r.figures.iter().any(|f| {
                 f.kind == FigureKind::Amount
                     && f.value.is_some_and(|v| v.is_zero())
-                    && r.label(f).contains(key)
+                    && r.label_has(f, &topic)
             })
         };
         let stated_in_text = || {
@@ -1225,8 +1213,8 @@ fn performance_counts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         i += 1;
         if total.kind != FigureKind::Count
             || !total.printed.ends_with('个')
-            || !r.label(total).contains("个数")
-            || !r.heading(total).contains("绩效")
+            || !r.label_has(total, kw!("个数"))
+            || !r.heading_has(total.section, kw!("绩效"))
         {
             continue;
         }

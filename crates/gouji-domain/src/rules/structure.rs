@@ -164,8 +164,13 @@ pub(super) fn check(report: &FactIndex<'_>, out: &mut Vec<Finding>) {
             .iter()
             .any(|r| codes::functional_level(&r.key) == Some(Level::Lei));
         if has_lei {
-            let rows: HashSet<&str, std::hash::BuildHasherDefault<FxHasher>> =
-                t.rows.iter().map(|r| r.key.as_str()).collect();
+            // Only 3- and 5-byte keys can be a 类 or 款 prefix.
+            let rows: HashSet<&str, std::hash::BuildHasherDefault<FxHasher>> = t
+                .rows
+                .iter()
+                .map(|r| r.key.as_str())
+                .filter(|k| k.len() == 3 || k.len() == 5)
+                .collect();
             for r in t
                 .rows
                 .iter()
