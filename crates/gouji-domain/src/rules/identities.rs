@@ -497,9 +497,12 @@ fn check_rule<'a>(
             ) else {
                 return;
             };
-            if ix.table(ot).is_none() {
+            // check_pair finds nothing unless both tables are printed.
+            if ix.table(ot).is_none() || ix.table(t).is_none() {
                 return;
             }
+            let (left, right) = (ix.entry(t), ix.entry(ot));
+            let le = rule.kind == Kind::RowsLe;
             for &row in ix.row_keys(t) {
                 let level = codes::functional_level(row);
                 let applies = if rule.kind == Kind::RowsEqual {
@@ -509,6 +512,17 @@ fn check_rule<'a>(
                 };
                 // 公开04's class rows compare with 公开01's class rows; other rows only with the same key.
                 if !applies || (ot == "公开01" || ot == "表1") && level != Some(Level::Lei) {
+                    continue;
+                }
+                // Fast path: the pair holds (or both cells are blank), so check_pair would find
+                // nothing.
+                let lf = left.and_then(|e| e.get(row, col));
+                let rf = right.and_then(|e| e.get(row, oc));
+                let (lv, rv) = (
+                    lf.map(|f| f.value).unwrap_or_default(),
+                    rf.map(|f| f.value).unwrap_or_default(),
+                );
+                if lf.is_none() && rf.is_none() || if le { lv <= rv } else { lv == rv } {
                     continue;
                 }
                 let l = CellRef {
@@ -523,7 +537,7 @@ fn check_rule<'a>(
                     column: oc,
                     negative: false,
                 };
-                check_pair(ix, rule, &l, &r, rule.kind == Kind::RowsLe, out);
+                check_pair(ix, rule, &l, &r, le, out);
             }
         }
     }
