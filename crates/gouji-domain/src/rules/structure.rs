@@ -262,26 +262,16 @@ pub(super) fn check(report: &FactIndex<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// The lines (with their 0-based index) that contain «年度», in order: one search over the joined
-/// text instead of one per line.
-fn lines_with_year_word(lines: &[String]) -> Vec<(usize, &String)> {
-    let mut text = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
-    let mut starts = Vec::with_capacity(lines.len());
-    for l in lines {
-        starts.push(text.len());
-        text.extend_from_slice(l.as_bytes());
-        text.push(b'\n');
-    }
-    let mut out: Vec<(usize, &String)> = Vec::new();
-    for pos in YEAR_WORD.find_iter(&text) {
-        let i = starts.partition_point(|&s| s <= pos).saturating_sub(1);
-        if out.last().is_none_or(|(j, _)| *j != i)
-            && let Some(l) = lines.get(i)
-        {
-            out.push((i, l));
-        }
-    }
-    out
+/// The lines (with their 0-based index) that contain «年度», in order. Each line is scanned for
+/// the last byte of «度» (memchr) and only those positions are compared with the whole word, so
+/// no joined copy of the text is needed.
+fn lines_with_year_word(lines: &[String]) -> impl Iterator<Item = (usize, &String)> {
+    const WORD: &[u8] = "年度".as_bytes();
+    let last = WORD[WORD.len() - 1];
+    lines.iter().enumerate().filter(move |(_, l)| {
+        let b = l.as_bytes();
+        memchr::memchr_iter(last, b).any(|i| b[..=i].ends_with(WORD))
+    })
 }
 
 fn simple(id: &str, severity: Severity, message: String, table: String, line: u32) -> Finding {
