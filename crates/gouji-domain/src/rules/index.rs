@@ -6,8 +6,9 @@
 //! table with an id, facts and row keys in document order.
 //!
 //! It also holds the folded (matching) form of every narrative figure label and section heading,
-//! which narrative rules compare many times, with the set of its byte values ([`Folded`]) so that
-//! most keyword tests ([`Key`]) are answered without a substring search.
+//! which narrative rules compare many times. Headings keep the set of their byte values
+//! ([`Folded`]), so that most heading × keyword tests ([`Key`]) need no substring search; labels
+//! are mostly tested once or twice, where building the set would cost more than it saves.
 //!
 //! The index dereferences to the report, so rules read `ix.figures`, `ix.kind`, … directly while
 //! `ix.fact(..)`, `ix.value(..)`, `ix.table(..)` and `ix.facts_of(..)` use the index.
