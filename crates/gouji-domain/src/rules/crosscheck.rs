@@ -3,6 +3,7 @@
 
 use rust_decimal::Decimal;
 
+use super::index::kw;
 use super::{Context, FactIndex, Finding, Location, Severity, fmt};
 use crate::model::{FigureKind, Scope, UnitType};
 
@@ -209,7 +210,7 @@ pub(super) fn check(r: &FactIndex<'_>, ctx: &Context, out: &mut Vec<Finding>) {
             .find(|f| {
                 f.kind == FigureKind::Count
                     && f.printed.ends_with('辆')
-                    && r.label(f).contains("车辆")
+                    && r.label_has(f, kw!("车辆"))
             })
             .and_then(|f| f.value)
     });
@@ -231,7 +232,7 @@ pub(super) fn check(r: &FactIndex<'_>, ctx: &Context, out: &mut Vec<Finding>) {
         for f in r
             .figures
             .iter()
-            .filter(|f| f.kind == FigureKind::Count && r.label(f).contains("保有量"))
+            .filter(|f| f.kind == FigureKind::Count && r.label_has(f, kw!("保有量")))
         {
             if f.value.is_some_and(|x| x != v) {
                 push(
@@ -262,7 +263,7 @@ pub(super) fn check(r: &FactIndex<'_>, ctx: &Context, out: &mut Vec<Finding>) {
         if let Some(f) = r
             .figures
             .iter()
-            .find(|f| f.kind == FigureKind::Amount && r.label(f).contains("政府采购支出总额"))
+            .find(|f| f.kind == FigureKind::Amount && r.label_has(f, kw!("政府采购支出总额")))
         {
             if f.value.is_some_and(|x| x != total) {
                 push(
@@ -314,19 +315,21 @@ fn operating_expenses(r: &FactIndex<'_>, unit_type: Option<UnitType>, out: &mut 
             (None, None) => None,
             (a, b) => Some(a.unwrap_or_default() + b.unwrap_or_default()),
         };
-        let narrative = r
-            .figures
-            .iter()
-            .filter(|f| {
-                f.kind == FigureKind::Amount
-                    && r.sections
-                        .get(f.section)
-                        .is_some_and(|s| s.heading.contains("机关运行经费"))
-            })
-            .find(|f| r.label(f).contains("决算"))
-            .and_then(|f| f.value);
+        // Only looked for when the table has no figure.
+        let narrative = || {
+            r.figures
+                .iter()
+                .filter(|f| {
+                    f.kind == FigureKind::Amount
+                        && r.sections
+                            .get(f.section)
+                            .is_some_and(|s| s.heading.contains("机关运行经费"))
+                })
+                .find(|f| r.label_has(f, kw!("决算")))
+                .and_then(|f| f.value)
+        };
         (
-            from_table.or(narrative),
+            from_table.or_else(narrative),
             cell(r, "公开10", "机关运行经费.行政单位", "统计数"),
             r.value("公开06", "公用经费合计", "决算数"),
         )

@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use super::index::FxMap;
 use super::{FactIndex, Finding, Severity, fmt, location_at, rounding_bound};
 use crate::amount::MeasureUnit;
 use crate::codes::{self, Level};
@@ -496,9 +497,12 @@ fn check_rule<'a>(
             ) else {
                 return;
             };
-            if ix.table(ot).is_none() {
+            // check_pair finds nothing unless both tables are printed.
+            if ix.table(ot).is_none() || ix.table(t).is_none() {
                 return;
             }
+            let (left, right) = (ix.entry(t), ix.entry(ot));
+            let le = rule.kind == Kind::RowsLe;
             for &row in ix.row_keys(t) {
                 let level = codes::functional_level(row);
                 let applies = if rule.kind == Kind::RowsEqual {
@@ -508,6 +512,17 @@ fn check_rule<'a>(
                 };
                 // 公开04's class rows compare with 公开01's class rows; other rows only with the same key.
                 if !applies || (ot == "公开01" || ot == "表1") && level != Some(Level::Lei) {
+                    continue;
+                }
+                // Fast path: the pair holds (or both cells are blank), so check_pair would find
+                // nothing.
+                let lf = left.and_then(|e| e.get(row, col));
+                let rf = right.and_then(|e| e.get(row, oc));
+                let (lv, rv) = (
+                    lf.map(|f| f.value).unwrap_or_default(),
+                    rf.map(|f| f.value).unwrap_or_default(),
+                );
+                if lf.is_none() && rf.is_none() || if le { lv <= rv } else { lv == rv } {
                     continue;
                 }
                 let l = CellRef {
@@ -522,7 +537,7 @@ fn check_rule<'a>(
                     column: oc,
                     negative: false,
                 };
-                check_pair(ix, rule, &l, &r, rule.kind == Kind::RowsLe, out);
+                check_pair(ix, rule, &l, &r, le, out);
             }
         }
     }
@@ -564,16 +579,31 @@ fn check_hierarchy<'a>(
         .filter(|(r, _)| r.len() == 3)
         .collect();
     let total_row = entry.row_index("合计");
-    // (parent, children) in the order the parents appear; computed once for every column.
-    let families: Vec<(Keyed<'a>, Vec<Keyed<'a>>)> = code_rows
+    // (parent, children) in the order the parents appear, children in row order; computed once
+    // for every column. Row keys are unique, so each child is filed under its parent's position
+    // among the code rows.
+    let position: FxMap<&'a str, usize> = code_rows
         .iter()
-        .filter_map(|&p| {
-            let children: Vec<(&'a str, usize)> = code_rows
-                .iter()
-                .copied()
-                .filter(|(c, _)| codes::parent(c) == Some(p.0))
-                .collect();
-            (!children.is_empty()).then_some((p, children))
+        .enumerate()
+        .map(|(k, &(row, _))| (row, k))
+        .collect();
+    // (parent's position among the code rows, child), sorted by parent with children kept in
+    // row order (stable sort): each family is one run.
+    let mut links: Vec<(usize, Keyed<'a>)> = code_rows
+        .iter()
+        .filter_map(|&child| {
+            let k = *codes::parent(child.0).and_then(|p| position.get(p))?;
+            Some((k, child))
+        })
+        .collect();
+    links.sort_by_key(|&(k, _)| k);
+    let children: Vec<Keyed<'a>> = links.iter().map(|&(_, child)| child).collect();
+    let families: Vec<(Keyed<'a>, &[Keyed<'a>])> = links
+        .chunk_by(|a, b| a.0 == b.0)
+        .scan(0, |start, run| {
+            let family = (code_rows[run[0].0], &children[*start..*start + run.len()]);
+            *start += run.len();
+            Some(family)
         })
         .collect();
     // Fast path: total and parts read by position; an identity that holds yields no finding.
@@ -612,8 +642,8 @@ fn check_hierarchy<'a>(
                 out,
             );
         }
-        for ((parent, pi), children) in &families {
-            if holds(*pi, children, ci) {
+        for &((parent, pi), children) in &families {
+            if holds(pi, children, ci) {
                 continue;
             }
             terms.clear();

@@ -6,7 +6,9 @@
 //! table with an id, facts and row keys in document order.
 //!
 //! It also holds the folded (matching) form of every narrative figure label and section heading,
-//! which narrative rules compare many times.
+//! which narrative rules compare many times. Headings keep the set of their byte values
+//! ([`Folded`]), so that most heading × keyword tests ([`Key`]) need no substring search; labels
+//! are mostly tested once or twice, where building the set would cost more than it saves.
 //!
 //! The index dereferences to the report, so rules read `ix.figures`, `ix.kind`, … directly while
 //! `ix.fact(..)`, `ix.value(..)`, `ix.table(..)` and `ix.facts_of(..)` use the index.
@@ -74,6 +76,66 @@ impl Hasher for FxHasher {
 
 pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
+/// The set of byte values (mod 128) that occur in `s`. A needle can only occur in a text whose
+/// set contains the needle's set, which rules out most (text, keyword) pairs without a search.
+pub(crate) const fn byte_set(s: &str) -> u128 {
+    let b = s.as_bytes();
+    let mut set = 0u128;
+    let mut i = 0;
+    while i < b.len() {
+        set |= 1 << (b[i] & 127);
+        i += 1;
+    }
+    set
+}
+
+/// A keyword with its [`byte_set`], for repeated `contains` tests against [`Folded`] texts.
+/// Write keywords as `kw!("三公")` so the set is computed at compile time.
+pub(crate) struct Key {
+    pub(crate) text: &'static str,
+    bytes: u128,
+}
+
+impl Key {
+    pub(crate) const fn new(text: &'static str) -> Key {
+        Key {
+            text,
+            bytes: byte_set(text),
+        }
+    }
+}
+
+/// `&Key` for a string literal, built at compile time.
+macro_rules! kw {
+    ($text:literal) => {
+        &const { $crate::rules::index::Key::new($text) }
+    };
+}
+pub(crate) use kw;
+
+/// A folded label or heading with its [`byte_set`].
+pub(crate) struct Folded<'a> {
+    text: Cow<'a, str>,
+    bytes: u128,
+}
+
+impl<'a> Folded<'a> {
+    pub(crate) fn new(text: Cow<'a, str>) -> Self {
+        let bytes = byte_set(&text);
+        Folded { text, bytes }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// `self.as_str().contains(k.text)`.
+    #[inline]
+    pub(crate) fn contains(&self, k: &Key) -> bool {
+        k.bytes & !self.bytes == 0 && self.text.contains(k.text)
+    }
+}
+
 /// What the index knows about one table id.
 #[derive(Default)]
 pub(crate) struct TableEntry<'a> {
@@ -138,7 +200,7 @@ pub struct FactIndex<'a> {
     /// `fold(label)` of every figure, by position in `report.figures`, computed on first use.
     labels: Vec<OnceCell<Cow<'a, str>>>,
     /// `fold(heading)` of every section, by position in `report.sections`, computed on first use.
-    headings: Vec<OnceCell<Cow<'a, str>>>,
+    headings: Vec<OnceCell<Folded<'a>>>,
 }
 
 impl<'a> FactIndex<'a> {
@@ -147,7 +209,8 @@ impl<'a> FactIndex<'a> {
         // Entries are built in a vector (facts come grouped by table, so the previous fact's
         // table is nearly always the current one) and keyed by table id at the end.
         let mut ids: FxMap<&'a str, usize> = FxMap::default();
-        let mut entries: Vec<Building<'a>> = Vec::new();
+        ids.reserve(report.tables.len());
+        let mut entries: Vec<Building<'a>> = Vec::with_capacity(report.tables.len());
         let mut slot = |id: &'a str, entries: &mut Vec<Building<'a>>| {
             *ids.entry(id).or_insert_with(|| {
                 entries.push((id, TableEntry::default(), Vec::new()));
@@ -159,52 +222,56 @@ impl<'a> FactIndex<'a> {
             let e = &mut entries[k].1;
             if e.table.is_none() {
                 e.table = Some(t);
+                // The printed rows are a good guess for the row keys that carry facts.
+                e.rows.reserve(t.rows.len());
+                e.row_pos.reserve(t.rows.len());
             }
         }
         // Pass 1: row and column keys, facts per table, and each fact's (row, column) position.
-        let mut last_table: Option<(&'a str, usize)> = None;
-        let mut last_row: Option<u32> = None;
-        let mut last_col = usize::MAX;
-        for f in &report.facts {
-            let k = match last_table {
-                Some((t, k)) if t == f.table => k,
-                _ => {
-                    let k = slot(f.table.as_str(), &mut entries);
-                    last_table = Some((f.table.as_str(), k));
-                    last_row = None;
-                    k
-                }
-            };
+        // Facts come in runs of one table: each run is looked up and reserved for once.
+        let mut rest = &report.facts[..];
+        while let Some(first) = rest.first() {
+            let table = first.table.as_str();
+            let n = rest.iter().take_while(|f| f.table == table).count();
+            let (run, next) = rest.split_at(n);
+            rest = next;
+            let k = slot(table, &mut entries);
             let (_, e, pos) = &mut entries[k];
-            e.facts.push(f);
-            // Facts of one row are usually adjacent, and columns come in the same order.
-            let r = match last_row {
-                Some(r) if e.rows[r as usize] == f.row => r,
-                _ => {
-                    let n = e.rows.len() as u32;
-                    let r = *e.row_pos.entry(f.row.as_str()).or_insert(n);
-                    if r == n {
-                        e.rows.push(f.row.as_str());
+            e.facts.reserve(n);
+            pos.reserve(n);
+            let mut last_row: Option<u32> = None;
+            let mut last_col = usize::MAX;
+            for f in run {
+                e.facts.push(f);
+                // Facts of one row are usually adjacent, and columns come in the same order.
+                let r = match last_row {
+                    Some(r) if e.rows[r as usize] == f.row => r,
+                    _ => {
+                        let n = e.rows.len() as u32;
+                        let r = *e.row_pos.entry(f.row.as_str()).or_insert(n);
+                        if r == n {
+                            e.rows.push(f.row.as_str());
+                        }
+                        last_col = usize::MAX;
+                        r
                     }
-                    last_col = usize::MAX;
-                    r
-                }
-            };
-            last_row = Some(r);
-            let next = last_col.wrapping_add(1);
-            let c = if e.columns.get(next).is_some_and(|c| *c == f.column) {
-                next
-            } else {
-                match e.column_pos(&f.column) {
-                    Some(c) => c,
-                    None => {
-                        e.columns.push(f.column.as_str());
-                        e.columns.len() - 1
+                };
+                last_row = Some(r);
+                let next = last_col.wrapping_add(1);
+                let c = if e.columns.get(next).is_some_and(|c| *c == f.column) {
+                    next
+                } else {
+                    match e.column_pos(&f.column) {
+                        Some(c) => c,
+                        None => {
+                            e.columns.push(f.column.as_str());
+                            e.columns.len() - 1
+                        }
                     }
-                }
-            };
-            last_col = c;
-            pos.push((r, c as u32));
+                };
+                last_col = c;
+                pos.push((r, c as u32));
+            }
         }
         // Pass 2: the grid, first fact wins.
         let mut tables: FxMap<&'a str, TableEntry<'a>> = FxMap::default();
@@ -293,6 +360,12 @@ impl<'a> FactIndex<'a> {
         }
     }
 
+    /// `fold(f.label).contains(k)`. Labels are long and mostly tested once or twice, so they
+    /// keep no byte set: a plain search is cheaper than building one.
+    pub(crate) fn label_has(&self, f: &Figure, k: &Key) -> bool {
+        self.label(f).contains(k.text)
+    }
+
     /// `fold` of the heading of the section `f` belongs to ("" when it has none).
     pub fn heading(&self, f: &Figure) -> &str {
         self.section_heading(f.section)
@@ -300,10 +373,21 @@ impl<'a> FactIndex<'a> {
 
     /// `fold` of the heading of section `i` ("" when there is none).
     pub fn section_heading(&self, i: usize) -> &str {
+        self.folded_heading(i).map_or("", Folded::as_str)
+    }
+
+    /// `fold` of the heading of section `i` with its byte set, when there is such a section.
+    pub(crate) fn folded_heading(&self, i: usize) -> Option<&Folded<'a>> {
         match (self.headings.get(i), self.report.sections.get(i)) {
-            (Some(cell), Some(s)) => cell.get_or_init(|| fold_cow(&s.heading)).as_ref(),
-            _ => "",
+            (Some(cell), Some(s)) => Some(cell.get_or_init(|| Folded::new(fold_cow(&s.heading)))),
+            _ => None,
         }
+    }
+
+    /// `self.section_heading(i).contains(k)` (false when there is no section `i`; keywords are
+    /// never empty).
+    pub(crate) fn heading_has(&self, i: usize, k: &Key) -> bool {
+        self.folded_heading(i).is_some_and(|h| h.contains(k))
     }
 
     /// Position of `f` in `report.figures` when it is one of them (by address).

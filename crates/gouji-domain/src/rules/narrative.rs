@@ -2,7 +2,7 @@
 
 use rust_decimal::Decimal;
 
-use super::index::FxMap;
+use super::index::{Folded, Key, kw};
 use super::{FactIndex, Finding, Location, Severity, fmt};
 use crate::amount::{MeasureUnit, round_half_up};
 use crate::codes;
@@ -138,10 +138,6 @@ fn figure_location(r: &FactIndex<'_>, f: &Figure, suspect: bool) -> Location {
     }
 }
 
-fn heading<'r>(r: &'r FactIndex<'_>, f: &Figure) -> &'r str {
-    r.heading(f)
-}
-
 pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     quoted_amounts(r, out);
     rates(r, out);
@@ -173,47 +169,47 @@ const INCOME: u8 = 8;
 const EXPENSE: u8 = 16;
 
 /// Classifies a folded section heading once per section.
-fn section_class(h: &str) -> u8 {
+fn section_class(h: &Folded<'_>) -> u8 {
     let mut c = 0;
-    if h.contains("三公") {
+    if h.contains(kw!("三公")) {
         c |= SANGONG;
     }
-    if h.contains("基本支出") {
+    if h.contains(kw!("基本支出")) {
         c |= BASIC;
     }
-    let fiscal = h.contains("财政拨款");
-    if h.contains("收入支出决算总体") && !fiscal {
+    let fiscal = h.contains(kw!("财政拨款"));
+    if h.contains(kw!("收入支出决算总体")) && !fiscal {
         c |= OVERVIEW;
     }
-    if h.contains("收入决算") && !fiscal {
+    if h.contains(kw!("收入决算")) && !fiscal {
         c |= INCOME;
     }
-    if h.contains("支出决算") && h.starts_with("三、") {
+    if h.contains(kw!("支出决算")) && h.as_str().starts_with("三、") {
         c |= EXPENSE;
     }
     c
 }
 
 /// The (table, row, column) a narrative amount quotes, when it can be identified.
-fn quoted_cell(
-    r: &FactIndex<'_>,
+fn quoted_cell<'a>(
+    r: &FactIndex<'a>,
     f: &Figure,
-    econ_names: &mut Option<Vec<(String, String)>>,
+    econ_names: &mut Option<Vec<(String, &'a str)>>,
     classes: &mut [Option<u8>],
-) -> Option<(&'static str, String, &'static str)> {
+) -> Option<(&'static str, &'a str, &'static str)> {
     // Every quoted cell below is a 决算 table cell.
     let js = r.kind == crate::ReportKind::FinalAccounts;
     if !js || f.direction.is_some() {
         return None;
     }
     let label = r.label(f);
-    if label.contains("上年") || label.contains('较') || label.contains('比') {
+    if r.label_has(f, kw!("上年")) || label.contains('较') || label.contains('比') {
         return None;
     }
     let class = match classes.get_mut(f.section) {
         Some(Some(c)) => *c,
         Some(slot) => {
-            let c = section_class(heading(r, f));
+            let c = r.folded_heading(f.section).map_or(0, section_class);
             *slot = Some(c);
             c
         }
@@ -240,15 +236,15 @@ fn quoted_cell(
             .filter_map(|(k, col)| s.rfind(k).map(|pos| (pos, *col)))
             .max_by_key(|(pos, _)| *pos)?;
         let row = if is_budget { "预算数" } else { "决算数" };
-        return Some(("公开09", row.to_string(), item.1));
+        return Some(("公开09", row, item.1));
     }
     // 基本支出 section: 人员经费/公用经费 and economic 款 items.
     if h.has(BASIC) {
         if label.ends_with("人员经费") {
-            return Some(("公开06", "人员经费合计".into(), "决算数"));
+            return Some(("公开06", "人员经费合计", "决算数"));
         }
         if label.ends_with("公用经费") {
-            return Some(("公开06", "公用经费合计".into(), "决算数"));
+            return Some(("公开06", "公用经费合计", "决算数"));
         }
         // (folded 款 name, row) of 公开06, in fact order; built once per validation.
         let names = econ_names.get_or_insert_with(|| {
@@ -258,26 +254,28 @@ fn quoted_cell(
                     codes::lists()
                         .economic_name(&fact.row)
                         .filter(|name| name.chars().count() >= 2)
-                        .map(|name| (fold(name), fact.row.clone()))
+                        .map(|name| (fold(name), fact.row.as_str()))
                 })
                 .collect()
         });
         return names
             .iter()
             .find(|(name, _)| label.ends_with(name.as_str()))
-            .map(|(_, row)| ("公开06", row.clone(), "决算数"));
+            .map(|(_, row)| ("公开06", *row, "决算数"));
     }
     if h.has(OVERVIEW) {
-        if label.contains("收入总计") && !label.contains("支出总计") {
-            return Some(("公开01", "收入总计".into(), "决算数"));
+        let income = r.label_has(f, kw!("收入总计"));
+        let expense = r.label_has(f, kw!("支出总计"));
+        if income && !expense {
+            return Some(("公开01", "收入总计", "决算数"));
         }
-        if label.contains("支出总计") && !label.contains("收入总计") {
-            return Some(("公开01", "支出总计".into(), "决算数"));
+        if expense && !income {
+            return Some(("公开01", "支出总计", "决算数"));
         }
     }
     if h.has(INCOME) {
         if label.ends_with("收入合计") {
-            return Some(("公开01", "本年收入合计".into(), "决算数"));
+            return Some(("公开01", "本年收入合计", "决算数"));
         }
         for col in [
             "财政拨款收入",
@@ -290,7 +288,7 @@ fn quoted_cell(
             if label.ends_with(col) {
                 return Some((
                     "公开02",
-                    "合计".into(),
+                    "合计",
                     match col {
                         "财政拨款收入" => "财政拨款收入",
                         "上级补助收入" => "上级补助收入",
@@ -305,7 +303,7 @@ fn quoted_cell(
     }
     if h.has(EXPENSE) {
         if label.ends_with("支出合计") {
-            return Some(("公开01", "本年支出合计".into(), "决算数"));
+            return Some(("公开01", "本年支出合计", "决算数"));
         }
         for col in [
             "基本支出",
@@ -322,7 +320,7 @@ fn quoted_cell(
                     "经营支出" => "经营支出",
                     _ => "对附属单位补助支出",
                 };
-                return Some(("公开03", "合计".into(), c));
+                return Some(("公开03", "合计", c));
             }
         }
     }
@@ -330,7 +328,7 @@ fn quoted_cell(
     if js && label.ends_with("(类)") {
         let name = label.trim_end_matches("(类)");
         if let Some(code) = codes::lists().class_code_by_name(name) {
-            return Some(("公开05", code.to_string(), "合计"));
+            return Some(("公开05", code, "合计"));
         }
     }
     None
@@ -359,7 +357,7 @@ fn quoted_amounts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         if r.table(table).is_none() {
             continue;
         }
-        let cell = r.value(table, &row, column).unwrap_or(Decimal::ZERO);
+        let cell = r.value(table, row, column).unwrap_or(Decimal::ZERO);
         if cell == value {
             continue;
         }
@@ -370,7 +368,7 @@ fn quoted_amounts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
                 "情况说明“{}{}”与 {table} {row} {column} 的 {} 万元不一致（相差 {} 万元），请核对说明文字",
                 f.label, f.printed, fmt(cell), fmt(value - cell)
             ),
-            vec![figure_location(r, f, true), r.cell_location(table, &row, column)],
+            vec![figure_location(r, f, true), r.cell_location(table, row, column)],
             Some(cell),
             Some(value),
             Some(Decimal::ZERO),
@@ -378,15 +376,15 @@ fn quoted_amounts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// Compares a stated percentage with the recomputed one (half-up, 2 dp).
+/// Compares a stated percentage with the recomputed one (half-up, 2 dp). `detail` (what was
+/// computed, and the other locations) is only called when there is a finding.
 fn compare_rate(
     r: &FactIndex<'_>,
     id: &str,
     f: &Figure,
     stated: Decimal,
     computed: Decimal,
-    what: String,
-    others: Vec<Location>,
+    detail: impl FnOnce() -> (String, Vec<Location>),
     error_over_1pp: bool,
     out: &mut Vec<Finding>,
 ) {
@@ -403,6 +401,7 @@ fn compare_rate(
     } else {
         Severity::Warning
     };
+    let (what, others) = detail();
     let mut locs = vec![figure_location(r, f, true)];
     locs.extend(others);
     out.push(finding(
@@ -423,11 +422,9 @@ fn compare_rate(
 
 fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     let figs = &r.figures;
-    // Figures per section number (any number a structured submission may carry).
-    let mut by_section: FxMap<usize, Vec<&Figure>> = FxMap::default();
-    for f in figs {
-        by_section.entry(f.section).or_default().push(f);
-    }
+    // The figures ordered by section number (any number a structured submission may carry), in
+    // document order within a section; built when NR-02 first needs it.
+    let mut by_section: Option<Vec<&Figure>> = None;
     for (i, f) in figs.iter().enumerate() {
         if f.kind != FigureKind::Percent {
             continue;
@@ -450,25 +447,32 @@ fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         let Some(stated) = f.value else { continue };
-        let same_line: Vec<&Figure> = figs[..i]
-            .iter()
-            .rev()
-            .take_while(|g| g.source.line == f.source.line && g.kind != FigureKind::Percent)
-            .filter(|g| {
-                g.kind == FigureKind::Amount && g.unit == MeasureUnit::Wanyuan && g.value.is_some()
-            })
-            .collect();
+        // The 万元 amounts just before it on its line, nearest first.
+        let same_line = || {
+            figs[..i]
+                .iter()
+                .rev()
+                .take_while(|g| g.source.line == f.source.line && g.kind != FigureKind::Percent)
+                .filter(|g| {
+                    g.kind == FigureKind::Amount
+                        && g.unit == MeasureUnit::Wanyuan
+                        && g.value.is_some()
+                })
+        };
         // NR-03: 完成预算 / 执行率 from the two amounts before it (预算 then 决算/执行数).
-        if label.contains("完成") && label.contains("预算") || label.contains("执行率") {
-            let budget = same_line.iter().find(|g| {
+        if r.label_has(f, kw!("完成")) && r.label_has(f, kw!("预算"))
+            || r.label_has(f, kw!("执行率"))
+        {
+            let budget = same_line().find(|g| {
                 let l = r.label(g);
                 let l = l.trim_end_matches('为');
                 l.ends_with("预算") || l.ends_with("预算数")
             });
-            let actual = same_line.iter().find(|g| {
-                let l = r.label(g);
-                (l.contains("决算") || l.contains("执行") || l.contains("支出"))
-                    && !l.contains("预算")
+            let actual = same_line().find(|g| {
+                (r.label_has(g, kw!("决算"))
+                    || r.label_has(g, kw!("执行"))
+                    || r.label_has(g, kw!("支出")))
+                    && !r.label_has(g, kw!("预算"))
             });
             if let (Some(b), Some(a)) = (budget, actual) {
                 let (bv, av) = (b.value.unwrap_or_default(), a.value.unwrap_or_default());
@@ -480,14 +484,18 @@ fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
                         f,
                         stated,
                         computed,
-                        format!(
-                            "{} {} 万元 / {} {} 万元",
-                            a.label,
-                            fmt(av),
-                            b.label,
-                            fmt(bv)
-                        ),
-                        vec![figure_location(r, a, false), figure_location(r, b, false)],
+                        || {
+                            (
+                                format!(
+                                    "{} {} 万元 / {} {} 万元",
+                                    a.label,
+                                    fmt(av),
+                                    b.label,
+                                    fmt(bv)
+                                ),
+                                vec![figure_location(r, a, false), figure_location(r, b, false)],
+                            )
+                        },
                         true,
                         out,
                     );
@@ -497,11 +505,20 @@ fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         }
         // NR-02: 占比 = part / whole.
         if label.starts_with('占') || label.ends_with("占比") {
-            let Some(part) = same_line.first() else {
+            let Some(part) = same_line().next() else {
                 continue;
             };
-            let whole = whole_for(r, f, &label, &by_section);
-            if let Some((wv, wloc)) = whole {
+            let by_section = by_section.get_or_insert_with(|| {
+                let mut v: Vec<&Figure> = figs.iter().collect();
+                v.sort_by_key(|g| g.section);
+                v
+            });
+            let whole = whole_for(r, f, &label, by_section);
+            if let Some((wv, whole)) = whole {
+                let wloc = || match whole {
+                    Whole::Cell(t, row, column) => r.cell_location(t, row, column),
+                    Whole::Figure(g) => figure_location(r, g, false),
+                };
                 if !wv.is_zero() && part.value.is_some() {
                     let computed = part.value.unwrap_or_default() / wv * Decimal::ONE_HUNDRED;
                     compare_rate(
@@ -510,13 +527,17 @@ fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
                         f,
                         stated,
                         computed,
-                        format!(
-                            "{} {} 万元 占 {} 万元",
-                            part.label,
-                            fmt(part.value.unwrap_or_default()),
-                            fmt(wv)
-                        ),
-                        vec![figure_location(r, part, false), wloc],
+                        || {
+                            (
+                                format!(
+                                    "{} {} 万元 占 {} 万元",
+                                    part.label,
+                                    fmt(part.value.unwrap_or_default()),
+                                    fmt(wv)
+                                ),
+                                vec![figure_location(r, part, false), wloc()],
+                            )
+                        },
                         false,
                         out,
                     );
@@ -526,17 +547,26 @@ fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     }
 }
 
+/// Where the whole of a 占比 was found (its location is only built for a finding).
+#[derive(Clone, Copy)]
+enum Whole<'a> {
+    Cell(&'static str, &'static str, &'static str),
+    Figure(&'a Figure),
+}
+
 /// The whole a 占比 refers to: a named total («占本年支出合计的», «占政府采购支出总额的») or the first
 /// amount of the section.
-fn whole_for(
+fn whole_for<'a>(
     r: &FactIndex<'_>,
     f: &Figure,
     label: &str,
-    by_section: &FxMap<usize, Vec<&Figure>>,
-) -> Option<(Decimal, Location)> {
+    by_section: &[&'a Figure],
+) -> Option<(Decimal, Whole<'a>)> {
     // The figures of f's section, in document order.
-    let section: &[&Figure] = by_section.get(&f.section).map_or(&[], |v| v.as_slice());
-    if label.contains("本年支出合计") {
+    let from = by_section.partition_point(|g| g.section < f.section);
+    let to = from + by_section[from..].partition_point(|g| g.section == f.section);
+    let section = &by_section[from..to];
+    if r.label_has(f, kw!("本年支出合计")) {
         let t = if r.kind == crate::ReportKind::Budget {
             ("表1", "本年支出合计", "合计")
         } else {
@@ -544,12 +574,9 @@ fn whole_for(
         };
         return r
             .value(t.0, t.1, t.2)
-            .map(|v| (v, r.cell_location(t.0, t.1, t.2)));
+            .map(|v| (v, Whole::Cell(t.0, t.1, t.2)));
     }
-    let noun = label
-        .trim_start_matches('占')
-        .trim_end_matches('的')
-        .to_string();
+    let noun = label.trim_start_matches('占').trim_end_matches('的');
     let in_section = section
         .iter()
         .copied()
@@ -561,12 +588,12 @@ fn whole_for(
                 .copied()
                 .filter(|g| g.kind == FigureKind::Amount && !std::ptr::eq(*g, f))
         };
-        if let Some(g) = amounts().find(|g| r.label(g).contains(&noun)) {
-            return g.value.map(|v| (v, figure_location(r, g, false)));
+        if let Some(g) = amounts().find(|g| r.label(g).contains(noun)) {
+            return g.value.map(|v| (v, Whole::Figure(g)));
         }
         if noun.contains("总额") {
-            if let Some(g) = amounts().find(|g| r.label(g).contains("总额")) {
-                return g.value.map(|v| (v, figure_location(r, g, false)));
+            if let Some(g) = amounts().find(|g| r.label_has(g, kw!("总额"))) {
+                return g.value.map(|v| (v, Whole::Figure(g)));
             }
         }
         return None;
@@ -578,7 +605,7 @@ fn whole_for(
         // The part itself is the first amount: no whole stated in the section.
         return None;
     }
-    first.value.map(|v| (v, figure_location(r, first, false)))
+    first.value.map(|v| (v, Whole::Figure(first)))
 }
 
 /// NR-10: a 元 figure whose number is a 万元 cell of the tables.
@@ -640,7 +667,8 @@ fn staff_counts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         let tl = r.label(total);
         let is_part =
             |l: &str| l.starts_with("行政") || l.starts_with("事业") || l.starts_with("工勤");
-        if (tl.contains("编制") || tl.contains("实有")) && !is_part(&tl) {
+        if (r.label_has(total, kw!("编制")) || r.label_has(total, kw!("实有"))) && !is_part(&tl)
+        {
             let mut j = i + 1;
             let mut parts = Vec::new();
             while j < counts.len()
@@ -689,24 +717,25 @@ fn total_changes(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     if r.kind != crate::ReportKind::FinalAccounts {
         return;
     }
-    let changes = |pred: &dyn Fn(&str) -> bool| -> Vec<&Figure> {
+    // Changes in the sections whose heading has `with` and not `without`.
+    let changes = |with: &Key, without: &Key| -> Vec<&Figure> {
         r.figures
             .iter()
             .filter(|f| {
                 f.kind == FigureKind::Amount
                     && matches!(f.direction, Some(Direction::Up | Direction::Down))
-                    && pred(heading(r, f))
+                    && r.heading_has(f.section, with)
+                    && !r.heading_has(f.section, without)
             })
             .collect()
     };
-    let total_sec = changes(&|h| h.contains("收入支出决算总体") && !h.contains("财政拨款"));
+    let total_sec = changes(kw!("收入支出决算总体"), kw!("财政拨款"));
     let Some(total_change) = total_sec.iter().find(|f| {
-        r.label(f).contains("收入总计") || fold(sentence_of(f, &f.source.text)).contains("收入总计")
+        r.label_has(f, kw!("收入总计")) || fold(sentence_of(f, &f.source.text)).contains("收入总计")
     }) else {
         return;
     };
-    let gpb_sec =
-        changes(&|h| h.contains("一般公共预算财政拨款支出决算") && !h.contains("基本支出"));
+    let gpb_sec = changes(kw!("一般公共预算财政拨款支出决算"), kw!("基本支出"));
     let Some(gpb_change) = gpb_sec.first() else {
         return;
     };
@@ -716,7 +745,7 @@ fn total_changes(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     );
     // NR-16: §五 calls its figure 收入总计 but it differs from §一.
     for f in &gpb_sec {
-        if r.label(f).contains("收入总计") && f.value != total_change.value {
+        if r.label_has(f, kw!("收入总计")) && f.value != total_change.value {
             out.push(finding(
                 "NR-16",
                 Severity::Warning,
@@ -847,22 +876,18 @@ fn reasons(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
 /// One required 情况说明 section: the heading (folded) contains one of `any` and none of `none`.
 struct Required {
     name: &'static str,
-    any: &'static [&'static str],
-    none: &'static [&'static str],
+    any: &'static [Key],
+    none: &'static [Key],
 }
 
 impl Required {
-    fn matches(&self, heading: &str) -> bool {
+    fn matches(&self, heading: &Folded<'_>) -> bool {
         self.any.iter().any(|k| heading.contains(k))
             && !self.none.iter().any(|k| heading.contains(k))
     }
 }
 
-const fn req(
-    name: &'static str,
-    any: &'static [&'static str],
-    none: &'static [&'static str],
-) -> Required {
+const fn req(name: &'static str, any: &'static [Key], none: &'static [Key]) -> Required {
     Required { name, any, none }
 }
 
@@ -870,64 +895,100 @@ const fn req(
 const FINAL_SECTIONS: &[Required] = &[
     req(
         "收入支出决算总体情况说明",
-        &["收入支出决算总体", "收支决算总体"],
-        &["财政拨款"],
+        &[Key::new("收入支出决算总体"), Key::new("收支决算总体")],
+        &[Key::new("财政拨款")],
     ),
-    req("收入决算情况说明", &["收入决算"], &["财政拨款", "支出"]),
+    req(
+        "收入决算情况说明",
+        &[Key::new("收入决算")],
+        &[Key::new("财政拨款"), Key::new("支出")],
+    ),
     req(
         "支出决算情况说明",
-        &["支出决算"],
-        &["财政拨款", "收入", "三公", "机关运行"],
+        &[Key::new("支出决算")],
+        &[
+            Key::new("财政拨款"),
+            Key::new("收入"),
+            Key::new("三公"),
+            Key::new("机关运行"),
+        ],
     ),
     req(
         "财政拨款收支决算总体情况说明",
-        &["财政拨款收支决算总体", "财政拨款收入支出决算总体"],
+        &[
+            Key::new("财政拨款收支决算总体"),
+            Key::new("财政拨款收入支出决算总体"),
+        ],
         &[],
     ),
     req(
         "一般公共预算财政拨款支出决算情况说明",
-        &["一般公共预算财政拨款"],
-        &["基本支出"],
+        &[Key::new("一般公共预算财政拨款")],
+        &[Key::new("基本支出")],
     ),
     req(
         "一般公共预算财政拨款基本支出决算情况说明",
-        &["一般公共预算财政拨款基本支出"],
+        &[Key::new("一般公共预算财政拨款基本支出")],
         &[],
     ),
     req(
         "政府性基金预算财政拨款收支决算情况说明",
-        &["政府性基金"],
+        &[Key::new("政府性基金")],
         &[],
     ),
     req(
         "国有资本经营预算财政拨款支出决算情况说明",
-        &["国有资本经营"],
+        &[Key::new("国有资本经营")],
         &[],
     ),
-    req("财政拨款“三公”经费支出决算情况说明", &["三公"], &[]),
-    req("机关运行经费支出情况说明", &["机关运行经费"], &[]),
-    req("政府采购情况说明", &["政府采购"], &[]),
-    req("国有资产占用情况说明", &["国有资产"], &[]),
-    req("预算绩效情况说明", &["绩效"], &[]),
+    req(
+        "财政拨款“三公”经费支出决算情况说明",
+        &[Key::new("三公")],
+        &[],
+    ),
+    req("机关运行经费支出情况说明", &[Key::new("机关运行经费")], &[]),
+    req("政府采购情况说明", &[Key::new("政府采购")], &[]),
+    req("国有资产占用情况说明", &[Key::new("国有资产")], &[]),
+    req("预算绩效情况说明", &[Key::new("绩效")], &[]),
 ];
 
 /// 预算 情况说明 sections in template order (Shanxi 2024 单位预算).
 const BUDGET_SECTIONS: &[Required] = &[
     req(
         "收支预算总体及变动情况",
-        &["收支数据变动", "收支变动", "收支预算总体"],
-        &["财政拨款"],
+        &[
+            Key::new("收支数据变动"),
+            Key::new("收支变动"),
+            Key::new("收支预算总体"),
+        ],
+        &[Key::new("财政拨款")],
     ),
-    req("收入预算情况说明", &["收入预算"], &["财政拨款"]),
-    req("支出预算情况说明", &["支出预算"], &["财政拨款", "一般公共"]),
-    req("财政拨款收支预算总体情况说明", &["财政拨款收支"], &[]),
-    req("一般公共预算支出情况说明", &["一般公共预算"], &["基本支出"]),
-    req("一般公共预算基本支出情况说明", &["基本支出"], &[]),
-    req("“三公”经费说明", &["三公"], &[]),
-    req("机关运行经费说明", &["机关运行经费"], &[]),
-    req("政府采购情况", &["政府采购"], &[]),
-    req("绩效管理情况", &["绩效"], &[]),
-    req("国有资产占有使用情况", &["国有资产"], &[]),
+    req(
+        "收入预算情况说明",
+        &[Key::new("收入预算")],
+        &[Key::new("财政拨款")],
+    ),
+    req(
+        "支出预算情况说明",
+        &[Key::new("支出预算")],
+        &[Key::new("财政拨款"), Key::new("一般公共")],
+    ),
+    req(
+        "财政拨款收支预算总体情况说明",
+        &[Key::new("财政拨款收支")],
+        &[],
+    ),
+    req(
+        "一般公共预算支出情况说明",
+        &[Key::new("一般公共预算")],
+        &[Key::new("基本支出")],
+    ),
+    req("一般公共预算基本支出情况说明", &[Key::new("基本支出")], &[]),
+    req("“三公”经费说明", &[Key::new("三公")], &[]),
+    req("机关运行经费说明", &[Key::new("机关运行经费")], &[]),
+    req("政府采购情况", &[Key::new("政府采购")], &[]),
+    req("绩效管理情况", &[Key::new("绩效")], &[]),
+    req("国有资产占有使用情况", &[Key::new("国有资产")], &[]),
 ];
 
 /// NR-07: every required section present, in template order. The body starts at the last heading
@@ -941,8 +1002,8 @@ fn required_sections(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     } else {
         FINAL_SECTIONS
     };
-    let headings: Vec<&str> = (0..r.sections.len())
-        .map(|i| r.section_heading(i))
+    let headings: Vec<&Folded<'_>> = (0..r.sections.len())
+        .filter_map(|i| r.folded_heading(i))
         .collect();
     let start = match headings.iter().rposition(|h| required[0].matches(h)) {
         Some(i) => i,
@@ -1031,9 +1092,10 @@ fn empty_tables(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         if r.facts_of(table).any(|f| !f.value.is_zero()) {
             continue;
         }
+        let topic = Key::new(key);
         let stated_in_section = || {
             r.sections.iter().enumerate().any(|(i, s)| {
-                r.section_heading(i).contains(key) && {
+                r.heading_has(i, &topic) && {
                     let body = text_of(r, s.first_line + 1, s.last_line);
                     EMPTY_MARKERS.iter().any(|m| body.contains(m))
                 }
@@ -1043,7 +1105,7 @@ fn empty_tables(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             r.figures.iter().any(|f| {
                 f.kind == FigureKind::Amount
                     && f.value.is_some_and(|v| v.is_zero())
-                    && r.label(f).contains(key)
+                    && r.label_has(f, &topic)
             })
         };
         let stated_in_text = || {
@@ -1078,24 +1140,25 @@ fn share_sums(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     let figs = &r.figures;
     while i < figs.len() {
         let f = &figs[i];
-        let label = r.label(f);
-        let is_share = |g: &Figure, l: &str| {
+        // The label is only folded for figures that can be shares.
+        let is_share = |g: &Figure| {
             g.kind == FigureKind::Percent
                 && g.value.is_some()
                 && g.direction.is_none()
-                && l.starts_with('占')
+                && r.label(g).starts_with('占')
         };
-        if !is_share(f, &label) {
+        if !is_share(f) {
             i += 1;
             continue;
         }
+        let label = r.label(f);
         // A run of shares with the same label in the same section (amounts may sit between them).
         let mut group = vec![f];
         let mut j = i + 1;
         while j < figs.len() && figs[j].section == f.section {
             let g = &figs[j];
             if g.kind == FigureKind::Percent {
-                if is_share(g, &r.label(g)) && r.label(g) == label {
+                if is_share(g) && r.label(g) == label {
                     group.push(g);
                 } else {
                     break;
@@ -1150,8 +1213,8 @@ fn performance_counts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         i += 1;
         if total.kind != FigureKind::Count
             || !total.printed.ends_with('个')
-            || !r.label(total).contains("个数")
-            || !r.heading(total).contains("绩效")
+            || !r.label_has(total, kw!("个数"))
+            || !r.heading_has(total.section, kw!("绩效"))
         {
             continue;
         }
