@@ -1,11 +1,13 @@
 //! The 情况说明 (narrative): sections and the figures they quote.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
 use rust_decimal::Decimal;
 
 use super::Line;
+use super::text::has;
 use crate::amount::{MeasureUnit, parse_decimal};
 use crate::model::{Direction, Figure, FigureKind, PerformanceScore, Provenance, Report, Section};
 
@@ -13,6 +15,10 @@ static HEADING_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:第[一二三四五六七八九十]+部分|[一二三四五六七八九十]{1,3}、|[（(][一二三四五六七八九十]{1,3}[)）])")
         .expect("static regex")
 });
+/// Characters a [`HEADING_RE`] match can start with.
+const HEADING_FIRST: &[char] = &[
+    '第', '一', '二', '三', '四', '五', '六', '七', '八', '九', '十', '（', '(',
+];
 /// A number with its unit: amounts (万元/元/亿元), percentages and counts.
 static FIGURE_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -29,8 +35,12 @@ static UNIT_SPLIT_RE: LazyLock<Regex> =
 static WAN_YUAN_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"万\s+元").expect("static regex"));
 
-/// Joins numbers and units that OCR split apart, keeping everything else.
-pub(crate) fn join_splits(s: &str) -> String {
+/// Joins numbers and units that OCR split apart, keeping everything else. Borrows when nothing
+/// is split (every split has whitespace in it).
+pub(crate) fn join_splits(s: &str) -> Cow<'_, str> {
+    if !s.contains(char::is_whitespace) {
+        return Cow::Borrowed(s);
+    }
     let s = SPLIT_RE.replace_all(s, |c: &regex::Captures<'_>| {
         if let (Some(a), Some(b)) = (c.get(1), c.get(2)) {
             format!("{}.{}", a.as_str(), b.as_str())
@@ -39,7 +49,7 @@ pub(crate) fn join_splits(s: &str) -> String {
         }
     });
     let s = WAN_YUAN_RE.replace_all(&s, "万元");
-    UNIT_SPLIT_RE.replace_all(&s, "$1$2").into_owned()
+    Cow::Owned(UNIT_SPLIT_RE.replace_all(&s, "$1$2").into_owned())
 }
 
 const BOUNDARY: &[char] = &[
@@ -65,16 +75,38 @@ fn direction_of(label: &str) -> Option<Direction> {
     }
 }
 
+/// Splits a [`FIGURE_RE`] match into its `num` and `unit` groups without running the capture
+/// engine. `num` is greedy and no unit starts with a digit, comma, dot or whitespace, so `num` is
+/// the longest number prefix and `unit` is what follows the whitespace after it.
+fn split_figure(m: &str) -> (&str, &str) {
+    if let Some(rest) = m.strip_prefix('∞') {
+        return ("∞", rest.trim_start());
+    }
+    let b = m.as_bytes();
+    let mut end = usize::from(b.first() == Some(&b'-'));
+    while end < b.len() && (b[end].is_ascii_digit() || b[end] == b',') {
+        end += 1;
+    }
+    if b.get(end) == Some(&b'.') && b.get(end + 1).is_some_and(u8::is_ascii_digit) {
+        end += 1;
+        while end < b.len() && b[end].is_ascii_digit() {
+            end += 1;
+        }
+    }
+    (&m[..end], m[end..].trim_start())
+}
+
 /// Extracts the figures of one narrative line.
 pub(crate) fn figures_in_line(line_no: u32, raw: &str, text: &str, section: usize) -> Vec<Figure> {
+    // Every figure has an ASCII digit or ∞, and joining splits adds neither.
+    if !text.bytes().any(|b| b.is_ascii_digit()) && !text.contains('∞') {
+        return Vec::new();
+    }
     let joined = join_splits(text);
     let mut out = Vec::new();
     let mut last_end = 0;
-    for cap in FIGURE_RE.captures_iter(&joined) {
-        let (Some(m), Some(num), Some(unit_m)) = (cap.get(0), cap.name("num"), cap.name("unit"))
-        else {
-            continue;
-        };
+    for m in FIGURE_RE.find_iter(&joined) {
+        let (num_text, unit_text) = split_figure(m.as_str());
         let start = m.start();
         // A digit glued before the match means we are inside a longer token («2024年», codes).
         if joined[..start]
@@ -84,7 +116,6 @@ pub(crate) fn figures_in_line(line_no: u32, raw: &str, text: &str, section: usiz
         {
             continue;
         }
-        let unit_text = unit_m.as_str();
         let (kind, unit) = match unit_text {
             "万元" => (FigureKind::Amount, MeasureUnit::Wanyuan),
             "亿元" => (FigureKind::Amount, MeasureUnit::Yiyuan),
@@ -92,7 +123,7 @@ pub(crate) fn figures_in_line(line_no: u32, raw: &str, text: &str, section: usiz
             "%" | "％" => (FigureKind::Percent, MeasureUnit::Percent),
             _ => (FigureKind::Count, MeasureUnit::Count),
         };
-        let num_text = num.as_str().replace(',', "");
+        let num_text = num_text.replace(',', "");
         let value: Option<Decimal> = if num_text == "∞" {
             None
         } else {
@@ -149,7 +180,8 @@ pub(crate) fn read_narrative(lines: &[Line], in_table: &[bool], report: &mut Rep
         if text.is_empty() {
             continue;
         }
-        let is_heading = HEADING_RE.is_match(text)
+        let is_heading = text.starts_with(HEADING_FIRST)
+            && HEADING_RE.is_match(text)
             && text.chars().count() <= 60
             && !text.contains('。')
             && !text.contains("……")
@@ -175,7 +207,7 @@ pub(crate) fn read_narrative(lines: &[Line], in_table: &[bool], report: &mut Rep
         }
         report
             .figures
-            .extend(figures_in_line(line.no, &line.raw, text, section));
+            .extend(figures_in_line(line.no, line.raw, text, section));
     }
 }
 
@@ -185,14 +217,19 @@ pub(crate) fn read_performance_scores(lines: &[Line]) -> Vec<PerformanceScore> {
     let mut out = Vec::new();
     let mut in_eval = false;
     for l in lines {
-        if l.folded.contains("自评表") && l.cells.len() <= 2 {
+        if has!(l.folded, "自评表") && l.cells.len() <= 2 {
             in_eval = true;
             continue;
         }
         if !in_eval || l.cells.len() < 3 {
             continue;
         }
-        let filled: Vec<&String> = l.cells.iter().filter(|c| !c.trim().is_empty()).collect();
+        let filled: Vec<&str> = l
+            .cells
+            .iter()
+            .copied()
+            .filter(|c| !c.trim().is_empty())
+            .collect();
         if filled.len() < 3 {
             continue;
         }
@@ -224,6 +261,24 @@ pub(crate) fn read_performance_scores(lines: &[Line]) -> Vec<PerformanceScore> {
 mod tests {
     use super::*;
     use rust_decimal::dec;
+
+    #[test]
+    fn splits_figures_like_captures() {
+        for t in [
+            "1,884.42万元",
+            "-12.5 %",
+            "∞%",
+            "3\u{3000}人次",
+            "2台（套）",
+            "7台(套)",
+            "40.38％",
+            "1.5 亿元",
+        ] {
+            let cap = FIGURE_RE.captures(t).unwrap();
+            assert_eq!(cap.get(0).unwrap().as_str(), t);
+            assert_eq!(split_figure(t), (&cap["num"], &cap["unit"]), "{t:?}");
+        }
+    }
 
     #[test]
     fn extracts_labelled_figures() {
