@@ -19,7 +19,9 @@ static HEADING_RE: LazyLock<Regex> = LazyLock::new(|| {
 const HEADING_FIRST: &[char] = &[
     '第', '一', '二', '三', '四', '五', '六', '七', '八', '九', '十', '（', '(',
 ];
-/// A number with its unit: amounts (万元/元/亿元), percentages and counts.
+/// A number with its unit: amounts (万元/元/亿元), percentages and counts. The parser uses the
+/// equivalent hand-written [`find_figures`]; tests check that they agree.
+#[cfg(test)]
 static FIGURE_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?P<num>-?[0-9][0-9,]*(?:\.[0-9]+)?|∞)\s*(?P<unit>万元|亿元|元|%|％|人次|人|辆|批次|个|台（套）|台\(套\)|台|家|项)",
@@ -75,25 +77,85 @@ fn direction_of(label: &str) -> Option<Direction> {
     }
 }
 
-/// Splits a [`FIGURE_RE`] match into its `num` and `unit` groups without running the capture
-/// engine. `num` is greedy and no unit starts with a digit, comma, dot or whitespace, so `num` is
-/// the longest number prefix and `unit` is what follows the whitespace after it.
-fn split_figure(m: &str) -> (&str, &str) {
-    if let Some(rest) = m.strip_prefix('∞') {
-        return ("∞", rest.trim_start());
-    }
-    let b = m.as_bytes();
-    let mut end = usize::from(b.first() == Some(&b'-'));
-    while end < b.len() && (b[end].is_ascii_digit() || b[end] == b',') {
-        end += 1;
-    }
-    if b.get(end) == Some(&b'.') && b.get(end + 1).is_some_and(u8::is_ascii_digit) {
-        end += 1;
-        while end < b.len() && b[end].is_ascii_digit() {
-            end += 1;
+/// Units in [`FIGURE_RE`]'s order of preference.
+const UNITS: &[&str] = &[
+    "万元",
+    "亿元",
+    "元",
+    "%",
+    "％",
+    "人次",
+    "人",
+    "辆",
+    "批次",
+    "个",
+    "台（套）",
+    "台(套)",
+    "台",
+    "家",
+    "项",
+];
+
+/// A [`FIGURE_RE`] match: where it is and its `num` and `unit` groups.
+struct FigureMatch<'a> {
+    start: usize,
+    end: usize,
+    num: &'a str,
+    unit: &'a str,
+}
+
+/// The [`FIGURE_RE`] match starting exactly at byte `p`, if any. `num` is greedy and no unit
+/// starts with a digit, comma, dot or whitespace, so no shorter `num` could match instead.
+fn figure_at(s: &str, p: usize) -> Option<FigureMatch<'_>> {
+    let b = s.as_bytes();
+    let num_end = if s.get(p..)?.starts_with('∞') {
+        p + '∞'.len_utf8()
+    } else {
+        let mut e = p + usize::from(b.get(p) == Some(&b'-'));
+        if !b.get(e).is_some_and(u8::is_ascii_digit) {
+            return None;
         }
-    }
-    (&m[..end], m[end..].trim_start())
+        while e < b.len() && (b[e].is_ascii_digit() || b[e] == b',') {
+            e += 1;
+        }
+        if b.get(e) == Some(&b'.') && b.get(e + 1).is_some_and(u8::is_ascii_digit) {
+            e += 1;
+            while e < b.len() && b[e].is_ascii_digit() {
+                e += 1;
+            }
+        }
+        e
+    };
+    let after_space = s[num_end..].trim_start();
+    let unit = UNITS.iter().find(|u| after_space.starts_with(**u))?;
+    let unit_start = s.len() - after_space.len();
+    let end = unit_start + unit.len();
+    Some(FigureMatch {
+        start: p,
+        end,
+        num: &s[p..num_end],
+        unit: &s[unit_start..end],
+    })
+}
+
+/// The matches of [`FIGURE_RE`] in `s` as `find_iter` yields them, without the regex engine: the
+/// leftmost start wins, and a match can only start at a digit, a minus sign or ∞.
+fn find_figures(s: &str) -> impl Iterator<Item = FigureMatch<'_>> {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        let b = s.as_bytes();
+        while pos < b.len() {
+            // 0xE2 leads the UTF-8 encoding of ∞ (U+221E).
+            if matches!(b[pos], b'0'..=b'9' | b'-' | 0xE2)
+                && let Some(m) = figure_at(s, pos)
+            {
+                pos = m.end;
+                return Some(m);
+            }
+            pos += 1;
+        }
+        None
+    })
 }
 
 /// Extracts the figures of one narrative line.
@@ -105,9 +167,9 @@ pub(crate) fn figures_in_line(line_no: u32, raw: &str, text: &str, section: usiz
     let joined = join_splits(text);
     let mut out = Vec::new();
     let mut last_end = 0;
-    for m in FIGURE_RE.find_iter(&joined) {
-        let (num_text, unit_text) = split_figure(m.as_str());
-        let start = m.start();
+    for m in find_figures(&joined) {
+        let (num_text, unit_text) = (m.num, m.unit);
+        let start = m.start;
         // A digit glued before the match means we are inside a longer token («2024年», codes).
         if joined[..start]
             .chars()
@@ -153,14 +215,14 @@ pub(crate) fn figures_in_line(line_no: u32, raw: &str, text: &str, section: usiz
             label,
             value,
             unit,
-            printed: m.as_str().to_string(),
+            printed: joined[m.start..m.end].to_string(),
             direction,
             source: Provenance {
                 line: line_no,
                 text: raw.to_string(),
             },
         });
-        last_end = m.end();
+        last_end = m.end;
     }
     out
 }
@@ -217,7 +279,7 @@ pub(crate) fn read_performance_scores(lines: &[Line]) -> Vec<PerformanceScore> {
     let mut out = Vec::new();
     let mut in_eval = false;
     for l in lines {
-        if has!(l.folded, "自评表") && l.cells.len() <= 2 {
+        if l.cells.len() <= 2 && has!(l.folded, "自评表") {
             in_eval = true;
             continue;
         }
@@ -262,8 +324,29 @@ mod tests {
     use super::*;
     use rust_decimal::dec;
 
+    fn regex_figures(s: &str) -> Vec<(usize, usize, String, String)> {
+        FIGURE_RE
+            .captures_iter(s)
+            .map(|c| {
+                let m = c.get(0).unwrap();
+                (
+                    m.start(),
+                    m.end(),
+                    c["num"].to_string(),
+                    c["unit"].to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn scanned_figures(s: &str) -> Vec<(usize, usize, String, String)> {
+        find_figures(s)
+            .map(|m| (m.start, m.end, m.num.to_string(), m.unit.to_string()))
+            .collect()
+    }
+
     #[test]
-    fn splits_figures_like_captures() {
+    fn finds_figures_like_the_regex() {
         for t in [
             "1,884.42万元",
             "-12.5 %",
@@ -273,10 +356,22 @@ mod tests {
             "7台(套)",
             "40.38％",
             "1.5 亿元",
+            "12.5.3元，2024年12元",
+            "--5元-6人 -x7辆",
+            "1.元 .5元 5,元 ,5元",
+            "增长∞%；2024年度；(9094年度)",
+            "共有车辆2辆批次3批次个4个家5家项6项台7台",
         ] {
-            let cap = FIGURE_RE.captures(t).unwrap();
-            assert_eq!(cap.get(0).unwrap().as_str(), t);
-            assert_eq!(split_figure(t), (&cap["num"], &cap["unit"]), "{t:?}");
+            assert_eq!(scanned_figures(t), regex_figures(t), "{t:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn finds_figures_like_the_regex_on_any_text(
+            s in "[0-9,.∞\\- \u{3000}\t万元亿%％人次辆批个台（套）()家项年a]{0,24}"
+        ) {
+            proptest::prop_assert_eq!(scanned_figures(&s), regex_figures(&s));
         }
     }
 

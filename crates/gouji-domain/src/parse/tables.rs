@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::text::{fold, fold_cow, has, strip_ordinal};
+use super::text::{fold, fold_cow, folded_first_char, has, strip_ordinal};
 use super::{Line, unplaced};
 use crate::amount::{CellText, MeasureUnit, read_cell};
 use crate::codes::{self, Level};
@@ -124,10 +124,11 @@ fn match_title(line: &Line, family: &Family) -> Option<(String, usize)> {
 
 /// A «公开01表» / «预算公开表1» / «表一» token at the start of a line.
 fn match_number(line: &Line, family: &Family) -> Option<String> {
-    let first = fold_cow(line.cells.first().copied().unwrap_or(""));
-    if !first.starts_with(NUMBER_FIRST) {
+    let cell = line.cells.first().copied().unwrap_or("");
+    if !folded_first_char(cell).is_some_and(|c| NUMBER_FIRST.contains(&c)) {
         return None;
     }
+    let first = fold_cow(cell);
     let caps = NUMBER_RE.captures(&first)?;
     // «表1\t收入支出决算总表\t否» is a table-of-contents row, not a table.
     if line.cells.len() >= 3 && line.cells.iter().any(|c| *c == "是" || *c == "否") {
@@ -392,17 +393,21 @@ fn is_column_number_line(l: &Line) -> bool {
     if HEADER_WORDS.contains(&first.as_ref()) {
         return true;
     }
-    let nums: Vec<usize> = l
-        .cells
-        .iter()
-        .filter_map(|c| c.trim().parse::<usize>().ok())
-        .collect();
-    let labels_short = l
-        .cells
-        .iter()
-        .filter(|c| !c.is_empty() && c.trim().parse::<usize>().is_err())
-        .all(|c| c.chars().count() <= 3);
-    nums.len() >= 2 && labels_short && nums.iter().enumerate().all(|(i, n)| *n == i + 1)
+    // Column numbers 1, 2, 3 … (at least two), every other cell a short label.
+    let mut nums = 0;
+    for c in l.cells {
+        if let Ok(n) = c.trim().parse::<usize>() {
+            if n != nums + 1 {
+                return false;
+            }
+            nums += 1;
+        }
+    }
+    nums >= 2
+        && l.cells
+            .iter()
+            .filter(|c| !c.is_empty() && c.trim().parse::<usize>().is_err())
+            .all(|c| c.chars().count() <= 3)
 }
 
 /// A header line with nothing but small integers as numbers (column numbers, OCR debris).

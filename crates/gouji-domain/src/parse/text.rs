@@ -46,6 +46,11 @@ pub fn fold_cow(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// The first character of `fold(s)`, without folding the rest.
+pub(crate) fn folded_first_char(s: &str) -> Option<char> {
+    s.chars().find_map(fold_char)
+}
+
 /// What folding makes of one character: `None` drops it.
 #[inline]
 fn fold_char(ch: char) -> Option<char> {
