@@ -286,16 +286,19 @@ pub(crate) fn read_performance_scores(lines: &[Line]) -> Vec<PerformanceScore> {
         if !in_eval || l.cells.len() < 3 {
             continue;
         }
-        let filled: Vec<&str> = l
+        // The non-blank cells from the right: score, weight, then the indicator candidates.
+        let mut filled = l
             .cells
             .iter()
-            .copied()
+            .rev()
             .filter(|c| !c.trim().is_empty())
-            .collect();
-        if filled.len() < 3 {
+            .peekable();
+        let (Some(s), Some(w)) = (filled.next(), filled.next()) else {
+            continue;
+        };
+        if filled.peek().is_none() {
             continue;
         }
-        let (w, s) = (filled[filled.len() - 2], filled[filled.len() - 1]);
         let (Some(weight), Some(score)) = (parse_decimal(w.trim()), parse_decimal(s.trim())) else {
             continue;
         };
@@ -303,9 +306,6 @@ pub(crate) fn read_performance_scores(lines: &[Line]) -> Vec<PerformanceScore> {
             continue;
         }
         let indicator = filled
-            .iter()
-            .take(filled.len() - 2)
-            .rev()
             .find(|c| parse_decimal(c.trim()).is_none() && c.chars().count() > 1)
             .map(|c| c.to_string())
             .unwrap_or_default();
