@@ -148,7 +148,7 @@ pub fn read_cell(raw: &str) -> CellText {
 
 /// Removes simple HTML tags such as `<b>` and `</b>`.
 pub fn strip_html(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.contains('<') {
+    if memchr::memchr(b'<', s.as_bytes()).is_none() {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());

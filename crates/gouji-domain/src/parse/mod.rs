@@ -258,7 +258,7 @@ fn fill_identity(lines: &[Line], family: &Family, report: &mut Report) {
     // Every label ENTITY_RE knows contains 名称 or 编制.
     for l in lines
         .iter()
-        .filter(|l| !l.noise && (has!(l.text, "名称") || has!(l.text, "编制")))
+        .filter(|l| !l.noise && (has(l.text, "名称") || has(l.text, "编制")))
     {
         for cap in ENTITY_RE.captures_iter(l.text) {
             let name = cap[1]
@@ -309,7 +309,7 @@ fn fill_identity(lines: &[Line], family: &Family, report: &mut Report) {
     let unit_title = head.contains("单位决算") || head.contains("单位预算");
     let has_composition = lines
         .iter()
-        .any(|l| has!(l.folded, "单位构成") || has!(l.folded, "编制范围的单位共"));
+        .any(|l| has(&l.folded, "单位构成") || has(&l.folded, "编制范围的单位共"));
     report.scope = if report.subject.contains("汇总")
         || (dept_title && !unit_title)
         || (has_composition && !unit_title)

@@ -54,9 +54,34 @@ pub(crate) fn join_splits(s: &str) -> Cow<'_, str> {
     Cow::Owned(UNIT_SPLIT_RE.replace_all(&s, "$1$2").into_owned())
 }
 
+/// Characters that end the label before a figure.
+#[cfg(test)]
 const BOUNDARY: &[char] = &[
     '，', ',', '。', '；', ';', '：', ':', '、', '（', '(', '）', ')', '！', '？', '\t',
 ];
+
+/// `s.rfind(BOUNDARY)` with the boundary's length, scanning bytes backwards: the ASCII boundaries
+/// are single bytes, the others are «。、» (E3 80 xx) and full-width forms (EF BC xx).
+fn rfind_boundary(s: &str) -> Option<(usize, usize)> {
+    let b = s.as_bytes();
+    for i in (0..b.len()).rev() {
+        match b[i] {
+            b',' | b';' | b':' | b'(' | b')' | b'\t' => return Some((i, 1)),
+            0x81 | 0x82 | 0x88 | 0x89 | 0x8C | 0x9A | 0x9B | 0x9F
+                if i >= 2
+                    && matches!(
+                        &b[i - 2..=i],
+                        [0xE3, 0x80, 0x81 | 0x82]
+                            | [0xEF, 0xBC, 0x81 | 0x88 | 0x89 | 0x8C | 0x9A | 0x9B | 0x9F]
+                    ) =>
+            {
+                return Some((i - 2, 3));
+            }
+            _ => {}
+        }
+    }
+    None
+}
 
 fn direction_of(label: &str) -> Option<Direction> {
     let t = label.trim_end_matches(['了', '约', '为']);
@@ -198,10 +223,7 @@ pub(crate) fn figures_in_line(line_no: u32, raw: &str, text: &str, section: usiz
             continue;
         }
         let prefix = &joined[last_end.min(start)..start];
-        let label_start = prefix
-            .rfind(BOUNDARY)
-            .map(|i| i + prefix[i..].chars().next().map_or(1, char::len_utf8))
-            .unwrap_or(0);
+        let label_start = rfind_boundary(prefix).map_or(0, |(i, len)| i + len);
         let mut label = prefix[label_start..].trim().to_string();
         for lead in ["其中", "主要包括", "包括", "均为", "分别为"] {
             if let Some(rest) = label.strip_prefix(lead) {
@@ -279,7 +301,7 @@ pub(crate) fn read_performance_scores(lines: &[Line]) -> Vec<PerformanceScore> {
     let mut out = Vec::new();
     let mut in_eval = false;
     for l in lines {
-        if l.cells.len() <= 2 && has!(l.folded, "自评表") {
+        if l.cells.len() <= 2 && has(&l.folded, "自评表") {
             in_eval = true;
             continue;
         }
@@ -343,6 +365,30 @@ mod tests {
         find_figures(s)
             .map(|m| (m.start, m.end, m.num.to_string(), m.unit.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn finds_boundaries_like_rfind() {
+        for t in [
+            "",
+            "abc",
+            "a,b",
+            "收入，支出",
+            "一、二。三",
+            "（一）x",
+            "：；！？",
+            "a\tb(c)d",
+            "、“”…",
+        ] {
+            let std = t
+                .rfind(BOUNDARY)
+                .map(|i| (i, t[i..].chars().next().map_or(1, char::len_utf8)));
+            assert_eq!(rfind_boundary(t), std, "{t:?}");
+        }
+        for c in BOUNDARY {
+            let t = format!("x{c}y");
+            assert_eq!(rfind_boundary(&t), Some((1, c.len_utf8())), "{c:?}");
+        }
     }
 
     #[test]

@@ -77,16 +77,20 @@ fn id_from_number(token: &str, family: &Family) -> Option<String> {
     family.table(&id).map(|t| t.id.clone())
 }
 
+/// True when `f` contains «。», «,» or «…».
+fn has_prose_punctuation(f: &str) -> bool {
+    let b = f.as_bytes();
+    // «。» is E3 80 82 and «…» is E2 80 A6 in UTF-8: look for their last bytes, then check.
+    memchr::memchr(b',', b).is_some()
+        || memchr::memchr2_iter(0x82, 0xA6, b)
+            .any(|p| p >= 2 && matches!(&b[p - 2..=p], [0xE3, 0x80, 0x82] | [0xE2, 0x80, 0xA6]))
+}
+
 /// The best title match of a line: (table id, matched title length). Only the start of the line
 /// (after a 表号 and a year) may hold the title; prose lines never match.
 fn match_title(line: &Line, family: &Family) -> Option<(String, usize)> {
     let f = &line.folded;
-    if f.contains('。')
-        || f.contains(',')
-        || f.contains('…')
-        || has!(f, "...")
-        || has!(f, "情况说明")
-    {
+    if has_prose_punctuation(f) || has(f, "...") || has(f, "情况说明") {
         return None;
     }
     let first_cell = fold_cow(line.cells.first().copied().unwrap_or(""));
@@ -205,7 +209,7 @@ pub(crate) fn find_table_starts(lines: &[Line], family: &Family) -> Vec<TableSta
             (k > 0 || l.cells.len() > 2)
                 && is_body_line(l)
                 && !is_toc_line(l)
-                && !has!(l.folded, "...")
+                && !has(&l.folded, "...")
         });
         if has_body {
             starts.push(TableStart {
@@ -272,13 +276,13 @@ pub(crate) fn read_toc_declarations(lines: &[Line], family: &Family) -> HashMap<
 pub(crate) fn region_end(lines: &[Line], start: usize, end: usize) -> usize {
     for (k, l) in lines.iter().enumerate().take(end).skip(start + 1) {
         let f = &l.folded;
-        if f.starts_with("第") && has!(f, "部分") && f.chars().count() < 30 {
+        if f.starts_with("第") && has(f, "部分") && f.chars().count() < 30 {
             return k;
         }
         let prose = !l.text.contains('\t')
             && l.text.chars().count() > 30
             && (f.contains('。') || f.contains(','));
-        if prose && !has!(f, "本表") && !f.starts_with("注") && !f.starts_with("说明") {
+        if prose && !has(f, "本表") && !f.starts_with("注") && !f.starts_with("说明") {
             return k;
         }
     }
@@ -386,7 +390,7 @@ fn is_column_number_line(l: &Line) -> bool {
         "收入科目编码",
         "部门预算支出经济科目名称",
     ];
-    if has!(l.folded, "栏次") {
+    if has(&l.folded, "栏次") {
         return true;
     }
     let first = fold_cow(l.cells.first().copied().unwrap_or(""));
@@ -440,7 +444,7 @@ pub(crate) fn read_table(
             continue;
         }
         // UNIT_RE needs 单位; ENTITY_RE needs 名称 or 编制.
-        if let Some(c) = has!(l.text, "单位")
+        if let Some(c) = has(l.text, "单位")
             .then(|| UNIT_RE.captures(l.text))
             .flatten()
         {
@@ -448,14 +452,14 @@ pub(crate) fn read_table(
                 unit = u;
             }
         }
-        if let Some(c) = (has!(l.text, "名称") || has!(l.text, "编制"))
+        if let Some(c) = (has(l.text, "名称") || has(l.text, "编制"))
             .then(|| ENTITY_RE.captures(l.text))
             .flatten()
         {
             entity.get_or_insert_with(|| c[1].to_string());
         }
         let f = &l.folded;
-        if has!(f, "本表无数据") || has!(f, "空表") || has!(f, "无此项") {
+        if has(f, "本表无数据") || has(f, "空表") || has(f, "无此项") {
             empty_reason = Some(
                 f.trim_start_matches("说明:")
                     .trim_start_matches("注:")
@@ -761,7 +765,7 @@ fn read_coded(r: &mut Reader<'_>, body: &[&Line]) {
             && !c[1].is_empty()
             && c[1].len() <= 2
             && c[1].bytes().all(|b| b.is_ascii_digit()))
-            || has!(l.folded, "类\t款\t项")
+            || has(&l.folded, "类\t款\t项")
             || (c.len() >= 3 && fold(c[0]) == "类" && fold(c[1]) == "款")
     });
     let mut ctx = (String::new(), String::new());

@@ -4,18 +4,18 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-/// `has!(haystack, "needle")`: substring test for a fixed needle checked against many lines;
-/// the searcher is built once per call site instead of once per test as `str::contains` does.
-macro_rules! has {
-    ($hay:expr, $needle:literal) => {{
-        static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-            std::sync::LazyLock::new(|| memchr::memmem::Finder::new($needle));
-        FINDER
-            .find(AsRef::<str>::as_ref(&$hay).as_bytes())
-            .is_some()
-    }};
+/// `hay.contains(needle)` for the short fixed needles tested against every line: finds the
+/// needle's last byte with memchr and compares backwards. In Chinese text the last (continuation)
+/// byte of a character is far more selective than the lead bytes a general-purpose searcher's
+/// prefilter favours, and nothing has to be built per call. At most `needle.len()` bytes are
+/// compared per candidate, so the cost stays linear in `hay`.
+pub(crate) fn has(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some(&last) = n.last() else {
+        return true;
+    };
+    memchr::memchr_iter(last, h).any(|p| h[..=p].ends_with(n))
 }
-pub(crate) use has;
 
 /// Folds a label for matching: drops whitespace and quotes, maps full-width brackets to ASCII and
 /// common OCR traditional characters to simplified ones. The result is only for comparison;
@@ -177,7 +177,12 @@ fn simplify(c: char) -> char {
 /// Removes a leading ordinal: «一、», «二十六、», «(一)», «（二）», «1.», «1、», «①», «(1)».
 pub fn strip_ordinal(s: &str) -> &str {
     let t = s.trim_start();
-    let chinese_num = |c: char| "一二三四五六七八九十百".contains(c);
+    let chinese_num = |c: char| {
+        matches!(
+            c,
+            '一' | '二' | '三' | '四' | '五' | '六' | '七' | '八' | '九' | '十' | '百'
+        )
+    };
     // 一、 … 二十六、
     let n: usize = t
         .chars()
@@ -242,7 +247,7 @@ pub fn clean_line_cow(raw: &str) -> Cow<'_, str> {
     }
     s = t;
     let no_tags = crate::amount::strip_html(s);
-    if !has!(no_tags, "**") {
+    if !has(&no_tags, "**") {
         return no_tags;
     }
     Cow::Owned(no_tags.replace("**", ""))
@@ -360,6 +365,23 @@ mod tests {
             );
             let std: Vec<&str> = t.split('\t').map(str::trim).collect();
             assert_eq!(cell_iter(t).collect::<Vec<_>>(), std, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn has_matches_contains() {
+        for (h, n) in [
+            ("", ""),
+            ("", "a"),
+            ("a", ""),
+            ("部门名称：x", "名称"),
+            ("名", "名称"),
+            ("称名称", "名称"),
+            ("1..2...", "..."),
+            ("1..2..", "..."),
+            ("类\t款\t项", "类\t款\t项"),
+        ] {
+            assert_eq!(has(h, n), h.contains(n), "{h:?} {n:?}");
         }
     }
 
