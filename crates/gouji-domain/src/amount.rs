@@ -117,6 +117,28 @@ pub fn read_cell(raw: &str) -> CellText {
     if t == "一" || t == "--" || t == "——" {
         return CellText::Dash;
     }
+    // Labels: a character that normalises to neither a digit, a dot, a minus sign nor nothing.
+    if !t.chars().all(|c| {
+        matches!(
+            c,
+            '0'..='9'
+                | '.'
+                | '-'
+                | ','
+                | '，'
+                | ' '
+                | '\u{3000}'
+                | '\u{a0}'
+                | '\t'
+                | '０'..='９'
+                | '．'
+                | '－'
+                | '−'
+                | '—'
+        )
+    }) {
+        return CellText::Other;
+    }
     let n = normalize_number_text(t);
     if let Some(value) = parse_decimal(&n) {
         return CellText::Number { value, text: n };
@@ -126,7 +148,7 @@ pub fn read_cell(raw: &str) -> CellText {
 
 /// Removes simple HTML tags such as `<b>` and `</b>`.
 pub fn strip_html(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.contains('<') {
+    if memchr::memchr(b'<', s.as_bytes()).is_none() {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());

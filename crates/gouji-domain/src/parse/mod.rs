@@ -13,6 +13,7 @@ pub mod narrative;
 pub mod tables;
 pub mod text;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -21,6 +22,7 @@ use regex::Regex;
 use crate::amount::MeasureUnit;
 use crate::model::{Report, ReportKind, Scope, Unplaced};
 use crate::template::{self, Family, TableTemplate};
+use text::has;
 
 /// Largest document the parser accepts (bytes). Real disclosures are 50–300 KB.
 pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
@@ -44,19 +46,20 @@ pub enum ParseError {
     NoTables { lines: usize },
 }
 
-/// One cleaned source line.
+/// One cleaned source line. Everything borrows from the document or from per-document stores
+/// built once in [`parse_text`], so the common line allocates nothing.
 #[derive(Debug, Clone)]
-pub(crate) struct Line {
+pub(crate) struct Line<'a> {
     /// 1-based line number in the source.
     pub(crate) no: u32,
     /// The line as printed (for provenance).
-    pub(crate) raw: String,
+    pub(crate) raw: &'a str,
     /// Cleaned of Markdown/HTML residue.
-    pub(crate) text: String,
-    /// `text` split on tabs.
-    pub(crate) cells: Vec<String>,
+    pub(crate) text: &'a str,
+    /// `text` split on tabs, each cell trimmed.
+    pub(crate) cells: &'a [&'a str],
     /// Folded `text` for matching.
-    pub(crate) folded: String,
+    pub(crate) folded: Cow<'a, str>,
     /// Watermark or page furniture: ignored everywhere.
     pub(crate) noise: bool,
 }
@@ -69,7 +72,7 @@ pub fn parse_document(bytes: &[u8]) -> Result<Report, ParseError> {
             limit: MAX_DOCUMENT_BYTES,
         });
     }
-    if let Some(offset) = bytes.iter().position(|&b| b == 0) {
+    if let Some(offset) = memchr::memchr(0, bytes) {
         return Err(ParseError::Binary { offset });
     }
     let text = std::str::from_utf8(bytes).map_err(|e| ParseError::NotText {
@@ -83,7 +86,16 @@ pub fn parse_document(bytes: &[u8]) -> Result<Report, ParseError> {
 }
 
 fn parse_text(text: &str) -> Result<Report, ParseError> {
-    let lines = read_lines(text);
+    // Backing stores for the borrowed lines: cleaned text per line, then every line's cells.
+    let cleaned: Vec<Cow<'_, str>> = text::lines(text).map(text::clean_line_cow).collect();
+    let mut cell_store: Vec<&str> = Vec::with_capacity(cleaned.len() * 2);
+    let mut cell_bounds: Vec<usize> = Vec::with_capacity(cleaned.len() + 1);
+    cell_bounds.push(0);
+    for c in &cleaned {
+        cell_store.extend(text::cell_iter(c));
+        cell_bounds.push(cell_store.len());
+    }
+    let lines = read_lines(text, &cleaned, &cell_store, &cell_bounds);
     let family = choose_family(&lines);
     let starts = tables::find_table_starts(&lines, family);
     if starts.is_empty() {
@@ -132,7 +144,7 @@ fn parse_text(text: &str) -> Result<Report, ParseError> {
     narrative::read_narrative(&lines, &in_table, &mut report);
     report.performance = narrative::read_performance_scores(&lines);
     fill_identity(&lines, family, &mut report);
-    report.lines = lines.iter().map(|l| l.raw.clone()).collect();
+    report.lines = lines.iter().map(|l| l.raw.to_string()).collect();
     Ok(report)
 }
 
@@ -144,22 +156,24 @@ fn table_order(family: &Family, id: &str) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-fn read_lines(text: &str) -> Vec<Line> {
-    let mut lines: Vec<Line> = text
-        .lines()
+/// Builds the lines of `text` from its cleaned lines and their cells (`cells[bounds[i]..bounds[i + 1]]`
+/// are line `i`'s).
+fn read_lines<'a>(
+    text: &'a str,
+    cleaned: &'a [Cow<'a, str>],
+    cells: &'a [&'a str],
+    bounds: &[usize],
+) -> Vec<Line<'a>> {
+    let mut lines: Vec<Line<'a>> = text::lines(text)
+        .zip(cleaned)
         .enumerate()
-        .map(|(i, raw)| {
-            let cleaned = text::clean_line(raw);
-            let cells = text::cells(&cleaned);
-            let folded = text::fold(&cleaned);
-            Line {
-                no: (i + 1) as u32,
-                raw: raw.to_string(),
-                text: cleaned,
-                cells,
-                folded,
-                noise: false,
-            }
+        .map(|(i, (raw, clean))| Line {
+            no: (i + 1) as u32,
+            raw,
+            text: clean,
+            cells: &cells[bounds[i]..bounds[i + 1]],
+            folded: text::fold_cow(clean),
+            noise: false,
         })
         .collect();
     mark_watermarks(&mut lines);
@@ -174,7 +188,7 @@ fn mark_watermarks(lines: &mut [Line]) {
     ];
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for l in lines.iter() {
-        let t = l.folded.as_str();
+        let t = l.folded.as_ref();
         if !l.text.contains('\t') && t.chars().count() >= 4 && t.chars().count() <= 24 {
             *counts.entry(t).or_default() += 1;
         }
@@ -190,7 +204,7 @@ fn mark_watermarks(lines: &mut [Line]) {
         .map(|(t, _)| t.to_string())
         .collect();
     for l in lines.iter_mut() {
-        if marks.iter().any(|m| *m == l.folded) {
+        if marks.iter().any(|m| *m == *l.folded) {
             l.noise = true;
         }
     }
@@ -200,10 +214,23 @@ fn choose_family(lines: &[Line]) -> &'static Family {
     let head: String = lines
         .iter()
         .take(60)
-        .map(|l| l.folded.as_str())
+        .map(|l| l.folded.as_ref())
         .collect::<Vec<_>>()
         .join("\n");
-    let all_has = |needle: &str| lines.iter().any(|l| l.folded.contains(needle));
+    // Every folded line in one string: a cue (never containing a newline) is in some line exactly
+    // when it is in this string.
+    let mut all = String::with_capacity(lines.iter().map(|l| l.folded.len() + 1).sum());
+    for l in lines {
+        all.push_str(&l.folded);
+        all.push('\n');
+    }
+    let all_has = |needle: &str| {
+        if needle.contains('\n') {
+            lines.iter().any(|l| l.folded.contains(needle))
+        } else {
+            memchr::memmem::find(all.as_bytes(), needle.as_bytes()).is_some()
+        }
+    };
     let budget_cues = head.matches("预算").count();
     let final_cues = head.matches("决算").count();
     let is_budget =
@@ -228,8 +255,12 @@ static ENTITY_RE: LazyLock<Regex> = LazyLock::new(|| {
 fn fill_identity(lines: &[Line], family: &Family, report: &mut Report) {
     // Subject: the most common 部门名称/单位名称 printed on tables, else the first title line.
     let mut names: HashMap<String, usize> = HashMap::new();
-    for l in lines.iter().filter(|l| !l.noise) {
-        for cap in ENTITY_RE.captures_iter(&l.text) {
+    // Every label ENTITY_RE knows contains 名称 or 编制.
+    for l in lines
+        .iter()
+        .filter(|l| !l.noise && (has(l.text, "名称") || has(l.text, "编制")))
+    {
+        for cap in ENTITY_RE.captures_iter(l.text) {
             let name = cap[1]
                 .trim_end_matches(|c: char| c.is_ascii_digit() || c == '年' || c == '度')
                 .to_string();
@@ -257,8 +288,9 @@ fn fill_identity(lines: &[Line], family: &Family, report: &mut Report) {
         .iter()
         .take(80)
         .chain(lines.iter().filter(|l| l.text.len() < 80))
+        .filter(|l| l.text.contains('年'))
     {
-        for cap in YEAR_RE.captures_iter(&l.text) {
+        for cap in YEAR_RE.captures_iter(l.text) {
             if let Ok(y) = cap[1].parse::<i32>() {
                 if (2000..=2100).contains(&y) {
                     *years.entry(y).or_default() += 1;
@@ -272,12 +304,12 @@ fn fill_identity(lines: &[Line], family: &Family, report: &mut Report) {
         .map(|(y, _)| y)
         .unwrap_or(0);
     // Scope: a 汇总 or a 部门 report (单位构成 listed) is a department report.
-    let head: String = lines.iter().take(12).map(|l| l.folded.as_str()).collect();
+    let head: String = lines.iter().take(12).map(|l| l.folded.as_ref()).collect();
     let dept_title = head.contains("部门决算") || head.contains("部门预算");
     let unit_title = head.contains("单位决算") || head.contains("单位预算");
     let has_composition = lines
         .iter()
-        .any(|l| l.folded.contains("单位构成") || l.folded.contains("编制范围的单位共"));
+        .any(|l| has(&l.folded, "单位构成") || has(&l.folded, "编制范围的单位共"));
     report.scope = if report.subject.contains("汇总")
         || (dept_title && !unit_title)
         || (has_composition && !unit_title)
@@ -301,7 +333,7 @@ fn subject_from_title(t: &str) -> String {
 pub(crate) fn unplaced(line: &Line, reason: impl Into<String>) -> Unplaced {
     Unplaced {
         line: line.no,
-        text: line.raw.clone(),
+        text: line.raw.to_string(),
         reason: reason.into(),
     }
 }

@@ -1,11 +1,13 @@
 //! The 情况说明 (narrative): sections and the figures they quote.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
 use rust_decimal::Decimal;
 
 use super::Line;
+use super::text::has;
 use crate::amount::{MeasureUnit, parse_decimal};
 use crate::model::{Direction, Figure, FigureKind, PerformanceScore, Provenance, Report, Section};
 
@@ -13,7 +15,13 @@ static HEADING_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:第[一二三四五六七八九十]+部分|[一二三四五六七八九十]{1,3}、|[（(][一二三四五六七八九十]{1,3}[)）])")
         .expect("static regex")
 });
-/// A number with its unit: amounts (万元/元/亿元), percentages and counts.
+/// Characters a [`HEADING_RE`] match can start with.
+const HEADING_FIRST: &[char] = &[
+    '第', '一', '二', '三', '四', '五', '六', '七', '八', '九', '十', '（', '(',
+];
+/// A number with its unit: amounts (万元/元/亿元), percentages and counts. The parser uses the
+/// equivalent hand-written [`find_figures`]; tests check that they agree.
+#[cfg(test)]
 static FIGURE_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?P<num>-?[0-9][0-9,]*(?:\.[0-9]+)?|∞)\s*(?P<unit>万元|亿元|元|%|％|人次|人|辆|批次|个|台（套）|台\(套\)|台|家|项)",
@@ -29,8 +37,12 @@ static UNIT_SPLIT_RE: LazyLock<Regex> =
 static WAN_YUAN_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"万\s+元").expect("static regex"));
 
-/// Joins numbers and units that OCR split apart, keeping everything else.
-pub(crate) fn join_splits(s: &str) -> String {
+/// Joins numbers and units that OCR split apart, keeping everything else. Borrows when nothing
+/// is split (every split has whitespace in it).
+pub(crate) fn join_splits(s: &str) -> Cow<'_, str> {
+    if !s.contains(char::is_whitespace) {
+        return Cow::Borrowed(s);
+    }
     let s = SPLIT_RE.replace_all(s, |c: &regex::Captures<'_>| {
         if let (Some(a), Some(b)) = (c.get(1), c.get(2)) {
             format!("{}.{}", a.as_str(), b.as_str())
@@ -39,12 +51,37 @@ pub(crate) fn join_splits(s: &str) -> String {
         }
     });
     let s = WAN_YUAN_RE.replace_all(&s, "万元");
-    UNIT_SPLIT_RE.replace_all(&s, "$1$2").into_owned()
+    Cow::Owned(UNIT_SPLIT_RE.replace_all(&s, "$1$2").into_owned())
 }
 
+/// Characters that end the label before a figure.
+#[cfg(test)]
 const BOUNDARY: &[char] = &[
     '，', ',', '。', '；', ';', '：', ':', '、', '（', '(', '）', ')', '！', '？', '\t',
 ];
+
+/// `s.rfind(BOUNDARY)` with the boundary's length, scanning bytes backwards: the ASCII boundaries
+/// are single bytes, the others are «。、» (E3 80 xx) and full-width forms (EF BC xx).
+fn rfind_boundary(s: &str) -> Option<(usize, usize)> {
+    let b = s.as_bytes();
+    for i in (0..b.len()).rev() {
+        match b[i] {
+            b',' | b';' | b':' | b'(' | b')' | b'\t' => return Some((i, 1)),
+            0x81 | 0x82 | 0x88 | 0x89 | 0x8C | 0x9A | 0x9B | 0x9F
+                if i >= 2
+                    && matches!(
+                        &b[i - 2..=i],
+                        [0xE3, 0x80, 0x81 | 0x82]
+                            | [0xEF, 0xBC, 0x81 | 0x88 | 0x89 | 0x8C | 0x9A | 0x9B | 0x9F]
+                    ) =>
+            {
+                return Some((i - 2, 3));
+            }
+            _ => {}
+        }
+    }
+    None
+}
 
 fn direction_of(label: &str) -> Option<Direction> {
     let t = label.trim_end_matches(['了', '约', '为']);
@@ -65,17 +102,99 @@ fn direction_of(label: &str) -> Option<Direction> {
     }
 }
 
+/// Units in [`FIGURE_RE`]'s order of preference.
+const UNITS: &[&str] = &[
+    "万元",
+    "亿元",
+    "元",
+    "%",
+    "％",
+    "人次",
+    "人",
+    "辆",
+    "批次",
+    "个",
+    "台（套）",
+    "台(套)",
+    "台",
+    "家",
+    "项",
+];
+
+/// A [`FIGURE_RE`] match: where it is and its `num` and `unit` groups.
+struct FigureMatch<'a> {
+    start: usize,
+    end: usize,
+    num: &'a str,
+    unit: &'a str,
+}
+
+/// The [`FIGURE_RE`] match starting exactly at byte `p`, if any. `num` is greedy and no unit
+/// starts with a digit, comma, dot or whitespace, so no shorter `num` could match instead.
+fn figure_at(s: &str, p: usize) -> Option<FigureMatch<'_>> {
+    let b = s.as_bytes();
+    let num_end = if s.get(p..)?.starts_with('∞') {
+        p + '∞'.len_utf8()
+    } else {
+        let mut e = p + usize::from(b.get(p) == Some(&b'-'));
+        if !b.get(e).is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        while e < b.len() && (b[e].is_ascii_digit() || b[e] == b',') {
+            e += 1;
+        }
+        if b.get(e) == Some(&b'.') && b.get(e + 1).is_some_and(u8::is_ascii_digit) {
+            e += 1;
+            while e < b.len() && b[e].is_ascii_digit() {
+                e += 1;
+            }
+        }
+        e
+    };
+    let after_space = s[num_end..].trim_start();
+    let unit = UNITS.iter().find(|u| after_space.starts_with(**u))?;
+    let unit_start = s.len() - after_space.len();
+    let end = unit_start + unit.len();
+    Some(FigureMatch {
+        start: p,
+        end,
+        num: &s[p..num_end],
+        unit: &s[unit_start..end],
+    })
+}
+
+/// The matches of [`FIGURE_RE`] in `s` as `find_iter` yields them, without the regex engine: the
+/// leftmost start wins, and a match can only start at a digit, a minus sign or ∞.
+fn find_figures(s: &str) -> impl Iterator<Item = FigureMatch<'_>> {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        let b = s.as_bytes();
+        while pos < b.len() {
+            // 0xE2 leads the UTF-8 encoding of ∞ (U+221E).
+            if matches!(b[pos], b'0'..=b'9' | b'-' | 0xE2)
+                && let Some(m) = figure_at(s, pos)
+            {
+                pos = m.end;
+                return Some(m);
+            }
+            pos += 1;
+        }
+        None
+    })
+}
+
 /// Extracts the figures of one narrative line.
 pub(crate) fn figures_in_line(line_no: u32, raw: &str, text: &str, section: usize) -> Vec<Figure> {
+    // Every figure has an ASCII digit or ∞, and joining splits adds neither.
+    if !text.bytes().any(|b| b.is_ascii_digit()) && !text.contains('∞') {
+        return Vec::new();
+    }
     let joined = join_splits(text);
     let mut out = Vec::new();
     let mut last_end = 0;
-    for cap in FIGURE_RE.captures_iter(&joined) {
-        let (Some(m), Some(num), Some(unit_m)) = (cap.get(0), cap.name("num"), cap.name("unit"))
-        else {
-            continue;
-        };
-        let start = m.start();
+    for m in find_figures(&joined) {
+        let (num_text, unit_text) = (m.num, m.unit);
+        let start = m.start;
         // A digit glued before the match means we are inside a longer token («2024年», codes).
         if joined[..start]
             .chars()
@@ -84,7 +203,6 @@ pub(crate) fn figures_in_line(line_no: u32, raw: &str, text: &str, section: usiz
         {
             continue;
         }
-        let unit_text = unit_m.as_str();
         let (kind, unit) = match unit_text {
             "万元" => (FigureKind::Amount, MeasureUnit::Wanyuan),
             "亿元" => (FigureKind::Amount, MeasureUnit::Yiyuan),
@@ -92,7 +210,7 @@ pub(crate) fn figures_in_line(line_no: u32, raw: &str, text: &str, section: usiz
             "%" | "％" => (FigureKind::Percent, MeasureUnit::Percent),
             _ => (FigureKind::Count, MeasureUnit::Count),
         };
-        let num_text = num.as_str().replace(',', "");
+        let num_text = num_text.replace(',', "");
         let value: Option<Decimal> = if num_text == "∞" {
             None
         } else {
@@ -105,10 +223,7 @@ pub(crate) fn figures_in_line(line_no: u32, raw: &str, text: &str, section: usiz
             continue;
         }
         let prefix = &joined[last_end.min(start)..start];
-        let label_start = prefix
-            .rfind(BOUNDARY)
-            .map(|i| i + prefix[i..].chars().next().map_or(1, char::len_utf8))
-            .unwrap_or(0);
+        let label_start = rfind_boundary(prefix).map_or(0, |(i, len)| i + len);
         let mut label = prefix[label_start..].trim().to_string();
         for lead in ["其中", "主要包括", "包括", "均为", "分别为"] {
             if let Some(rest) = label.strip_prefix(lead) {
@@ -122,14 +237,14 @@ pub(crate) fn figures_in_line(line_no: u32, raw: &str, text: &str, section: usiz
             label,
             value,
             unit,
-            printed: m.as_str().to_string(),
+            printed: joined[m.start..m.end].to_string(),
             direction,
             source: Provenance {
                 line: line_no,
                 text: raw.to_string(),
             },
         });
-        last_end = m.end();
+        last_end = m.end;
     }
     out
 }
@@ -149,7 +264,8 @@ pub(crate) fn read_narrative(lines: &[Line], in_table: &[bool], report: &mut Rep
         if text.is_empty() {
             continue;
         }
-        let is_heading = HEADING_RE.is_match(text)
+        let is_heading = text.starts_with(HEADING_FIRST)
+            && HEADING_RE.is_match(text)
             && text.chars().count() <= 60
             && !text.contains('。')
             && !text.contains("……")
@@ -175,7 +291,7 @@ pub(crate) fn read_narrative(lines: &[Line], in_table: &[bool], report: &mut Rep
         }
         report
             .figures
-            .extend(figures_in_line(line.no, &line.raw, text, section));
+            .extend(figures_in_line(line.no, line.raw, text, section));
     }
 }
 
@@ -185,18 +301,26 @@ pub(crate) fn read_performance_scores(lines: &[Line]) -> Vec<PerformanceScore> {
     let mut out = Vec::new();
     let mut in_eval = false;
     for l in lines {
-        if l.folded.contains("自评表") && l.cells.len() <= 2 {
+        if l.cells.len() <= 2 && has(&l.folded, "自评表") {
             in_eval = true;
             continue;
         }
         if !in_eval || l.cells.len() < 3 {
             continue;
         }
-        let filled: Vec<&String> = l.cells.iter().filter(|c| !c.trim().is_empty()).collect();
-        if filled.len() < 3 {
+        // The non-blank cells from the right: score, weight, then the indicator candidates.
+        let mut filled = l
+            .cells
+            .iter()
+            .rev()
+            .filter(|c| !c.trim().is_empty())
+            .peekable();
+        let (Some(s), Some(w)) = (filled.next(), filled.next()) else {
+            continue;
+        };
+        if filled.peek().is_none() {
             continue;
         }
-        let (w, s) = (filled[filled.len() - 2], filled[filled.len() - 1]);
         let (Some(weight), Some(score)) = (parse_decimal(w.trim()), parse_decimal(s.trim())) else {
             continue;
         };
@@ -204,9 +328,6 @@ pub(crate) fn read_performance_scores(lines: &[Line]) -> Vec<PerformanceScore> {
             continue;
         }
         let indicator = filled
-            .iter()
-            .take(filled.len() - 2)
-            .rev()
             .find(|c| parse_decimal(c.trim()).is_none() && c.chars().count() > 1)
             .map(|c| c.to_string())
             .unwrap_or_default();
@@ -224,6 +345,81 @@ pub(crate) fn read_performance_scores(lines: &[Line]) -> Vec<PerformanceScore> {
 mod tests {
     use super::*;
     use rust_decimal::dec;
+
+    fn regex_figures(s: &str) -> Vec<(usize, usize, String, String)> {
+        FIGURE_RE
+            .captures_iter(s)
+            .map(|c| {
+                let m = c.get(0).unwrap();
+                (
+                    m.start(),
+                    m.end(),
+                    c["num"].to_string(),
+                    c["unit"].to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn scanned_figures(s: &str) -> Vec<(usize, usize, String, String)> {
+        find_figures(s)
+            .map(|m| (m.start, m.end, m.num.to_string(), m.unit.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn finds_boundaries_like_rfind() {
+        for t in [
+            "",
+            "abc",
+            "a,b",
+            "收入，支出",
+            "一、二。三",
+            "（一）x",
+            "：；！？",
+            "a\tb(c)d",
+            "、“”…",
+        ] {
+            let std = t
+                .rfind(BOUNDARY)
+                .map(|i| (i, t[i..].chars().next().map_or(1, char::len_utf8)));
+            assert_eq!(rfind_boundary(t), std, "{t:?}");
+        }
+        for c in BOUNDARY {
+            let t = format!("x{c}y");
+            assert_eq!(rfind_boundary(&t), Some((1, c.len_utf8())), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn finds_figures_like_the_regex() {
+        for t in [
+            "1,884.42万元",
+            "-12.5 %",
+            "∞%",
+            "3\u{3000}人次",
+            "2台（套）",
+            "7台(套)",
+            "40.38％",
+            "1.5 亿元",
+            "12.5.3元，2024年12元",
+            "--5元-6人 -x7辆",
+            "1.元 .5元 5,元 ,5元",
+            "增长∞%；2024年度；(9094年度)",
+            "共有车辆2辆批次3批次个4个家5家项6项台7台",
+        ] {
+            assert_eq!(scanned_figures(t), regex_figures(t), "{t:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn finds_figures_like_the_regex_on_any_text(
+            s in "[0-9,.∞\\- \u{3000}\t万元亿%％人次辆批个台（套）()家项年a]{0,24}"
+        ) {
+            proptest::prop_assert_eq!(scanned_figures(&s), regex_figures(&s));
+        }
+    }
 
     #[test]
     fn extracts_labelled_figures() {

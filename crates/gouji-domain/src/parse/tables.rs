@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::text::{fold, strip_ordinal};
+use super::text::{fold, fold_cow, folded_first_char, has, strip_ordinal};
 use super::{Line, unplaced};
 use crate::amount::{CellText, MeasureUnit, read_cell};
 use crate::codes::{self, Level};
@@ -23,6 +23,8 @@ static NUMBER_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:预算公开表|公开表|公开|表)\s*([0-9]{1,2}|[一二三四五六七八九十]{1,3})\s*表?")
         .expect("static regex")
 });
+/// Characters a [`NUMBER_RE`] match starts with.
+const NUMBER_FIRST: &[char] = &['预', '公', '表'];
 /// (table id, folded title) pairs of one template family.
 type FoldedTitles = Vec<(&'static str, String)>;
 
@@ -75,25 +77,34 @@ fn id_from_number(token: &str, family: &Family) -> Option<String> {
     family.table(&id).map(|t| t.id.clone())
 }
 
+/// True when `f` contains «。», «,» or «…».
+fn has_prose_punctuation(f: &str) -> bool {
+    let b = f.as_bytes();
+    // «。» is E3 80 82 and «…» is E2 80 A6 in UTF-8: look for their last bytes, then check.
+    memchr::memchr(b',', b).is_some()
+        || memchr::memchr2_iter(0x82, 0xA6, b)
+            .any(|p| p >= 2 && matches!(&b[p - 2..=p], [0xE3, 0x80, 0x82] | [0xE2, 0x80, 0xA6]))
+}
+
 /// The best title match of a line: (table id, matched title length). Only the start of the line
 /// (after a 表号 and a year) may hold the title; prose lines never match.
 fn match_title(line: &Line, family: &Family) -> Option<(String, usize)> {
     let f = &line.folded;
-    if f.contains("。")
-        || f.contains(",")
-        || f.contains("...")
-        || f.contains("…")
-        || f.contains("情况说明")
-    {
+    if has_prose_punctuation(f) || has(f, "...") || has(f, "情况说明") {
         return None;
     }
-    let first_cell = fold(line.cells.first().map(String::as_str).unwrap_or(""));
-    let mut head = strip_ordinal(&first_cell).to_string();
-    if let Some(m) = NUMBER_RE.find(&head) {
-        head = head[m.end()..].to_string();
+    let first_cell = fold_cow(line.cells.first().copied().unwrap_or(""));
+    let mut head = strip_ordinal(&first_cell);
+    // The regexes only run where their first character allows a match.
+    if head.starts_with(NUMBER_FIRST)
+        && let Some(m) = NUMBER_RE.find(head)
+    {
+        head = &head[m.end()..];
     }
-    if let Some(m) = YEAR_PREFIX_RE.find(&head) {
-        head = head[m.end()..].to_string();
+    if head.starts_with(|c: char| c == '(' || c.is_ascii_digit())
+        && let Some(m) = YEAR_PREFIX_RE.find(head)
+    {
+        head = &head[m.end()..];
     }
     let titles = FOLDED_TITLES
         .iter()
@@ -102,12 +113,11 @@ fn match_title(line: &Line, family: &Family) -> Option<(String, usize)> {
         .unwrap_or(&[]);
     let mut best: Option<(&str, usize)> = None;
     // Titles sit at the very start (at most 3 bytes in); a glued «部门：…» may follow.
-    let starts: Vec<&str> = (0..=3.min(head.len()))
+    let starts = (0..=3.min(head.len()))
         .filter(|&p| head.is_char_boundary(p))
-        .map(|p| &head[p..])
-        .collect();
+        .map(|p| &head[p..]);
     for (id, title) in titles {
-        if starts.iter().any(|h| h.starts_with(title.as_str()))
+        if starts.clone().any(|h| h.starts_with(title.as_str()))
             && best.is_none_or(|(_, len)| title.len() > len)
         {
             best = Some((id, title.len()));
@@ -118,10 +128,14 @@ fn match_title(line: &Line, family: &Family) -> Option<(String, usize)> {
 
 /// A «公开01表» / «预算公开表1» / «表一» token at the start of a line.
 fn match_number(line: &Line, family: &Family) -> Option<String> {
-    let first = fold(line.cells.first().map(String::as_str).unwrap_or(""));
+    let cell = line.cells.first().copied().unwrap_or("");
+    if !folded_first_char(cell).is_some_and(|c| NUMBER_FIRST.contains(&c)) {
+        return None;
+    }
+    let first = fold_cow(cell);
     let caps = NUMBER_RE.captures(&first)?;
     // «表1\t收入支出决算总表\t否» is a table-of-contents row, not a table.
-    if line.cells.len() >= 3 && line.cells.iter().any(|c| c == "是" || c == "否") {
+    if line.cells.len() >= 3 && line.cells.iter().any(|c| *c == "是" || *c == "否") {
         return None;
     }
     let rest = &first[caps.get(0)?.end()..];
@@ -195,7 +209,7 @@ pub(crate) fn find_table_starts(lines: &[Line], family: &Family) -> Vec<TableSta
             (k > 0 || l.cells.len() > 2)
                 && is_body_line(l)
                 && !is_toc_line(l)
-                && !l.folded.contains("...")
+                && !has(&l.folded, "...")
         });
         if has_body {
             starts.push(TableStart {
@@ -218,7 +232,7 @@ fn is_data_like(l: &Line) -> bool {
 
 fn is_toc_line(l: &Line) -> bool {
     l.cells.len() >= 3
-        && l.cells.iter().any(|c| c == "是" || c == "否")
+        && l.cells.iter().any(|c| *c == "是" || *c == "否")
         && l.cells.iter().filter(|c| !c.is_empty()).count() <= 4
 }
 
@@ -226,11 +240,12 @@ fn is_toc_line(l: &Line) -> bool {
 pub(crate) fn read_toc_declarations(lines: &[Line], family: &Family) -> HashMap<String, String> {
     let mut out = HashMap::new();
     for l in lines.iter().filter(|l| is_toc_line(l)) {
-        let Some(flag_idx) = l.cells.iter().position(|c| c == "是") else {
+        let Some(flag_idx) = l.cells.iter().position(|c| *c == "是") else {
             continue;
         };
+        let title_cell = [l.cells.get(1).copied().unwrap_or_default()];
         let title_line = Line {
-            cells: vec![l.cells.get(1).cloned().unwrap_or_default()],
+            cells: &title_cell,
             ..l.clone()
         };
         let id = match_title(&title_line, family)
@@ -238,7 +253,7 @@ pub(crate) fn read_toc_declarations(lines: &[Line], family: &Family) -> HashMap<
             .or_else(|| {
                 match_number(
                     &Line {
-                        cells: vec![l.cells[0].clone()],
+                        cells: std::slice::from_ref(&l.cells[0]),
                         ..l.clone()
                     },
                     family,
@@ -249,7 +264,7 @@ pub(crate) fn read_toc_declarations(lines: &[Line], family: &Family) -> HashMap<
                 .cells
                 .get(flag_idx + 1)
                 .filter(|r| !r.is_empty())
-                .cloned()
+                .map(|r| r.to_string())
                 .unwrap_or_else(|| "是否空表：是".into());
             out.insert(id, reason);
         }
@@ -261,13 +276,13 @@ pub(crate) fn read_toc_declarations(lines: &[Line], family: &Family) -> HashMap<
 pub(crate) fn region_end(lines: &[Line], start: usize, end: usize) -> usize {
     for (k, l) in lines.iter().enumerate().take(end).skip(start + 1) {
         let f = &l.folded;
-        if f.starts_with("第") && f.contains("部分") && f.chars().count() < 30 {
+        if f.starts_with("第") && has(f, "部分") && f.chars().count() < 30 {
             return k;
         }
         let prose = !l.text.contains('\t')
             && l.text.chars().count() > 30
-            && (f.contains("。") || f.contains(","));
-        if prose && !f.contains("本表") && !f.starts_with("注") && !f.starts_with("说明") {
+            && (f.contains('。') || f.contains(','));
+        if prose && !has(f, "本表") && !f.starts_with("注") && !f.starts_with("说明") {
             return k;
         }
     }
@@ -308,7 +323,7 @@ impl Reader<'_> {
         &mut self,
         key: &str,
         columns: &[String],
-        cells: &[String],
+        cells: &[&str],
         line: &Line,
         unit: MeasureUnit,
     ) {
@@ -339,7 +354,7 @@ impl Reader<'_> {
                 unit,
                 source: Provenance {
                     line: line.no,
-                    text: line.raw.clone(),
+                    text: line.raw.to_string(),
                 },
             }),
             CellText::Dash => self.dashes.push((key.to_string(), col.to_string())),
@@ -354,7 +369,7 @@ impl Reader<'_> {
         }
     }
 
-    fn has_number(cells: &[String]) -> bool {
+    fn has_number(cells: &[&str]) -> bool {
         cells
             .iter()
             .any(|c| matches!(read_cell(c), CellText::Number { .. }))
@@ -375,28 +390,32 @@ fn is_column_number_line(l: &Line) -> bool {
         "收入科目编码",
         "部门预算支出经济科目名称",
     ];
-    if l.folded.contains("栏次") {
+    if has(&l.folded, "栏次") {
         return true;
     }
-    let first = fold(l.cells.first().map(String::as_str).unwrap_or(""));
-    if HEADER_WORDS.contains(&first.as_str()) {
+    let first = fold_cow(l.cells.first().copied().unwrap_or(""));
+    if HEADER_WORDS.contains(&first.as_ref()) {
         return true;
     }
-    let nums: Vec<usize> = l
-        .cells
-        .iter()
-        .filter_map(|c| c.trim().parse::<usize>().ok())
-        .collect();
-    let labels_short = l
-        .cells
-        .iter()
-        .filter(|c| !c.is_empty() && c.trim().parse::<usize>().is_err())
-        .all(|c| c.chars().count() <= 3);
-    nums.len() >= 2 && labels_short && nums.iter().enumerate().all(|(i, n)| *n == i + 1)
+    // Column numbers 1, 2, 3 … (at least two), every other cell a short label.
+    let mut nums = 0;
+    for c in l.cells {
+        if let Ok(n) = c.trim().parse::<usize>() {
+            if n != nums + 1 {
+                return false;
+            }
+            nums += 1;
+        }
+    }
+    nums >= 2
+        && l.cells
+            .iter()
+            .filter(|c| !c.is_empty() && c.trim().parse::<usize>().is_err())
+            .all(|c| c.chars().count() <= 3)
 }
 
 /// A header line with nothing but small integers as numbers (column numbers, OCR debris).
-fn only_small_integers(cells: &[String]) -> bool {
+fn only_small_integers(cells: &[&str]) -> bool {
     cells.iter().all(|c| match read_cell(c) {
         CellText::Number { value, text } => {
             !text.contains('.')
@@ -424,16 +443,23 @@ pub(crate) fn read_table(
         if l.noise {
             continue;
         }
-        if let Some(c) = UNIT_RE.captures(&l.text) {
+        // UNIT_RE needs 单位; ENTITY_RE needs 名称 or 编制.
+        if let Some(c) = has(l.text, "单位")
+            .then(|| UNIT_RE.captures(l.text))
+            .flatten()
+        {
             if let Some(u) = MeasureUnit::from_label(&c[1]) {
                 unit = u;
             }
         }
-        if let Some(c) = ENTITY_RE.captures(&l.text) {
+        if let Some(c) = (has(l.text, "名称") || has(l.text, "编制"))
+            .then(|| ENTITY_RE.captures(l.text))
+            .flatten()
+        {
             entity.get_or_insert_with(|| c[1].to_string());
         }
         let f = &l.folded;
-        if f.contains("本表无数据") || f.contains("空表") || f.contains("无此项") {
+        if has(f, "本表无数据") || has(f, "空表") || has(f, "无此项") {
             empty_reason = Some(
                 f.trim_start_matches("说明:")
                     .trim_start_matches("注:")
@@ -592,10 +618,10 @@ fn read_master(r: &mut Reader<'_>, body: &[&Line]) {
         }
         if !left_label.is_empty() {
             let amounts = cells.get(1 + lln..left_end).unwrap_or(&[]);
-            match match_row(&tpl.left_rows, &mut left_used, &mut left_from, &left_label) {
+            match match_row(&tpl.left_rows, &mut left_used, &mut left_from, left_label) {
                 Some(spec) => {
                     let key = spec.key.clone();
-                    r.row(&key, &left_label, line);
+                    r.row(&key, left_label, line);
                     r.amounts(&key, &tpl.left_columns, amounts, line, r.unit);
                 }
                 None if Reader::has_number(amounts) => r.unplaced.push(unplaced(
@@ -648,16 +674,16 @@ fn read_master(r: &mut Reader<'_>, body: &[&Line]) {
 /// amount cell), handling one 7-digit cell, three 类/款/项 cells, a code glued to its name, and
 /// 合计 rows with or without empty code cells.
 fn coded_row(
-    cells: &[String],
+    cells: &[&str],
     three: bool,
     ctx: &mut (String, String),
 ) -> Option<(String, String, usize)> {
-    let c0 = cells.first().map(String::as_str).unwrap_or("");
-    let c1 = cells.get(1).map(String::as_str).unwrap_or("");
-    let is_total = |s: &str| matches!(fold(s).as_str(), "合计" | "总计" | "本年合计");
+    let c0 = cells.first().copied().unwrap_or("");
+    let c1 = cells.get(1).copied().unwrap_or("");
+    let is_total = |s: &str| matches!(fold_cow(s).as_ref(), "合计" | "总计" | "本年合计");
     if three {
         if let Some(idx) = cells.iter().take(4).position(|c| !c.is_empty()) {
-            if is_total(&cells[idx]) {
+            if is_total(cells[idx]) {
                 return Some(("合计".into(), "合计".into(), (idx + 1).max(4)));
             }
         }
@@ -683,7 +709,7 @@ fn coded_row(
         let digits = |s: &str, n: usize| {
             !s.is_empty() && s.len() <= n && s.bytes().all(|b| b.is_ascii_digit())
         };
-        let c2 = cells.get(2).map(String::as_str).unwrap_or("");
+        let c2 = cells.get(2).copied().unwrap_or("");
         if !(digits(c0, 3) && c0.len() == 3 || digits(c1, 2) || digits(c2, 2)) {
             return None;
         }
@@ -708,7 +734,11 @@ fn coded_row(
         if code.is_empty() || codes::functional_level(&code).is_none() {
             return None;
         }
-        return Some((code, cells.get(3).cloned().unwrap_or_default(), 4));
+        return Some((
+            code,
+            cells.get(3).copied().unwrap_or_default().to_string(),
+            4,
+        ));
     }
     if codes::functional_level(c0).is_some() || codes::economic_level(c0).is_some() && c0.len() == 3
     {
@@ -735,15 +765,15 @@ fn read_coded(r: &mut Reader<'_>, body: &[&Line]) {
             && !c[1].is_empty()
             && c[1].len() <= 2
             && c[1].bytes().all(|b| b.is_ascii_digit()))
-            || l.folded.contains("类\t款\t项")
-            || (c.len() >= 3 && fold(&c[0]) == "类" && fold(&c[1]) == "款")
+            || has(&l.folded, "类\t款\t项")
+            || (c.len() >= 3 && fold(c[0]) == "类" && fold(c[1]) == "款")
     });
     let mut ctx = (String::new(), String::new());
     for line in body {
         if is_column_number_line(line) {
             continue;
         }
-        match coded_row(&line.cells, three, &mut ctx) {
+        match coded_row(line.cells, three, &mut ctx) {
             Some((code, name, start)) => {
                 let key = code;
                 r.row(&key, &name, line);
@@ -753,14 +783,14 @@ fn read_coded(r: &mut Reader<'_>, body: &[&Line]) {
             None => {
                 let cells = &line.cells;
                 if Reader::has_number(cells.get(1..).unwrap_or(&[]))
-                    && is_label(cells.first().map(String::as_str).unwrap_or(""))
+                    && is_label(cells.first().copied().unwrap_or(""))
                 {
                     r.unplaced.push(unplaced(
                         line,
                         format!("{}: row has no 功能分类 code or 合计 label", tpl.id),
                     ));
                 } else if Reader::has_number(cells)
-                    && !is_label(cells.first().map(String::as_str).unwrap_or("x"))
+                    && !is_label(cells.first().copied().unwrap_or("x"))
                 {
                     r.unplaced.push(unplaced(
                         line,
@@ -783,7 +813,7 @@ fn read_econ_groups(r: &mut Reader<'_>, body: &[&Line]) {
         let cells = &line.cells;
         let mut i = 0;
         while i < cells.len() {
-            let c = cells[i].as_str();
+            let c = cells[i];
             let f = fold(c);
             if f.contains("人员经费合计") || f.contains("公用经费合计") {
                 let key = if f.contains("人员") {
@@ -793,9 +823,9 @@ fn read_econ_groups(r: &mut Reader<'_>, body: &[&Line]) {
                 };
                 r.row(key, key, line);
                 let mut j = i + 1;
-                while j < cells.len() && !is_label(&cells[j]) {
+                while j < cells.len() && !is_label(cells[j]) {
                     if !cells[j].is_empty() {
-                        r.cell(key, &col, &cells[j].clone(), line, r.unit);
+                        r.cell(key, &col, cells[j], line, r.unit);
                         break;
                     }
                     j += 1;
@@ -806,8 +836,8 @@ fn read_econ_groups(r: &mut Reader<'_>, body: &[&Line]) {
             if codes::economic_level(c).is_some() {
                 let name = cells.get(i + 1).cloned().unwrap_or_default();
                 let amount = cells.get(i + 2).cloned().unwrap_or_default();
-                r.row(c, &name, line);
-                r.cell(c, &col, &amount, line, r.unit);
+                r.row(c, name, line);
+                r.cell(c, &col, amount, line, r.unit);
                 i += 3;
                 continue;
             }
@@ -831,7 +861,7 @@ fn read_econ_named(r: &mut Reader<'_>, body: &[&Line]) {
         if is_column_number_line(line) || !Reader::has_number(cells) {
             continue;
         }
-        let name = cells.first().cloned().unwrap_or_default();
+        let name = cells.first().copied().unwrap_or_default().to_string();
         let start =
             if cells.len() >= tpl.columns.len() + 2 || cells.get(1).is_some_and(|c| is_label(c)) {
                 2
@@ -841,7 +871,7 @@ fn read_econ_named(r: &mut Reader<'_>, body: &[&Line]) {
         let note = cells
             .get(1)
             .filter(|c| start == 2 && !c.is_empty())
-            .cloned();
+            .map(|c| c.to_string());
         let key = if matches!(fold(&name).as_str(), "合计" | "总计") {
             Some("合计".to_string())
         } else if lists.is_econ_lei_name(&name) {
@@ -885,14 +915,14 @@ fn read_sangong(r: &mut Reader<'_>, body: &[&Line]) {
         if is_column_number_line(line) || !Reader::has_number(cells) {
             continue;
         }
-        let first = fold(cells.first().map(String::as_str).unwrap_or(""));
+        let first = fold(cells.first().copied().unwrap_or(""));
         if first.contains("预算") || first.contains("决算") {
             let key = if first.contains("预算") {
                 "预算数"
             } else {
                 "决算数"
             };
-            r.row(key, &cells[0], line);
+            r.row(key, cells[0], line);
             r.amounts(
                 key,
                 &tpl.columns,
@@ -959,7 +989,7 @@ fn read_items(r: &mut Reader<'_>, body: &[&Line]) {
             continue;
         }
         let (label_idx, label) = match cells.iter().enumerate().find(|(_, c)| !c.is_empty()) {
-            Some((i, c)) if is_label(c) => (i, c.clone()),
+            Some((i, c)) if is_label(c) => (i, *c),
             _ => {
                 r.unplaced.push(unplaced(
                     line,
@@ -975,8 +1005,8 @@ fn read_items(r: &mut Reader<'_>, body: &[&Line]) {
             let n = seen.entry(base.clone()).or_default();
             *n += 1;
             let key = if *n == 1 { base } else { format!("{base}#{n}") };
-            r.row(&key, &label, line);
-            if is_org_label(&label) {
+            r.row(&key, label, line);
+            if is_org_label(label) {
                 if let Some(row) = r.rows.iter_mut().find(|x| x.key == key) {
                     row.subtotal = true;
                 }
@@ -984,7 +1014,7 @@ fn read_items(r: &mut Reader<'_>, body: &[&Line]) {
             r.amounts(&key, &tpl.columns, amounts, line, r.unit);
             continue;
         }
-        match match_row(&tpl.rows, &mut used, &mut from, &label) {
+        match match_row(&tpl.rows, &mut used, &mut from, label) {
             Some(spec) => {
                 let key = spec.key.clone();
                 let unit = if spec.count {
@@ -992,7 +1022,7 @@ fn read_items(r: &mut Reader<'_>, body: &[&Line]) {
                 } else {
                     r.unit
                 };
-                r.row(&key, &label, line);
+                r.row(&key, label, line);
                 r.amounts(&key, &tpl.columns, amounts, line, unit);
             }
             None => r.unplaced.push(unplaced(

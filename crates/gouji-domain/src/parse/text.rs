@@ -4,6 +4,19 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
+/// `hay.contains(needle)` for the short fixed needles tested against every line: finds the
+/// needle's last byte with memchr and compares backwards. In Chinese text the last (continuation)
+/// byte of a character is far more selective than the lead bytes a general-purpose searcher's
+/// prefilter favours, and nothing has to be built per call. At most `needle.len()` bytes are
+/// compared per candidate, so the cost stays linear in `hay`.
+pub(crate) fn has(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some(&last) = n.last() else {
+        return true;
+    };
+    memchr::memchr_iter(last, h).any(|p| h[..=p].ends_with(n))
+}
+
 /// Folds a label for matching: drops whitespace and quotes, maps full-width brackets to ASCII and
 /// common OCR traditional characters to simplified ones. The result is only for comparison;
 /// provenance keeps the printed text.
@@ -16,23 +29,13 @@ pub fn fold_cow(s: &str) -> Cow<'_, str> {
     let mut out: Option<String> = None;
     // Copy runs of characters that fold to themselves in one go; most characters do.
     let mut run = 0;
-    for (i, ch) in s.char_indices() {
-        let c = match ch {
-            ' ' | '\u{3000}' | '\t' | '\u{a0}' | '“' | '”' | '"' | '\'' | '‘' | '’' | '「'
-            | '」' | '*' => None,
-            '（' => Some('('),
-            '）' => Some(')'),
-            '：' => Some(':'),
-            '，' => Some(','),
-            c if c.is_ascii() || !is_traditional(c) => continue,
-            other => Some(simplify(other)),
-        };
+    while let Some((i, ch)) = next_change(s, run) {
         let o = out.get_or_insert_with(|| String::with_capacity(s.len()));
         o.push_str(&s[run..i]);
-        run = i + ch.len_utf8();
-        if let Some(c) = c {
+        if let Some(c) = fold_char(ch) {
             o.push(c);
         }
+        run = i + ch.len_utf8();
     }
     match out {
         None => Cow::Borrowed(s),
@@ -43,34 +46,70 @@ pub fn fold_cow(s: &str) -> Cow<'_, str> {
     }
 }
 
-/// First and last code point of the CJK Unified Ideographs block, where every character that
-/// [`simplify`] maps lives.
-const CJK: (u32, u32) = (0x4E00, 0x9FFF);
+/// The first character of `fold(s)`, without folding the rest.
+pub(crate) fn folded_first_char(s: &str) -> Option<char> {
+    s.chars().find_map(fold_char)
+}
 
-/// One bit per CJK ideograph: set when [`simplify`] changes it.
-static TRADITIONAL: LazyLock<Vec<u64>> = LazyLock::new(|| {
-    let mut bits = vec![0u64; ((CJK.1 - CJK.0) / 64 + 1) as usize];
-    for u in CJK.0..=CJK.1 {
+/// What folding makes of one character: `None` drops it.
+#[inline]
+fn fold_char(ch: char) -> Option<char> {
+    match ch {
+        ' ' | '\u{3000}' | '\t' | '\u{a0}' | '“' | '”' | '"' | '\'' | '‘' | '’' | '「' | '」'
+        | '*' => None,
+        '（' => Some('('),
+        '）' => Some(')'),
+        '：' => Some(':'),
+        '，' => Some(','),
+        other => Some(simplify(other)),
+    }
+}
+
+/// The first character at or after byte `from` that [`fold_char`] changes, with its offset. Scans
+/// the UTF-8 bytes directly (the text is mostly ASCII digits and three-byte CJK characters) and
+/// looks each code point up in [`FOLDS`].
+fn next_change(s: &str, from: usize) -> Option<(usize, char)> {
+    let b = s.as_bytes();
+    let folds = &*FOLDS;
+    let mut i = from;
+    while i < b.len() {
+        let x = b[i];
+        let (u, len) = if x < 0x80 {
+            (u32::from(x), 1)
+        } else if x < 0xE0 {
+            let y = b.get(i + 1).copied().unwrap_or(0);
+            ((u32::from(x & 0x1F) << 6) | u32::from(y & 0x3F), 2)
+        } else if x < 0xF0 {
+            let y = b.get(i + 1).copied().unwrap_or(0);
+            let z = b.get(i + 2).copied().unwrap_or(0);
+            let u = (u32::from(x & 0x0F) << 12) | (u32::from(y & 0x3F) << 6) | u32::from(z & 0x3F);
+            (u, 3)
+        } else {
+            // Four-byte sequences (outside the BMP) never fold.
+            i += 4;
+            continue;
+        };
+        if folds[(u / 64) as usize] & (1 << (u % 64)) != 0 {
+            return char::from_u32(u).map(|c| (i, c));
+        }
+        i += len;
+    }
+    None
+}
+
+/// One bit per Basic Multilingual Plane code point: set when [`fold_char`] changes it. Nothing
+/// outside the BMP folds (checked by the `fold_bitmap_matches_fold_char` test).
+static FOLDS: LazyLock<Vec<u64>> = LazyLock::new(|| {
+    let mut bits = vec![0u64; 0x10000 / 64];
+    for u in 0..0x10000u32 {
         if let Some(c) = char::from_u32(u)
-            && simplify(c) != c
+            && fold_char(c) != Some(c)
         {
-            let k = (u - CJK.0) as usize;
-            bits[k / 64] |= 1 << (k % 64);
+            bits[(u / 64) as usize] |= 1 << (u % 64);
         }
     }
     bits
 });
-
-/// True when [`simplify`] maps `c` to another character.
-fn is_traditional(c: char) -> bool {
-    let u = c as u32;
-    if (CJK.0..=CJK.1).contains(&u) {
-        let k = (u - CJK.0) as usize;
-        TRADITIONAL[k / 64] & (1 << (k % 64)) != 0
-    } else {
-        simplify(c) != c
-    }
-}
 
 /// Maps traditional characters that OCR produces in these documents to simplified ones.
 fn simplify(c: char) -> char {
@@ -138,7 +177,12 @@ fn simplify(c: char) -> char {
 /// Removes a leading ordinal: «一、», «二十六、», «(一)», «（二）», «1.», «1、», «①», «(1)».
 pub fn strip_ordinal(s: &str) -> &str {
     let t = s.trim_start();
-    let chinese_num = |c: char| "一二三四五六七八九十百".contains(c);
+    let chinese_num = |c: char| {
+        matches!(
+            c,
+            '一' | '二' | '三' | '四' | '五' | '六' | '七' | '八' | '九' | '十' | '百'
+        )
+    };
     // 一、 … 二十六、
     let n: usize = t
         .chars()
@@ -187,6 +231,11 @@ pub fn strip_ordinal(s: &str) -> &str {
 /// Cleans one line of Markdown/HTML residue: heading hashes, list dashes, bold markers, tags.
 /// Tabs (cell separators) are kept.
 pub fn clean_line(raw: &str) -> String {
+    clean_line_cow(raw).into_owned()
+}
+
+/// [`clean_line`] without allocating when there is no HTML tag or bold marker to remove.
+pub fn clean_line_cow(raw: &str) -> Cow<'_, str> {
     let mut s = raw.trim_end_matches(['\r', '\n']);
     let trimmed = s.trim_start_matches([' ', '\u{3000}']);
     let mut t = trimmed;
@@ -198,14 +247,51 @@ pub fn clean_line(raw: &str) -> String {
     }
     s = t;
     let no_tags = crate::amount::strip_html(s);
-    no_tags.replace("**", "")
+    if !has(&no_tags, "**") {
+        return no_tags;
+    }
+    Cow::Owned(no_tags.replace("**", ""))
 }
 
 /// Splits a cleaned line into cells on tabs, trimming each cell.
 pub fn cells(line: &str) -> Vec<String> {
-    line.split('\t')
-        .map(|c| c.trim().trim_matches('\u{3000}').to_string())
-        .collect()
+    cell_iter(line).map(str::to_string).collect()
+}
+
+/// [`cells`] as borrowed slices of `line`.
+pub fn cell_iter(line: &str) -> impl Iterator<Item = &str> {
+    // Same as `line.split('\t')`; `trim` also removes U+3000 (ideographic space).
+    let mut start = 0;
+    memchr::memchr_iter(b'\t', line.as_bytes())
+        .map(Some)
+        .chain([None])
+        .map(move |tab| {
+            let end = tab.unwrap_or(line.len());
+            let cell = &line[start..end];
+            start = end + 1;
+            cell.trim()
+        })
+}
+
+/// The lines of `text`, exactly as [`str::lines`] splits them.
+pub fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', text.as_bytes())
+        .map(Some)
+        .chain([None])
+        .filter_map(move |nl| {
+            match nl {
+                Some(nl) => {
+                    let line = &text[start..nl];
+                    start = nl + 1;
+                    Some(line.strip_suffix('\r').unwrap_or(line))
+                }
+                // No final empty line after a trailing newline (or for empty text); a last line
+                // without a newline keeps a trailing '\r'.
+                None if start >= text.len() => None,
+                None => Some(&text[start..]),
+            }
+        })
 }
 
 #[cfg(test)]
@@ -245,14 +331,58 @@ mod tests {
     }
 
     #[test]
-    fn traditional_bitmap_matches_table() {
+    fn fold_bitmap_matches_fold_char() {
         for u in 0..=0x10FFFF_u32 {
             if let Some(c) = char::from_u32(u) {
-                assert_eq!(is_traditional(c), simplify(c) != c, "{c:?}");
+                let mut buf = [0u8; 4];
+                let s = c.encode_utf8(&mut buf);
+                let changes = next_change(s, 0).is_some();
+                assert_eq!(changes, fold_char(c) != Some(c), "{c:?}");
             }
         }
         assert!(matches!(fold_cow("收入总计"), Cow::Borrowed(_)));
         assert_eq!(fold_cow("收入總計"), "收入总计");
+    }
+
+    #[test]
+    fn splits_like_std() {
+        for t in [
+            "",
+            "a",
+            "a\n",
+            "a\r\nb",
+            "\n\n",
+            "a\nb\r\n",
+            "\r",
+            "x\r\r\n",
+            "\t",
+            "a\t b \t\u{3000}c\u{3000}",
+        ] {
+            assert_eq!(
+                lines(t).collect::<Vec<_>>(),
+                t.lines().collect::<Vec<_>>(),
+                "{t:?}"
+            );
+            let std: Vec<&str> = t.split('\t').map(str::trim).collect();
+            assert_eq!(cell_iter(t).collect::<Vec<_>>(), std, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn has_matches_contains() {
+        for (h, n) in [
+            ("", ""),
+            ("", "a"),
+            ("a", ""),
+            ("部门名称：x", "名称"),
+            ("名", "名称"),
+            ("称名称", "名称"),
+            ("1..2...", "..."),
+            ("1..2..", "..."),
+            ("类\t款\t项", "类\t款\t项"),
+        ] {
+            assert_eq!(has(h, n), h.contains(n), "{h:?} {n:?}");
+        }
     }
 
     #[test]
