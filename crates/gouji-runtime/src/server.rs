@@ -59,6 +59,18 @@ pub fn client_endpoint(url: &str) -> Result<tonic::transport::Endpoint, tonic::t
         .initial_connection_window_size(HTTP2_CONNECTION_WINDOW))
 }
 
+/// The router every service starts from: [`builder`] with health and reflection added. The
+/// caller adds its own service and hands router and reporter to [`serve`].
+pub fn standard_router(limits: Limits) -> anyhow::Result<(Router, HealthReporter)> {
+    let (reporter, health) = health();
+    let (reflection_v1, reflection_v1alpha) = reflection()?;
+    let router = builder(limits)
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+    Ok((router, reporter))
+}
+
 /// Health service plus reporter; the caller marks services SERVING when ready.
 pub fn health() -> (
     HealthReporter,

@@ -37,14 +37,9 @@ async fn main() -> anyhow::Result<()> {
     let _telemetry = gouji_runtime::telemetry::init("gouji-aggregation");
     let limits = Limits::default();
     let upstreams = Upstreams::lazy(&args.ingestion_url, &args.validation_url)?;
-    let (reporter, health) = server::health();
-    let (refl_v1, refl_v1alpha) = server::reflection()?;
     let service = Aggregation::new(upstreams, AggregationLimits::default());
-    let router = server::builder(limits)
-        .add_service(health)
-        .add_service(refl_v1)
-        .add_service(refl_v1alpha)
-        .add_service(service.into_server(limits));
+    let (router, reporter) = server::standard_router(limits)?;
+    let router = router.add_service(service.into_server(limits));
     server::serve::<AggregationServiceServer<Aggregation>>(
         "gouji-aggregation",
         &args.listen,

@@ -57,14 +57,9 @@ async fn main() -> anyhow::Result<()> {
         validation.clone(),
         Duration::from_millis(args.revalidate_interval_ms),
     ));
-    let (reporter, health) = server::health();
-    let (refl_v1, refl_v1alpha) = server::reflection()?;
     let service = Ingestion::new(store.clone(), validation, limits);
-    let router = server::builder(transport)
-        .add_service(health)
-        .add_service(refl_v1)
-        .add_service(refl_v1alpha)
-        .add_service(service.into_server(transport));
+    let (router, reporter) = server::standard_router(transport)?;
+    let router = router.add_service(service.into_server(transport));
     let served = server::serve::<IngestionServiceServer<Ingestion>>(
         "gouji-ingestion",
         &args.listen,

@@ -22,13 +22,8 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let _telemetry = gouji_runtime::telemetry::init("gouji-validation");
     let limits = Limits::default();
-    let (reporter, health) = server::health();
-    let (refl_v1, refl_v1alpha) = server::reflection()?;
-    let router = server::builder(limits)
-        .add_service(health)
-        .add_service(refl_v1)
-        .add_service(refl_v1alpha)
-        .add_service(Validator.into_server(limits));
+    let (router, reporter) = server::standard_router(limits)?;
+    let router = router.add_service(Validator.into_server(limits));
     server::serve::<ValidationServiceServer<Validator>>(
         "gouji-validation",
         &args.listen,
