@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 use super::index::kw;
 use super::{Context, FactIndex, Finding, Location, Severity, fmt};
 use crate::model::{FigureKind, Scope, UnitType};
+use crate::parse::text::has;
 
 pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
     (
@@ -323,7 +324,7 @@ fn operating_expenses(r: &FactIndex<'_>, unit_type: Option<UnitType>, out: &mut 
                     f.kind == FigureKind::Amount
                         && r.sections
                             .get(f.section)
-                            .is_some_and(|s| s.heading.contains("机关运行经费"))
+                            .is_some_and(|s| has(&s.heading, "机关运行经费"))
                 })
                 .find(|f| r.label_has(f, kw!("决算")))
                 .and_then(|f| f.value)

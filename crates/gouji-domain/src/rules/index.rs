@@ -23,7 +23,7 @@ use rust_decimal::Decimal;
 
 use super::Location;
 use crate::model::{Fact, Figure, Report, Table};
-use crate::parse::text::{fold, fold_cow};
+use crate::parse::text::{fold, fold_cow, has};
 
 /// A small, fast, non-cryptographic hasher (the Fx hash used by rustc) for short string keys
 /// that come from one trusted report. HashDoS is not a concern: an index lives for one call.
@@ -129,10 +129,10 @@ impl<'a> Folded<'a> {
         &self.text
     }
 
-    /// `self.as_str().contains(k.text)`.
+    /// `self.as_str().contains(k.text)` (searched with [`has`], which builds no searcher).
     #[inline]
     pub(crate) fn contains(&self, k: &Key) -> bool {
-        k.bytes & !self.bytes == 0 && self.text.contains(k.text)
+        k.bytes & !self.bytes == 0 && has(&self.text, k.text)
     }
 }
 
@@ -361,9 +361,9 @@ impl<'a> FactIndex<'a> {
     }
 
     /// `fold(f.label).contains(k)`. Labels are long and mostly tested once or twice, so they
-    /// keep no byte set: a plain search is cheaper than building one.
+    /// keep no byte set: a plain search ([`has`], no searcher to build) is cheaper than building one.
     pub(crate) fn label_has(&self, f: &Figure, k: &Key) -> bool {
-        self.label(f).contains(k.text)
+        has(&self.label(f), k.text)
     }
 
     /// `fold` of the heading of the section `f` belongs to ("" when it has none).

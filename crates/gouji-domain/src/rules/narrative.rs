@@ -7,7 +7,7 @@ use super::{FactIndex, Finding, Location, Severity, fmt};
 use crate::amount::{MeasureUnit, round_half_up};
 use crate::codes;
 use crate::model::{Direction, Figure, FigureKind};
-use crate::parse::text::fold;
+use crate::parse::text::{fold, has};
 
 pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
     (
@@ -588,7 +588,7 @@ fn whole_for<'a>(
                 .copied()
                 .filter(|g| g.kind == FigureKind::Amount && !std::ptr::eq(*g, f))
         };
-        if let Some(g) = amounts().find(|g| r.label(g).contains(noun)) {
+        if let Some(g) = amounts().find(|g| has(&r.label(g), noun)) {
             return g.value.map(|v| (v, Whole::Figure(g)));
         }
         if noun.contains("总额") {
@@ -627,7 +627,7 @@ fn units(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
                     .and_then(|t| t.rows.iter().find(|x| x.key == c.row))
                     .map(|x| fold(&x.label))
                     .unwrap_or_default();
-                !name.is_empty() && (label.ends_with(&name) || label.contains(&name))
+                !name.is_empty() && (label.ends_with(&name) || has(&label, &name))
             }
         });
         if let Some(c) = hit {
@@ -731,7 +731,7 @@ fn total_changes(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     };
     let total_sec = changes(kw!("收入支出决算总体"), kw!("财政拨款"));
     let Some(total_change) = total_sec.iter().find(|f| {
-        r.label_has(f, kw!("收入总计")) || fold(sentence_of(f, &f.source.text)).contains("收入总计")
+        r.label_has(f, kw!("收入总计")) || has(&fold(sentence_of(f, &f.source.text)), "收入总计")
     }) else {
         return;
     };
@@ -853,7 +853,7 @@ fn reasons(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         done[f.section] = true;
         let after = text_of(r, f.source.line, sec.last_line);
         let start = after.find(&f.printed).unwrap_or(0);
-        if REASON_MARKERS.iter().any(|m| after[start..].contains(m)) {
+        if REASON_MARKERS.iter().any(|m| has(&after[start..], m)) {
             continue;
         }
         out.push(finding(
@@ -1097,7 +1097,7 @@ fn empty_tables(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             r.sections.iter().enumerate().any(|(i, s)| {
                 r.heading_has(i, &topic) && {
                     let body = text_of(r, s.first_line + 1, s.last_line);
-                    EMPTY_MARKERS.iter().any(|m| body.contains(m))
+                    EMPTY_MARKERS.iter().any(|m| has(&body, m))
                 }
             })
         };
@@ -1111,7 +1111,7 @@ fn empty_tables(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         let stated_in_text = || {
             r.lines
                 .iter()
-                .any(|l| l.contains(key) && (l.contains("空表") || l.contains("无此项")))
+                .any(|l| has(l, key) && (has(l, "空表") || has(l, "无此项")))
         };
         if stated_in_section() || stated_as_zero() || stated_in_text() {
             continue;

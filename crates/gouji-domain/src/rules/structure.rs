@@ -1,9 +1,7 @@
 //! Structure rules (G-*): required tables, empty-table statements, code hierarchy, garbled years.
 
-use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use super::index::FxHasher;
 use super::{FactIndex, Finding, Location, Severity};
 use crate::codes::{self, Level};
 use crate::template;
@@ -164,13 +162,16 @@ pub(super) fn check(report: &FactIndex<'_>, out: &mut Vec<Finding>) {
             .iter()
             .any(|r| codes::functional_level(&r.key) == Some(Level::Lei));
         if has_lei {
-            // Only 3- and 5-byte keys can be a 类 or 款 prefix.
-            let rows: HashSet<&str, std::hash::BuildHasherDefault<FxHasher>> = t
+            // Only 3- and 5-byte keys can be a 类 or 款 prefix; a sorted list of the few of them
+            // is cheaper to build and search than a hash set.
+            let mut rows: Vec<&str> = t
                 .rows
                 .iter()
                 .map(|r| r.key.as_str())
                 .filter(|k| k.len() == 3 || k.len() == 5)
                 .collect();
+            rows.sort_unstable();
+            let present = |k: &str| rows.binary_search(&k).is_ok();
             for r in t
                 .rows
                 .iter()
@@ -178,7 +179,7 @@ pub(super) fn check(report: &FactIndex<'_>, out: &mut Vec<Finding>) {
             {
                 let kuan = &r.key[..5];
                 let lei = &r.key[..3];
-                if !rows.contains(&kuan) || !rows.contains(&lei) {
+                if !present(kuan) || !present(lei) {
                     out.push(simple(
                         "G-05",
                         Severity::Error,
