@@ -112,7 +112,7 @@ pub enum CellKind {
 
 /// Classifies a cell exactly as [`read_cell`] does, without parsing the number.
 pub fn cell_kind(raw: &str) -> CellKind {
-    let t = raw.trim().trim_matches(|c| c == '*' || c == ' ');
+    let t = crate::parse::text::trim(raw).trim_matches(|c| c == '*' || c == ' ');
     let t = strip_html(t);
     let t = t.trim();
     if t.is_empty() {
@@ -174,7 +174,7 @@ pub fn cell_kind(raw: &str) -> CellKind {
 
 /// Classifies a cell as printed.
 pub fn read_cell(raw: &str) -> CellText {
-    let t = raw.trim().trim_matches(|c| c == '*' || c == ' ');
+    let t = crate::parse::text::trim(raw).trim_matches(|c| c == '*' || c == ' ');
     let t = strip_html(t);
     let t = t.trim();
     if t.is_empty() {
