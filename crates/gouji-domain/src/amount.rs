@@ -100,9 +100,81 @@ pub enum CellText {
     Other,
 }
 
+/// What [`read_cell`] makes of a cell, without building the number (no allocation unless the
+/// cell holds an HTML tag). Table readers ask this of a cell several times per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellKind {
+    Blank,
+    Dash,
+    Number,
+    Other,
+}
+
+/// Classifies a cell exactly as [`read_cell`] does, without parsing the number.
+pub fn cell_kind(raw: &str) -> CellKind {
+    let t = crate::parse::text::trim(raw).trim_matches(|c| c == '*' || c == ' ');
+    let t = strip_html(t);
+    let t = t.trim();
+    if t.is_empty() {
+        return CellKind::Blank;
+    }
+    if t.chars()
+        .all(|c| matches!(c, '-' | '—' | '–' | '－' | '一'))
+        && !t.starts_with('一')
+    {
+        return CellKind::Dash;
+    }
+    if t == "一" || t == "--" || t == "——" {
+        return CellKind::Dash;
+    }
+    // The checks of `parse_decimal` on the characters `normalize_number_text` would produce. A
+    // canonical decimal of at most 26 bytes always fits a `Decimal`, so the format decides.
+    let mut len = 0usize;
+    let mut leading_minus = false;
+    let mut dots = 0;
+    let mut first_body: Option<char> = None;
+    let mut last_body = '\0';
+    for ch in t.chars() {
+        let n = match ch {
+            ',' | '，' | ' ' | '\u{3000}' | '\u{a0}' | '\t' => continue,
+            '0'..='9' | '.' | '-' => ch,
+            '０'..='９' => '0',
+            '．' => '.',
+            '－' | '−' | '—' if len == 0 => '-',
+            // Anything else is a label, or (a dash sign after the start) not a canonical number.
+            '－' | '−' | '—' => 'x',
+            _ => return CellKind::Other,
+        };
+        len += 1;
+        if len == 1 && n == '-' {
+            leading_minus = true;
+            continue;
+        }
+        match n {
+            '.' => dots += 1,
+            '0'..='9' => {}
+            _ => {
+                // A non-digit in the body: `parse_decimal` rejects it. Only the characters
+                // above get here, so the cell is not a label either.
+                return CellKind::Other;
+            }
+        }
+        first_body.get_or_insert(n);
+        last_body = n;
+    }
+    let body_len = len - usize::from(leading_minus);
+    let number =
+        body_len > 0 && first_body != Some('.') && last_body != '.' && dots <= 1 && body_len <= 26;
+    if number {
+        CellKind::Number
+    } else {
+        CellKind::Other
+    }
+}
+
 /// Classifies a cell as printed.
 pub fn read_cell(raw: &str) -> CellText {
-    let t = raw.trim().trim_matches(|c| c == '*' || c == ' ');
+    let t = crate::parse::text::trim(raw).trim_matches(|c| c == '*' || c == ' ');
     let t = strip_html(t);
     let t = t.trim();
     if t.is_empty() {
@@ -231,6 +303,69 @@ mod tests {
         assert_eq!(read_cell("合计"), CellText::Other);
         assert_eq!(read_cell("1e5"), CellText::Other);
         assert_eq!(read_cell("1.2.3"), CellText::Other);
+    }
+
+    #[test]
+    fn cell_kind_matches_read_cell() {
+        let kind = |c: &CellText| match c {
+            CellText::Blank => CellKind::Blank,
+            CellText::Dash => CellKind::Dash,
+            CellText::Number { .. } => CellKind::Number,
+            CellText::Other => CellKind::Other,
+        };
+        for s in [
+            "",
+            " ",
+            "*",
+            "3,617.36",
+            "812. 04",
+            "<b>30</b>",
+            "-12.50",
+            "——",
+            "-",
+            "一",
+            "--",
+            "合计",
+            "1e5",
+            "1.2.3",
+            ".5",
+            "5.",
+            "-.5",
+            "--5",
+            "5-",
+            "－５．０",
+            "5—",
+            "—5",
+            "１２３",
+            "1,",
+            ",",
+            "-",
+            "- 1",
+            "12345678901234567890123456",
+            "123456789012345678901234567",
+            "-12345678901234567890123456",
+            "0.0000000000000000000000001",
+            "−3",
+            "5−",
+            "一5",
+        ] {
+            assert_eq!(cell_kind(s), kind(&read_cell(s)), "{s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn cell_kind_matches_read_cell_on_any_text(
+            s in "[0-9０-９.．,，\\- \u{3000}\u{a0}\t*－−—–一<>b合x]{0,30}"
+        ) {
+            let k = match read_cell(&s) {
+                CellText::Blank => CellKind::Blank,
+                CellText::Dash => CellKind::Dash,
+                CellText::Number { .. } => CellKind::Number,
+                CellText::Other => CellKind::Other,
+            };
+            proptest::prop_assert_eq!(cell_kind(&s), k);
+        }
     }
 
     #[test]

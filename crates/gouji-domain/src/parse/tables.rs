@@ -7,7 +7,7 @@ use regex::Regex;
 
 use super::text::{fold, fold_cow, folded_first_char, has, strip_ordinal};
 use super::{Line, unplaced};
-use crate::amount::{CellText, MeasureUnit, read_cell};
+use crate::amount::{CellKind, CellText, MeasureUnit, cell_kind, read_cell};
 use crate::codes::{self, Level};
 use crate::model::{Fact, Provenance, RowLabel, Table, Unplaced};
 use crate::template::{Family, Layout, RowSpec, TableTemplate};
@@ -225,7 +225,7 @@ fn is_data_like(l: &Line) -> bool {
     is_body_line(l)
         && l.cells
             .iter()
-            .filter(|c| matches!(read_cell(c), CellText::Number { .. }))
+            .filter(|c| cell_kind(c) == CellKind::Number)
             .count()
             >= 2
 }
@@ -306,16 +306,21 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn row(&mut self, key: &str, label: &str, line: &Line) {
-        if !self.rows.iter().any(|r| r.key == key) {
-            self.rows.push(RowLabel {
-                key: key.to_string(),
-                label: label.to_string(),
-                note: None,
-                line: line.no,
-                subtotal: false,
-            });
+    /// Records row `key` (first occurrence wins) and returns its index in `rows`.
+    fn row(&mut self, key: &str, label: &str, line: &Line) -> usize {
+        // Tables have few rows: a scan is cheaper than hashing every key.
+        if let Some(i) = self.rows.iter().position(|r| r.key == key) {
+            return i;
         }
+        let i = self.rows.len();
+        self.rows.push(RowLabel {
+            key: key.to_string(),
+            label: label.to_string(),
+            note: None,
+            line: line.no,
+            subtotal: false,
+        });
+        i
     }
 
     /// Reads `cells` as the amounts of `columns` for row `key`.
@@ -331,7 +336,7 @@ impl Reader<'_> {
             self.cell(key, col, cell, line, unit);
         }
         for extra in cells.iter().skip(columns.len()) {
-            if matches!(read_cell(extra), CellText::Number { .. }) {
+            if cell_kind(extra) == CellKind::Number {
                 self.unplaced.push(unplaced(
                     line,
                     format!(
@@ -370,9 +375,7 @@ impl Reader<'_> {
     }
 
     fn has_number(cells: &[&str]) -> bool {
-        cells
-            .iter()
-            .any(|c| matches!(read_cell(c), CellText::Number { .. }))
+        cells.iter().any(|c| cell_kind(c) == CellKind::Number)
     }
 }
 
@@ -574,7 +577,7 @@ fn match_row<'a>(
 }
 
 fn is_label(c: &str) -> bool {
-    matches!(read_cell(c), CellText::Other)
+    cell_kind(c) == CellKind::Other
 }
 
 fn read_master(r: &mut Reader<'_>, body: &[&Line]) {
@@ -692,10 +695,10 @@ fn coded_row(
         let start = if is_total(c0)
             && !c1.is_empty()
             && !is_total(c1)
-            && !matches!(read_cell(c1), CellText::Other)
+            && cell_kind(c1) != CellKind::Other
         {
             // «合计\t2781.88\t…» with the name cell merged away.
-            if matches!(read_cell(c1), CellText::Number { .. }) {
+            if cell_kind(c1) == CellKind::Number {
                 1
             } else {
                 2
@@ -841,7 +844,7 @@ fn read_econ_groups(r: &mut Reader<'_>, body: &[&Line]) {
                 i += 3;
                 continue;
             }
-            if matches!(read_cell(c), CellText::Number { .. }) && !is_column_number_line(line) {
+            if cell_kind(c) == CellKind::Number && !is_column_number_line(line) {
                 r.unplaced.push(unplaced(
                     line,
                     format!("{}: amount «{c}» without an economic code", r.tpl.id),
@@ -887,10 +890,8 @@ fn read_econ_named(r: &mut Reader<'_>, body: &[&Line]) {
         };
         match key {
             Some(key) => {
-                r.row(&key, &name, line);
-                if let Some(row) = r.rows.iter_mut().find(|x| x.key == key) {
-                    row.note = note;
-                }
+                let i = r.row(&key, &name, line);
+                r.rows[i].note = note;
                 r.amounts(
                     &key,
                     &tpl.columns,
@@ -1005,11 +1006,9 @@ fn read_items(r: &mut Reader<'_>, body: &[&Line]) {
             let n = seen.entry(base.clone()).or_default();
             *n += 1;
             let key = if *n == 1 { base } else { format!("{base}#{n}") };
-            r.row(&key, label, line);
+            let i = r.row(&key, label, line);
             if is_org_label(label) {
-                if let Some(row) = r.rows.iter_mut().find(|x| x.key == key) {
-                    row.subtotal = true;
-                }
+                r.rows[i].subtotal = true;
             }
             r.amounts(&key, &tpl.columns, amounts, line, r.unit);
             continue;

@@ -258,6 +258,28 @@ pub fn cells(line: &str) -> Vec<String> {
     cell_iter(line).map(str::to_string).collect()
 }
 
+/// `s.trim()`, deciding from the end bytes first: cells are mostly CJK text or digits, which never
+/// start or end with whitespace, and looking at two bytes is cheaper than decoding two characters.
+pub(crate) fn trim(s: &str) -> &str {
+    // Lead bytes of every whitespace character: ASCII controls and space, U+0085 and U+00A0 (C2),
+    // U+1680 (E1), U+2000–U+205F (E2), U+3000 (E3).
+    let may_be_space = |lead: u8| matches!(lead, 0x09..=0x0D | b' ' | 0xC2 | 0xE1..=0xE3);
+    let b = s.as_bytes();
+    let Some(&first) = b.first() else {
+        return s;
+    };
+    // The last character's lead byte: skip at most three continuation bytes.
+    let mut i = b.len() - 1;
+    while i > 0 && b.len() - i < 4 && (0x80..0xC0).contains(&b[i]) {
+        i -= 1;
+    }
+    if may_be_space(first) || may_be_space(b[i]) {
+        s.trim()
+    } else {
+        s
+    }
+}
+
 /// [`cells`] as borrowed slices of `line`.
 pub fn cell_iter(line: &str) -> impl Iterator<Item = &str> {
     // Same as `line.split('\t')`; `trim` also removes U+3000 (ideographic space).
@@ -269,7 +291,7 @@ pub fn cell_iter(line: &str) -> impl Iterator<Item = &str> {
             let end = tab.unwrap_or(line.len());
             let cell = &line[start..end];
             start = end + 1;
-            cell.trim()
+            trim(cell)
         })
 }
 
@@ -365,6 +387,41 @@ mod tests {
             );
             let std: Vec<&str> = t.split('\t').map(str::trim).collect();
             assert_eq!(cell_iter(t).collect::<Vec<_>>(), std, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn trim_matches_std() {
+        for t in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "收入",
+            "收入\u{3000}",
+            "\u{3000}收入",
+            "\u{a0}1",
+            "1\u{85}",
+            "\u{2003}x",
+            "x\u{205f}",
+            "\u{1680}",
+            "é",
+            "😀 ",
+            "x\r",
+            "\n",
+            "\u{80}",
+            "\u{10FFFF}",
+        ] {
+            assert_eq!(trim(t), t.trim(), "{t:?}");
+        }
+        for u in 0..=0x10FFFF_u32 {
+            if let Some(c) = char::from_u32(u) {
+                let t = format!("a{c}");
+                assert_eq!(trim(&t), t.trim(), "{c:?}");
+                let t = format!("{c}a");
+                assert_eq!(trim(&t), t.trim(), "{c:?}");
+            }
         }
     }
 
