@@ -110,23 +110,31 @@ pub enum CellKind {
     Other,
 }
 
+/// A printed cell without padding, bold markers and HTML tags (still to be trimmed), or its kind
+/// when that alone decides it: blank, or a dash («—», «--», «一») meaning no amount.
+fn cell_body(raw: &str) -> Result<std::borrow::Cow<'_, str>, CellKind> {
+    let body = strip_html(crate::parse::text::trim(raw).trim_matches(|c| c == '*' || c == ' '));
+    let t = body.trim();
+    if t.is_empty() {
+        return Err(CellKind::Blank);
+    }
+    let all_dashes = t
+        .chars()
+        .all(|c| matches!(c, '-' | '—' | '–' | '－' | '一'))
+        && !t.starts_with('一');
+    if all_dashes || t == "一" || t == "--" || t == "——" {
+        return Err(CellKind::Dash);
+    }
+    Ok(body)
+}
+
 /// Classifies a cell exactly as [`read_cell`] does, without parsing the number.
 pub fn cell_kind(raw: &str) -> CellKind {
-    let t = crate::parse::text::trim(raw).trim_matches(|c| c == '*' || c == ' ');
-    let t = strip_html(t);
-    let t = t.trim();
-    if t.is_empty() {
-        return CellKind::Blank;
-    }
-    if t.chars()
-        .all(|c| matches!(c, '-' | '—' | '–' | '－' | '一'))
-        && !t.starts_with('一')
-    {
-        return CellKind::Dash;
-    }
-    if t == "一" || t == "--" || t == "——" {
-        return CellKind::Dash;
-    }
+    let body = match cell_body(raw) {
+        Ok(body) => body,
+        Err(kind) => return kind,
+    };
+    let t = body.trim();
     // The checks of `parse_decimal` on the characters `normalize_number_text` would produce. A
     // canonical decimal of at most 26 bytes always fits a `Decimal`, so the format decides.
     let mut len = 0usize;
@@ -174,21 +182,12 @@ pub fn cell_kind(raw: &str) -> CellKind {
 
 /// Classifies a cell as printed.
 pub fn read_cell(raw: &str) -> CellText {
-    let t = crate::parse::text::trim(raw).trim_matches(|c| c == '*' || c == ' ');
-    let t = strip_html(t);
-    let t = t.trim();
-    if t.is_empty() {
-        return CellText::Blank;
-    }
-    if t.chars()
-        .all(|c| matches!(c, '-' | '—' | '–' | '－' | '一'))
-        && !t.starts_with('一')
-    {
-        return CellText::Dash;
-    }
-    if t == "一" || t == "--" || t == "——" {
-        return CellText::Dash;
-    }
+    let body = match cell_body(raw) {
+        Ok(body) => body,
+        Err(CellKind::Blank) => return CellText::Blank,
+        Err(_) => return CellText::Dash,
+    };
+    let t = body.trim();
     // Labels: a character that normalises to neither a digit, a dot, a minus sign nor nothing.
     if !t.chars().all(|c| {
         matches!(
