@@ -2,6 +2,11 @@
 //! added one at a time to a `Consolidator` and finished. Report generation is outside the
 //! measured loop. Numbers: docs/benchmarks-consolidation.md.
 
+/// mimalloc instead of the system allocator: the parser and the rules allocate many small strings,
+/// and glibc's allocator costs ≈ 20–30 % of validation time (docs/benchmarks-validation.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use gouji_domain::ReportKind;
 use gouji_domain::consolidate::Consolidator;

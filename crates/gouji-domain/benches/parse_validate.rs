@@ -1,6 +1,11 @@
 //! Parse and validation throughput on the seed documents (`cargo bench -p gouji-domain`).
 //! Set GOUJI_SEEDS to the seed directory (default ../shared/seeds beside the repository).
 
+/// mimalloc instead of the system allocator: the parser and the rules allocate many small strings,
+/// and glibc's allocator costs ≈ 20–30 % of validation time (docs/benchmarks-validation.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

@@ -188,6 +188,14 @@ pub struct Unplaced {
     pub reason: String,
 }
 
+/// A year written as «NNNN年度» somewhere in the source text (G-06 judges whether it is plausible).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct YearMention {
+    /// 1-based source line.
+    pub line: u32,
+    pub year: i32,
+}
+
 /// A whole 预算/决算 report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -210,6 +218,10 @@ pub struct Report {
     /// Every line of the source text, for quoting (empty for structured submissions).
     #[serde(default, skip_serializing)]
     pub lines: Vec<String>,
+    /// Every «NNNN年度» of the source text, in order, found while parsing (like `lines`, empty
+    /// for structured submissions), so that validation need not rescan the whole text.
+    #[serde(default, skip_serializing)]
+    pub year_mentions: Vec<YearMention>,
 }
 
 impl Report {
@@ -235,6 +247,7 @@ impl Report {
             performance: Vec::new(),
             unplaced: Vec::new(),
             lines: Vec::new(),
+            year_mentions: Vec::new(),
         }
     }
 

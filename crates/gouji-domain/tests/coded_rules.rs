@@ -6,7 +6,7 @@
 use gouji_domain::amount::MeasureUnit;
 use gouji_domain::model::{
     Direction, Fact, Figure, FigureKind, Provenance, Report, ReportKind, RowLabel, Scope, Section,
-    Table, UnitType, Unplaced,
+    Table, UnitType, Unplaced, YearMention,
 };
 use gouji_domain::rules::identities::rules as identity_rules;
 use gouji_domain::rules::{Context, Finding, Severity, catalog, validate};
@@ -343,11 +343,9 @@ fn cases() -> Vec<Case> {
             build: |fail| {
                 let mut r = js();
                 table(&mut r, "公开01");
-                r.lines = vec![if fail {
-                    "项目支出绩效自评表(9094年度)".into()
-                } else {
-                    "项目支出绩效自评表(2024年度)".into()
-                }];
+                let year = if fail { 9094 } else { 2024 };
+                r.lines = vec![format!("项目支出绩效自评表({year}年度)")];
+                r.year_mentions = vec![YearMention { line: 1, year }];
                 (r, ctx())
             },
             expect: Expect {

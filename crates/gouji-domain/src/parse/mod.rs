@@ -145,6 +145,7 @@ fn parse_text(text: &str) -> Result<Report, ParseError> {
     report.performance = narrative::read_performance_scores(&lines);
     fill_identity(&lines, family, &mut report);
     report.lines = lines.iter().map(|l| l.raw.to_string()).collect();
+    report.year_mentions = text::year_mentions(text);
     Ok(report)
 }
 

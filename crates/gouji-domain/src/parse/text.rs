@@ -11,10 +11,56 @@ use std::sync::LazyLock;
 /// compared per candidate, so the cost stays linear in `hay`.
 pub(crate) fn has(hay: &str, needle: &str) -> bool {
     let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    let Some(&last) = n.last() else {
+    let Some((&last, init)) = n.split_last() else {
         return true;
     };
-    memchr::memchr_iter(last, h).any(|p| h[..=p].ends_with(n))
+    let Some(tail) = h.get(init.len()..) else {
+        return false;
+    };
+    // `p` indexes `tail`, so the candidate occurrence is `h[p..p + n.len()]`. Comparing from the
+    // end exits on the first differing byte, without a call into memcmp.
+    memchr::memchr_iter(last, tail).any(|p| {
+        h[p..p + init.len()]
+            .iter()
+            .rev()
+            .zip(init.iter().rev())
+            .all(|(a, b)| a == b)
+    })
+}
+
+/// «年度» as bytes, for [`year_mentions`].
+static YEAR_WORD: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new("年度"));
+
+/// Every year written as «NNNN年度» in `text` (four ASCII digits, then optional whitespace on the
+/// same line, then «年度»): what the regex `([0-9]{4})\s*年度` captures (whitespace as in the
+/// regex: the Unicode `White_Space` property), with its 1-based line as [`lines`] numbers them.
+/// One search over the whole text while it is in cache; lines are counted between matches.
+pub(crate) fn year_mentions(text: &str) -> Vec<crate::model::YearMention> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let (mut line, mut counted) = (1u32, 0usize);
+    for at in YEAR_WORD.find_iter(bytes) {
+        line += memchr::memchr_iter(b'\n', &bytes[counted..at]).count() as u32;
+        counted = at;
+        let line_start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
+        let head = text[line_start..at]
+            .trim_end_matches(char::is_whitespace)
+            .as_bytes();
+        let Some(digits) = head
+            .get(head.len().saturating_sub(4)..)
+            .filter(|d| d.len() == 4)
+        else {
+            continue;
+        };
+        if digits.iter().all(u8::is_ascii_digit) {
+            let year = digits
+                .iter()
+                .fold(0i32, |y, d| y * 10 + i32::from(d - b'0'));
+            out.push(crate::model::YearMention { line, year });
+        }
+    }
+    out
 }
 
 /// Folds a label for matching: drops whitespace and quotes, maps full-width brackets to ASCII and
@@ -319,6 +365,22 @@ pub fn lines(text: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::YearMention;
+
+    #[test]
+    fn year_mentions_find_every_four_digit_year_with_its_line() {
+        let text = "柳林县2024年度决算\r\n目录\n项目支出绩效自评表(9094 年度)与2023年度对比\n\
+                    24年度 不计\n年度\n12345年度\n2024\n年度";
+        let got = year_mentions(text);
+        let want = [(1, 2024), (3, 9094), (3, 2023), (6, 2345)];
+        let want: Vec<YearMention> = want
+            .iter()
+            .map(|&(line, year)| YearMention { line, year })
+            .collect();
+        // «24年度» has two digits, a bare «年度» none, and a year on the line before «年度»
+        // does not count (whitespace never crosses a line).
+        assert_eq!(got, want);
+    }
 
     #[test]
     fn strips_ordinals() {

@@ -1,7 +1,5 @@
 //! Structure rules (G-*): required tables, empty-table statements, code hierarchy, garbled years.
 
-use std::sync::LazyLock;
-
 use super::{FactIndex, Finding, Location, Severity};
 use crate::codes::{self, Level};
 use crate::template;
@@ -57,25 +55,6 @@ pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
         "解析器无法归位的行或单元格逐条列出，需人工核对。",
     ),
 ];
-
-/// «年度» as bytes: most lines have none, so only a few lines are looked at closely.
-static YEAR_WORD: LazyLock<memchr::memmem::Finder<'static>> =
-    LazyLock::new(|| memchr::memmem::Finder::new("年度"));
-
-/// The years written as «NNNN年度» in `line` (four ASCII digits, then optional whitespace, then
-/// «年度»), in order: what the regex `([0-9]{4})\s*年度` captures, found from each «年度»
-/// backwards (whitespace as in the regex: the Unicode `White_Space` property).
-fn years_in(line: &str) -> impl Iterator<Item = i32> + '_ {
-    YEAR_WORD.find_iter(line.as_bytes()).filter_map(move |at| {
-        let head = line[..at].trim_end_matches(char::is_whitespace).as_bytes();
-        let digits = head.get(head.len().checked_sub(4)?..)?;
-        digits.iter().all(u8::is_ascii_digit).then(|| {
-            digits
-                .iter()
-                .fold(0i32, |y, d| y * 10 + i32::from(d - b'0'))
-        })
-    })
-}
 
 pub(super) fn check(report: &FactIndex<'_>, out: &mut Vec<Finding>) {
     let Some(family) = template::family(&report.family) else {
@@ -217,31 +196,33 @@ pub(super) fn check(report: &FactIndex<'_>, out: &mut Vec<Finding>) {
             }
         }
     }
-    // G-06 garbled years.
-    for (i, line) in lines_with_year_word(&report.lines) {
-        for y in years_in(line) {
-            if report.year > 0 && (y < 1949 || y > report.year + 2) {
-                out.push(Finding {
-                    rule_id: "G-06".into(),
-                    severity: Severity::Warning,
-                    message: format!(
-                        "第{}行出现不合理的年度“{}年度”（报告年度 {}），疑为录入或识别错误",
-                        i + 1,
-                        y,
-                        report.year
-                    ),
-                    locations: vec![Location {
-                        line: (i + 1) as u32,
-                        text: line.clone(),
-                        suspect: true,
-                        ..Location::default()
-                    }],
-                    expected: Some(report.year.into()),
-                    actual: Some(y.into()),
-                    difference: None,
-                    tolerance: None,
-                });
-            }
+    // G-06 garbled years (found by the parser: `Report::year_mentions`).
+    for m in &report.year_mentions {
+        let y = m.year;
+        if report.year > 0 && (y < 1949 || y > report.year + 2) {
+            let text = report
+                .lines
+                .get((m.line as usize).wrapping_sub(1))
+                .cloned()
+                .unwrap_or_default();
+            out.push(Finding {
+                rule_id: "G-06".into(),
+                severity: Severity::Warning,
+                message: format!(
+                    "第{}行出现不合理的年度“{}年度”（报告年度 {}），疑为录入或识别错误",
+                    m.line, y, report.year
+                ),
+                locations: vec![Location {
+                    line: m.line,
+                    text,
+                    suspect: true,
+                    ..Location::default()
+                }],
+                expected: Some(report.year.into()),
+                actual: Some(y.into()),
+                difference: None,
+                tolerance: None,
+            });
         }
     }
     // G-08 unplaced content.
@@ -261,18 +242,6 @@ pub(super) fn check(report: &FactIndex<'_>, out: &mut Vec<Finding>) {
             tolerance: None,
         });
     }
-}
-
-/// The lines (with their 0-based index) that contain «年度», in order. Each line is scanned for
-/// the last byte of «度» (memchr) and only those positions are compared with the whole word, so
-/// no joined copy of the text is needed.
-fn lines_with_year_word(lines: &[String]) -> impl Iterator<Item = (usize, &String)> {
-    const WORD: &[u8] = "年度".as_bytes();
-    let last = WORD[WORD.len() - 1];
-    lines.iter().enumerate().filter(move |(_, l)| {
-        let b = l.as_bytes();
-        memchr::memchr_iter(last, b).any(|i| b[..=i].ends_with(WORD))
-    })
 }
 
 fn simple(id: &str, severity: Severity, message: String, table: String, line: u32) -> Finding {
