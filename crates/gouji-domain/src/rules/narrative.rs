@@ -202,10 +202,6 @@ fn quoted_cell<'a>(
     if !js || f.direction.is_some() {
         return None;
     }
-    let label = r.label(f);
-    if r.label_has(f, kw!("上年")) || label.contains('较') || label.contains('比') {
-        return None;
-    }
     let class = match classes.get_mut(f.section) {
         Some(Some(c)) => *c,
         Some(slot) => {
@@ -215,6 +211,15 @@ fn quoted_cell<'a>(
         }
         None => 0,
     };
+    // Outside the classified sections only «…(类)» labels quote a cell: skip the fold for the
+    // rest (folding maps «類» to «类» and never introduces either).
+    if class == 0 && !has(&f.label, "类") && !has(&f.label, "類") {
+        return None;
+    }
+    let label = r.label(f);
+    if r.label_has(f, kw!("上年")) || label.contains('较') || label.contains('比') {
+        return None;
+    }
     let h = Class(class);
     // "三公" 经费 预算/决算 by item.
     if h.has(SANGONG) {
