@@ -95,6 +95,8 @@ pub struct CodeLists {
     functional: HashMap<String, CodeEntry>,
     class_by_name: HashMap<String, String>,
     economic: HashMap<String, CodeEntry>,
+    /// Economic code → `fold(name)`, for matching narrative labels against 款 names.
+    economic_folded: HashMap<String, String>,
     econ_by_name: Vec<(String, CodeEntry)>,
 }
 
@@ -145,6 +147,7 @@ impl CodeLists {
             functional.entry(e.code.clone()).or_insert(e);
         }
         let mut economic = HashMap::new();
+        let mut economic_folded = HashMap::new();
         let mut econ_by_name = Vec::new();
         for r in csv_rows(include_str!(
             "../data/dept_economic_codes_from_seed_table06.csv"
@@ -154,13 +157,16 @@ impl CodeLists {
                 name: r[2].to_string(),
                 level: level_of(r[1]),
             };
-            econ_by_name.push((crate::parse::text::fold(&e.name), e.clone()));
+            let folded = crate::parse::text::fold(&e.name);
+            economic_folded.insert(e.code.clone(), folded.clone());
+            econ_by_name.push((folded, e.clone()));
             economic.insert(e.code.clone(), e);
         }
         CodeLists {
             functional,
             class_by_name,
             economic,
+            economic_folded,
             econ_by_name,
         }
     }
@@ -173,6 +179,11 @@ impl CodeLists {
     /// Name of an economic code, when known.
     pub fn economic_name(&self, code: &str) -> Option<&str> {
         self.economic.get(code).map(|e| e.name.as_str())
+    }
+
+    /// `fold` of the name of an economic code, when known.
+    pub fn economic_name_folded(&self, code: &str) -> Option<&str> {
+        self.economic_folded.get(code).map(String::as_str)
     }
 
     /// The functional 类 code for a printed 类 name («卫生健康支出» → 210).

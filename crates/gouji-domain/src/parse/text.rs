@@ -28,6 +28,23 @@ pub(crate) fn has(hay: &str, needle: &str) -> bool {
     })
 }
 
+/// `hay.rfind(needle)` for short texts and needles, without building a searcher: the last
+/// occurrence's byte offset, found from the end by the needle's last byte (as [`has`]).
+pub(crate) fn rfind_short(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some((&last, init)) = n.split_last() else {
+        return Some(h.len());
+    };
+    let tail = h.get(init.len()..)?;
+    memchr::memrchr_iter(last, tail).find(|&p| {
+        h[p..p + init.len()]
+            .iter()
+            .rev()
+            .zip(init.iter().rev())
+            .all(|(a, b)| a == b)
+    })
+}
+
 /// «年度» as bytes, for [`year_mentions`].
 static YEAR_WORD: LazyLock<memchr::memmem::Finder<'static>> =
     LazyLock::new(|| memchr::memmem::Finder::new("年度"));
@@ -366,6 +383,23 @@ pub fn lines(text: &str) -> impl Iterator<Item = &str> {
 mod tests {
     use super::*;
     use crate::model::YearMention;
+
+    #[test]
+    fn rfind_short_agrees_with_rfind() {
+        let hay = "公务用车运行维护费1.00万元，公务接待费0.95万元，公务用车购置费0万元";
+        for needle in [
+            "公务用车",
+            "公务接待",
+            "万元",
+            "费",
+            "因公出国",
+            "",
+            "元，公",
+        ] {
+            assert_eq!(rfind_short(hay, needle), hay.rfind(needle), "{needle}");
+        }
+        assert_eq!(rfind_short("费", "公务接待费"), None);
+    }
 
     #[test]
     fn year_mentions_find_every_four_digit_year_with_its_line() {

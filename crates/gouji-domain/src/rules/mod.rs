@@ -207,28 +207,36 @@ pub fn rounding_bound(n: usize) -> Decimal {
     Decimal::new(5, 3) * Decimal::from(n as u64 + 1)
 }
 
-/// Formats an amount for a message («2,781.88»).
+/// Formats an amount for a message («2,781.88», «-0.40»): the decimal as printed (scale kept),
+/// with thousands separators. Builds the digits directly from the mantissa: messages are built
+/// for every finding, and `Decimal`'s `Display` costs several times more.
 pub(crate) fn fmt(v: Decimal) -> String {
-    let s = v.to_string();
-    let (sign, body) = match s.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", s.as_str()),
-    };
-    let (digits, frac) = match body.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (body, None),
-    };
-    let mut out = String::with_capacity(s.len() + digits.len() / 3 + 1);
-    out.push_str(sign);
-    for (i, ch) in digits.bytes().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+    let scale = v.scale() as usize;
+    let mut mantissa = v.mantissa().unsigned_abs();
+    // Digits, least significant first (a u128 mantissa has at most 39).
+    let mut digits = [0u8; 40];
+    let mut n = 0;
+    while mantissa > 0 || n <= scale {
+        digits[n] = b'0' + (mantissa % 10) as u8;
+        mantissa /= 10;
+        n += 1;
+    }
+    let int_len = n - scale;
+    let mut out = String::with_capacity(n + int_len / 3 + 2);
+    if v.is_sign_negative() && !v.is_zero() {
+        out.push('-');
+    }
+    for i in 0..int_len {
+        if i > 0 && (int_len - i) % 3 == 0 {
             out.push(',');
         }
-        out.push(char::from(ch));
+        out.push(char::from(digits[n - 1 - i]));
     }
-    if let Some(f) = frac {
+    if scale > 0 {
         out.push('.');
-        out.push_str(f);
+        for i in (0..scale).rev() {
+            out.push(char::from(digits[i]));
+        }
     }
     out
 }
@@ -249,5 +257,44 @@ pub(crate) fn location_at(table: &str, row: &str, column: &str, fact: Option<&Fa
         line: fact.map(|f| f.source.line).unwrap_or(0),
         text: fact.map(|f| f.source.text.clone()).unwrap_or_default(),
         ..Location::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fmt;
+    use rust_decimal::Decimal;
+
+    #[test]
+    fn fmt_prints_the_decimal_with_thousands_separators() {
+        let cases = [
+            ("2781.88", "2,781.88"),
+            ("19.52", "19.52"),
+            ("-0.40", "-0.40"),
+            ("0.00", "0.00"),
+            ("0", "0"),
+            ("4.00", "4.00"),
+            ("41304.99", "41,304.99"),
+            ("-1234567.5", "-1,234,567.5"),
+            ("100", "100"),
+            ("1000", "1,000"),
+            ("0.005", "0.005"),
+            ("-0.01", "-0.01"),
+            ("939.0870", "939.0870"),
+        ];
+        for (input, want) in cases {
+            let v: Decimal = input.parse().unwrap();
+            assert_eq!(fmt(v), want, "{input}");
+        }
+        // Whatever the value, it reads back as itself once the separators are removed.
+        for v in [
+            Decimal::MAX,
+            Decimal::MIN,
+            Decimal::new(-5, 28),
+            Decimal::new(123, 0),
+        ] {
+            let back: Decimal = fmt(v).replace(',', "").parse().unwrap();
+            assert_eq!(back, v);
+        }
     }
 }

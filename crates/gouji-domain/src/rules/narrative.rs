@@ -7,7 +7,7 @@ use super::{FactIndex, Finding, Location, Severity, fmt};
 use crate::amount::{MeasureUnit, round_half_up};
 use crate::codes;
 use crate::model::{Direction, Figure, FigureKind};
-use crate::parse::text::{fold, has};
+use crate::parse::text::{fold, has, rfind_short};
 
 pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
     (
@@ -194,7 +194,7 @@ fn section_class(h: &Folded<'_>) -> u8 {
 fn quoted_cell<'a>(
     r: &FactIndex<'a>,
     f: &Figure,
-    econ_names: &mut Option<Vec<(String, &'a str)>>,
+    econ_names: &mut Option<Vec<(&'static str, &'a str)>>,
     classes: &mut [Option<u8>],
 ) -> Option<(&'static str, &'a str, &'static str)> {
     // Every quoted cell below is a 决算 table cell.
@@ -238,7 +238,7 @@ fn quoted_cell<'a>(
         ];
         let item = items
             .iter()
-            .filter_map(|(k, col)| s.rfind(k).map(|pos| (pos, *col)))
+            .filter_map(|(k, col)| rfind_short(&s, k).map(|pos| (pos, *col)))
             .max_by_key(|(pos, _)| *pos)?;
         let row = if is_budget { "预算数" } else { "决算数" };
         return Some(("公开09", row, item.1));
@@ -257,15 +257,15 @@ fn quoted_cell<'a>(
                 .filter(|fact| fact.row.len() == 5)
                 .filter_map(|fact| {
                     codes::lists()
-                        .economic_name(&fact.row)
+                        .economic_name_folded(&fact.row)
                         .filter(|name| name.chars().count() >= 2)
-                        .map(|name| (fold(name), fact.row.as_str()))
+                        .map(|name| (name, fact.row.as_str()))
                 })
                 .collect()
         });
         return names
             .iter()
-            .find(|(name, _)| label.ends_with(name.as_str()))
+            .find(|(name, _)| label.ends_with(*name))
             .map(|(_, row)| ("公开06", *row, "决算数"));
     }
     if h.has(OVERVIEW) {
