@@ -129,24 +129,37 @@ fn fold_char(ch: char) -> Option<char> {
 }
 
 /// The first character at or after byte `from` that [`fold_char`] changes, with its offset. Scans
-/// the UTF-8 bytes directly (the text is mostly ASCII digits and three-byte CJK characters) and
-/// looks each code point up in [`FOLDS`].
+/// the UTF-8 bytes directly (the text is mostly ASCII digits and three-byte CJK characters):
+/// ASCII bytes are tested against a constant mask, other code points looked up in [`FOLDS`].
 fn next_change(s: &str, from: usize) -> Option<(usize, char)> {
     let b = s.as_bytes();
     let folds = &*FOLDS;
     let mut i = from;
-    while i < b.len() {
-        let x = b[i];
-        let (u, len) = if x < 0x80 {
-            (u32::from(x), 1)
-        } else if x < 0xE0 {
+    while let Some(&x) = b.get(i) {
+        if x < 0x80 {
+            if ASCII_FOLDS & (1u128 << x) != 0 {
+                return Some((i, char::from(x)));
+            }
+            i += 1;
+            continue;
+        }
+        // `s` is valid UTF-8, so a lead byte is followed by its continuation bytes.
+        let (u, len) = if x < 0xE0 {
             let y = b.get(i + 1).copied().unwrap_or(0);
             ((u32::from(x & 0x1F) << 6) | u32::from(y & 0x3F), 2)
         } else if x < 0xF0 {
-            let y = b.get(i + 1).copied().unwrap_or(0);
-            let z = b.get(i + 2).copied().unwrap_or(0);
-            let u = (u32::from(x & 0x0F) << 12) | (u32::from(y & 0x3F) << 6) | u32::from(z & 0x3F);
-            (u, 3)
+            let (y, z) = match b.get(i + 1..i + 3) {
+                Some(&[y, z]) => (y, z),
+                _ => (0, 0),
+            };
+            let hi = (u32::from(x & 0x0F) << 6) | u32::from(y & 0x3F);
+            // One word of FOLDS covers the 64 code points sharing the lead and second byte.
+            let word = folds[hi as usize];
+            if word == 0 {
+                i += 3;
+                continue;
+            }
+            ((hi << 6) | u32::from(z & 0x3F), 3)
         } else {
             // Four-byte sequences (outside the BMP) never fold.
             i += 4;
@@ -159,6 +172,10 @@ fn next_change(s: &str, from: usize) -> Option<(usize, char)> {
     }
     None
 }
+
+/// The ASCII characters [`fold_char`] changes, one bit per byte value (checked by the
+/// `fold_bitmap_matches_fold_char` test).
+const ASCII_FOLDS: u128 = (1 << b' ') | (1 << b'\t') | (1 << b'"') | (1 << b'\'') | (1 << b'*');
 
 /// One bit per Basic Multilingual Plane code point: set when [`fold_char`] changes it. Nothing
 /// outside the BMP folds (checked by the `fold_bitmap_matches_fold_char` test).
