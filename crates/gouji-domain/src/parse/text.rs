@@ -10,39 +10,65 @@ use std::sync::LazyLock;
 /// prefilter favours, and nothing has to be built per call. At most `needle.len()` bytes are
 /// compared per candidate, so the cost stays linear in `hay`.
 pub(crate) fn has(hay: &str, needle: &str) -> bool {
-    let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    let Some((&last, init)) = n.split_last() else {
-        return true;
-    };
-    let Some(tail) = h.get(init.len()..) else {
-        return false;
-    };
-    // `p` indexes `tail`, so the candidate occurrence is `h[p..p + n.len()]`. Comparing from the
-    // end exits on the first differing byte, without a call into memcmp.
-    memchr::memchr_iter(last, tail).any(|p| {
-        h[p..p + init.len()]
-            .iter()
-            .rev()
-            .zip(init.iter().rev())
-            .all(|(a, b)| a == b)
-    })
+    match Candidates::new(hay, needle) {
+        Candidates::Empty => true,
+        Candidates::Search(c) => memchr::memchr_iter(c.last, c.tail()).any(|p| c.matches_at(p)),
+        Candidates::TooShort => false,
+    }
 }
 
 /// `hay.rfind(needle)` for short texts and needles, without building a searcher: the last
 /// occurrence's byte offset, found from the end by the needle's last byte (as [`has`]).
 pub(crate) fn rfind_short(hay: &str, needle: &str) -> Option<usize> {
-    let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    let Some((&last, init)) = n.split_last() else {
-        return Some(h.len());
-    };
-    let tail = h.get(init.len()..)?;
-    memchr::memrchr_iter(last, tail).find(|&p| {
-        h[p..p + init.len()]
+    match Candidates::new(hay, needle) {
+        Candidates::Empty => Some(hay.len()),
+        Candidates::Search(c) => memchr::memrchr_iter(c.last, c.tail()).find(|&p| c.matches_at(p)),
+        Candidates::TooShort => None,
+    }
+}
+
+/// The shared part of [`has`] and [`rfind_short`]: positions of the needle's last byte in the
+/// haystack's tail are candidates for an occurrence starting at that position.
+enum Candidates<'a> {
+    Empty,
+    TooShort,
+    Search(Search<'a>),
+}
+
+struct Search<'a> {
+    hay: &'a [u8],
+    /// The needle without its last byte.
+    init: &'a [u8],
+    last: u8,
+}
+
+impl<'a> Candidates<'a> {
+    fn new(hay: &'a str, needle: &'a str) -> Self {
+        let (hay, n) = (hay.as_bytes(), needle.as_bytes());
+        match n.split_last() {
+            None => Candidates::Empty,
+            Some(_) if n.len() > hay.len() => Candidates::TooShort,
+            Some((&last, init)) => Candidates::Search(Search { hay, init, last }),
+        }
+    }
+}
+
+impl Search<'_> {
+    /// Where the needle's last byte may stand: position `p` here is an occurrence at `hay[p..]`.
+    fn tail(&self) -> &[u8] {
+        &self.hay[self.init.len()..]
+    }
+
+    /// Whether the needle starts at `p`, given that its last byte is in place. Compares from the
+    /// end and exits on the first differing byte, without a call into memcmp.
+    #[inline]
+    fn matches_at(&self, p: usize) -> bool {
+        self.hay[p..p + self.init.len()]
             .iter()
             .rev()
-            .zip(init.iter().rev())
+            .zip(self.init.iter().rev())
             .all(|(a, b)| a == b)
-    })
+    }
 }
 
 /// «年度» as bytes, for [`year_mentions`].
