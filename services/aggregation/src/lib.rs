@@ -291,9 +291,8 @@ impl Aggregation {
                 kind.label()
             )));
         }
-        let consolidation = tokio::task::spawn_blocking(move || consolidator.finish())
-            .await
-            .map_err(|e| status::internal("consolidation task", e))?;
+        let consolidation =
+            gouji_runtime::cpu::run("consolidation task", move || consolidator.finish()).await?;
 
         // 3. Validate the consolidated report like any other.
         let validated = self

@@ -180,9 +180,10 @@ impl Ingestion {
             Some(pb::submit_report_request::Input::Document(bytes)) => {
                 let parsed = {
                     let bytes = bytes.clone();
-                    tokio::task::spawn_blocking(move || gouji_domain::parse_document(&bytes))
-                        .await
-                        .map_err(|e| status::internal("parse task", e))?
+                    gouji_runtime::cpu::run("parse task", move || {
+                        gouji_domain::parse_document(&bytes)
+                    })
+                    .await?
                 };
                 let report = parsed.map_err(|e| status::parse_error("document", &e))?;
                 if report.kind != kind {

@@ -90,9 +90,8 @@ impl ValidationService for Validator {
     ) -> Result<Response<ValidateReportResponse>, Status> {
         let req = request.into_inner();
         // Parsing and rules are CPU work: keep them off the I/O threads.
-        let resp = tokio::task::spawn_blocking(move || validate_request(req))
-            .await
-            .map_err(|e| gouji_runtime::status::internal("validation task", e))??;
+        let resp =
+            gouji_runtime::cpu::run("validation task", move || validate_request(req)).await??;
         tracing::info!(
             valid = resp.valid,
             errors = resp.error_count,
