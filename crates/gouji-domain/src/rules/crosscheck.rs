@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 
 use super::index::kw;
 use super::{Context, FactIndex, Finding, Location, Severity, fmt};
-use crate::model::{FigureKind, Scope, UnitType};
+use crate::model::{Figure, FigureKind, Scope, UnitType};
 use crate::parse::text::has;
 
 pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
@@ -104,6 +104,39 @@ fn push(
     out.push(Finding::new(
         id, severity, message, locations, expected, actual, None,
     ));
+}
+
+/// A narrative figure that must equal the 公开10 统计数 of `row` (`cell`): a finding pointing at
+/// the figure (the suspect) and the cell when it does not. `message` is only built for a finding.
+#[allow(clippy::too_many_arguments)]
+fn figure_vs_cell(
+    r: &FactIndex<'_>,
+    out: &mut Vec<Finding>,
+    id: &str,
+    severity: Severity,
+    f: &Figure,
+    row: &str,
+    cell_value: Decimal,
+    message: impl FnOnce() -> String,
+) {
+    if f.value.is_none_or(|x| x == cell_value) {
+        return;
+    }
+    let figure = Location {
+        line: f.source.line,
+        text: f.source.text.clone(),
+        suspect: true,
+        ..Location::default()
+    };
+    push(
+        out,
+        id,
+        severity,
+        message(),
+        vec![figure, cell(r, "公开10", row, "统计数")],
+        Some(cell_value),
+        f.value,
+    );
 }
 
 pub(super) fn check(r: &FactIndex<'_>, ctx: &Context, out: &mut Vec<Finding>) {
@@ -235,61 +268,48 @@ pub(super) fn check(r: &FactIndex<'_>, ctx: &Context, out: &mut Vec<Finding>) {
             .iter()
             .filter(|f| f.kind == FigureKind::Count && r.label_has(f, kw!("保有量")))
         {
-            if f.value.is_some_and(|x| x != v) {
-                push(
-                    out,
-                    "NR-09",
-                    Severity::Warning,
-                    format!(
-                        "“{}{}”与公开10 车辆数合计 {} 辆不一致",
-                        f.label, f.printed, v
-                    ),
-                    vec![
-                        Location {
-                            line: f.source.line,
-                            text: f.source.text.clone(),
-                            suspect: true,
-                            ..Location::default()
-                        },
-                        cell(r, "公开10", "车辆数合计", "统计数"),
-                    ],
-                    Some(v),
-                    f.value,
-                );
-            }
+            let message = || {
+                format!(
+                    "“{}{}”与公开10 车辆数合计 {} 辆不一致",
+                    f.label, f.printed, v
+                )
+            };
+            figure_vs_cell(
+                r,
+                out,
+                "NR-09",
+                Severity::Warning,
+                f,
+                "车辆数合计",
+                v,
+                message,
+            );
         }
     }
     // NR-12: 政府采购 narrative total against 公开10.
-    if let Some(total) = r.value("公开10", "政府采购合计", "统计数") {
-        if let Some(f) = r
+    if let Some(total) = r.value("公开10", "政府采购合计", "统计数")
+        && let Some(f) = r
             .figures
             .iter()
             .find(|f| f.kind == FigureKind::Amount && r.label_has(f, kw!("政府采购支出总额")))
-        {
-            if f.value.is_some_and(|x| x != total) {
-                push(
-                    out,
-                    "NR-12",
-                    Severity::Error,
-                    format!(
-                        "情况说明政府采购支出总额{}与公开10 政府采购合计 {} 万元不一致",
-                        f.printed,
-                        fmt(total)
-                    ),
-                    vec![
-                        Location {
-                            line: f.source.line,
-                            text: f.source.text.clone(),
-                            suspect: true,
-                            ..Location::default()
-                        },
-                        cell(r, "公开10", "政府采购合计", "统计数"),
-                    ],
-                    Some(total),
-                    f.value,
-                );
-            }
-        }
+    {
+        let message = || {
+            format!(
+                "情况说明政府采购支出总额{}与公开10 政府采购合计 {} 万元不一致",
+                f.printed,
+                fmt(total)
+            )
+        };
+        figure_vs_cell(
+            r,
+            out,
+            "NR-12",
+            Severity::Error,
+            f,
+            "政府采购合计",
+            total,
+            message,
+        );
     }
     operating_expenses(r, unit_type, out);
     project_tables(r, out);
