@@ -119,7 +119,15 @@ pub fn free_port() -> u16 {
 
 /// Starts `gouji-validation` on `listen` (port 0 = any).
 pub async fn start_validation(listen: &str) -> anyhow::Result<ServiceProcess> {
-    ServiceProcess::start("gouji-validation", &["--listen", listen], &[], true).await
+    start_validation_with_env(listen, &[]).await
+}
+
+/// As [`start_validation`], with extra environment variables (e.g. `OTEL_*`).
+pub async fn start_validation_with_env(
+    listen: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<ServiceProcess> {
+    ServiceProcess::start("gouji-validation", &["--listen", listen], env, true).await
 }
 
 /// Starts `gouji-ingestion` on any port against `database_url` and the validation service
@@ -127,6 +135,15 @@ pub async fn start_validation(listen: &str) -> anyhow::Result<ServiceProcess> {
 pub async fn start_ingestion(
     database_url: &str,
     validation_url: &str,
+) -> anyhow::Result<ServiceProcess> {
+    start_ingestion_with_env(database_url, validation_url, &[]).await
+}
+
+/// As [`start_ingestion`], with extra environment variables (e.g. `OTEL_*`).
+pub async fn start_ingestion_with_env(
+    database_url: &str,
+    validation_url: &str,
+    env: &[(&str, &str)],
 ) -> anyhow::Result<ServiceProcess> {
     ServiceProcess::start(
         "gouji-ingestion",
@@ -140,7 +157,7 @@ pub async fn start_ingestion(
             "--revalidate-interval-ms",
             "200",
         ],
-        &[],
+        env,
         true,
     )
     .await

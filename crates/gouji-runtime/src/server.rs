@@ -1,12 +1,28 @@
-//! Server harness: binds, registers health and reflection, serves until SIGTERM/SIGINT.
+//! Server harness: binds, registers health and reflection, serves until SIGTERM/SIGINT; and the
+//! channels services call each other over. Both ends carry trace context
+//! ([`crate::telemetry::grpc`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tonic::server::NamedService;
-use tonic::transport::server::{Router, TcpIncoming};
+use tonic::transport::Channel;
+use tonic::transport::server::TcpIncoming;
 use tonic_health::server::HealthReporter;
+use tower_layer::{Identity, Stack};
+
+use crate::telemetry::grpc::{ClientTrace, ServerTraceLayer};
+
+/// The server builder every service uses: tonic's, with [`ServerTraceLayer`] around every
+/// service (one span per call, child of the caller's trace).
+pub type Builder = tonic::transport::Server<Stack<ServerTraceLayer, Identity>>;
+
+/// A router made from a [`Builder`].
+pub type Router = tonic::transport::server::Router<Stack<ServerTraceLayer, Identity>>;
+
+/// A channel to another Gouji service whose calls carry the caller's trace context.
+pub type ServiceChannel = ClientTrace<Channel>;
 
 /// Explicit limits every service applies.
 #[derive(Debug, Clone, Copy)]
@@ -38,8 +54,9 @@ pub const HTTP2_STREAM_WINDOW: u32 = 1 << 20;
 /// HTTP/2 flow-control window per connection (bytes), shared by the streams in flight.
 pub const HTTP2_CONNECTION_WINDOW: u32 = 8 << 20;
 
-/// A server builder with the standard settings (timeout, keepalive, nodelay, HTTP/2 windows).
-pub fn builder(limits: Limits) -> tonic::transport::Server {
+/// A server builder with the standard settings (timeout, keepalive, nodelay, HTTP/2 windows)
+/// and a server span per call.
+pub fn builder(limits: Limits) -> Builder {
     tonic::transport::Server::builder()
         .timeout(limits.request_timeout)
         .concurrency_limit_per_connection(limits.concurrency_per_connection)
@@ -47,6 +64,7 @@ pub fn builder(limits: Limits) -> tonic::transport::Server {
         .initial_stream_window_size(HTTP2_STREAM_WINDOW)
         .initial_connection_window_size(HTTP2_CONNECTION_WINDOW)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .layer(ServerTraceLayer)
 }
 
 /// A client endpoint for another Gouji service with the same transport settings as the servers
@@ -57,6 +75,13 @@ pub fn client_endpoint(url: &str) -> Result<tonic::transport::Endpoint, tonic::t
         .tcp_nodelay(true)
         .initial_stream_window_size(HTTP2_STREAM_WINDOW)
         .initial_connection_window_size(HTTP2_CONNECTION_WINDOW))
+}
+
+/// A lazily connecting channel to the Gouji service at `url` ([`client_endpoint`] settings)
+/// that opens a client span per call and sends its trace context along. Every
+/// service-to-service client is built on one.
+pub fn service_channel(url: &str) -> Result<ServiceChannel, tonic::transport::Error> {
+    Ok(ClientTrace::new(client_endpoint(url)?.connect_lazy()))
 }
 
 /// The router every service starts from: [`builder`] with health and reflection added. The

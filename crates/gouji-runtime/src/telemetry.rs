@@ -1,9 +1,14 @@
 //! Tracing setup: logs to stderr, and spans to an OTLP/gRPC collector when
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set (off otherwise).
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set (off otherwise). W3C trace context travels between the
+//! services in the `traceparent` metadata of every call ([`grpc`]), so that one request through
+//! several services is one trace.
+
+pub mod grpc;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -32,8 +37,10 @@ pub fn otlp_provider(service: &'static str, endpoint: &str) -> anyhow::Result<Sd
         .build())
 }
 
-/// Installs the global subscriber. Call once, inside the tokio runtime.
+/// Installs the global subscriber and the W3C trace-context propagator. Call once, inside the
+/// tokio runtime.
 pub fn init(service: &'static str) -> TelemetryGuard {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let provider = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
         .ok()
         .filter(|s| !s.is_empty())

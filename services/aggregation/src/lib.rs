@@ -30,9 +30,8 @@ use gouji_proto::ingestion::v1::ingestion_service_client::IngestionServiceClient
 use gouji_proto::ingestion::v1::{ListUnitsRequest, StreamReportsRequest, ValidationState};
 use gouji_proto::validation::v1::validation_service_client::ValidationServiceClient;
 use gouji_proto::validation::v1::{ReportContext, ValidateReportRequest, validate_report_request};
-use gouji_runtime::server::Limits;
+use gouji_runtime::server::{Limits, ServiceChannel, service_channel};
 use gouji_runtime::status::{self, BadRequest};
-use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
 /// Explicit limits of the aggregation API.
@@ -59,19 +58,16 @@ impl Default for AggregationLimits {
 /// Clients of the two services the aggregation depends on; connect lazily.
 #[derive(Clone)]
 pub struct Upstreams {
-    ingestion: IngestionServiceClient<Channel>,
-    validation: ValidationServiceClient<Channel>,
+    ingestion: IngestionServiceClient<ServiceChannel>,
+    validation: ValidationServiceClient<ServiceChannel>,
 }
 
 impl Upstreams {
     pub fn lazy(ingestion_url: &str, validation_url: &str) -> anyhow::Result<Self> {
-        let channel = |url: &str| -> anyhow::Result<Channel> {
-            Ok(gouji_runtime::server::client_endpoint(url)?.connect_lazy())
-        };
         Ok(Upstreams {
-            ingestion: IngestionServiceClient::new(channel(ingestion_url)?)
+            ingestion: IngestionServiceClient::new(service_channel(ingestion_url)?)
                 .max_decoding_message_size(64 << 20),
-            validation: ValidationServiceClient::new(channel(validation_url)?)
+            validation: ValidationServiceClient::new(service_channel(validation_url)?)
                 .max_decoding_message_size(64 << 20)
                 .max_encoding_message_size(64 << 20),
         })

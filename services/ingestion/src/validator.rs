@@ -8,8 +8,8 @@ use gouji_domain::rules::Finding;
 use gouji_proto::convert;
 use gouji_proto::validation::v1::validation_service_client::ValidationServiceClient;
 use gouji_proto::validation::v1::{ReportContext, ValidateReportRequest, validate_report_request};
+use gouji_runtime::server::ServiceChannel;
 use gouji_store::{RevisionRecord, Store, ValidationState};
-use tonic::transport::Channel;
 
 /// What the validation service said about one revision.
 #[derive(Debug, Clone)]
@@ -23,14 +23,14 @@ pub struct Verdict {
 /// service starts (and accepts submissions) while validation is down.
 #[derive(Clone)]
 pub struct ValidationClient {
-    client: ValidationServiceClient<Channel>,
+    client: ValidationServiceClient<ServiceChannel>,
     timeout: Duration,
 }
 
 impl ValidationClient {
     /// A client of the service at `url` (`http://host:port`); `timeout` bounds each call.
     pub fn lazy(url: &str, timeout: Duration, max_message_bytes: usize) -> anyhow::Result<Self> {
-        let channel = gouji_runtime::server::client_endpoint(url)?.connect_lazy();
+        let channel = gouji_runtime::server::service_channel(url)?;
         Ok(ValidationClient {
             client: ValidationServiceClient::new(channel)
                 .max_decoding_message_size(max_message_bytes)
