@@ -536,3 +536,86 @@ async fn sigterm_flushes_buffered_spans() {
         summary(&receiver.spans())
     );
 }
+
+/// A submission is validated once: while SubmitReport validates the revision it just stored
+/// (still «pending» in the store until the verdict is recorded), ingestion's background loop,
+/// here ticking every millisecond, must not validate the same revision a second time. Seen in
+/// the traces before the fix: about half the submissions were parsed and checked twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_is_validated_once() {
+    let Some(document) = seed(0) else {
+        return;
+    };
+    let Some(db) = Database::create(Backend::Sqlite).await else {
+        return;
+    };
+    let (receiver, endpoint) = Receiver::start().await;
+    let env = otel_env(&endpoint, "100");
+    let validation = start_validation_with_env("127.0.0.1:0", &env)
+        .await
+        .unwrap();
+    let validation_url = validation.url();
+    let ingestion = ServiceProcess::start(
+        "gouji-ingestion",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &db.url,
+            "--validation-url",
+            &validation_url,
+            "--revalidate-interval-ms",
+            "1",
+        ],
+        &env,
+        true,
+    )
+    .await
+    .unwrap();
+    let mut client = ingestion_client(&ingestion.url()).await.unwrap();
+    gouji_tests::register(
+        &mut client,
+        "141125",
+        "柳林县医疗保险服务中心",
+        rpb::UnitType::Institution,
+        "",
+    )
+    .await
+    .unwrap();
+    let ack = client
+        .submit_report(SubmitReportRequest {
+            unit_code: "141125".into(),
+            year: 2024,
+            kind: FA,
+            input: Some(submit_report_request::Input::Document(document)),
+            idempotency_key: String::new(),
+            consolidated: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ack.validation_state, ValidationState::Validated as i32);
+    wait_for(&receiver, |spans| {
+        spans
+            .iter()
+            .any(|e| e.is(VALIDATION, VALIDATE, SpanKind::Server))
+    })
+    .await;
+    // Give a stray second validation (from the loop) time to finish and be exported: several
+    // batch delays, and hundreds of loop rounds.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let spans = receiver.spans();
+    let validations = spans
+        .iter()
+        .filter(|e| e.is(VALIDATION, VALIDATE, SpanKind::Server))
+        .count();
+    assert_eq!(
+        validations,
+        1,
+        "ValidateReport calls for one submission; spans:\n{}",
+        summary(&spans)
+    );
+    ingestion.stop().await.unwrap();
+    validation.stop().await.unwrap();
+    db.drop_async().await;
+}

@@ -443,6 +443,18 @@ impl Store {
         }
     }
 
+    /// Whether revision `id` still waits for its validation (false for an unknown id).
+    pub async fn is_pending(&self, id: i64) -> Result<bool> {
+        let sql = "SELECT validation_state FROM revisions WHERE id = $1";
+        let state: Option<String> = with_pool!(self, read, |pool| {
+            sqlx::query_scalar(sql)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(state.as_deref() == Some("pending"))
+    }
+
     /// The submitted document of a revision, when one was sent.
     pub async fn document(&self, id: i64) -> Result<Option<Vec<u8>>> {
         let sql = "SELECT document FROM revisions WHERE id = $1";

@@ -359,6 +359,11 @@ both_backends!(validation_results_are_recorded, |store| {
         .unwrap()
         .into_record();
     assert_eq!(store.pending(10).await.unwrap().len(), 1);
+    assert!(store.is_pending(rec.id).await.unwrap());
+    assert!(
+        !store.is_pending(rec.id + 1_000).await.unwrap(),
+        "unknown id"
+    );
     let finding = Finding {
         rule_id: "NR-01".into(),
         severity: Severity::Error,
@@ -380,6 +385,7 @@ both_backends!(validation_results_are_recorded, |store| {
         .await
         .unwrap();
     assert!(store.pending(10).await.unwrap().is_empty());
+    assert!(!store.is_pending(rec.id).await.unwrap());
     let got = store
         .get_revision("610726002", 2024, ReportKind::FinalAccounts, false, None)
         .await

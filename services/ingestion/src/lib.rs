@@ -379,6 +379,10 @@ impl IngestionService for Ingestion {
         request: Request<pb::SubmitReportRequest>,
     ) -> Result<Response<pb::SubmitReportResponse>, Status> {
         let (new, _unit) = self.prepare(request.into_inner()).await?;
+        // Held until the verdict is recorded, so that the background loop leaves this
+        // revision to this call (`None`: a retry of the same submission is in flight, and that
+        // call validates it; this one replays).
+        let claim = self.validation.claim(&new.idempotency_key);
         let outcome = self
             .store
             .submit(&new)
@@ -388,9 +392,14 @@ impl IngestionService for Ingestion {
         let outcome = match outcome {
             SubmitOutcome::Stored(mut rec) => {
                 tracing::info!(report = %rec.report_id(), revision = rec.revision, "stored");
-                if let Some(v) =
-                    validator::validate_and_record(&self.store, &self.validation, &rec).await
-                {
+                let verdict = match &claim {
+                    Some(claim) => {
+                        validator::validate_and_record(&self.store, &self.validation, &rec, claim)
+                            .await
+                    }
+                    None => None,
+                };
+                if let Some(v) = verdict {
                     rec.state = ValidationState::Validated;
                     rec.valid = Some(v.valid);
                     rec.catalog_version = Some(v.catalog_version);

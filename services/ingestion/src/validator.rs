@@ -1,6 +1,15 @@
 //! The ingestion service's view of the validation service: a gRPC client with a deadline, and
 //! the background loop that validates revisions stored while validation was unavailable.
+//!
+//! A revision is validated by at most one task of this process at a time ([`InFlight`]): a
+//! SubmitReport call claims its idempotency key before it stores the revision and holds it
+//! until the verdict is recorded; the background loop skips claimed keys and, once it holds a
+//! claim itself, re-reads the state (its list may be older than the verdict). So a document is
+//! not parsed and checked twice, and a submission validated in its own call is acknowledged as
+//! validated.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use gouji_domain::model::UnitType;
@@ -25,6 +34,45 @@ pub struct Verdict {
 pub struct ValidationClient {
     client: ValidationServiceClient<ServiceChannel>,
     timeout: Duration,
+    in_flight: InFlight,
+}
+
+/// Idempotency keys of the revisions this process is storing or validating right now.
+#[derive(Clone, Default)]
+struct InFlight(Arc<Mutex<HashSet<String>>>);
+
+impl InFlight {
+    fn keys(&self) -> MutexGuard<'_, HashSet<String>> {
+        // The set stays consistent even if a holder panicked: insert/remove are single steps.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Claims `key` until the returned guard drops; `None` when another task holds it.
+    fn claim(&self, key: &str) -> Option<Claim> {
+        self.keys().insert(key.to_string()).then(|| Claim {
+            set: self.clone(),
+            key: key.to_string(),
+        })
+    }
+
+    #[cfg(test)]
+    fn contains(&self, key: &str) -> bool {
+        self.keys().contains(key)
+    }
+}
+
+/// A revision being stored or validated by one task; released on drop, whatever the outcome.
+pub struct Claim {
+    set: InFlight,
+    key: String,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.set.keys().remove(&self.key);
+    }
 }
 
 impl ValidationClient {
@@ -36,7 +84,14 @@ impl ValidationClient {
                 .max_decoding_message_size(max_message_bytes)
                 .max_encoding_message_size(max_message_bytes),
             timeout,
+            in_flight: InFlight::default(),
         })
+    }
+
+    /// Claims the submission with this idempotency key for the calling task (see the module
+    /// docs); `None` while another task of this process holds it.
+    pub fn claim(&self, idempotency_key: &str) -> Option<Claim> {
+        self.in_flight.claim(idempotency_key)
     }
 
     /// Validates a stored revision: its original document when there is one (so findings
@@ -75,12 +130,14 @@ impl ValidationClient {
     }
 }
 
-/// Validates `rec` and records the verdict. Returns the updated state; on any failure of the
-/// validation service the revision simply stays pending (it is already stored).
+/// Validates `rec` and records the verdict; the caller holds `rec`'s [`Claim`]. Returns the
+/// verdict; on any failure of the validation service the revision simply stays pending (it is
+/// already stored).
 pub async fn validate_and_record(
     store: &Store,
     client: &ValidationClient,
     rec: &RevisionRecord,
+    _claim: &Claim,
 ) -> Option<Verdict> {
     let document = if rec.has_document {
         match store.document(rec.id).await {
@@ -149,10 +206,46 @@ pub async fn revalidate_pending(store: Store, client: ValidationClient, interval
         };
         for rec in pending {
             debug_assert_eq!(rec.state, ValidationState::Pending);
-            if validate_and_record(&store, &client, &rec).await.is_none() {
+            // A SubmitReport call is validating it right now: its verdict is on the way.
+            let Some(claim) = client.claim(&rec.idempotency_key) else {
+                continue;
+            };
+            // The list may predate a verdict recorded since by the task that held the claim.
+            match store.is_pending(rec.id).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, id = rec.id, "cannot read revision state");
+                    break;
+                }
+            }
+            if validate_and_record(&store, &client, &rec, &claim)
+                .await
+                .is_none()
+            {
                 // The service is still down: try again next round.
                 break;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InFlight;
+
+    #[test]
+    fn a_submission_is_claimed_by_one_task_until_released() {
+        let set = InFlight::default();
+        let first = set.claim("k7").expect("free");
+        assert!(set.claim("k7").is_none(), "claimed twice");
+        assert!(set.contains("k7"));
+        assert!(
+            set.claim("k8").is_some(),
+            "another submission is independent"
+        );
+        drop(first);
+        assert!(!set.contains("k7"));
+        assert!(set.claim("k7").is_some(), "free again after release");
     }
 }
