@@ -117,15 +117,7 @@ async fn hierarchy_and_seed_reports(backend: Backend) {
     let mut client = ingestion_client(&ingestion.url()).await.unwrap();
 
     register_ningqiang(&mut client).await.unwrap();
-    gouji_tests::register(
-        &mut client,
-        "141125",
-        "柳林县医疗保险服务中心",
-        rpb::UnitType::Institution,
-        "",
-    )
-    .await
-    .unwrap();
+    gouji_tests::register_liulin(&mut client).await.unwrap();
     let tree = client
         .list_units(ListUnitsRequest {
             root_code: "610726".into(),
@@ -305,15 +297,7 @@ async fn pending_survives_kill(backend: Backend) {
     let validation_url = format!("http://127.0.0.1:{port}");
     let ingestion = start_ingestion(&db.url, &validation_url).await.unwrap();
     let mut client = ingestion_client(&ingestion.url()).await.unwrap();
-    gouji_tests::register(
-        &mut client,
-        "141125",
-        "柳林县医疗保险服务中心",
-        rpb::UnitType::Institution,
-        "",
-    )
-    .await
-    .unwrap();
+    gouji_tests::register_liulin(&mut client).await.unwrap();
     let ack = client
         .submit_report(submit_doc("141125", s0, false, "s0-2024"))
         .await

@@ -128,6 +128,26 @@ impl Receiver {
     }
 }
 
+/// Registers seed S0's unit and submits S0 to `ingestion`; the acknowledgement says
+/// «validated»: ingestion called ValidateReport while handling SubmitReport.
+async fn submit_s0(ingestion: &ServiceProcess, document: Vec<u8>) {
+    let mut client = ingestion_client(&ingestion.url()).await.unwrap();
+    gouji_tests::register_liulin(&mut client).await.unwrap();
+    let ack = client
+        .submit_report(SubmitReportRequest {
+            unit_code: "141125".into(),
+            year: 2024,
+            kind: FA,
+            input: Some(submit_report_request::Input::Document(document)),
+            idempotency_key: String::new(),
+            consolidated: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ack.validation_state, ValidationState::Validated as i32);
+}
+
 /// The environment that turns OTLP export on, towards `endpoint`, with batches sent every
 /// `delay_ms` (the SDK reads `OTEL_BSP_SCHEDULE_DELAY`; its default is 5 s).
 fn otel_env<'a>(endpoint: &'a str, delay_ms: &'a str) -> [(&'static str, &'a str); 3] {
@@ -294,30 +314,7 @@ impl Stack {
         let ingestion = start_ingestion_with_env(&db.url, &validation.url(), &env)
             .await
             .unwrap();
-        let mut client = ingestion_client(&ingestion.url()).await.unwrap();
-        gouji_tests::register(
-            &mut client,
-            "141125",
-            "柳林县医疗保险服务中心",
-            rpb::UnitType::Institution,
-            "",
-        )
-        .await
-        .unwrap();
-        let ack = client
-            .submit_report(SubmitReportRequest {
-                unit_code: "141125".into(),
-                year: 2024,
-                kind: FA,
-                input: Some(submit_report_request::Input::Document(document.clone())),
-                idempotency_key: String::new(),
-                consolidated: false,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        // Validated in the call: ingestion called ValidateReport while handling SubmitReport.
-        assert_eq!(ack.validation_state, ValidationState::Validated as i32);
+        submit_s0(&ingestion, document.clone()).await;
         Some(Stack {
             receiver,
             endpoint,
@@ -572,29 +569,7 @@ async fn a_submission_is_validated_once() {
     )
     .await
     .unwrap();
-    let mut client = ingestion_client(&ingestion.url()).await.unwrap();
-    gouji_tests::register(
-        &mut client,
-        "141125",
-        "柳林县医疗保险服务中心",
-        rpb::UnitType::Institution,
-        "",
-    )
-    .await
-    .unwrap();
-    let ack = client
-        .submit_report(SubmitReportRequest {
-            unit_code: "141125".into(),
-            year: 2024,
-            kind: FA,
-            input: Some(submit_report_request::Input::Document(document)),
-            idempotency_key: String::new(),
-            consolidated: false,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(ack.validation_state, ValidationState::Validated as i32);
+    submit_s0(&ingestion, document).await;
     wait_for(&receiver, |spans| {
         spans
             .iter()

@@ -251,6 +251,18 @@ pub async fn register_ningqiang(
     Ok(())
 }
 
+/// 柳林县医疗保险服务中心, the 事业 unit (code 141125) whose 2024 决算 is seed S0.
+pub async fn register_liulin(client: &mut IngestionServiceClient<Channel>) -> anyhow::Result<()> {
+    register(
+        client,
+        "141125",
+        "柳林县医疗保险服务中心",
+        rpb::UnitType::Institution,
+        "",
+    )
+    .await
+}
+
 /// The seed directory: `$GOUJI_SEEDS`, else `../shared/seeds` beside the repository.
 pub fn seeds_dir() -> PathBuf {
     match std::env::var_os("GOUJI_SEEDS") {
