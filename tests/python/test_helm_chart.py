@@ -240,6 +240,17 @@ def test_overrides_reach_every_service():
     assert of_kind(docs, "ServiceAccount") == {}
 
 
+def test_cpu_workers_reach_only_the_service_they_are_set_for():
+    docs = manifests(render({"validation": {"cpuWorkers": 3}}))
+    env = {
+        name: {e["name"]: e.get("value") for e in container(d)["env"]}
+        for name, d in of_kind(docs, "Deployment").items()
+    }
+    assert env["gouji-validation"]["GOUJI_CPU_WORKERS"] == "3"
+    assert "GOUJI_CPU_WORKERS" not in env["gouji-ingestion"]
+    assert "GOUJI_CPU_WORKERS" not in env["gouji-aggregation"]
+
+
 def test_render_fails_without_any_database():
     with pytest.raises(helm.HelmError, match="database.url"):
         render({"database": {"url": "", "existingSecret": ""}})

@@ -113,6 +113,9 @@ Deployment of one service. Takes (dict "root" $ "component" "ingestion" "args" (
 {{- with $root.Values.otel.endpoint }}
 {{- $env = append $env (dict "name" "OTEL_EXPORTER_OTLP_ENDPOINT" "value" (toString .)) }}
 {{- end }}
+{{- with $v.cpuWorkers }}
+{{- $env = append $env (dict "name" "GOUJI_CPU_WORKERS" "value" (toString .)) }}
+{{- end }}
 {{- $env = concat $env (default (list) .env) (default (list) $v.extraEnv) }}
 {{- $args := concat (list "--listen" (printf "0.0.0.0:%d" $port)) (default (list) .args) (default (list) $v.extraArgs) }}
 {{- $volumes := concat (list (dict "name" "tmp" "emptyDir" (dict "sizeLimit" "64Mi"))) (default (list) .volumes) }}
