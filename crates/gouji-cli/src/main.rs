@@ -5,11 +5,6 @@
 //! - `gouji submit / units / reports / aggregate` — talk to the running services;
 //! - `gouji demo` — the main job end to end on loopback with SQLite.
 
-/// mimalloc instead of the system allocator: the parser and the rules allocate many small strings,
-/// and glibc's allocator costs ≈ 20–30 % of validation time (docs/benchmarks-validation.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod demo;
 mod remote;
 mod render;

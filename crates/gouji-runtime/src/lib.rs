@@ -1,9 +1,17 @@
 //! Shared service plumbing for the Gouji binaries: telemetry, the one place that maps errors to
 //! gRPC status codes, a server harness (health, reflection, limits, graceful shutdown), and the
 //! CPU gate every CPU-bound request step goes through (`cpu`).
+//!
+//! It also sets the global allocator of everything built on it (the three services, the `gouji`
+//! CLI, their benches and the end-to-end tests): mimalloc. The parser, the protobuf decoder and
+//! the rules allocate many small strings, and glibc's allocator cost 20–30 % of validation time
+//! (docs/benchmarks-validation.md).
 
 pub mod cpu;
 pub mod process;
 pub mod server;
 pub mod status;
 pub mod telemetry;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -1,10 +1,5 @@
 //! `gouji-aggregation`: the aggregation gRPC service binary (部门汇总).
 
-/// mimalloc instead of the system allocator: the parser and the rules allocate many small strings,
-/// and glibc's allocator costs ≈ 20–30 % of validation time (docs/benchmarks-validation.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::Parser;
 use gouji_aggregation::{Aggregation, AggregationLimits, Upstreams};
 use gouji_proto::aggregation::v1::aggregation_service_server::AggregationServiceServer;

@@ -12,11 +12,6 @@
 //! ```
 //! Knobs: `GOUJI_BENCH_SUBMISSIONS` (default 400), `GOUJI_BENCH_CLIENTS` (default 16).
 
-/// mimalloc instead of the system allocator: the parser and the rules allocate many small strings,
-/// and glibc's allocator costs ≈ 20–30 % of validation time (docs/benchmarks-validation.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -20,11 +20,6 @@
 //!     [--secs 10] [--concurrency 64] [--connections 4] [--warmup 2]
 //! ```
 
-/// mimalloc instead of the system allocator: the parser and the rules allocate many small strings,
-/// and glibc's allocator costs ≈ 20–30 % of validation time (docs/benchmarks-validation.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -7,11 +7,6 @@
 //! GOUJI_SEEDS=/path/to/seeds cargo run --release -p gouji-validation --example stages [secs]
 //! ```
 
-/// mimalloc instead of the system allocator: the parser and the rules allocate many small strings,
-/// and glibc's allocator costs ≈ 20–30 % of validation time (docs/benchmarks-validation.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

@@ -1,10 +1,5 @@
 //! `gouji-validation`: the validation gRPC service binary.
 
-/// mimalloc instead of the system allocator: the parser and the rules allocate many small strings,
-/// and glibc's allocator costs ≈ 20–30 % of validation time (docs/benchmarks-validation.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::Parser;
 use gouji_proto::validation::v1::validation_service_server::ValidationServiceServer;
 use gouji_runtime::server::{self, Limits};
