@@ -82,14 +82,14 @@ impl Database {
 
     /// Drops a PostgreSQL database (the SQLite directory goes with `self`).
     pub async fn drop_async(self) {
-        if let Some((admin, name)) = &self.pg {
-            if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(admin).await {
-                let _ = sqlx::Executor::execute(
-                    &mut conn,
-                    sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")),
-                )
-                .await;
-            }
+        if let Some((admin, name)) = &self.pg
+            && let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(admin).await
+        {
+            let _ = sqlx::Executor::execute(
+                &mut conn,
+                sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")),
+            )
+            .await;
         }
     }
 }

@@ -71,11 +71,7 @@ struct Submitted {
 /// Draws `[ 3/10] ███░░░░ name` on a terminal, one plain line per file otherwise.
 fn progress(done: usize, total: usize, name: &str) {
     let width = 24;
-    let filled = if total == 0 {
-        width
-    } else {
-        done * width / total
-    };
+    let filled = (done * width).checked_div(total).unwrap_or(width);
     if std::io::stderr().is_terminal() {
         eprint!(
             "\r[{done:>3}/{total}] {}{} {:<40}",

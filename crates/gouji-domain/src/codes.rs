@@ -221,13 +221,12 @@ impl CodeLists {
         if candidates.is_empty() {
             return None;
         }
-        if let Some(lei) = current_lei {
-            if let Some(e) = candidates
+        if let Some(lei) = current_lei
+            && let Some(e) = candidates
                 .iter()
                 .find(|e| e.level == Level::Kuan && e.code.starts_with(lei))
-            {
-                return Some(&e.code);
-            }
+        {
+            return Some(&e.code);
         }
         candidates
             .iter()

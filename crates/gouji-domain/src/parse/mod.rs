@@ -128,10 +128,11 @@ fn parse_text(text: &str) -> Result<Report, ParseError> {
             end == lines.len(),
         );
         let mut table = read.table;
-        if table.empty_reason.is_none() && read.facts.is_empty() {
-            if let Some(reason) = toc.get(&table.id) {
-                table.empty_reason = Some(reason.clone());
-            }
+        if table.empty_reason.is_none()
+            && read.facts.is_empty()
+            && let Some(reason) = toc.get(&table.id)
+        {
+            table.empty_reason = Some(reason.clone());
         }
         report.facts.extend(read.facts);
         report.unplaced.extend(read.unplaced);
@@ -292,10 +293,10 @@ fn fill_identity(lines: &[Line], family: &Family, report: &mut Report) {
         .filter(|l| l.text.contains('年'))
     {
         for cap in YEAR_RE.captures_iter(l.text) {
-            if let Ok(y) = cap[1].parse::<i32>() {
-                if (2000..=2100).contains(&y) {
-                    *years.entry(y).or_default() += 1;
-                }
+            if let Ok(y) = cap[1].parse::<i32>()
+                && (2000..=2100).contains(&y)
+            {
+                *years.entry(y).or_default() += 1;
             }
         }
     }

@@ -144,10 +144,9 @@ fn match_number(line: &Line, family: &Family) -> Option<String> {
         && !rest.starts_with("单位")
         && !rest.starts_with('(')
         && match_title(line, family).is_none()
+        && rest.chars().count() > 2
     {
-        if rest.chars().count() > 2 {
-            return None;
-        }
+        return None;
     }
     id_from_number(caps.get(1)?.as_str(), family)
 }
@@ -450,10 +449,9 @@ pub(crate) fn read_table(
         if let Some(c) = has(l.text, "单位")
             .then(|| UNIT_RE.captures(l.text))
             .flatten()
+            && let Some(u) = MeasureUnit::from_label(&c[1])
         {
-            if let Some(u) = MeasureUnit::from_label(&c[1]) {
-                unit = u;
-            }
+            unit = u;
         }
         if let Some(c) = (has(l.text, "名称") || has(l.text, "编制"))
             .then(|| ENTITY_RE.captures(l.text))
@@ -497,20 +495,19 @@ pub(crate) fn read_table(
         Layout::Sangong => read_sangong(&mut r, &body),
         Layout::Items => read_items(&mut r, &body),
     }
-    if at_eof && !after_note {
-        if let Some(last) = body.iter().rev().find(|l| is_body_line(l)) {
-            if r.facts.last().is_some_and(|f| f.source.line == last.no)
-                && last.cells.len() < expected_width(tpl)
-            {
-                r.unplaced.push(unplaced(
-                    last,
-                    format!(
-                        "{}: document ends inside the table; the last row looks cut off",
-                        tpl.id
-                    ),
-                ));
-            }
-        }
+    if at_eof
+        && !after_note
+        && let Some(last) = body.iter().rev().find(|l| is_body_line(l))
+        && r.facts.last().is_some_and(|f| f.source.line == last.no)
+        && last.cells.len() < expected_width(tpl)
+    {
+        r.unplaced.push(unplaced(
+            last,
+            format!(
+                "{}: document ends inside the table; the last row looks cut off",
+                tpl.id
+            ),
+        ));
     }
     if empty_reason.is_some() && !r.facts.is_empty() && r.facts.iter().any(|f| !f.value.is_zero()) {
         // A table that states it is empty but prints amounts: keep both, the rules flag it.
@@ -684,12 +681,11 @@ fn coded_row(
     let c0 = cells.first().copied().unwrap_or("");
     let c1 = cells.get(1).copied().unwrap_or("");
     let is_total = |s: &str| matches!(fold_cow(s).as_ref(), "合计" | "总计" | "本年合计");
-    if three {
-        if let Some(idx) = cells.iter().take(4).position(|c| !c.is_empty()) {
-            if is_total(cells[idx]) {
-                return Some(("合计".into(), "合计".into(), (idx + 1).max(4)));
-            }
-        }
+    if three
+        && let Some(idx) = cells.iter().take(4).position(|c| !c.is_empty())
+        && is_total(cells[idx])
+    {
+        return Some(("合计".into(), "合计".into(), (idx + 1).max(4)));
     }
     if is_total(c0) || (c0.is_empty() && is_total(c1)) {
         let start = if is_total(c0)

@@ -295,20 +295,19 @@ pub fn strip_ordinal(s: &str) -> &str {
         .take_while(|&c| chinese_num(c))
         .map(char::len_utf8)
         .sum();
-    if n > 0 {
-        if let Some(rest) = t[n..].strip_prefix('、') {
-            return rest.trim_start();
-        }
+    if n > 0
+        && let Some(rest) = t[n..].strip_prefix('、')
+    {
+        return rest.trim_start();
     }
     // (一) （一） (1)
     for (open, close) in [('(', ')'), ('（', '）')] {
-        if let Some(rest) = t.strip_prefix(open) {
-            if let Some(end) = rest.find(close) {
-                let inner = &rest[..end];
-                if !inner.is_empty() && inner.chars().all(|c| chinese_num(c) || c.is_ascii_digit())
-                {
-                    return rest[end + close.len_utf8()..].trim_start();
-                }
+        if let Some(rest) = t.strip_prefix(open)
+            && let Some(end) = rest.find(close)
+        {
+            let inner = &rest[..end];
+            if !inner.is_empty() && inner.chars().all(|c| chinese_num(c) || c.is_ascii_digit()) {
+                return rest[end + close.len_utf8()..].trim_start();
             }
         }
     }
@@ -326,10 +325,10 @@ pub fn strip_ordinal(s: &str) -> &str {
         }
     }
     // ①…⑳
-    if let Some(c) = t.chars().next() {
-        if ('①'..='⑳').contains(&c) {
-            return t[c.len_utf8()..].trim_start();
-        }
+    if let Some(c) = t.chars().next()
+        && ('①'..='⑳').contains(&c)
+    {
+        return t[c.len_utf8()..].trim_start();
     }
     t
 }

@@ -144,21 +144,22 @@ pub(super) fn check(r: &FactIndex<'_>, ctx: &Context, out: &mut Vec<Finding>) {
     // JS06-4: «——» cells with amounts cannot happen in the model (a dash is not an amount), but a
     // 309/311 amount in a Shanxi 公开06 can.
     for row in ["309", "311"] {
-        if let Some(v) = r.value("公开06", row, "决算数") {
-            if !v.is_zero() && r.family == "shanxi-js" {
-                push(
-                    out,
-                    "JS06-4",
-                    Severity::Error,
-                    format!(
-                        "公开06 {row} 基本建设类支出不得在基本支出中列支，现为 {} 万元",
-                        fmt(v)
-                    ),
-                    vec![cell(r, "公开06", row, "决算数")],
-                    Some(Decimal::ZERO),
-                    Some(v),
-                );
-            }
+        if let Some(v) = r.value("公开06", row, "决算数")
+            && !v.is_zero()
+            && r.family == "shanxi-js"
+        {
+            push(
+                out,
+                "JS06-4",
+                Severity::Error,
+                format!(
+                    "公开06 {row} 基本建设类支出不得在基本支出中列支，现为 {} 万元",
+                    fmt(v)
+                ),
+                vec![cell(r, "公开06", row, "决算数")],
+                Some(Decimal::ZERO),
+                Some(v),
+            );
         }
     }
     // JS06-5: social insurance codes against functional 项 of 基本支出.
@@ -248,18 +249,19 @@ pub(super) fn check(r: &FactIndex<'_>, ctx: &Context, out: &mut Vec<Finding>) {
             })
             .and_then(|f| f.value)
     });
-    if let Some(upkeep) = r.value("公开09", "决算数", "公务用车运行维护费") {
-        if !upkeep.is_zero() && vehicles.is_some_and(|v| v.is_zero()) {
-            push(
-                out,
-                "JS09-4",
-                Severity::Warning,
-                format!("公务用车运行维护费决算 {} 万元，但车辆数为 0", fmt(upkeep)),
-                vec![cell(r, "公开09", "决算数", "公务用车运行维护费")],
-                None,
-                Some(upkeep),
-            );
-        }
+    if let Some(upkeep) = r.value("公开09", "决算数", "公务用车运行维护费")
+        && !upkeep.is_zero()
+        && vehicles.is_some_and(|v| v.is_zero())
+    {
+        push(
+            out,
+            "JS09-4",
+            Severity::Warning,
+            format!("公务用车运行维护费决算 {} 万元，但车辆数为 0", fmt(upkeep)),
+            vec![cell(r, "公开09", "决算数", "公务用车运行维护费")],
+            None,
+            Some(upkeep),
+        );
     }
     // NR-09: 公务用车保有量 in the 三公 narrative.
     if let Some(v) = r.value("公开10", "车辆数合计", "统计数") {
@@ -363,22 +365,22 @@ fn operating_expenses(r: &FactIndex<'_>, unit_type: Option<UnitType>, out: &mut 
     let Some(op) = op.filter(|v| !v.is_zero()) else {
         return;
     };
-    if let Some(p) = public {
-        if op > p {
-            push(
-                out,
-                id,
-                Severity::Error,
-                format!(
-                    "机关运行经费 {} 万元超过公用经费合计 {} 万元",
-                    fmt(op),
-                    fmt(p)
-                ),
-                vec![op_loc.clone()],
-                Some(p),
-                Some(op),
-            );
-        }
+    if let Some(p) = public
+        && op > p
+    {
+        push(
+            out,
+            id,
+            Severity::Error,
+            format!(
+                "机关运行经费 {} 万元超过公用经费合计 {} 万元",
+                fmt(op),
+                fmt(p)
+            ),
+            vec![op_loc.clone()],
+            Some(p),
+            Some(op),
+        );
     }
     match (unit_type, r.scope) {
         (Some(UnitType::Institution), Scope::Unit) => push(

@@ -227,7 +227,7 @@ pub(crate) fn fmt(v: Decimal) -> String {
         out.push('-');
     }
     for i in 0..int_len {
-        if i > 0 && (int_len - i) % 3 == 0 {
+        if i > 0 && (int_len - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(char::from(digits[n - 1 - i]));

@@ -383,6 +383,7 @@ fn quoted_amounts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
 
 /// Compares a stated percentage with the recomputed one (half-up, 2 dp). `detail` (what was
 /// computed, and the other locations) is only called when there is a finding.
+#[allow(clippy::too_many_arguments)]
 fn compare_rate(
     r: &FactIndex<'_>,
     id: &str,
@@ -596,10 +597,10 @@ fn whole_for<'a>(
         if let Some(g) = amounts().find(|g| has(&r.label(g), noun)) {
             return g.value.map(|v| (v, Whole::Figure(g)));
         }
-        if noun.contains("总额") {
-            if let Some(g) = amounts().find(|g| r.label_has(g, kw!("总额"))) {
-                return g.value.map(|v| (v, Whole::Figure(g)));
-            }
+        if noun.contains("总额")
+            && let Some(g) = amounts().find(|g| r.label_has(g, kw!("总额")))
+        {
+            return g.value.map(|v| (v, Whole::Figure(g)));
         }
         return None;
     }

@@ -181,19 +181,19 @@ pub(super) fn check(report: &FactIndex<'_>, out: &mut Vec<Finding>) {
         if let (Some(v), Some(t)) = (
             report.value("公开04", "本年支出合计", fund_col),
             report.table(table),
-        ) {
-            if !v.is_zero() && report.facts_of(table).next().is_none() {
-                out.push(simple(
-                    "G-04",
-                    Severity::Error,
-                    format!(
-                        "公开04 {fund_col} 支出为 {}，但 {table} 为空表",
-                        super::fmt(v)
-                    ),
-                    table.to_string(),
-                    t.line,
-                ));
-            }
+        ) && !v.is_zero()
+            && report.facts_of(table).next().is_none()
+        {
+            out.push(simple(
+                "G-04",
+                Severity::Error,
+                format!(
+                    "公开04 {fund_col} 支出为 {}，但 {table} 为空表",
+                    super::fmt(v)
+                ),
+                table.to_string(),
+                t.line,
+            ));
         }
     }
     // G-06 garbled years (found by the parser: `Report::year_mentions`).
