@@ -10,6 +10,7 @@ use super::index::FxMap;
 use super::{FactIndex, Finding, Severity, fmt, location_at, rounding_bound};
 use crate::amount::MeasureUnit;
 use crate::codes::{self, Level};
+use crate::model::Fact;
 
 /// One declarative rule.
 #[derive(Debug, Clone, Deserialize)]
@@ -231,11 +232,18 @@ struct Term<'a> {
     table: &'a str,
     row: &'a str,
     column: &'a str,
+    /// +1 or −1.
     sign: Decimal,
 }
 
 /// Checks `total = Σ terms` and records a finding when it does not hold. `context` is only
 /// formatted when there is a finding.
+/// `sign · v` for a term's sign (always ±1), without a decimal multiplication.
+#[inline]
+fn signed(sign: Decimal, v: Decimal) -> Decimal {
+    if sign.is_sign_negative() { -v } else { v }
+}
+
 fn check_sum(
     ix: &FactIndex<'_>,
     rule: &IdentityRule,
@@ -254,14 +262,14 @@ fn check_sum(
         }
     };
     let total_fact = home.and_then(|e| e.get(total.row, total.column));
-    let mut sum = Decimal::ZERO;
-    let mut n = 0;
-    for t in terms {
-        if let Some(f) = lookup(t) {
-            sum += t.sign * f.value;
-            n += 1;
-        }
-    }
+    // The printed (non-blank) terms with their facts, looked up once for the sum and the
+    // locations.
+    let found: Vec<(&Term<'_>, &Fact)> = terms
+        .iter()
+        .filter_map(|t| lookup(t).map(|f| (t, f)))
+        .collect();
+    let sum: Decimal = found.iter().map(|(t, f)| signed(t.sign, f.value)).sum();
+    let n = found.len();
     let actual = total_fact.map(|f| f.value).unwrap_or(Decimal::ZERO);
     if total_fact.is_none() && n == 0 {
         return;
@@ -289,10 +297,8 @@ fn check_sum(
         total.column,
         total_fact,
     ));
-    for t in terms {
-        if let Some(f) = lookup(t) {
-            locs.push(location_at(t.table, t.row, t.column, Some(f)));
-        }
+    for (t, f) in &found {
+        locs.push(location_at(t.table, t.row, t.column, Some(f)));
     }
     out.push(Finding {
         rule_id: rule.id.clone(),
@@ -442,7 +448,7 @@ fn check_rule<'a>(
                 let value = |ci: Option<usize>| ci.and_then(|ci| entry.at(ri, ci)).map(|f| f.value);
                 let sum: Decimal = pcs
                     .iter()
-                    .filter_map(|&(ci, sign)| value(ci).map(|v| sign * v))
+                    .filter_map(|&(ci, sign)| value(ci).map(|v| signed(sign, v)))
                     .sum();
                 if value(tc).unwrap_or_default() == sum {
                     continue;

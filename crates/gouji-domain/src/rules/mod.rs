@@ -212,14 +212,27 @@ pub fn rounding_bound(n: usize) -> Decimal {
 /// for every finding, and `Decimal`'s `Display` costs several times more.
 pub(crate) fn fmt(v: Decimal) -> String {
     let scale = v.scale() as usize;
-    let mut mantissa = v.mantissa().unsigned_abs();
-    // Digits, least significant first (a u128 mantissa has at most 39).
+    let mantissa = v.mantissa().unsigned_abs();
+    // Digits, least significant first (a u128 mantissa has at most 39). Amounts fit in a u64,
+    // whose division by 10 is a multiplication; u128 division is a library call.
     let mut digits = [0u8; 40];
     let mut n = 0;
-    while mantissa > 0 || n <= scale {
-        digits[n] = b'0' + (mantissa % 10) as u8;
-        mantissa /= 10;
-        n += 1;
+    match u64::try_from(mantissa) {
+        Ok(mut m) => {
+            while m > 0 || n <= scale {
+                digits[n] = b'0' + (m % 10) as u8;
+                m /= 10;
+                n += 1;
+            }
+        }
+        Err(_) => {
+            let mut m = mantissa;
+            while m > 0 || n <= scale {
+                digits[n] = b'0' + (m % 10) as u8;
+                m /= 10;
+                n += 1;
+            }
+        }
     }
     let int_len = n - scale;
     let mut out = String::with_capacity(n + int_len / 3 + 2);
