@@ -105,6 +105,16 @@ pub fn report_to_pb(r: &dm::Report) -> pb::Report {
                         label: x.label.clone(),
                         note: x.note.clone().unwrap_or_default(),
                         line: x.line,
+                        subtotal: x.subtotal,
+                    })
+                    .collect(),
+                entity: t.entity.clone().unwrap_or_default(),
+                dashes: t
+                    .dashes
+                    .iter()
+                    .map(|(row, column)| pb::DashCell {
+                        row: row.clone(),
+                        column: column.clone(),
                     })
                     .collect(),
             })
@@ -155,6 +165,25 @@ pub fn report_to_pb(r: &dm::Report) -> pb::Report {
                 line: u.line,
                 text: u.text.clone(),
                 reason: u.reason.clone(),
+            })
+            .collect(),
+        performance: r
+            .performance
+            .iter()
+            .map(|p| pb::PerformanceScore {
+                indicator: p.indicator.clone(),
+                weight: p.weight.to_string(),
+                score: p.score.to_string(),
+                line: p.line,
+            })
+            .collect(),
+        source_lines: r.lines.clone(),
+        year_mentions: r
+            .year_mentions
+            .iter()
+            .map(|m| pb::YearMention {
+                line: m.line,
+                year: m.year,
             })
             .collect(),
     }
@@ -224,11 +253,11 @@ pub fn report_from_pb(p: pb::Report) -> Result<dm::Report, Vec<FieldError>> {
                     label: x.label,
                     note: (!x.note.is_empty()).then_some(x.note),
                     line: x.line,
-                    subtotal: false,
+                    subtotal: x.subtotal,
                 })
                 .collect(),
-            dashes: vec![],
-            entity: None,
+            dashes: t.dashes.into_iter().map(|d| (d.row, d.column)).collect(),
+            entity: (!t.entity.is_empty()).then_some(t.entity),
         });
     }
     r.facts.reserve(p.facts.len());
@@ -302,6 +331,35 @@ pub fn report_from_pb(p: pb::Report) -> Result<dm::Report, Vec<FieldError>> {
             source: provenance(f.source),
         });
     }
+    for u in p.unplaced {
+        r.unplaced.push(dm::Unplaced {
+            line: u.line,
+            text: u.text,
+            reason: u.reason,
+        });
+    }
+    for (i, s) in p.performance.into_iter().enumerate() {
+        let weight = decimal(&s.weight, || format!("report.performance[{i}].weight"));
+        let score = decimal(&s.score, || format!("report.performance[{i}].score"));
+        match (weight, score) {
+            (Ok(weight), Ok(score)) => r.performance.push(dm::PerformanceScore {
+                indicator: s.indicator,
+                weight,
+                score,
+                line: s.line,
+            }),
+            (w, sc) => errors.extend(w.err().into_iter().chain(sc.err())),
+        }
+    }
+    r.lines = p.source_lines;
+    r.year_mentions = p
+        .year_mentions
+        .into_iter()
+        .map(|m| dm::YearMention {
+            line: m.line,
+            year: m.year,
+        })
+        .collect();
     if errors.is_empty() {
         Ok(r)
     } else {

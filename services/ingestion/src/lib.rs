@@ -394,8 +394,14 @@ impl IngestionService for Ingestion {
                 tracing::info!(report = %rec.report_id(), revision = rec.revision, "stored");
                 let verdict = match &claim {
                     Some(claim) => {
-                        validator::validate_and_record(&self.store, &self.validation, &rec, claim)
-                            .await
+                        validator::validate_and_record(
+                            &self.store,
+                            &self.validation,
+                            &rec,
+                            Some(&new.report),
+                            claim,
+                        )
+                        .await
                     }
                     None => None,
                 };

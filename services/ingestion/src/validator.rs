@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use gouji_domain::model::UnitType;
+use gouji_domain::model::{Report, UnitType};
 use gouji_domain::rules::Finding;
 use gouji_proto::convert;
 use gouji_proto::validation::v1::validation_service_client::ValidationServiceClient;
@@ -99,12 +99,17 @@ impl ValidationClient {
     pub async fn validate(
         &self,
         rec: &RevisionRecord,
-        document: Option<Vec<u8>>,
+        source: Source<'_>,
         unit_type: Option<UnitType>,
     ) -> Result<Verdict, tonic::Status> {
-        let input = match document {
-            Some(bytes) => validate_report_request::Input::Document(bytes),
-            None => validate_report_request::Input::Report(convert::report_to_pb(&rec.report)),
+        let input = match source {
+            Source::Document(bytes) => validate_report_request::Input::Document(bytes),
+            Source::Parsed(report) => {
+                validate_report_request::Input::Report(convert::report_to_pb(report))
+            }
+            Source::Stored => {
+                validate_report_request::Input::Report(convert::report_to_pb(&rec.report))
+            }
         };
         let mut request = tonic::Request::new(ValidateReportRequest {
             input: Some(input),
@@ -130,25 +135,51 @@ impl ValidationClient {
     }
 }
 
-/// Validates `rec` and records the verdict; the caller holds `rec`'s [`Claim`]. Returns the
-/// verdict; on any failure of the validation service the revision simply stays pending (it is
-/// already stored).
+/// What the validation service is sent for a revision.
+pub enum Source<'a> {
+    /// The original document (the service parses it again).
+    Document(Vec<u8>),
+    /// The report as this process parsed it from the document, source lines included: the wire
+    /// form is lossless, so the findings are those of the document (`gouji-proto`'s
+    /// `round_trip` test), without a second parse.
+    Parsed(&'a Report),
+    /// The stored structured report (submitted structured: no text to quote).
+    Stored,
+}
+
+/// Documents above this much text are sent as documents: their structured form (every fact and
+/// figure with its source text, plus the lines) would approach the message-size limits.
+const MAX_PARSED_TEXT: usize = 4 << 20;
+
+fn text_len(report: &Report) -> usize {
+    report.lines.iter().map(|l| l.len() + 1).sum()
+}
+
+/// Validates `rec` and records the verdict; the caller holds `rec`'s [`Claim`]. `parsed` is the
+/// report just parsed from the submitted document, when the caller has it (SubmitReport);
+/// otherwise the stored document is sent (the store keeps no source lines). Returns the verdict;
+/// on any failure of the validation service the revision simply stays pending (it is already
+/// stored).
 pub async fn validate_and_record(
     store: &Store,
     client: &ValidationClient,
     rec: &RevisionRecord,
+    parsed: Option<&Report>,
     _claim: &Claim,
 ) -> Option<Verdict> {
-    let document = if rec.has_document {
-        match store.document(rec.id).await {
-            Ok(d) => d,
+    let source = match parsed {
+        Some(report) if !report.lines.is_empty() && text_len(report) <= MAX_PARSED_TEXT => {
+            Source::Parsed(report)
+        }
+        _ if rec.has_document => match store.document(rec.id).await {
+            Ok(Some(d)) => Source::Document(d),
+            Ok(None) => Source::Stored,
             Err(e) => {
                 tracing::warn!(error = %e, id = rec.id, "cannot read stored document");
                 return None;
             }
-        }
-    } else {
-        None
+        },
+        _ => Source::Stored,
     };
     let unit_type = match store.get_unit(&rec.unit_code).await {
         Ok(u) => u.and_then(|u| u.unit_type),
@@ -157,7 +188,7 @@ pub async fn validate_and_record(
             return None;
         }
     };
-    let verdict = match client.validate(rec, document, unit_type).await {
+    let verdict = match client.validate(rec, source, unit_type).await {
         Ok(v) => v,
         Err(status) => {
             tracing::warn!(
@@ -219,7 +250,7 @@ pub async fn revalidate_pending(store: Store, client: ValidationClient, interval
                     break;
                 }
             }
-            if validate_and_record(&store, &client, &rec, &claim)
+            if validate_and_record(&store, &client, &rec, None, &claim)
                 .await
                 .is_none()
             {
