@@ -329,7 +329,13 @@ fn main() -> anyhow::Result<()> {
         let as_report: Vec<Bytes> = docs
             .iter()
             .filter_map(|d| gouji_domain::parse_document(d).ok())
-            .map(|r| validate(Input::Report(gouji_proto::convert::report_to_pb(&r)), true))
+            .map(|r| {
+                // As a platform that keeps tables, not documents, sends it: no source text.
+                let mut p = gouji_proto::convert::report_to_pb(&r);
+                p.source_lines.clear();
+                p.year_mentions.clear();
+                validate(Input::Report(p), true)
+            })
             .collect();
         let workloads = [
             Workload {

@@ -60,7 +60,11 @@ fn main() {
             .map(|d| {
                 let input = if structured {
                     let r = gouji_domain::parse_document(d).expect("seed parses");
-                    Input::Report(gouji_proto::convert::report_to_pb(&r))
+                    // As a platform that keeps tables, not documents, sends it: no source text.
+                    let mut p = gouji_proto::convert::report_to_pb(&r);
+                    p.source_lines.clear();
+                    p.year_mentions.clear();
+                    Input::Report(p)
                 } else {
                     Input::Document(d.clone())
                 };
