@@ -4,7 +4,9 @@
 //!   plus the 情况说明 (narrative) figures;
 //! - [`amount`]: exact decimal amounts and their units (元 / 万元);
 //! - [`codes`]: 支出功能分类 and 部门预算支出经济分类 code lists;
-//! - [`template`]: canonical table templates per template family, loaded from data files;
+//! - [`template`]: table templates of the seed families, loaded from data files;
+//! - [`catalog`]: canonical tables (what a table means) and the families read by the generic
+//!   reader (how a province prints them), loaded from data files;
 //! - [`parse`]: disclosure text → [`model::Report`];
 //! - [`rules`]: the 勾稽 rule catalog and its engine;
 //! - [`consolidate`]: rolling units up into a 部门汇总;
@@ -13,6 +15,7 @@
 //! Invariant: this crate knows nothing of tonic, prost or sqlx, and never uses floats for money.
 
 pub mod amount;
+pub mod catalog;
 pub mod codes;
 pub mod consolidate;
 pub mod model;

@@ -80,7 +80,8 @@ pub struct Provenance {
 /// One table cell: (canonical table, row key, column key) → amount.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fact {
-    /// Canonical table id: 公开01…公开10, 表1…表13.
+    /// Table id: a canonical table of the catalog (`income_expense_summary`, …) for families read
+    /// by the generic reader; 公开01…公开10 / 表1…表13 for the seed families' templates.
     pub table: String,
     /// Function/economic code or line-item key (e.g. 本年收入合计).
     pub row: String,
@@ -124,6 +125,15 @@ pub struct Table {
     /// The 部门名称/单位名称 printed on the table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entity: Option<String>,
+    /// Cells printed in an amount column that could not be read as a number («278l.88»), as
+    /// (row, column). A rule that needs one of them is not applicable («无法核对»); such a cell
+    /// is never taken as 0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<(String, String)>,
+    /// The table number as the family prints it («公开01», «表一», «5»), for display; `id`
+    /// is the canonical table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printed_number: Option<String>,
 }
 
 /// What a narrative figure measures.

@@ -41,6 +41,8 @@ fn table<'r>(r: &'r mut Report, id: &str) -> &'r mut Table {
             rows: vec![],
             dashes: vec![],
             entity: None,
+            unreadable: Vec::new(),
+            printed_number: None,
         });
     }
     r.tables.iter_mut().find(|t| t.id == id).expect("table")

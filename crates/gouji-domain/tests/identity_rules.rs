@@ -28,6 +28,8 @@ fn report_with(cells: &[(&str, &str, &str, Decimal)]) -> Report {
                 rows: vec![],
                 dashes: vec![],
                 entity: None,
+                unreadable: Vec::new(),
+                printed_number: None,
             });
         }
         r.facts.push(Fact {

@@ -117,6 +117,15 @@ pub fn report_to_pb(r: &dm::Report) -> pb::Report {
                         column: column.clone(),
                     })
                     .collect(),
+                unreadable: t
+                    .unreadable
+                    .iter()
+                    .map(|(row, column)| pb::DashCell {
+                        row: row.clone(),
+                        column: column.clone(),
+                    })
+                    .collect(),
+                printed_number: t.printed_number.clone().unwrap_or_default(),
             })
             .collect(),
         facts: r
@@ -258,6 +267,12 @@ pub fn report_from_pb(p: pb::Report) -> Result<dm::Report, Vec<FieldError>> {
                 .collect(),
             dashes: t.dashes.into_iter().map(|d| (d.row, d.column)).collect(),
             entity: (!t.entity.is_empty()).then_some(t.entity),
+            unreadable: t
+                .unreadable
+                .into_iter()
+                .map(|d| (d.row, d.column))
+                .collect(),
+            printed_number: (!t.printed_number.is_empty()).then_some(t.printed_number),
         });
     }
     r.facts.reserve(p.facts.len());
@@ -284,6 +299,8 @@ pub fn report_from_pb(p: pb::Report) -> Result<dm::Report, Vec<FieldError>> {
                 rows: vec![],
                 dashes: vec![],
                 entity: None,
+                unreadable: vec![],
+                printed_number: None,
             });
         }
         r.facts.push(dm::Fact {

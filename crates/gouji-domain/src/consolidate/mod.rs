@@ -1218,6 +1218,8 @@ impl Consolidator {
                 rows: row_labels,
                 dashes: Vec::new(),
                 entity: Some(self.department.name.clone()),
+                unreadable: Vec::new(),
+                printed_number: None,
             });
         }
         report.facts = out

@@ -9,6 +9,7 @@
 //! Anything it cannot place is reported in [`Report::unplaced`] with a reason; a document it
 //! cannot read at all is a [`ParseError`]. It never panics on any input.
 
+pub(crate) mod generic;
 pub mod narrative;
 pub mod tables;
 pub mod text;
@@ -20,7 +21,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::amount::MeasureUnit;
-use crate::model::{Report, ReportKind, Scope, Unplaced};
+use crate::catalog::{self, GenericFamily};
+use crate::model::{Report, ReportKind, Scope, Table, Unplaced};
 use crate::template::{self, Family, TableTemplate};
 use text::has;
 
@@ -96,8 +98,22 @@ fn parse_text(text: &str) -> Result<Report, ParseError> {
         cell_bounds.push(cell_store.len());
     }
     let lines = read_lines(text, &cleaned, &cell_store, &cell_bounds);
-    let family = choose_family(&lines);
-    let starts = tables::find_table_starts(&lines, family);
+    let mut report = match choose_family(&lines) {
+        Choice::Template(family) => read_with_template(&lines, family)?,
+        Choice::Generic(family, kind) => read_generic(&lines, family, kind)?,
+    };
+    report.performance = narrative::read_performance_scores(&lines);
+    fill_identity(&lines, &mut report);
+    report.lines = lines.iter().map(|l| l.raw.to_string()).collect();
+    report.year_mentions = text::year_mentions(text);
+    Ok(report)
+}
+
+/// Reads a document of a seed family with its table templates (`templates/*.toml`). TAB row
+/// runs outside those templates' tables (绩效自评表 and other tables the family file does not
+/// describe) are read as well, by their headers, as extra tables the template rules never name.
+fn read_with_template(lines: &[Line], family: &'static Family) -> Result<Report, ParseError> {
+    let starts = tables::find_table_starts(lines, family);
     if starts.is_empty() {
         return Err(ParseError::NoTables { lines: lines.len() });
     }
@@ -110,10 +126,10 @@ fn parse_text(text: &str) -> Result<Report, ParseError> {
     );
     let doc_unit = MeasureUnit::Wanyuan;
     let mut in_table = vec![false; lines.len()];
-    let toc = tables::read_toc_declarations(&lines, family);
+    let toc = tables::read_toc_declarations(lines, family);
     for (i, start) in starts.iter().enumerate() {
         let end = starts.get(i + 1).map(|s| s.line_idx).unwrap_or(lines.len());
-        let end = tables::region_end(&lines, start.line_idx, end);
+        let end = tables::region_end(lines, start.line_idx, end);
         for flag in &mut in_table[start.line_idx..end] {
             *flag = true;
         }
@@ -142,13 +158,96 @@ fn parse_text(text: &str) -> Result<Report, ParseError> {
         }
     }
     report.tables.sort_by_key(|t| table_order(family, &t.id));
-    narrative::read_narrative(&lines, &in_table, &mut report);
-    report.performance = narrative::read_performance_scores(&lines);
-    fill_identity(&lines, family, &mut report);
-    report.lines = lines.iter().map(|l| l.raw.to_string()).collect();
-    report.year_mentions = text::year_mentions(text);
+    narrative::read_narrative(lines, &in_table, &mut report);
+    // Extra tables: read for their figures; the narrative reader has already seen their lines.
+    for (start, end, title) in generic::loose_runs(lines, &in_table) {
+        let id = format!("uncatalogued@{}", lines[start].no);
+        let read = generic::read_region(&lines[start.saturating_sub(1)..end], &id, &title, None, doc_unit);
+        report.facts.extend(read.facts);
+        report.tables.push(read.table);
+    }
     Ok(report)
 }
+
+/// Reads a document by table meaning and header (families of `templates/families/`, or none).
+fn read_generic(
+    lines: &[Line],
+    family: Option<&'static GenericFamily>,
+    kind: ReportKind,
+) -> Result<Report, ParseError> {
+    let starts = generic::find_starts(lines, family);
+    let mut in_table = vec![false; lines.len()];
+    let mut report = Report::new(
+        String::new(),
+        0,
+        kind,
+        Scope::Unit,
+        family.map_or(UNKNOWN_FAMILY, |f| f.family.as_str()),
+    );
+    let doc_unit = MeasureUnit::Wanyuan;
+    for (i, start) in starts.iter().enumerate() {
+        let next = starts.get(i + 1).map_or(lines.len(), |s| s.line_idx);
+        let end = generic::body_end(lines, start.line_idx, next);
+        for flag in &mut in_table[start.line_idx..end] {
+            *flag = true;
+        }
+        let number = start
+            .number
+            .clone()
+            .or_else(|| family.and_then(|f| f.number_of(&start.canonical.id)).map(str::to_string));
+        let read = generic::read_region(
+            &lines[start.line_idx..end],
+            &start.canonical.id,
+            &start.title,
+            number,
+            doc_unit,
+        );
+        add_table(&mut report, read);
+    }
+    for (start, end, title) in generic::loose_runs(lines, &in_table) {
+        let canonical = catalog::classify_title(&text::fold(&title), family)
+            .filter(|t| report.table(&t.id).is_none());
+        let id = canonical.map_or_else(|| format!("uncatalogued@{}", lines[start].no), |t| t.id.clone());
+        let from = start.saturating_sub(1);
+        for flag in &mut in_table[from..end] {
+            *flag = true;
+        }
+        let read = generic::read_region(&lines[from..end], &id, &title, None, doc_unit);
+        add_table(&mut report, read);
+    }
+    if report.tables.is_empty() {
+        return Err(ParseError::NoTables { lines: lines.len() });
+    }
+    report.tables.sort_by_key(|t| (catalog::order(&t.id), t.line));
+    narrative::read_narrative(lines, &in_table, &mut report);
+    Ok(report)
+}
+
+/// Adds a table read by the generic reader; a table continued under a repeated title is merged
+/// into its first part.
+fn add_table(report: &mut Report, read: generic::Read) {
+    report.facts.extend(read.facts);
+    report.unplaced.extend(read.unplaced);
+    let t: Table = read.table;
+    match report.tables.iter_mut().find(|x| x.id == t.id) {
+        Some(first) => {
+            for r in t.rows {
+                if !first.rows.iter().any(|x| x.key == r.key) {
+                    first.rows.push(r);
+                }
+            }
+            first.dashes.extend(t.dashes);
+            first.unreadable.extend(t.unreadable);
+            if first.entity.is_none() {
+                first.entity = t.entity;
+            }
+        }
+        None => report.tables.push(t),
+    }
+}
+
+/// The family id of a document read with the catalog alone.
+pub const UNKNOWN_FAMILY: &str = "unknown";
 
 fn table_order(family: &Family, id: &str) -> usize {
     family
@@ -212,7 +311,17 @@ fn mark_watermarks(lines: &mut [Line]) {
     }
 }
 
-fn choose_family(lines: &[Line]) -> &'static Family {
+/// Which reader a document gets.
+enum Choice {
+    /// A seed family with its table templates.
+    Template(&'static Family),
+    /// The generic reader, with a family data file or none ("unknown").
+    Generic(Option<&'static GenericFamily>, ReportKind),
+}
+
+/// Picks the family whose cues the text holds most; a document with no family's cues is read by
+/// the generic reader as family "unknown" (never silently with another family's template).
+fn choose_family(lines: &[Line]) -> Choice {
     let head: String = lines
         .iter()
         .take(60)
@@ -237,13 +346,34 @@ fn choose_family(lines: &[Line]) -> &'static Family {
     let final_cues = head.matches("决算").count();
     let is_budget =
         budget_cues > final_cues && !head.contains("决算公开") && !head.contains("部门决算");
-    let families = template::families();
-    let best = families
+    let kind = if is_budget {
+        ReportKind::Budget
+    } else {
+        ReportKind::FinalAccounts
+    };
+    let template = template::families()
         .iter()
-        .filter(|f| (f.kind() == ReportKind::Budget) == is_budget)
-        .max_by_key(|f| f.cues.iter().filter(|c| all_has(&text::fold(c))).count());
-    best.or(families.first())
-        .expect("at least one template family is compiled in")
+        .filter(|f| f.kind() == kind)
+        .map(|f| (f, f.cues.iter().filter(|c| all_has(&text::fold(c))).count()))
+        .filter(|(_, n)| *n > 0)
+        .max_by_key(|(_, n)| *n);
+    let generic = catalog::families()
+        .iter()
+        .filter(|f| f.kind() == kind)
+        .map(|f| (f, f.cues.iter().filter(|c| all_has(c)).count()))
+        .filter(|(f, n)| *n >= f.min_cues)
+        .max_by_key(|(_, n)| *n);
+    match (template, generic) {
+        (Some((t, n)), Some((g, m))) => {
+            if m > n {
+                Choice::Generic(Some(g), kind)
+            } else {
+                Choice::Template(t)
+            }
+        }
+        (Some((t, _)), None) => Choice::Template(t),
+        (None, g) => Choice::Generic(g.map(|(g, _)| g), kind),
+    }
 }
 
 static YEAR_RE: LazyLock<Regex> =
@@ -254,7 +384,7 @@ static ENTITY_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Fills subject, year and scope from the tables' metadata and the title page.
-fn fill_identity(lines: &[Line], family: &Family, report: &mut Report) {
+fn fill_identity(lines: &[Line], report: &mut Report) {
     // Subject: the most common 部门名称/单位名称 printed on tables, else the first title line.
     let mut names: HashMap<String, usize> = HashMap::new();
     // Every label ENTITY_RE knows contains 名称 or 编制.
@@ -320,7 +450,6 @@ fn fill_identity(lines: &[Line], family: &Family, report: &mut Report) {
     } else {
         Scope::Unit
     };
-    let _ = family;
 }
 
 fn subject_from_title(t: &str) -> String {

@@ -527,6 +527,8 @@ pub(crate) fn read_table(
         rows: r.rows,
         dashes: r.dashes,
         entity,
+        unreadable: Vec::new(),
+        printed_number: None,
     };
     TableRead {
         table,

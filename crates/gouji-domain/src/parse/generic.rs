@@ -1,0 +1,775 @@
+//! The generic table reader: tables by meaning, columns from their headers.
+//!
+//! Used for every family described only by a data file in `templates/families/` and for
+//! documents of no known family. It works from what the document itself prints:
+//! 1. a **title** line is classified into a canonical table of the catalog (`crate::catalog`);
+//!    a title without a body (a table of contents entry) is dropped;
+//! 2. the **header band** — the rows between the title/unit lines and the first data row — is
+//!    read into leaf columns: every header cell spans from its position to the next cell of its
+//!    row or of any row above, and a leaf's path joins the cells above it (`收入|项目名称`,
+//!    `功能分类科目编码|类`); each leaf has a role (code, label or amount) from its name;
+//! 3. every **data row** is placed cell by cell: codes into code leaves, labels into label
+//!    leaves, amounts into the nearest amount leaf in order. Two-sided tables split into sides at
+//!    each label leaf. A row whose cells cannot be placed without guessing (no blank cells and
+//!    fewer amounts than columns) is unplaced with the reason, never shifted.
+//!
+//! Cells keep their state: a number becomes a [`Fact`], «——» a dash, a garbled amount
+//! («278l.88») an unreadable cell (`Table::unreadable`) and an [`Unplaced`] entry naming the cell.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::text::{fold, strip_ordinal};
+use super::{Line, unplaced};
+use crate::amount::{CellText, MeasureUnit, read_cell};
+use crate::catalog::{self, CanonicalTable, GenericFamily};
+use crate::model::{Fact, Provenance, RowLabel, Table, Unplaced};
+
+/// Where a table starts: its title line and what the title means.
+#[derive(Debug, Clone)]
+pub(crate) struct Start {
+    pub(crate) line_idx: usize,
+    pub(crate) canonical: &'static CanonicalTable,
+    pub(crate) title: String,
+    pub(crate) number: Option<String>,
+}
+
+static NUMBER_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:预算公开表|公开表|公开|表)?\s*([0-9]{1,2}|[一二三四五六七八九十]{1,3})\s*表?\s*(?:[、.．]\s*)?")
+        .expect("static regex")
+});
+static NUMBER_ONLY_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:公开|表)\s*([0-9]{1,2}|[一二三四五六七八九十]{1,3})\s*表?$").expect("static regex")
+});
+static YEAR_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\(?[0-9]{4}\s*年度?\)?").expect("static regex"));
+static UNIT_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"单位\s*[:：]\s*(万元|元|亿元)").expect("static regex"));
+static ENTITY_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:预算主管部门|部门名称|单位名称|编制单位|编制部门|部门)\s*[:：]\s*([^\s\t]+)")
+        .expect("static regex")
+});
+
+/// Words that mark a line as prose or a reference to a table, never a title.
+const NOT_TITLE: &[&str] = &[
+    "。", "，", "说明", "本表", "《", "……", "...", "详见", "附后", "反映", "；",
+];
+/// Where a title glued to its metadata ends («收支预算总表部门：… 单位：万元»).
+const TITLE_END: &[&str] = &[
+    "预算主管部门", "部门名称", "单位名称", "编制部门", "编制单位", "部门:", "单位:",
+];
+
+/// The printed 表号 at the start of `s` and the rest.
+fn split_number(s: &str) -> (Option<String>, &str) {
+    if let Some(m) = NUMBER_RE.captures(s)
+        && let Some(n) = m.get(1)
+    {
+        let whole = m.get(0).map_or(0, |m| m.end());
+        // A bare «1» or «一» counts only when followed by a separator («1.», «一、») or 表.
+        let token = &s[..whole];
+        if token.chars().any(|c| "表公、.．".contains(c)) {
+            return (Some(n.as_str().to_string()), &s[whole..]);
+        }
+    }
+    (None, s)
+}
+
+/// The canonical table and title a line names, if it is a title line.
+fn title_of(line: &Line, family: Option<&GenericFamily>) -> Option<(&'static CanonicalTable, String, Option<String>)> {
+    if line.noise {
+        return None;
+    }
+    let joined: String = line.cells.iter().filter(|c| !c.is_empty()).copied().collect();
+    let mut f = fold(&joined);
+    if f.is_empty() || !f.contains('表') {
+        return None;
+    }
+    if let Some(cut) = TITLE_END.iter().filter_map(|m| f.find(m)).min() {
+        f.truncate(cut);
+    }
+    if f.chars().count() > 60 || NOT_TITLE.iter().any(|w| f.contains(w)) {
+        return None;
+    }
+    let (number, rest) = split_number(&f);
+    let rest = YEAR_RE.find(rest).map_or(rest, |m| &rest[m.end()..]);
+    let rest = strip_ordinal(rest);
+    if !rest.contains('表') {
+        return None;
+    }
+    let t = catalog::classify_title(rest, family)?;
+    Some((t, rest.to_string(), number))
+}
+
+/// Finds the table starts: title lines followed by a table body.
+pub(crate) fn find_starts(lines: &[Line], family: Option<&GenericFamily>) -> Vec<Start> {
+    let mut candidates: Vec<Start> = Vec::new();
+    let mut pending_number: Option<(usize, String)> = None;
+    for (i, l) in lines.iter().enumerate() {
+        let text = fold(l.text);
+        if let Some(c) = NUMBER_ONLY_RE.captures(&text) {
+            pending_number = Some((i, c[1].to_string()));
+            continue;
+        }
+        if let Some((t, title, number)) = title_of(l, family) {
+            let number = number.or_else(|| {
+                pending_number
+                    .take()
+                    .filter(|(at, _)| i - at <= 3)
+                    .map(|(_, n)| n)
+            });
+            candidates.push(Start {
+                line_idx: i,
+                canonical: t,
+                title,
+                number,
+            });
+        }
+    }
+    // Keep the titles that have a body before the next title (drops tables of contents).
+    let mut starts = Vec::new();
+    for (k, s) in candidates.iter().enumerate() {
+        let next = candidates.get(k + 1).map_or(lines.len(), |n| n.line_idx);
+        let end = body_end(lines, s.line_idx, next);
+        if lines[s.line_idx + 1..end].iter().any(is_row) {
+            starts.push(s.clone());
+        }
+    }
+    starts
+}
+
+/// A TAB row with at least two non-empty cells, or one number.
+fn is_row(l: &Line) -> bool {
+    let filled = l.cells.iter().filter(|c| !c.is_empty()).count();
+    l.cells.len() >= 2
+        && (filled >= 2
+            || l
+                .cells
+                .iter()
+                .any(|c| matches!(read_cell(c), CellText::Number { .. })))
+}
+
+/// A line of running prose (ends a table region).
+fn is_prose(l: &Line) -> bool {
+    l.cells.len() < 2 && (l.text.contains('。') || l.text.chars().count() >= 40)
+}
+
+/// Where the table starting at `start` ends: at `next` or at the first prose line after it.
+pub(crate) fn body_end(lines: &[Line], start: usize, next: usize) -> usize {
+    let mut end = start + 1;
+    for (i, l) in lines.iter().enumerate().take(next).skip(start + 1) {
+        if is_prose(l) && !l.text.trim_start().starts_with('注') {
+            break;
+        }
+        if is_row(l) || !l.text.trim().is_empty() {
+            end = i + 1;
+        }
+    }
+    end.max(start + 1)
+}
+
+/// A cell that was meant to be a number but cannot be read as one («278l.88», «1,2O4.00»).
+fn is_garbled_number(c: &str) -> bool {
+    let digits = c.chars().filter(char::is_ascii_digit).count();
+    let total = c.chars().count();
+    digits >= 2
+        && digits * 10 >= total * 6
+        && !c.chars().any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch))
+        && !matches!(read_cell(c), CellText::Number { .. })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Code,
+    Label,
+    Amount,
+    Skip,
+}
+
+#[derive(Debug, Clone)]
+struct Leaf {
+    start: usize,
+    path: Vec<String>,
+    role: Role,
+    /// Canonical column key (amount leaves).
+    key: String,
+}
+
+fn role_of(name: &str) -> Role {
+    match name {
+        "类" | "款" | "项" => Role::Code,
+        "栏次" | "行次" | "序号" => Role::Skip,
+        "项目" | "科目" | "项目名称" | "单位名称" => Role::Label,
+        n if n.contains("编码") || n.contains("代码") => Role::Code,
+        n if n.contains("名称") => Role::Label,
+        _ => Role::Amount,
+    }
+}
+
+/// Builds the leaf columns of a header band.
+fn leaves(header: &[&Line]) -> Vec<Leaf> {
+    let rows: Vec<Vec<(usize, String)>> = header
+        .iter()
+        .map(|l| {
+            l.cells
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| !c.is_empty())
+                .map(|(p, c)| (p, fold(c)))
+                .collect()
+        })
+        .collect();
+    let mut starts: Vec<usize> = rows.iter().flatten().map(|(p, _)| *p).collect();
+    starts.sort_unstable();
+    starts.dedup();
+    let mut out = Vec::new();
+    for &s in &starts {
+        let mut path = Vec::new();
+        for (r, row) in rows.iter().enumerate() {
+            // The cell of row r covering s: the last cell at or before s, unless a cell of this
+            // row or of a row above starts between it and s.
+            let Some((p, name)) = row.iter().rev().find(|(p, _)| *p <= s) else {
+                continue;
+            };
+            let blocked = rows[..=r]
+                .iter()
+                .flatten()
+                .any(|(q, _)| *q > *p && *q <= s && (*q != s || rows[r].iter().all(|(x, _)| x != q)));
+            if !blocked {
+                path.push(name.clone());
+            }
+        }
+        let Some(name) = path.last().cloned() else {
+            continue;
+        };
+        let role = role_of(&name);
+        out.push(Leaf {
+            start: s,
+            path,
+            role,
+            key: catalog::column_key(&name),
+        });
+    }
+    // Amount keys unique within a side: qualify a repeated name with its parents.
+    let mut side = 0;
+    let mut sides = Vec::with_capacity(out.len());
+    let mut seen_amount = false;
+    for l in &out {
+        if l.role != Role::Amount && seen_amount {
+            side += 1;
+            seen_amount = false;
+        }
+        seen_amount |= l.role == Role::Amount;
+        sides.push(side);
+    }
+    for i in 0..out.len() {
+        if out[i].role != Role::Amount {
+            continue;
+        }
+        let dup = (0..out.len()).any(|j| {
+            j != i && sides[j] == sides[i] && out[j].role == Role::Amount && out[j].key == out[i].key
+        });
+        if dup {
+            out[i].key = out[i].path.join("|");
+        }
+    }
+    out
+}
+
+/// A data signal: a number that is not a small column number, a garbled number, or a code.
+fn is_data_row(l: &Line) -> bool {
+    l.cells.iter().any(|c| match read_cell(c) {
+        CellText::Number { value, text } => {
+            text.contains('.') || value > rust_decimal::Decimal::from(50) || value.is_zero()
+        }
+        _ => is_garbled_number(c),
+    }) || {
+        let first = l.cells.iter().find(|c| !c.is_empty()).map_or("", |c| c);
+        let f = fold(first);
+        strip_ordinal(&f).len() != f.len()
+    }
+}
+
+/// A metadata row (unit, entity, 表号) inside a table region.
+fn is_meta_row(l: &Line) -> bool {
+    let non_empty: Vec<&str> = l.cells.iter().filter(|c| !c.is_empty()).copied().collect();
+    (UNIT_RE.is_match(l.text) || ENTITY_RE.is_match(l.text))
+        && non_empty
+            .iter()
+            .all(|c| !matches!(read_cell(c), CellText::Number { .. }))
+        || non_empty.len() == 1 && non_empty[0].chars().count() > 60
+        || non_empty.first().is_some_and(|c| c.starts_with('注'))
+}
+
+fn code_like(c: &str) -> bool {
+    let t = c.trim();
+    !t.is_empty() && t.len() <= 7 && t.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A single cell holding a whole 功能/经济 code (201, 20103, 2010301, 301, 30101).
+fn whole_code(c: &str) -> bool {
+    code_like(c) && matches!(c.len(), 3 | 5 | 7) && matches!(c.as_bytes()[0], b'2' | b'3' | b'5')
+}
+
+/// The row key of a printed label: ordinal and spaces dropped, folded.
+pub(crate) fn label_key(label: &str) -> String {
+    let f = fold(label);
+    let s = strip_ordinal(&f);
+    let s = s
+        .trim_start_matches(|c: char| c.is_ascii_digit())
+        .trim_start_matches(['.', '．', '、']);
+    let s = s.strip_prefix("其中:").unwrap_or(s);
+    if s.is_empty() { f.clone() } else { s.to_string() }
+}
+
+/// The result of reading one region.
+pub(crate) struct Read {
+    pub(crate) table: Table,
+    pub(crate) facts: Vec<Fact>,
+    pub(crate) unplaced: Vec<Unplaced>,
+}
+
+/// Reads one table region (`region[0]` is the title line) as table `id`.
+pub(crate) fn read_region(
+    region: &[Line],
+    id: &str,
+    title: &str,
+    number: Option<String>,
+    doc_unit: MeasureUnit,
+) -> Read {
+    let mut unit = None;
+    let mut entity = None;
+    let mut header: Vec<&Line> = Vec::new();
+    let mut data: Vec<&Line> = Vec::new();
+    for (k, l) in region.iter().enumerate() {
+        if unit.is_none()
+            && data.is_empty()
+            && let Some(c) = UNIT_RE.captures(l.text)
+        {
+            unit = MeasureUnit::from_label(&c[1]);
+        }
+        if entity.is_none()
+            && data.is_empty()
+            && let Some(c) = ENTITY_RE.captures(l.text)
+        {
+            let name = c[1].trim_end_matches("单位").to_string();
+            if !name.is_empty() && !name.starts_with("单位") {
+                entity = Some(name);
+            }
+        }
+        if k == 0 || !is_row(l) || is_meta_row(l) {
+            continue;
+        }
+        if data.is_empty() && !is_data_row(l) && (header.is_empty() || !looks_like_first_data(l)) {
+            header.push(l);
+        } else {
+            data.push(l);
+        }
+    }
+    let unit = unit.unwrap_or(doc_unit);
+    let leaves = leaves(&header);
+    let header_texts: Vec<String> = header
+        .iter()
+        .flat_map(|l| l.cells.iter().filter(|c| !c.is_empty()).map(|c| fold(c)))
+        .collect();
+    let mut r = RowReader {
+        id,
+        unit,
+        leaves: &leaves,
+        width: header.iter().map(|l| l.cells.len()).max().unwrap_or(0),
+        facts: Vec::new(),
+        rows: Vec::new(),
+        dashes: Vec::new(),
+        unreadable: Vec::new(),
+        unplaced: Vec::new(),
+        last_code: [String::new(), String::new()],
+    };
+    let placed: Vec<Option<Placed>> = data
+        .iter()
+        .map(|l| {
+            let repeat = !is_data_row(l)
+                && l
+                    .cells
+                    .iter()
+                    .filter(|c| !c.is_empty())
+                    .all(|c| header_texts.contains(&fold(c)));
+            if repeat { None } else { Some(r.place(l)) }
+        })
+        .collect();
+    for (k, p) in placed.iter().enumerate() {
+        let Some(p) = p else { continue };
+        let neighbours = (
+            k.checked_sub(1).and_then(|j| placed[j].as_ref()),
+            placed.get(k + 1).and_then(Option::as_ref),
+        );
+        r.emit(data[k], p, neighbours);
+    }
+    let title_line = &region[0];
+    let table = Table {
+        id: id.to_string(),
+        title: title.to_string(),
+        unit,
+        empty_reason: None,
+        line: title_line.no,
+        rows: r.rows,
+        dashes: r.dashes,
+        entity,
+        unreadable: r.unreadable,
+        printed_number: number,
+    };
+    Read {
+        table,
+        facts: r.facts,
+        unplaced: r.unplaced,
+    }
+}
+
+/// After a header row: a row that starts the body (a 合计/总计 row or a code).
+fn looks_like_first_data(l: &Line) -> bool {
+    let first = l.cells.iter().find(|c| !c.is_empty()).map_or("", |c| c);
+    let f = fold(first);
+    whole_code(first) || matches!(f.as_str(), "合计" | "总计" | "收入总计" | "支出总计")
+}
+
+/// One side of a placed row: code parts, label, and (leaf index, cell) amounts.
+#[derive(Debug, Default, Clone)]
+struct Side {
+    code: [String; 3],
+    label: String,
+    amounts: Vec<(usize, String)>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Placed {
+    sides: Vec<Side>,
+    /// Amount cells that fit no column.
+    misfit: Vec<String>,
+    reason: Option<String>,
+}
+
+struct RowReader<'a> {
+    id: &'a str,
+    unit: MeasureUnit,
+    leaves: &'a [Leaf],
+    width: usize,
+    facts: Vec<Fact>,
+    rows: Vec<RowLabel>,
+    dashes: Vec<(String, String)>,
+    unreadable: Vec<(String, String)>,
+    unplaced: Vec<Unplaced>,
+    /// Last 类 and 类+款 seen, for code cells left blank under a parent.
+    last_code: [String; 2],
+}
+
+impl RowReader<'_> {
+    /// Assigns the cells of one line to leaves and sides.
+    fn place(&self, l: &Line) -> Placed {
+        let cells: Vec<(usize, &str)> = l
+            .cells
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.is_empty())
+            .map(|(p, c)| (p, *c))
+            .collect();
+        let mut out = Placed::default();
+        if self.leaves.iter().all(|x| x.role != Role::Amount) {
+            // No header to go by: codes, then a label, then amounts in printed order.
+            let mut side = Side::default();
+            for (k, (_, c)) in cells.iter().enumerate() {
+                match read_cell(c) {
+                    CellText::Number { .. } if k == 0 && whole_code(c) => side.code[0] = c.to_string(),
+                    CellText::Number { .. } | CellText::Dash => {
+                        side.amounts.push((usize::MAX - side.amounts.len(), c.to_string()))
+                    }
+                    _ if is_garbled_number(c) => {
+                        side.amounts.push((usize::MAX - side.amounts.len(), c.to_string()))
+                    }
+                    _ => {
+                        if side.label.is_empty() {
+                            side.label = c.to_string();
+                        }
+                    }
+                }
+            }
+            out.sides.push(side);
+            return out;
+        }
+        let amount_leaves: Vec<usize> = (0..self.leaves.len())
+            .filter(|&i| self.leaves[i].role == Role::Amount)
+            .collect();
+        let mut taken = vec![false; self.leaves.len()];
+        let mut assigned: Vec<(usize, &str)> = Vec::new();
+        let nearest = |pos: usize, pred: &dyn Fn(usize) -> bool, taken: &[bool]| {
+            (0..self.leaves.len())
+                .filter(|&i| pred(i) && !taken[i])
+                .min_by_key(|&i| (self.leaves[i].start.abs_diff(pos), self.leaves[i].start))
+        };
+        let has_code_leaf = self.leaves.iter().any(|x| x.role == Role::Code);
+        let amount_cells: Vec<(usize, &str)> = cells
+            .iter()
+            .copied()
+            .filter(|(p, c)| {
+                let numeric = matches!(read_cell(c), CellText::Number { .. } | CellText::Dash)
+                    || is_garbled_number(c);
+                numeric && !(code_like(c) && has_code_leaf && self.in_code_column(*p))
+            })
+            .collect();
+        // A row printed without blank cells and with fewer amounts than columns: which column is
+        // missing cannot be known.
+        let interior_blank = cells.windows(2).any(|w| w[1].0 > w[0].0 + 1);
+        if !interior_blank
+            && l.cells.len() < self.width
+            && !amount_cells.is_empty()
+            && amount_cells.len() < amount_leaves.len()
+            && cells.len() > 1
+            && cells[0].0 == 0
+        {
+            out.reason = Some(format!(
+                "{} amounts for {} columns and no blank cells to place them",
+                amount_cells.len(),
+                amount_leaves.len()
+            ));
+            out.misfit = amount_cells.iter().map(|(_, c)| c.to_string()).collect();
+            return out;
+        }
+        let mut last_amount_leaf: Option<usize> = None;
+        for &(pos, c) in &cells {
+            let is_amount = amount_cells.iter().any(|(p, _)| *p == pos);
+            let leaf = if is_amount {
+                let after = last_amount_leaf;
+                nearest(
+                    pos,
+                    &|i| self.leaves[i].role == Role::Amount && after.is_none_or(|a| i > a),
+                    &taken,
+                )
+            } else if code_like(c) && has_code_leaf && self.in_code_column(pos) {
+                nearest(pos, &|i| self.leaves[i].role == Role::Code, &taken)
+            } else {
+                nearest(pos, &|i| self.leaves[i].role == Role::Label, &taken)
+                    .or_else(|| nearest(pos, &|i| self.leaves[i].role == Role::Code, &taken))
+            };
+            match leaf {
+                Some(i) => {
+                    taken[i] = true;
+                    if is_amount {
+                        last_amount_leaf = Some(i);
+                    }
+                    assigned.push((i, c));
+                }
+                None if is_amount => out.misfit.push(c.to_string()),
+                None => {}
+            }
+        }
+        assigned.sort_by_key(|(i, _)| *i);
+        // Split into sides at each code/label leaf that follows an amount leaf.
+        let mut side = Side::default();
+        let mut code_slot = 0;
+        let mut seen_amount = false;
+        for (i, leaf) in self.leaves.iter().enumerate() {
+            if leaf.role != Role::Amount && leaf.role != Role::Skip && seen_amount {
+                out.sides.push(std::mem::take(&mut side));
+                seen_amount = false;
+                code_slot = 0;
+            }
+            let cell = assigned.iter().find(|(j, _)| *j == i).map(|(_, c)| *c);
+            match leaf.role {
+                Role::Code => {
+                    if let Some(c) = cell {
+                        let slot = match leaf.key.as_str() {
+                            "类" => 0,
+                            "款" => 1,
+                            "项" => 2,
+                            _ => code_slot,
+                        };
+                        side.code[slot.min(2)] = c.to_string();
+                    }
+                    code_slot += 1;
+                }
+                Role::Label => {
+                    if let Some(c) = cell {
+                        if !side.label.is_empty() {
+                            side.label.push(' ');
+                        }
+                        side.label.push_str(c);
+                    }
+                }
+                Role::Amount => {
+                    seen_amount = true;
+                    if let Some(c) = cell {
+                        side.amounts.push((i, c.to_string()));
+                    }
+                }
+                Role::Skip => {}
+            }
+        }
+        out.sides.push(side);
+        out
+    }
+
+    /// True when the leaf nearest to position `pos` is a code column.
+    fn in_code_column(&self, pos: usize) -> bool {
+        self.leaves
+            .iter()
+            .filter(|x| x.role != Role::Skip)
+            .min_by_key(|x| (x.start.abs_diff(pos), x.start))
+            .is_some_and(|x| x.role == Role::Code)
+    }
+
+    fn emit(&mut self, l: &Line, p: &Placed, neighbours: (Option<&Placed>, Option<&Placed>)) {
+        if !p.misfit.is_empty() {
+            let reason = p
+                .reason
+                .clone()
+                .unwrap_or_else(|| "more cells than the header has columns".to_string());
+            self.unplaced.push(unplaced(
+                l,
+                format!("{}: {reason}: {}", self.id, p.misfit.join(" ")),
+            ));
+        }
+        for (s, side) in p.sides.iter().enumerate() {
+            let code = self.code_of(side);
+            let mut label = side.label.clone();
+            if code.is_none() && label.is_empty() && !side.amounts.is_empty() {
+                // A label broken over the rows around this one («2.政府性基金预» / «算»).
+                let frag = |n: Option<&Placed>| {
+                    n.and_then(|n| n.sides.get(s))
+                        .filter(|x| x.amounts.is_empty())
+                        .map(|x| x.label.clone())
+                        .unwrap_or_default()
+                };
+                label = format!("{}{}", frag(neighbours.0), frag(neighbours.1));
+            }
+            if side.amounts.is_empty() && code.is_none() && label.is_empty() {
+                continue;
+            }
+            let key = match &code {
+                Some(c) => c.clone(),
+                None if !label.is_empty() => label_key(&label),
+                None => {
+                    if !side.amounts.is_empty() {
+                        self.unplaced.push(unplaced(
+                            l,
+                            format!("{}: amounts without a row label or code", self.id),
+                        ));
+                    }
+                    continue;
+                }
+            };
+            if side.amounts.is_empty() && code.is_none() && neighbours_have_amount_only(neighbours, s) {
+                // A fragment of a broken label: its amounts are on the neighbouring row.
+                continue;
+            }
+            if !self.rows.iter().any(|r| r.key == key) {
+                self.rows.push(RowLabel {
+                    key: key.clone(),
+                    label: label.clone(),
+                    note: None,
+                    line: l.no,
+                    subtotal: false,
+                });
+            }
+            for (leaf, cell) in &side.amounts {
+                let column = self
+                    .leaves
+                    .get(*leaf)
+                    .map(|x| x.key.clone())
+                    .unwrap_or_else(|| format!("第{}列", usize::MAX - leaf + 1));
+                match read_cell(cell) {
+                    CellText::Number { value, .. } => self.facts.push(Fact {
+                        table: self.id.to_string(),
+                        row: key.clone(),
+                        column,
+                        value,
+                        unit: self.unit,
+                        source: Provenance {
+                            line: l.no,
+                            text: l.raw.to_string(),
+                        },
+                    }),
+                    CellText::Dash => self.dashes.push((key.clone(), column)),
+                    CellText::Blank => {}
+                    CellText::Other => {
+                        self.unplaced.push(unplaced(
+                            l,
+                            format!("{} {key}|{column}: «{cell}» is not a readable amount", self.id),
+                        ));
+                        self.unreadable.push((key.clone(), column));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The full code of a side, filling parts left blank under a parent.
+    fn code_of(&mut self, side: &Side) -> Option<String> {
+        let [a, b, c] = &side.code;
+        if a.is_empty() && b.is_empty() && c.is_empty() {
+            return None;
+        }
+        if b.is_empty() && c.is_empty() {
+            // One cell: a whole code (201, 20103, 2010301) or a 类.
+            if a.len() == 3 {
+                self.last_code = [a.clone(), String::new()];
+            } else if a.len() == 5 {
+                self.last_code = [a[..3].to_string(), a.clone()];
+            }
+            return Some(a.clone());
+        }
+        let pad = |s: &str| if s.len() == 1 { format!("0{s}") } else { s.to_string() };
+        let lei = if a.is_empty() { self.last_code[0].clone() } else { a.clone() };
+        if c.is_empty() {
+            let code = format!("{lei}{}", pad(b));
+            self.last_code = [lei, code.clone()];
+            return Some(code);
+        }
+        let kuan = if b.is_empty() {
+            self.last_code[1].clone()
+        } else {
+            format!("{lei}{}", pad(b))
+        };
+        self.last_code = [lei, kuan.clone()];
+        Some(format!("{kuan}{}", pad(c)))
+    }
+}
+
+fn neighbours_have_amount_only(n: (Option<&Placed>, Option<&Placed>), s: usize) -> bool {
+    [n.0, n.1].iter().any(|p| {
+        p.and_then(|p| p.sides.get(s))
+            .is_some_and(|x| x.label.is_empty() && x.code.iter().all(String::is_empty) && !x.amounts.is_empty())
+    })
+}
+
+/// Reads the TAB row runs outside every table region as uncatalogued tables: a layout nobody
+/// described is still read, from its nearest title-like line and its header. Returns
+/// (region start, region end, table id, title) per run.
+pub(crate) fn loose_runs(lines: &[Line], in_table: &[bool]) -> Vec<(usize, usize, String)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if in_table[i] || !is_row(&lines[i]) {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        let mut has_number = false;
+        while j < lines.len() && !in_table[j] && (is_row(&lines[j]) || lines[j].text.trim().is_empty()) {
+            has_number |= lines[j]
+                .cells
+                .iter()
+                .any(|c| matches!(read_cell(c), CellText::Number { .. }));
+            j += 1;
+        }
+        if has_number {
+            // The title: the nearest short non-row line above, within 3 lines.
+            let title = (i.saturating_sub(3)..i)
+                .rev()
+                .map(|k| lines[k].text.trim())
+                .find(|t| !t.is_empty() && t.chars().count() <= 40)
+                .unwrap_or("")
+                .to_string();
+            out.push((i, j, title));
+        }
+        i = j.max(i + 1);
+    }
+    out
+}
