@@ -149,6 +149,11 @@ fn is_row(l: &Line) -> bool {
                 .any(|c| matches!(read_cell(c), CellText::Number { .. })))
 }
 
+/// A TAB line with at least one non-empty cell.
+fn is_tab_line(l: &Line) -> bool {
+    l.cells.len() >= 2 && l.cells.iter().any(|c| !c.is_empty())
+}
+
 /// A line of running prose (ends a table region).
 fn is_prose(l: &Line) -> bool {
     l.cells.len() < 2 && (l.text.contains('。') || l.text.chars().count() >= 40)
@@ -357,7 +362,7 @@ pub(crate) fn read_region(
                 entity = Some(name);
             }
         }
-        if k == 0 || !is_row(l) || is_meta_row(l) {
+        if k == 0 || !is_tab_line(l) || is_meta_row(l) {
             continue;
         }
         if data.is_empty() && !is_data_row(l) && (header.is_empty() || !looks_like_first_data(l)) {
@@ -424,11 +429,19 @@ pub(crate) fn read_region(
     }
 }
 
-/// After a header row: a row that starts the body (a 合计/总计 row or a code).
+/// After a header row: a row that starts the body — a code, or a 合计/总计 label standing alone
+/// (a header row that starts with 合计 names several columns).
 fn looks_like_first_data(l: &Line) -> bool {
+    let texts: Vec<&str> = l
+        .cells
+        .iter()
+        .filter(|c| !c.is_empty() && !matches!(read_cell(c), CellText::Number { .. }))
+        .copied()
+        .collect();
     let first = l.cells.iter().find(|c| !c.is_empty()).map_or("", |c| c);
     let f = fold(first);
-    whole_code(first) || matches!(f.as_str(), "合计" | "总计" | "收入总计" | "支出总计")
+    whole_code(first)
+        || texts.len() == 1 && matches!(f.as_str(), "合计" | "总计" | "收入总计" | "支出总计")
 }
 
 /// One side of a placed row: code parts, label, and (leaf index, cell) amounts.
@@ -442,6 +455,8 @@ struct Side {
 #[derive(Debug, Default, Clone)]
 struct Placed {
     sides: Vec<Side>,
+    /// A text cell that fits no label column (a label printed where the header has none).
+    orphan: Option<String>,
     /// Amount cells that fit no column.
     misfit: Vec<String>,
     reason: Option<String>,
@@ -557,7 +572,11 @@ impl RowReader<'_> {
                     assigned.push((i, c));
                 }
                 None if is_amount => out.misfit.push(c.to_string()),
-                None => {}
+                None => {
+                    if out.orphan.is_none() && !code_like(c) {
+                        out.orphan = Some(c.to_string());
+                    }
+                }
             }
         }
         assigned.sort_by_key(|(i, _)| *i);
@@ -638,6 +657,25 @@ impl RowReader<'_> {
                         .unwrap_or_default()
                 };
                 label = format!("{}{}", frag(neighbours.0), frag(neighbours.1));
+                if label.is_empty() {
+                    // A label cell merged across sides («当年支出小计» over two sides' columns).
+                    label = p.sides[..s]
+                        .iter()
+                        .rev()
+                        .find(|x| !x.label.is_empty())
+                        .filter(|x| x.amounts.is_empty())
+                        .map(|x| x.label.clone())
+                        .unwrap_or_default();
+                }
+                if label.is_empty()
+                    && let Some(o) = &p.orphan
+                {
+                    label = o.clone();
+                }
+                if label.is_empty() && !self.leaves.iter().any(|x| matches!(x.role, Role::Label | Role::Code)) {
+                    // A table without row labels (one line of amounts under its header).
+                    label = "合计".to_string();
+                }
             }
             if side.amounts.is_empty() && code.is_none() && label.is_empty() {
                 continue;
