@@ -81,7 +81,12 @@ fn title_of(line: &Line, family: Option<&GenericFamily>) -> Option<(&'static Can
         return None;
     }
     let joined: String = line.cells.iter().filter(|c| !c.is_empty()).copied().collect();
-    let mut f = fold(&joined);
+    title_of_text(&joined, family)
+}
+
+/// [`title_of`] on a title's text.
+fn title_of_text(joined: &str, family: Option<&GenericFamily>) -> Option<(&'static CanonicalTable, String, Option<String>)> {
+    let mut f = fold(joined);
     if f.is_empty() || !f.contains('表') {
         return None;
     }
@@ -111,7 +116,16 @@ pub(crate) fn find_starts(lines: &[Line], family: Option<&GenericFamily>) -> Vec
             pending_number = Some((i, c[1].to_string()));
             continue;
         }
-        if let Some((t, title, number)) = title_of(l, family) {
+        // A title broken over two lines («…培训费支出预» / «算表»).
+        let broken = || {
+            let next = lines.get(i + 1)?;
+            let tail = next.text.trim();
+            if l.noise || l.cells.len() > 1 || tail.is_empty() || tail.chars().count() > 8 || !tail.contains('表') {
+                return None;
+            }
+            title_of_text(&format!("{}{tail}", l.text.trim()), family)
+        };
+        if let Some((t, title, number)) = title_of(l, family).or_else(broken) {
             let number = number.or_else(|| {
                 pending_number
                     .take()
@@ -548,15 +562,24 @@ impl RowReader<'_> {
             return out;
         }
         let mut last_amount_leaf: Option<usize> = None;
+        // The label or code leaf last assigned: an amount belongs to the side of the label on its
+        // left when that side has a free amount column (rows shifted after a page break).
+        let mut last_label_leaf: Option<usize> = None;
         for &(pos, c) in &cells {
             let is_amount = amount_cells.iter().any(|(p, _)| *p == pos);
             let leaf = if is_amount {
                 let after = last_amount_leaf;
-                nearest(
-                    pos,
-                    &|i| self.leaves[i].role == Role::Amount && after.is_none_or(|a| i > a),
-                    &taken,
-                )
+                let free = |i: usize| self.leaves[i].role == Role::Amount && after.is_none_or(|a| i > a);
+                let side_end = last_label_leaf.map(|l| {
+                    (l + 1..self.leaves.len())
+                        .find(|&j| matches!(self.leaves[j].role, Role::Label | Role::Code) && j > l + 1)
+                        .unwrap_or(self.leaves.len())
+                });
+                let in_side = match (last_label_leaf, side_end) {
+                    (Some(l), Some(e)) => nearest(pos, &|i| free(i) && i > l && i < e, &taken),
+                    _ => None,
+                };
+                in_side.or_else(|| nearest(pos, &free, &taken))
             } else if code_like(c) && has_code_leaf && self.in_code_column(pos) {
                 nearest(pos, &|i| self.leaves[i].role == Role::Code, &taken)
             } else {
@@ -568,6 +591,8 @@ impl RowReader<'_> {
                     taken[i] = true;
                     if is_amount {
                         last_amount_leaf = Some(i);
+                    } else {
+                        last_label_leaf = Some(i);
                     }
                     assigned.push((i, c));
                 }
