@@ -193,7 +193,10 @@ pub fn column_key(folded: &str) -> String {
 
 /// The canonical table a folded title names, if any: a family's own title variants first, then
 /// the catalog's most specific keyword set.
-pub fn classify_title(folded: &str, family: Option<&GenericFamily>) -> Option<&'static CanonicalTable> {
+pub fn classify_title(
+    folded: &str,
+    family: Option<&GenericFamily>,
+) -> Option<&'static CanonicalTable> {
     if let Some(f) = family {
         let own = f
             .tables
@@ -242,17 +245,29 @@ mod tests {
             ("支出决算表", "expense_by_function"),
             ("财政拨款收支预算总表", "fiscal_summary"),
             ("财政拨款收入支出决算总表", "fiscal_summary"),
-            ("财政拨款支出预算表（功能科目）", "fiscal_expense_by_function"),
+            (
+                "财政拨款支出预算表（功能科目）",
+                "fiscal_expense_by_function",
+            ),
             ("财政拨款基本支出预算表（经济科目）", "fiscal_basic_by_econ"),
             ("一般公共预算支出预算表", "gpb_expense_by_function"),
-            ("2025年部门一般公共预算支出功能分类预算表", "gpb_expense_by_function"),
+            (
+                "2025年部门一般公共预算支出功能分类预算表",
+                "gpb_expense_by_function",
+            ),
             ("一般公共预算财政拨款支出决算表", "gpb_expense_by_function"),
-            ("一般公共预算基本支出部门预算经济分类预算表", "gpb_basic_by_econ"),
+            (
+                "一般公共预算基本支出部门预算经济分类预算表",
+                "gpb_basic_by_econ",
+            ),
             ("一般公共预算财政拨款基本支出决算表", "gpb_basic_by_econ"),
             ("财政拨款政府性基金支出预算表", "gov_fund"),
             ("政府性基金预算财政拨款收入支出决算表", "gov_fund"),
             ("国有资本经营预算支出功能分类预算表", "state_capital"),
-            ("一般公共预算“三公”经费、会议费、培训费支出预算表", "sangong"),
+            (
+                "一般公共预算“三公”经费、会议费、培训费支出预算表",
+                "sangong",
+            ),
             ("2025年部门“三公”经费和机关运行经费预算表", "sangong"),
             ("一般公共预算机关运行经费支出预算表", "operating_expenses"),
             ("2017年政府采购预算表", "procurement"),

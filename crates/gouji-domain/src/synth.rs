@@ -135,8 +135,8 @@ pub fn split_department(report: &Report, seed: u64) -> Vec<(UnitMeta, Report)> {
                 .iter()
                 .map(|t| Table {
                     entity: Some(m.name.clone()),
-unreadable: Vec::new(),
-printed_number: None,
+                    unreadable: Vec::new(),
+                    printed_number: None,
                     ..t.clone()
                 })
                 .collect();
@@ -548,8 +548,8 @@ fn render(m: &UnitMeta, g: &GenUnit) -> Report {
                 rows: Vec::new(),
                 dashes: Vec::new(),
                 entity: Some(m.name.clone()),
-unreadable: Vec::new(),
-printed_number: None,
+                unreadable: Vec::new(),
+                printed_number: None,
             })
             .collect();
     }

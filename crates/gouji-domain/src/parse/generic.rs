@@ -40,7 +40,8 @@ static NUMBER_RE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static regex")
 });
 static NUMBER_ONLY_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:公开|表)\s*([0-9]{1,2}|[一二三四五六七八九十]{1,3})\s*表?$").expect("static regex")
+    Regex::new(r"^(?:公开|表)\s*([0-9]{1,2}|[一二三四五六七八九十]{1,3})\s*表?$")
+        .expect("static regex")
 });
 static YEAR_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\(?[0-9]{4}\s*年度?\)?").expect("static regex"));
@@ -57,7 +58,13 @@ const NOT_TITLE: &[&str] = &[
 ];
 /// Where a title glued to its metadata ends («收支预算总表部门：… 单位：万元»).
 const TITLE_END: &[&str] = &[
-    "预算主管部门", "部门名称", "单位名称", "编制部门", "编制单位", "部门:", "单位:",
+    "预算主管部门",
+    "部门名称",
+    "单位名称",
+    "编制部门",
+    "编制单位",
+    "部门:",
+    "单位:",
 ];
 
 /// The printed 表号 at the start of `s` and the rest.
@@ -76,16 +83,27 @@ fn split_number(s: &str) -> (Option<String>, &str) {
 }
 
 /// The canonical table and title a line names, if it is a title line.
-fn title_of(line: &Line, family: Option<&GenericFamily>) -> Option<(&'static CanonicalTable, String, Option<String>)> {
+fn title_of(
+    line: &Line,
+    family: Option<&GenericFamily>,
+) -> Option<(&'static CanonicalTable, String, Option<String>)> {
     if line.noise {
         return None;
     }
-    let joined: String = line.cells.iter().filter(|c| !c.is_empty()).copied().collect();
+    let joined: String = line
+        .cells
+        .iter()
+        .filter(|c| !c.is_empty())
+        .copied()
+        .collect();
     title_of_text(&joined, family)
 }
 
 /// [`title_of`] on a title's text.
-fn title_of_text(joined: &str, family: Option<&GenericFamily>) -> Option<(&'static CanonicalTable, String, Option<String>)> {
+fn title_of_text(
+    joined: &str,
+    family: Option<&GenericFamily>,
+) -> Option<(&'static CanonicalTable, String, Option<String>)> {
     let mut f = fold(joined);
     if f.is_empty() || !f.contains('表') {
         return None;
@@ -120,7 +138,12 @@ pub(crate) fn find_starts(lines: &[Line], family: Option<&GenericFamily>) -> Vec
         let broken = || {
             let next = lines.get(i + 1)?;
             let tail = next.text.trim();
-            if l.noise || l.cells.len() > 1 || tail.is_empty() || tail.chars().count() > 8 || !tail.contains('表') {
+            if l.noise
+                || l.cells.len() > 1
+                || tail.is_empty()
+                || tail.chars().count() > 8
+                || !tail.contains('表')
+            {
                 return None;
             }
             title_of_text(&format!("{}{tail}", l.text.trim()), family)
@@ -157,8 +180,7 @@ fn is_row(l: &Line) -> bool {
     let filled = l.cells.iter().filter(|c| !c.is_empty()).count();
     l.cells.len() >= 2
         && (filled >= 2
-            || l
-                .cells
+            || l.cells
                 .iter()
                 .any(|c| matches!(read_cell(c), CellText::Number { .. })))
 }
@@ -250,10 +272,9 @@ fn leaves(header: &[&Line]) -> Vec<Leaf> {
             let Some((p, name)) = row.iter().rev().find(|(p, _)| *p <= s) else {
                 continue;
             };
-            let blocked = rows[..=r]
-                .iter()
-                .flatten()
-                .any(|(q, _)| *q > *p && *q <= s && (*q != s || rows[r].iter().all(|(x, _)| x != q)));
+            let blocked = rows[..=r].iter().flatten().any(|(q, _)| {
+                *q > *p && *q <= s && (*q != s || rows[r].iter().all(|(x, _)| x != q))
+            });
             if !blocked {
                 path.push(name.clone());
             }
@@ -286,7 +307,10 @@ fn leaves(header: &[&Line]) -> Vec<Leaf> {
             continue;
         }
         let dup = (0..out.len()).any(|j| {
-            j != i && sides[j] == sides[i] && out[j].role == Role::Amount && out[j].key == out[i].key
+            j != i
+                && sides[j] == sides[i]
+                && out[j].role == Role::Amount
+                && out[j].key == out[i].key
         });
         if dup {
             out[i].key = out[i].path.join("|");
@@ -338,7 +362,11 @@ pub(crate) fn label_key(label: &str) -> String {
         .trim_start_matches(|c: char| c.is_ascii_digit())
         .trim_start_matches(['.', '．', '、']);
     let s = s.strip_prefix("其中:").unwrap_or(s);
-    if s.is_empty() { f.clone() } else { s.to_string() }
+    if s.is_empty() {
+        f.clone()
+    } else {
+        s.to_string()
+    }
 }
 
 /// The result of reading one region.
@@ -407,8 +435,7 @@ pub(crate) fn read_region(
         .iter()
         .map(|l| {
             let repeat = !is_data_row(l)
-                && l
-                    .cells
+                && l.cells
                     .iter()
                     .filter(|c| !c.is_empty())
                     .all(|c| header_texts.contains(&fold(c)));
@@ -506,13 +533,15 @@ impl RowReader<'_> {
             let mut side = Side::default();
             for (k, (_, c)) in cells.iter().enumerate() {
                 match read_cell(c) {
-                    CellText::Number { .. } if k == 0 && whole_code(c) => side.code[0] = c.to_string(),
-                    CellText::Number { .. } | CellText::Dash => {
-                        side.amounts.push((usize::MAX - side.amounts.len(), c.to_string()))
+                    CellText::Number { .. } if k == 0 && whole_code(c) => {
+                        side.code[0] = c.to_string()
                     }
-                    _ if is_garbled_number(c) => {
-                        side.amounts.push((usize::MAX - side.amounts.len(), c.to_string()))
-                    }
+                    CellText::Number { .. } | CellText::Dash => side
+                        .amounts
+                        .push((usize::MAX - side.amounts.len(), c.to_string())),
+                    _ if is_garbled_number(c) => side
+                        .amounts
+                        .push((usize::MAX - side.amounts.len(), c.to_string())),
                     _ => {
                         if side.label.is_empty() {
                             side.label = c.to_string();
@@ -569,10 +598,13 @@ impl RowReader<'_> {
             let is_amount = amount_cells.iter().any(|(p, _)| *p == pos);
             let leaf = if is_amount {
                 let after = last_amount_leaf;
-                let free = |i: usize| self.leaves[i].role == Role::Amount && after.is_none_or(|a| i > a);
+                let free =
+                    |i: usize| self.leaves[i].role == Role::Amount && after.is_none_or(|a| i > a);
                 let side_end = last_label_leaf.map(|l| {
                     (l + 1..self.leaves.len())
-                        .find(|&j| matches!(self.leaves[j].role, Role::Label | Role::Code) && j > l + 1)
+                        .find(|&j| {
+                            matches!(self.leaves[j].role, Role::Label | Role::Code) && j > l + 1
+                        })
                         .unwrap_or(self.leaves.len())
                 });
                 let in_side = match (last_label_leaf, side_end) {
@@ -697,7 +729,12 @@ impl RowReader<'_> {
                 {
                     label = o.clone();
                 }
-                if label.is_empty() && !self.leaves.iter().any(|x| matches!(x.role, Role::Label | Role::Code)) {
+                if label.is_empty()
+                    && !self
+                        .leaves
+                        .iter()
+                        .any(|x| matches!(x.role, Role::Label | Role::Code))
+                {
                     // A table without row labels (one line of amounts under its header).
                     label = "合计".to_string();
                 }
@@ -718,7 +755,10 @@ impl RowReader<'_> {
                     continue;
                 }
             };
-            if side.amounts.is_empty() && code.is_none() && neighbours_have_amount_only(neighbours, s) {
+            if side.amounts.is_empty()
+                && code.is_none()
+                && neighbours_have_amount_only(neighbours, s)
+            {
                 // A fragment of a broken label: its amounts are on the neighbouring row.
                 continue;
             }
@@ -754,7 +794,10 @@ impl RowReader<'_> {
                     CellText::Other => {
                         self.unplaced.push(unplaced(
                             l,
-                            format!("{} {key}|{column}: «{cell}» is not a readable amount", self.id),
+                            format!(
+                                "{} {key}|{column}: «{cell}» is not a readable amount",
+                                self.id
+                            ),
                         ));
                         self.unreadable.push((key.clone(), column));
                     }
@@ -778,8 +821,18 @@ impl RowReader<'_> {
             }
             return Some(a.clone());
         }
-        let pad = |s: &str| if s.len() == 1 { format!("0{s}") } else { s.to_string() };
-        let lei = if a.is_empty() { self.last_code[0].clone() } else { a.clone() };
+        let pad = |s: &str| {
+            if s.len() == 1 {
+                format!("0{s}")
+            } else {
+                s.to_string()
+            }
+        };
+        let lei = if a.is_empty() {
+            self.last_code[0].clone()
+        } else {
+            a.clone()
+        };
         if c.is_empty() {
             let code = format!("{lei}{}", pad(b));
             self.last_code = [lei, code.clone()];
@@ -797,8 +850,9 @@ impl RowReader<'_> {
 
 fn neighbours_have_amount_only(n: (Option<&Placed>, Option<&Placed>), s: usize) -> bool {
     [n.0, n.1].iter().any(|p| {
-        p.and_then(|p| p.sides.get(s))
-            .is_some_and(|x| x.label.is_empty() && x.code.iter().all(String::is_empty) && !x.amounts.is_empty())
+        p.and_then(|p| p.sides.get(s)).is_some_and(|x| {
+            x.label.is_empty() && x.code.iter().all(String::is_empty) && !x.amounts.is_empty()
+        })
     })
 }
 
@@ -815,19 +869,31 @@ pub(crate) fn loose_runs(lines: &[Line], in_table: &[bool]) -> Vec<(usize, usize
         }
         let mut j = i;
         let mut has_number = false;
-        while j < lines.len() && !in_table[j] && (is_row(&lines[j]) || lines[j].text.trim().is_empty()) {
-            has_number |= lines[j]
-                .cells
-                .iter()
-                .any(|c| matches!(read_cell(c), CellText::Number { .. }));
+        while j < lines.len()
+            && !in_table[j]
+            && (is_row(&lines[j]) || lines[j].text.trim().is_empty())
+        {
+            // An amount, not a page number of a table of contents.
+            has_number |= lines[j].cells.iter().any(|c| match read_cell(c) {
+                CellText::Number { value, text } => {
+                    text.contains('.') || value > rust_decimal::Decimal::from(100)
+                }
+                _ => false,
+            });
             j += 1;
         }
         if has_number {
-            // The title: the nearest short non-row line above, within 3 lines.
-            let title = (i.saturating_sub(3)..i)
-                .rev()
-                .map(|k| lines[k].text.trim())
-                .find(|t| !t.is_empty() && t.chars().count() <= 40)
+            // The title: the nearest short line above that names a table (…表), within 6
+            // lines, else the nearest short line.
+            let above = || {
+                (i.saturating_sub(6)..i)
+                    .rev()
+                    .map(|k| lines[k].text.trim())
+                    .filter(|t| !t.is_empty() && t.chars().count() <= 60)
+            };
+            let title = above()
+                .find(|t| t.contains('表'))
+                .or_else(|| above().next())
                 .unwrap_or("")
                 .to_string();
             out.push((i, j, title));

@@ -161,8 +161,19 @@ fn read_with_template(lines: &[Line], family: &'static Family) -> Result<Report,
     narrative::read_narrative(lines, &in_table, &mut report);
     // Extra tables: read for their figures; the narrative reader has already seen their lines.
     for (start, end, title) in generic::loose_runs(lines, &in_table) {
-        let id = format!("uncatalogued@{}", lines[start].no);
-        let read = generic::read_region(&lines[start.saturating_sub(1)..end], &id, &title, None, doc_unit);
+        let canonical = catalog::classify_title(&text::fold(&title), None);
+        let id = format!(
+            "{}@{}",
+            canonical.map_or("uncatalogued", |t| t.id.as_str()),
+            lines[start].no
+        );
+        let read = generic::read_region(
+            &lines[start.saturating_sub(1)..end],
+            &id,
+            &title,
+            None,
+            doc_unit,
+        );
         report.facts.extend(read.facts);
         report.tables.push(read.table);
     }
@@ -191,10 +202,11 @@ fn read_generic(
         for flag in &mut in_table[start.line_idx..end] {
             *flag = true;
         }
-        let number = start
-            .number
-            .clone()
-            .or_else(|| family.and_then(|f| f.number_of(&start.canonical.id)).map(str::to_string));
+        let number = start.number.clone().or_else(|| {
+            family
+                .and_then(|f| f.number_of(&start.canonical.id))
+                .map(str::to_string)
+        });
         let read = generic::read_region(
             &lines[start.line_idx..end],
             &start.canonical.id,
@@ -207,7 +219,10 @@ fn read_generic(
     for (start, end, title) in generic::loose_runs(lines, &in_table) {
         let canonical = catalog::classify_title(&text::fold(&title), family)
             .filter(|t| report.table(&t.id).is_none());
-        let id = canonical.map_or_else(|| format!("uncatalogued@{}", lines[start].no), |t| t.id.clone());
+        let id = canonical.map_or_else(
+            || format!("uncatalogued@{}", lines[start].no),
+            |t| t.id.clone(),
+        );
         let from = start.saturating_sub(1);
         for flag in &mut in_table[from..end] {
             *flag = true;
@@ -218,7 +233,9 @@ fn read_generic(
     if report.tables.is_empty() {
         return Err(ParseError::NoTables { lines: lines.len() });
     }
-    report.tables.sort_by_key(|t| (catalog::order(&t.id), t.line));
+    report
+        .tables
+        .sort_by_key(|t| (catalog::order(&t.id), t.line));
     narrative::read_narrative(lines, &in_table, &mut report);
     Ok(report)
 }
@@ -351,27 +368,41 @@ fn choose_family(lines: &[Line]) -> Choice {
     } else {
         ReportKind::FinalAccounts
     };
-    let template = template::families()
-        .iter()
-        .filter(|f| f.kind() == kind)
-        .map(|f| (f, f.cues.iter().filter(|c| all_has(&text::fold(c))).count()))
-        .filter(|(_, n)| *n > 0)
-        .max_by_key(|(_, n)| *n);
+    // A seed family is recognised by its cues or, for the national 公开01… layouts, by printing
+    // one of its table titles; the first family wins a tie.
+    let mut template: Option<(&'static Family, usize, usize)> = None;
+    for f in template::families().iter().filter(|f| f.kind() == kind) {
+        let cues = f.cues.iter().filter(|c| all_has(&text::fold(c))).count();
+        let titles = f
+            .tables
+            .iter()
+            .filter(|t| t.titles.iter().any(|x| all_has(&text::fold(x))))
+            .count();
+        if (cues > 0 || titles > 0) && template.is_none_or(|(_, c, t)| (cues, titles) > (c, t)) {
+            template = Some((f, cues, titles));
+        }
+    }
     let generic = catalog::families()
         .iter()
         .filter(|f| f.kind() == kind)
         .map(|f| (f, f.cues.iter().filter(|c| all_has(c)).count()))
         .filter(|(f, n)| *n >= f.min_cues)
-        .max_by_key(|(_, n)| *n);
+        .fold(None, |best: Option<(&GenericFamily, usize)>, (f, n)| {
+            if best.is_none_or(|(_, b)| n > b) {
+                Some((f, n))
+            } else {
+                best
+            }
+        });
     match (template, generic) {
-        (Some((t, n)), Some((g, m))) => {
-            if m > n {
+        (Some((t, cues, _)), Some((g, m))) => {
+            if m > cues {
                 Choice::Generic(Some(g), kind)
             } else {
                 Choice::Template(t)
             }
         }
-        (Some((t, _)), None) => Choice::Template(t),
+        (Some((t, _, _)), None) => Choice::Template(t),
         (None, g) => Choice::Generic(g.map(|(g, _)| g), kind),
     }
 }
