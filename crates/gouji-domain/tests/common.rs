@@ -44,3 +44,51 @@ pub(crate) fn seed_bytes(n: usize) -> Option<Vec<u8>> {
 pub(crate) fn seed(n: usize) -> Option<Report> {
     seed_bytes(n).map(|b| gouji_domain::parse_document(&b).expect("seed parses"))
 }
+
+/// The corpus directory: `$GOUJI_CORPUS`, else `../shared/corpus` beside the repository.
+pub(crate) fn corpus_dir() -> PathBuf {
+    match std::env::var_os("GOUJI_CORPUS") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
+    }
+}
+
+/// Reads corpus document `stem` (`<stem>.txt`). Panics with a clear message when the corpus is
+/// absent, unless `GOUJI_SKIP_SEEDS=1`, in which case it returns `None`.
+pub(crate) fn corpus_text(stem: &str) -> Option<Vec<u8>> {
+    let path = corpus_dir().join(format!("{stem}.txt"));
+    match std::fs::read(&path) {
+        Ok(b) => Some(b),
+        Err(_) if std::env::var("GOUJI_SKIP_SEEDS").as_deref() == Ok("1") => None,
+        Err(e) => panic!(
+            "corpus document {} not readable ({e}): put ../shared/corpus beside the repository or set GOUJI_CORPUS (GOUJI_SKIP_SEEDS=1 skips)",
+            path.display()
+        ),
+    }
+}
+
+/// Every `.txt` stem of the corpus, sorted.
+pub(crate) fn corpus_stems() -> Vec<String> {
+    let dir = corpus_dir();
+    let mut out: Vec<String> = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .filter_map(|n| n.strip_suffix(".txt").map(str::to_string))
+            .collect(),
+        Err(_) if std::env::var("GOUJI_SKIP_SEEDS").as_deref() == Ok("1") => Vec::new(),
+        Err(e) => panic!(
+            "corpus {} not readable ({e}): put ../shared/corpus beside the repository or set GOUJI_CORPUS",
+            dir.display()
+        ),
+    };
+    out.sort();
+    out
+}
+
+/// Parses corpus document `stem`.
+pub(crate) fn corpus(stem: &str) -> Option<Report> {
+    corpus_text(stem).map(|b| {
+        gouji_domain::parse_document(&b).unwrap_or_else(|e| panic!("{stem} does not parse: {e}"))
+    })
+}

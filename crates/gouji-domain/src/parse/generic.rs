@@ -210,7 +210,7 @@ pub(crate) fn body_end(lines: &[Line], start: usize, next: usize) -> usize {
 }
 
 /// A cell that was meant to be a number but cannot be read as one («278l.88», «1,2O4.00»).
-fn is_garbled_number(c: &str) -> bool {
+pub(crate) fn is_garbled_number(c: &str) -> bool {
     let digits = c.chars().filter(char::is_ascii_digit).count();
     let total = c.chars().count();
     digits >= 2

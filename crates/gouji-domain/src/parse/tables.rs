@@ -301,6 +301,7 @@ struct Reader<'a> {
     facts: Vec<Fact>,
     rows: Vec<RowLabel>,
     dashes: Vec<(String, String)>,
+    unreadable: Vec<(String, String)>,
     unplaced: Vec<Unplaced>,
 }
 
@@ -363,13 +364,16 @@ impl Reader<'_> {
             }),
             CellText::Dash => self.dashes.push((key.to_string(), col.to_string())),
             CellText::Blank => {}
-            CellText::Other => self.unplaced.push(unplaced(
-                line,
-                format!(
-                    "{} row {key} column {col}: «{cell}» is not a number",
-                    self.tpl.id
-                ),
-            )),
+            CellText::Other => {
+                self.unreadable.push((key.to_string(), col.to_string()));
+                self.unplaced.push(unplaced(
+                    line,
+                    format!(
+                        "{} {key}|{col}: «{cell}» is not a readable amount",
+                        self.tpl.id
+                    ),
+                ))
+            }
         }
     }
 
@@ -485,6 +489,7 @@ pub(crate) fn read_table(
         facts: Vec::new(),
         rows: Vec::new(),
         dashes: Vec::new(),
+        unreadable: Vec::new(),
         unplaced: Vec::new(),
     };
     match tpl.layout {
@@ -527,7 +532,7 @@ pub(crate) fn read_table(
         rows: r.rows,
         dashes: r.dashes,
         entity,
-        unreadable: Vec::new(),
+        unreadable: r.unreadable,
         printed_number: None,
     };
     TableRead {
@@ -575,8 +580,10 @@ fn match_row<'a>(
     None
 }
 
+/// A row label: text that is neither a number nor a garbled number («278l.88» is an unreadable
+/// amount, not the label of the right-hand side).
 fn is_label(c: &str) -> bool {
-    cell_kind(c) == CellKind::Other
+    cell_kind(c) == CellKind::Other && !super::generic::is_garbled_number(c)
 }
 
 fn read_master(r: &mut Reader<'_>, body: &[&Line]) {

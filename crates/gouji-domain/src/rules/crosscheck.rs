@@ -180,6 +180,9 @@ pub(super) fn check(r: &FactIndex<'_>, ctx: &Context, out: &mut Vec<Finding>) {
             if e.is_zero() {
                 continue;
             }
+            if r.is_unreadable(func_table, func, func_col) {
+                continue;
+            }
             let f = r.value(func_table, func, func_col).unwrap_or_default();
             if e != f {
                 push(
@@ -216,6 +219,9 @@ pub(super) fn check(r: &FactIndex<'_>, ctx: &Context, out: &mut Vec<Finding>) {
             || !r.facts_of("公开09").any(|f| f.column == col)
                 && (col == "会议费" || col == "培训费")
         {
+            continue;
+        }
+        if r.is_unreadable("公开09", "决算数", col) {
             continue;
         }
         let s = r.value("公开09", "决算数", col).unwrap_or_default();

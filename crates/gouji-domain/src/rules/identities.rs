@@ -236,6 +236,23 @@ struct Term<'a> {
     sign: Decimal,
 }
 
+/// The info that an identity could not be checked because a cell it needs is unreadable.
+fn cannot_check(rule: &IdentityRule, table: &str, row: &str, column: &str) -> Finding {
+    Finding {
+        rule_id: rule.id.clone(),
+        severity: Severity::Info,
+        message: format!(
+            "{}：无法核对，{table} {row} {column} 的金额无法识别（未按 0 计算）",
+            rule.title
+        ),
+        locations: vec![location_at(table, row, column, None)],
+        expected: None,
+        actual: None,
+        difference: None,
+        tolerance: None,
+    }
+}
+
 /// Checks `total = Σ terms` and records a finding when it does not hold. `context` is only
 /// formatted when there is a finding.
 /// `sign · v` for a term's sign (always ±1), without a decimal multiplication.
@@ -252,6 +269,15 @@ fn check_sum(
     context: impl FnOnce() -> String,
     out: &mut Vec<Finding>,
 ) {
+    // Missing is not zero: a term printed but unreadable makes the identity not applicable.
+    if let Some((t, row, col)) = std::iter::once(&total)
+        .chain(terms.iter())
+        .map(|t| (t.table, t.row, t.column))
+        .find(|(t, row, col)| ix.is_unreadable(t, row, col))
+    {
+        out.push(cannot_check(rule, t, row, col));
+        return;
+    }
     // Terms are nearly always in the total's table: resolve that table once.
     let home = ix.entry(total.table);
     let lookup = |t: &Term<'_>| {
@@ -332,6 +358,12 @@ fn check_pair(
 ) {
     if ix.table(l.table).is_none() || ix.table(r.table).is_none() {
         return;
+    }
+    for c in [l, r] {
+        if ix.is_unreadable(c.table, c.row, c.column) {
+            out.push(cannot_check(rule, c.table, c.row, c.column));
+            return;
+        }
     }
     let lf = ix.fact(l.table, l.row, l.column);
     let rf = ix.fact(r.table, r.row, r.column);

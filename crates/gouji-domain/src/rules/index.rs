@@ -406,6 +406,15 @@ impl<'a> FactIndex<'a> {
     }
 }
 
+impl FactIndex<'_> {
+    /// True when (table, row, column) was printed but could not be read as a number: a rule
+    /// that needs it is not applicable (never computed with 0 in its place).
+    pub fn is_unreadable(&self, table: &str, row: &str, column: &str) -> bool {
+        self.table(table)
+            .is_some_and(|t| t.unreadable.iter().any(|(r, c)| r == row && c == column))
+    }
+}
+
 impl Deref for FactIndex<'_> {
     type Target = Report;
 

@@ -359,7 +359,7 @@ fn quoted_amounts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         let Some((table, row, column)) = quoted_cell(r, f, &mut econ_names, &mut classes) else {
             continue;
         };
-        if r.table(table).is_none() {
+        if r.table(table).is_none() || r.is_unreadable(table, row, column) {
             continue;
         }
         let cell = r.value(table, row, column).unwrap_or(Decimal::ZERO);
@@ -1000,7 +1000,9 @@ const BUDGET_SECTIONS: &[Required] = &[
 /// NR-07: every required section present, in template order. The body starts at the last heading
 /// that matches the first required section, so a table of contents does not count.
 fn required_sections(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
-    if r.sections.is_empty() || r.lines.is_empty() {
+    // The required sections are those of the seed templates' 情况说明; families read by the
+    // generic reader (Shanghai 编制说明, Jiangsu per-table 情况说明) structure theirs otherwise.
+    if r.sections.is_empty() || r.lines.is_empty() || crate::template::family(&r.family).is_none() {
         return;
     }
     let required = if r.kind == crate::ReportKind::Budget {
