@@ -249,6 +249,79 @@ const JS_HEADINGS: &[&str] = &[
 
 fn cases() -> Vec<Case> {
     vec![
+        // ---- canonical tables (families read by the generic reader) ----
+        Case {
+            id: "CT-01",
+            build: |fail| {
+                let mut r = report(ReportKind::Budget, "shanghai-ys");
+                let t = "gpb_expense_by_function";
+                row(&mut r, t, "201", "一般公共服务支出", false);
+                row(&mut r, t, "20103", "政府办公厅（室）及相关机构事务", false);
+                cell(&mut r, t, "201", "合计", "10.00");
+                cell(
+                    &mut r,
+                    t,
+                    "20103",
+                    "合计",
+                    if fail { "9.00" } else { "10.00" },
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: Some("9.00"),
+                actual: Some("10.00"),
+                says: &["201 合计", "下级科目之和"],
+            },
+        },
+        Case {
+            id: "CT-02",
+            build: |fail| {
+                let mut r = report(ReportKind::Budget, "shanghai-ys");
+                let t = "expense_by_function";
+                row(&mut r, t, "合计", "合计", false);
+                row(&mut r, t, "201", "一般公共服务支出", false);
+                row(&mut r, t, "208", "社会保障和就业支出", false);
+                cell(&mut r, t, "合计", "基本支出", "10.00");
+                cell(&mut r, t, "201", "基本支出", "6.00");
+                cell(
+                    &mut r,
+                    t,
+                    "208",
+                    "基本支出",
+                    if fail { "3.00" } else { "4.00" },
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: Some("9.00"),
+                actual: Some("10.00"),
+                says: &["合计 基本支出", "各类之和"],
+            },
+        },
+        Case {
+            id: "CT-03",
+            build: |fail| {
+                let mut r = report(ReportKind::Budget, "jiangsu-ys");
+                let t = "income_expense_summary";
+                cell(&mut r, t, "收入总计", "预算数", "10.00");
+                cell(
+                    &mut r,
+                    t,
+                    "支出总计",
+                    "预算数",
+                    if fail { "9.00" } else { "10.00" },
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: Some("9.00"),
+                actual: Some("10.00"),
+                says: &["收支不平衡"],
+            },
+        },
         // ---- structure ----
         Case {
             id: "G-01",

@@ -20,11 +20,21 @@ fn garble(text: &str, r: &Report, table: &str, row: &str, column: &str) -> Strin
         .split('\t')
         .map(|c| {
             let plain: String = c.chars().filter(|ch| *ch != ',').collect();
-            plain.trim().parse::<rust_decimal::Decimal>().ok().filter(|v| *v == f.value).map_or(c.to_string(), |_| c.replacen(|ch: char| ch.is_ascii_digit(), "l", 1))
+            plain
+                .trim()
+                .parse::<rust_decimal::Decimal>()
+                .ok()
+                .filter(|v| *v == f.value)
+                .map_or(c.to_string(), |_| {
+                    c.replacen(|ch: char| ch.is_ascii_digit(), "l", 1)
+                })
         })
         .collect();
     let garbled = cells.join("\t");
-    assert_ne!(*line, garbled, "cell of {table} {row} {column} not found on its line");
+    assert_ne!(
+        *line, garbled,
+        "cell of {table} {row} {column} not found on its line"
+    );
     *line = garbled;
     lines.join("\n")
 }
@@ -50,22 +60,43 @@ fn a_garbled_total_and_part_give_no_new_error_only_cannot_check_infos() {
     let r = parse_document(twice.as_bytes()).unwrap();
 
     let t = r.table("公开02").unwrap();
-    assert!(t.unreadable.contains(&("合计".into(), "本年收入合计".into())));
-    assert!(t.unreadable.contains(&("210".into(), "本年收入合计".into())));
-    assert!(r.fact("公开02", "合计", "本年收入合计").is_none(), "no 0 in its place");
     assert!(
-        r.unplaced.iter().any(|u| u.reason.contains("合计|本年收入合计")),
+        t.unreadable
+            .contains(&("合计".into(), "本年收入合计".into()))
+    );
+    assert!(
+        t.unreadable
+            .contains(&("210".into(), "本年收入合计".into()))
+    );
+    assert!(
+        r.fact("公开02", "合计", "本年收入合计").is_none(),
+        "no 0 in its place"
+    );
+    assert!(
+        r.unplaced
+            .iter()
+            .any(|u| u.reason.contains("合计|本年收入合计")),
         "the unplaced entry names the cell: {:?}",
         r.unplaced
     );
     let before = errors(&clean);
-    let new: Vec<String> = errors(&r).into_iter().filter(|e| !before.contains(e)).collect();
+    let new: Vec<String> = errors(&r)
+        .into_iter()
+        .filter(|e| !before.contains(e))
+        .collect();
     assert!(new.is_empty(), "new errors after garbling: {new:#?}");
     let infos: Vec<_> = validate(&r, &Context::default())
         .findings
         .into_iter()
         .filter(|f| f.severity == Severity::Info && f.message.contains("无法核对"))
         .collect();
-    assert!(!infos.is_empty(), "an info «无法核对» names the unreadable cell");
-    assert!(infos.iter().any(|f| f.message.contains("公开02 合计 本年收入合计")));
+    assert!(
+        !infos.is_empty(),
+        "an info «无法核对» names the unreadable cell"
+    );
+    assert!(
+        infos
+            .iter()
+            .any(|f| f.message.contains("公开02 合计 本年收入合计"))
+    );
 }

@@ -45,6 +45,10 @@ static NUMBER_ONLY_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 static YEAR_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\(?[0-9]{4}\s*年度?\)?").expect("static regex"));
+static SPACED_ROW_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[235][0-9]{2}(?:[0-9]{2}){0,2}\s+\S+\s+-?[0-9][0-9,]*\.[0-9]+$")
+        .expect("static regex")
+});
 static UNIT_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"单位\s*[:：]\s*(万元|元|亿元)").expect("static regex"));
 static ENTITY_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -388,6 +392,7 @@ pub(crate) fn read_region(
     let mut entity = None;
     let mut header: Vec<&Line> = Vec::new();
     let mut data: Vec<&Line> = Vec::new();
+    let mut spaced: Vec<&Line> = Vec::new();
     for (k, l) in region.iter().enumerate() {
         if unit.is_none()
             && data.is_empty()
@@ -403,6 +408,11 @@ pub(crate) fn read_region(
             if !name.is_empty() && !name.starts_with("单位") {
                 entity = Some(name);
             }
+        }
+        if k > 0 && !data.is_empty() && !is_tab_line(l) && SPACED_ROW_RE.is_match(l.text.trim()) {
+            // «2210201 住房公积金 1,029.15»: a row the extraction did not put in table form.
+            spaced.push(l);
+            continue;
         }
         if k == 0 || !is_tab_line(l) || is_meta_row(l) {
             continue;
@@ -430,6 +440,7 @@ pub(crate) fn read_region(
         unreadable: Vec::new(),
         unplaced: Vec::new(),
         last_code: [String::new(), String::new()],
+        pending_code: None,
     };
     let placed: Vec<Option<Placed>> = data
         .iter()
@@ -449,6 +460,27 @@ pub(crate) fn read_region(
             placed.get(k + 1).and_then(Option::as_ref),
         );
         r.emit(data[k], p, neighbours);
+    }
+    for l in spaced {
+        // Its cells cannot be placed by header position: the row exists, its amounts are
+        // unreadable, so identities that need them are not applicable.
+        let code = l.text.split_whitespace().next().unwrap_or("").to_string();
+        if !r.rows.iter().any(|x| x.key == code) {
+            r.rows.push(RowLabel {
+                key: code.clone(),
+                label: l.text.trim().to_string(),
+                note: None,
+                line: l.no,
+                subtotal: false,
+            });
+        }
+        for leaf in leaves.iter().filter(|x| x.role == Role::Amount) {
+            r.unreadable.push((code.clone(), leaf.key.clone()));
+        }
+        r.unplaced.push(unplaced(
+            l,
+            format!("{id} {code}: row printed without table cells; its amounts are not read"),
+        ));
     }
     let title_line = &region[0];
     let table = Table {
@@ -515,6 +547,8 @@ struct RowReader<'a> {
     unplaced: Vec<Unplaced>,
     /// Last 类 and 类+款 seen, for code cells left blank under a parent.
     last_code: [String; 2],
+    /// A code row printed without amounts, whose amounts may follow on the next line.
+    pending_code: Option<(String, String)>,
 }
 
 impl RowReader<'_> {
@@ -569,7 +603,9 @@ impl RowReader<'_> {
             .filter(|(p, c)| {
                 let numeric = matches!(read_cell(c), CellText::Number { .. } | CellText::Dash)
                     || is_garbled_number(c);
-                numeric && !(code_like(c) && has_code_leaf && self.in_code_column(*p))
+                let leading_code = *p == cells[0].0 && whole_code(c);
+                numeric
+                    && !(code_like(c) && has_code_leaf && (leading_code || self.in_code_column(*p)))
             })
             .collect();
         // A row printed without blank cells and with fewer amounts than columns: which column is
@@ -611,8 +647,16 @@ impl RowReader<'_> {
                     (Some(l), Some(e)) => nearest(pos, &|i| free(i) && i > l && i < e, &taken),
                     _ => None,
                 };
-                in_side.or_else(|| nearest(pos, &free, &taken))
-            } else if code_like(c) && has_code_leaf && self.in_code_column(pos) {
+                let global = nearest(pos, &free, &taken);
+                let dist = |i: Option<usize>| i.map(|i| self.leaves[i].start.abs_diff(pos));
+                match (in_side, global) {
+                    (Some(a), Some(_)) if dist(Some(a)) <= dist(global) => Some(a),
+                    (_, g) => g.or(in_side),
+                }
+            } else if code_like(c)
+                && has_code_leaf
+                && (pos == cells[0].0 && whole_code(c) || self.in_code_column(pos))
+            {
                 nearest(pos, &|i| self.leaves[i].role == Role::Code, &taken)
             } else {
                 nearest(pos, &|i| self.leaves[i].role == Role::Label, &taken)
@@ -702,9 +746,22 @@ impl RowReader<'_> {
                 format!("{}: {reason}: {}", self.id, p.misfit.join(" ")),
             ));
         }
+        let pending = self.pending_code.take();
         for (s, side) in p.sides.iter().enumerate() {
-            let code = self.code_of(side);
+            let mut code = self.code_of(side);
             let mut label = side.label.clone();
+            if code.is_none()
+                && label.is_empty()
+                && !side.amounts.is_empty()
+                && let Some((c, l)) = pending.clone().filter(|_| s == 0)
+            {
+                // «204 公共安全支出» on one line, its amounts alone on the next.
+                code = Some(c);
+                label = l;
+            }
+            if code.is_some() && side.amounts.is_empty() && s == 0 {
+                self.pending_code = code.clone().map(|c| (c, label.clone()));
+            }
             if code.is_none() && label.is_empty() && !side.amounts.is_empty() {
                 // A label broken over the rows around this one («2.政府性基金预» / «算»).
                 let frag = |n: Option<&Placed>| {

@@ -8,6 +8,7 @@
 //! Tolerance model (rules.md §1.2): an identity `T = Σ P_i` between published 万元 figures may be
 //! off by `0.005·(n+1)`; a gap inside that bound is an info «尾差», never an error.
 
+mod canonical;
 mod crosscheck;
 pub mod identities;
 mod index;
@@ -157,6 +158,7 @@ pub fn validate(report: &Report, ctx: &Context) -> Validation {
     structure::check(&ix, &mut findings);
     narrative::check(&ix, &mut findings);
     crosscheck::check(&ix, ctx, &mut findings);
+    canonical::check(&ix, &mut findings);
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -183,6 +185,7 @@ static CATALOG: LazyLock<Vec<RuleInfo>> = LazyLock::new(|| {
         .iter()
         .chain(narrative::CATALOG.iter())
         .chain(crosscheck::CATALOG.iter())
+        .chain(canonical::CATALOG.iter())
         .chain(crate::consolidate::CATALOG.iter())
     {
         out.push(RuleInfo {

@@ -1,0 +1,272 @@
+//! Identities on canonical tables (CT-*), for every family read by the generic reader: written once
+//! against what a table means (its catalog id, its code rows, its header columns), not against a
+//! family's printed numbers. The seed families keep their own, finer identities
+//! (`identities.toml`), so these run only where no seed template applies.
+//!
+//! Money is compared in the table's printed unit with the tolerance its printed precision implies:
+//! half a unit of the last printed digit per rounded term (0.005 万元 for 0.01 万元 figures, 0.5 元
+//! for whole-元 tables), and exact for tables printed to 0.01 元.
+
+use rust_decimal::Decimal;
+
+use super::{FactIndex, Finding, Location, Severity, fmt, location_at};
+use crate::amount::MeasureUnit;
+use crate::catalog;
+use crate::model::{Fact, Table};
+use crate::template;
+
+pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
+    (
+        "CT-01",
+        Severity::Error,
+        "IT",
+        "科目层级：上级科目等于下级科目之和",
+        "按功能/经济分类编码的表中，每个类（款）的每一列金额等于其下各款（项）之和；容差为每个取整项半个末位单位。",
+    ),
+    (
+        "CT-02",
+        Severity::Error,
+        "IT",
+        "合计行等于各类之和",
+        "按科目编码的表中，合计行的每一列等于各类（3位编码）之和。",
+    ),
+    (
+        "CT-03",
+        Severity::Error,
+        "IT",
+        "收支总表收支平衡",
+        "收支总表、财政拨款收支总表的收入总计等于支出总计。",
+    ),
+];
+
+/// Runs the CT rules on a report of a family read by the generic reader.
+pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    if template::family(&r.family).is_some() {
+        return;
+    }
+    for t in &r.tables {
+        let base = t.id.split('@').next().unwrap_or(&t.id);
+        let Some(meaning) = catalog::catalog_table(base) else {
+            continue;
+        };
+        let facts: Vec<&Fact> = r.facts.iter().filter(|f| f.table == t.id).collect();
+        let half = half_unit(t, &facts);
+        let name = match &t.printed_number {
+            Some(n) => format!("{}（{n}）", meaning.name),
+            None => meaning.name.clone(),
+        };
+        let cx = Cx {
+            r,
+            t,
+            facts: &facts,
+            half,
+            name: &name,
+        };
+        hierarchy(&cx, out);
+        total_row(&cx, out);
+        if meaning.two_sided {
+            balance(&cx, out);
+        }
+    }
+}
+
+struct Cx<'a, 'r> {
+    r: &'a FactIndex<'r>,
+    t: &'a Table,
+    facts: &'a [&'a Fact],
+    half: Decimal,
+    name: &'a str,
+}
+
+/// Half a unit of the last printed digit of the table's amounts; zero for 0.01 元.
+fn half_unit(t: &Table, facts: &[&Fact]) -> Decimal {
+    let scale = facts.iter().map(|f| f.value.scale()).max().unwrap_or(2);
+    if t.unit == MeasureUnit::Yuan && scale >= 2 {
+        return Decimal::ZERO;
+    }
+    Decimal::new(5, scale + 1)
+}
+
+fn is_code(row: &str) -> bool {
+    matches!(row.len(), 3 | 5 | 7) && row.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl Cx<'_, '_> {
+    fn value(&self, row: &str, column: &str) -> Option<&Fact> {
+        self.facts
+            .iter()
+            .find(|f| f.row == row && f.column == column)
+            .copied()
+    }
+
+    fn columns(&self) -> Vec<&str> {
+        let mut cols: Vec<&str> = Vec::new();
+        for f in self.facts {
+            if !cols.contains(&f.column.as_str()) {
+                cols.push(&f.column);
+            }
+        }
+        cols
+    }
+
+    /// total = Σ parts in `column`; not applicable when a term is unreadable or nothing is printed.
+    fn sum(
+        &self,
+        rule: &str,
+        what: &str,
+        total: &str,
+        parts: &[&str],
+        column: &str,
+        out: &mut Vec<Finding>,
+    ) {
+        let t = &self.t.id;
+        if let Some(bad) = std::iter::once(&total)
+            .chain(parts.iter())
+            .find(|row| self.r.is_unreadable(t, row, column))
+        {
+            out.push(Finding::new(
+                rule,
+                Severity::Info,
+                format!(
+                    "{}：无法核对，{} {bad} {column} 的金额无法识别（未按 0 计算）",
+                    self.name, t
+                ),
+                vec![location_at(t, bad, column, None)],
+                None,
+                None,
+                None,
+            ));
+            return;
+        }
+        let total_fact = self.value(total, column);
+        let found: Vec<&Fact> = parts.iter().filter_map(|p| self.value(p, column)).collect();
+        if total_fact.is_none() && found.is_empty() {
+            return;
+        }
+        // A total row printed without this column's amount while its parts have one is a gap
+        // only when the total row itself was printed (a blank cell): blank is zero there.
+        if total_fact.is_none() && !self.t.rows.iter().any(|x| x.key == total) {
+            return;
+        }
+        let sum: Decimal = found.iter().map(|f| f.value).sum();
+        let actual = total_fact.map_or(Decimal::ZERO, |f| f.value);
+        let gap = actual - sum;
+        if gap.is_zero() {
+            return;
+        }
+        let bound = self.half * Decimal::from(found.len() as u64 + 1);
+        let unit = self.t.unit.label();
+        let (severity, verdict) = if gap.abs() <= bound {
+            (Severity::Info, "尾差（四舍五入所致，在容差内）")
+        } else {
+            (Severity::Error, "不相等")
+        };
+        let mut locations: Vec<Location> = vec![location_at(t, total, column, total_fact)];
+        locations.extend(
+            found
+                .iter()
+                .map(|f| location_at(t, &f.row, column, Some(f))),
+        );
+        out.push(Finding::new(
+            rule,
+            severity,
+            format!(
+                "{}：{total} {column} 为 {} {unit}，{what}为 {} {unit}，差额 {} {unit}，{verdict}",
+                self.name,
+                fmt(actual),
+                fmt(sum),
+                fmt(gap)
+            ),
+            locations,
+            Some(sum),
+            Some(actual),
+            Some(bound),
+        ));
+    }
+}
+
+/// CT-01: each 类/款 code row equals the sum of its direct children, column by column.
+fn hierarchy(cx: &Cx<'_, '_>, out: &mut Vec<Finding>) {
+    let codes: Vec<&str> =
+        cx.t.rows
+            .iter()
+            .map(|x| x.key.as_str())
+            .filter(|k| is_code(k))
+            .collect();
+    let columns = cx.columns();
+    for parent in codes.iter().filter(|c| c.len() < 7) {
+        let children: Vec<&str> = codes
+            .iter()
+            .filter(|c| c.len() == parent.len() + 2 && c.starts_with(*parent))
+            .copied()
+            .collect();
+        if children.is_empty() {
+            continue;
+        }
+        for col in &columns {
+            cx.sum("CT-01", "下级科目之和", parent, &children, col, out);
+        }
+    }
+}
+
+/// CT-02: the 合计 row equals the sum of the 类 rows.
+fn total_row(cx: &Cx<'_, '_>, out: &mut Vec<Finding>) {
+    let Some(total) =
+        cx.t.rows
+            .iter()
+            .map(|x| x.key.as_str())
+            .find(|k| matches!(*k, "合计" | "总计"))
+    else {
+        return;
+    };
+    let classes: Vec<&str> =
+        cx.t.rows
+            .iter()
+            .map(|x| x.key.as_str())
+            .filter(|k| k.len() == 3 && is_code(k))
+            .collect();
+    if classes.is_empty() {
+        return;
+    }
+    for col in cx.columns() {
+        cx.sum("CT-02", "各类之和", total, &classes, col, out);
+    }
+}
+
+/// CT-03: 收入总计 = 支出总计 in a two-sided summary (first amount of each row).
+fn balance(cx: &Cx<'_, '_>, out: &mut Vec<Finding>) {
+    let first = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| cx.facts.iter().find(|f| f.row == *k).copied())
+    };
+    let (Some(inc), Some(exp)) = (
+        first(&["收入总计", "收入合计", "收入总计数"]),
+        first(&["支出总计", "支出合计", "支出总计数"]),
+    ) else {
+        return;
+    };
+    if inc.value == exp.value {
+        return;
+    }
+    let unit = cx.t.unit.label();
+    out.push(Finding::new(
+        "CT-03",
+        Severity::Error,
+        format!(
+            "{}：{} 为 {} {unit}，{} 为 {} {unit}，收支不平衡（差额 {} {unit}）",
+            cx.name,
+            inc.row,
+            fmt(inc.value),
+            exp.row,
+            fmt(exp.value),
+            fmt(inc.value - exp.value)
+        ),
+        vec![
+            location_at(&cx.t.id, &inc.row, &inc.column, Some(inc)),
+            location_at(&cx.t.id, &exp.row, &exp.column, Some(exp)),
+        ],
+        Some(exp.value),
+        Some(inc.value),
+        Some(Decimal::ZERO),
+    ));
+}

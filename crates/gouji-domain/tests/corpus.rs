@@ -1,0 +1,258 @@
+//! The development corpus (`../shared/corpus`, or `$GOUJI_CORPUS`): Jiangsu 2017–2019 部门预算 and
+//! Shanghai Putuo 部门/单位 预算 in 元, read by the generic reader, plus blank Shanghai templates.
+//!
+//! - every document is read, with the family its cues name (templates: tables, no figures);
+//! - per family, sampled cells are checked against the document (table, row, column, value,
+//!   unit): split 类/款/项 codes, two-sided rows, 元 with decimals, a 三公 table in 万元 inside an
+//!   元 report, a table continued on the next page, labels broken over rows;
+//! - the findings of every document are golden snapshots in `tests/golden/corpus/` (refresh
+//!   with `UPDATE_GOLDEN=1`). At the time of writing none of them is an error: the CT identities
+//!   hold on every table of these published reports, and no rounding tail is an error.
+
+mod common;
+
+use common::{corpus, corpus_stems};
+use gouji_domain::amount::MeasureUnit;
+use gouji_domain::rules::{Context, Severity, validate};
+use gouji_domain::{Report, ReportKind};
+
+#[track_caller]
+fn cell(r: &Report, table: &str, row: &str, column: &str, printed: &str, unit: MeasureUnit) {
+    let f = r
+        .fact(table, row, column)
+        .unwrap_or_else(|| panic!("{table} {row} {column} missing in {}", r.subject));
+    assert_eq!(
+        (f.value.to_string().as_str(), f.unit),
+        (printed, unit),
+        "{table} {row} {column}"
+    );
+    assert_eq!(
+        r.lines[f.source.line as usize - 1],
+        f.source.text,
+        "provenance of {table} {row}"
+    );
+}
+
+#[test]
+fn every_corpus_document_is_read_with_its_family() {
+    let stems = corpus_stems();
+    if stems.is_empty() {
+        return;
+    }
+    for stem in &stems {
+        let r = corpus(stem).unwrap();
+        let want = if stem.starts_with("jiangsu") {
+            "jiangsu-ys"
+        } else if stem.contains("bmjs") {
+            "shanghai-js"
+        } else {
+            "shanghai-ys"
+        };
+        assert_eq!(r.family, want, "{stem}");
+        assert!(r.tables.len() >= 8, "{stem}: {} tables", r.tables.len());
+        if stem.ends_with("_template") {
+            assert!(
+                r.facts.iter().all(|f| f.table.contains("procurement")
+                    || f.value.is_zero()
+                    || f.table.contains('@')
+                    || f.row.len() >= 3),
+                "{stem}: a blank template has no amounts"
+            );
+        }
+    }
+}
+
+#[test]
+fn shanghai_unit_budget_cells_in_yuan_with_a_sangong_table_in_wanyuan() {
+    let Some(r) = corpus("putuo_zfb_2025_dwys") else {
+        return;
+    };
+    assert_eq!((r.kind, r.year), (ReportKind::Budget, 2025));
+    let y = MeasureUnit::Yuan;
+    // Two-sided 收支总表 whose right side has 合计 | 基本支出(人员经费, 公用经费) | 项目支出.
+    cell(
+        &r,
+        "income_expense_summary",
+        "财政拨款收入",
+        "预算数",
+        "91016775.35",
+        y,
+    );
+    cell(
+        &r,
+        "income_expense_summary",
+        "一般公共服务支出",
+        "合计",
+        "82096797.42",
+        y,
+    );
+    cell(
+        &r,
+        "income_expense_summary",
+        "一般公共服务支出",
+        "人员经费",
+        "13819399.88",
+        y,
+    );
+    cell(
+        &r,
+        "income_expense_summary",
+        "支出总计",
+        "项目支出",
+        "66410000.00",
+        y,
+    );
+    // Split 类/款/项 code cells.
+    cell(
+        &r,
+        "expense_by_function",
+        "2010301",
+        "基本支出",
+        "11919501.84",
+        y,
+    );
+    cell(
+        &r,
+        "expense_by_function",
+        "2010302",
+        "项目支出",
+        "46140000.00",
+        y,
+    );
+    // 三公 table in 万元: one row of amounts under its header.
+    let t = r.table("sangong").unwrap();
+    assert_eq!(t.unit, MeasureUnit::Wanyuan);
+    assert_eq!(t.printed_number.as_deref(), Some("9"));
+}
+
+#[test]
+fn shanghai_department_budget_table_continued_on_the_next_page() {
+    let Some(r) = corpus("putuo_zfb_2025_bmys") else {
+        return;
+    };
+    let y = MeasureUnit::Yuan;
+    // 一般公共预算支出功能分类预算表: 210 on the first page, 21011 after the repeated header.
+    cell(
+        &r,
+        "gpb_expense_by_function",
+        "210",
+        "合计",
+        "1097073.43",
+        y,
+    );
+    cell(
+        &r,
+        "gpb_expense_by_function",
+        "2101101",
+        "基本支出",
+        "782855.28",
+        y,
+    );
+    cell(
+        &r,
+        "gpb_expense_by_function",
+        "合计",
+        "项目支出",
+        "66410000.00",
+        y,
+    );
+    // Economic classes split into 类 | 款.
+    cell(&r, "gpb_basic_by_econ", "30201", "公用经费", "259400.00", y);
+    cell(
+        &r,
+        "gpb_basic_by_econ",
+        "合计",
+        "人员经费",
+        "22473997.81",
+        y,
+    );
+}
+
+#[test]
+fn jiangsu_budget_cells_two_sided_and_broken_labels() {
+    let Some(r) = corpus("jiangsu_jcy_2019_bmys") else {
+        return;
+    };
+    let w = MeasureUnit::Wanyuan;
+    // 公开01: three sides (收入 | 支出 功能分类 | 支出 支出用途), «三、单位预留机动经 / 费» broken
+    // over the rows around its amount.
+    cell(
+        &r,
+        "income_expense_summary",
+        "财政拨款",
+        "预算数",
+        "24169.74",
+        w,
+    );
+    cell(
+        &r,
+        "income_expense_summary",
+        "公共安全支出",
+        "预算数",
+        "16593.12",
+        w,
+    );
+    cell(
+        &r,
+        "income_expense_summary",
+        "基本支出",
+        "预算数",
+        "15844.04",
+        w,
+    );
+    cell(
+        &r,
+        "income_expense_summary",
+        "单位预留机动经费",
+        "预算数",
+        "3990.40",
+        w,
+    );
+    // 公开05: one 7-digit code cell.
+    cell(
+        &r,
+        "fiscal_expense_by_function",
+        "2040401",
+        "预算数",
+        "12268.62",
+        w,
+    );
+    assert_eq!(
+        r.table("fiscal_expense_by_function")
+            .unwrap()
+            .printed_number
+            .as_deref(),
+        Some("05")
+    );
+}
+
+#[test]
+fn findings_of_every_corpus_document_are_golden_and_none_is_an_error() {
+    for stem in corpus_stems() {
+        let r = corpus(&stem).unwrap();
+        let v = validate(&r, &Context::default());
+        let text: String = v
+            .findings
+            .iter()
+            .map(|f| format!("{} {:?} {}\n", f.rule_id, f.severity, f.message))
+            .collect();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("tests/golden/corpus/{stem}.txt"));
+        if std::env::var("UPDATE_GOLDEN").as_deref() == Ok("1") {
+            std::fs::write(&path, &text).expect("write golden");
+        } else {
+            let want = std::fs::read_to_string(&path).unwrap_or_default();
+            assert_eq!(
+                text, want,
+                "findings of {stem} changed; review and run with UPDATE_GOLDEN=1"
+            );
+        }
+        let errors: Vec<_> = v
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| &f.message)
+            .collect();
+        assert!(errors.is_empty(), "{stem}: errors {errors:#?}");
+    }
+}
