@@ -623,3 +623,62 @@ both_backends!(
     bad_requests_are_rejected_and_change_nothing,
     super::bad_requests
 );
+
+/// Re-parenting A under B and B under A through two concurrent RegisterUnit calls, 20 times:
+/// one wins, the other is INVALID_ARGUMENT on `unit.parent_code`, and `ListUnits` of either
+/// subtree answers (no cycle was stored).
+async fn reparenting_race(backend: Backend) {
+    let Some(db) = Database::create(backend).await else {
+        return;
+    };
+    let validation = start_validation("127.0.0.1:0").await.unwrap();
+    let ingestion = start_ingestion(&db.url, &validation.url()).await.unwrap();
+    let mut client = ingestion_client(&ingestion.url()).await.unwrap();
+    register_ningqiang(&mut client).await.unwrap();
+    let unit = |code: &str, parent: &str| RegisterUnitRequest {
+        unit: Some(ipb::Unit {
+            code: code.into(),
+            name: format!("单位{code}"),
+            unit_type: rpb::UnitType::Institution as i32,
+            parent_code: parent.into(),
+        }),
+    };
+    for round in 0..20 {
+        for code in ["610726002", "610726003"] {
+            client.register_unit(unit(code, "610726")).await.unwrap();
+        }
+        let (mut c1, mut c2) = (client.clone(), client.clone());
+        let (a, b) = tokio::join!(
+            c1.register_unit(unit("610726002", "610726003")),
+            c2.register_unit(unit("610726003", "610726002")),
+        );
+        assert!(a.is_ok() != b.is_ok(), "round {round}: {a:?} / {b:?}");
+        let refused = a.err().or(b.err()).unwrap();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+        assert_eq!(field_violations(&refused), ["unit.parent_code"]);
+        for root in ["610726002", "610726003"] {
+            let tree = tokio::time::timeout(
+                Duration::from_secs(5),
+                client.list_units(ListUnitsRequest {
+                    root_code: root.into(),
+                }),
+            )
+            .await
+            .expect("ListUnits answers")
+            .unwrap()
+            .into_inner()
+            .units;
+            assert!(
+                !tree.is_empty() && tree.len() <= 2,
+                "round {round}: {tree:?}"
+            );
+        }
+    }
+    ingestion.stop().await.unwrap();
+    validation.stop().await.unwrap();
+    db.drop_async().await;
+}
+both_backends!(
+    concurrent_reparenting_is_refused_over_grpc,
+    super::reparenting_race
+);

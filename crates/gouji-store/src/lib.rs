@@ -10,6 +10,10 @@
 //! so no `SQLITE_BUSY` under concurrent submitters); PostgreSQL serialises resubmissions of the
 //! same report on its `report_heads` row lock.
 //!
+//! Hierarchy changes are serialised too, with the parent and cycle checks inside the writing
+//! transaction ([`Store::register_unit`]); every recursive hierarchy query uses `UNION`, so it
+//! ends even on a database that already holds a parent cycle.
+//!
 //! Amounts stay exact: the structured report is stored as JSON with decimals as strings, and
 //! every cell is also written to `facts` (PostgreSQL `NUMERIC`, SQLite `TEXT`).
 
@@ -176,36 +180,71 @@ impl Store {
     // ---- units ------------------------------------------------------------------------------
 
     /// Registers a unit, or updates its name, type and parent. Rejects unknown parents and cycles.
+    ///
+    /// Hierarchy changes are serialised: the parent and cycle checks run inside the same
+    /// transaction as the write, after taking the hierarchy lock (PostgreSQL:
+    /// `LOCK TABLE units IN SHARE ROW EXCLUSIVE MODE`, which conflicts with itself and with
+    /// direct writes to `units` but not with the key-share locks of submissions; SQLite:
+    /// `BEGIN IMMEDIATE` on the single writer connection). Two concurrent re-parentings A→B and
+    /// B→A therefore cannot both succeed: the second one sees the first and gets
+    /// [`StoreError::Cycle`].
     pub async fn register_unit(&self, unit: &UnitRecord) -> Result<UnitRecord> {
-        if let Some(parent) = &unit.parent_code {
-            if self.get_unit(parent).await?.is_none() {
-                return Err(StoreError::UnknownParent(parent.clone()));
-            }
-            let subtree = self.subtree_codes(&unit.code).await?;
-            if subtree.iter().any(|c| c == parent) {
-                return Err(StoreError::Cycle {
-                    unit: unit.code.clone(),
-                    parent: parent.clone(),
-                });
-            }
-        }
         let now = records::now_millis();
         let unit_type = unit.unit_type.map(|t| t.label().to_string());
-        let sql = "INSERT INTO units (code, name, unit_type, parent_code, registered_at, updated_at) \
+        let upsert = "INSERT INTO units (code, name, unit_type, parent_code, registered_at, updated_at) \
                    VALUES ($1, $2, $3, $4, $5, $5) \
                    ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
                    unit_type = excluded.unit_type, parent_code = excluded.parent_code, \
                    updated_at = excluded.updated_at";
-        with_pool!(self, write, |pool| {
-            sqlx::query(sql)
-                .bind(&unit.code)
-                .bind(&unit.name)
-                .bind(&unit_type)
-                .bind(&unit.parent_code)
-                .bind(now)
-                .execute(pool)
-                .await?;
-        });
+        // The same checks and write on both backends, inside the transaction `$tx`.
+        macro_rules! place_in {
+            ($tx:expr) => {{
+                let mut tx = $tx;
+                if let Some(parent) = &unit.parent_code {
+                    let known: i64 =
+                        sqlx::query_scalar("SELECT COUNT(*) FROM units WHERE code = $1")
+                            .bind(parent)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    if known == 0 {
+                        return Err(StoreError::UnknownParent(parent.clone()));
+                    }
+                    // Is the unit among the new parent's ancestors (the parent included)?
+                    let cycle: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+                        "{ANCESTORS} SELECT COUNT(*) FROM ancestors WHERE code = $2"
+                    )))
+                    .bind(parent)
+                    .bind(&unit.code)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if cycle > 0 {
+                        return Err(StoreError::Cycle {
+                            unit: unit.code.clone(),
+                            parent: parent.clone(),
+                        });
+                    }
+                }
+                sqlx::query(upsert)
+                    .bind(&unit.code)
+                    .bind(&unit.name)
+                    .bind(&unit_type)
+                    .bind(&unit.parent_code)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }};
+        }
+        match &*self.backend {
+            Backend::Sqlite { write, .. } => place_in!(write.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("LOCK TABLE units IN SHARE ROW EXCLUSIVE MODE")
+                    .execute(&mut *tx)
+                    .await?;
+                place_in!(tx)
+            }
+        }
         Ok(unit.clone())
     }
 
@@ -244,16 +283,6 @@ impl Store {
             }
         };
         rows.into_iter().map(UnitRow::into_record).collect()
-    }
-
-    async fn subtree_codes(&self, root: &str) -> Result<Vec<String>> {
-        let sql = format!("{SUBTREE} SELECT code FROM subtree");
-        Ok(with_pool!(self, read, |pool| {
-            sqlx::query_scalar(AssertSqlSafe(sql.as_str()))
-                .bind(root)
-                .fetch_all(pool)
-                .await?
-        }))
     }
 
     // ---- revisions --------------------------------------------------------------------------
@@ -548,8 +577,9 @@ impl Store {
             if filter.subtree && filter.unit_code.is_some() {
                 qb.push("WITH RECURSIVE subtree(code) AS (SELECT code FROM units WHERE code = ");
                 qb.push_bind(filter.unit_code.clone().unwrap_or_default());
+                // UNION: finite even on a cyclic hierarchy (see `SUBTREE`).
                 qb.push(
-                    " UNION ALL SELECT u.code FROM units u JOIN subtree s ON u.parent_code = s.code) ",
+                    " UNION SELECT u.code FROM units u JOIN subtree s ON u.parent_code = s.code) ",
                 );
             }
             qb.push(format!(
@@ -611,8 +641,17 @@ impl Store {
 }
 
 /// The recursive subtree of `$1` (the root included). Works on SQLite and PostgreSQL.
+///
+/// `UNION`, not `UNION ALL`: a code already in the result is not queued again, so the query
+/// ends after at most one visit per unit even on a database that holds a parent cycle
+/// (written around the store, or before hierarchy changes were serialised).
 const SUBTREE: &str = "WITH RECURSIVE subtree(code) AS (SELECT code FROM units WHERE code = $1 \
-     UNION ALL SELECT u.code FROM units u JOIN subtree s ON u.parent_code = s.code)";
+     UNION SELECT u.code FROM units u JOIN subtree s ON u.parent_code = s.code)";
+
+/// `$1` and its chain of ancestors; `UNION` keeps it finite on a cyclic chain (see [`SUBTREE`]).
+const ANCESTORS: &str = "WITH RECURSIVE ancestors(code) AS (SELECT CAST($1 AS TEXT) \
+     UNION SELECT u.parent_code FROM units u JOIN ancestors a ON u.code = a.code \
+     WHERE u.parent_code IS NOT NULL)";
 
 /// Columns of a revision row, in [`RevisionRow`] order.
 const REVISION_COLUMNS: &str = "r.id, r.unit_code, r.year, r.kind, r.consolidated, r.revision, \
