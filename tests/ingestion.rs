@@ -432,6 +432,18 @@ async fn bad_requests(backend: Backend) {
             "document",
         ),
         (
+            "oversized structured report",
+            SubmitReportRequest {
+                input: Some(Input::Report(rpb::Report {
+                    subject: "x".repeat(gouji_runtime::server::MAX_CONTENT_BYTES),
+                    ..small_report(1)
+                })),
+                ..base()
+            },
+            Code::InvalidArgument,
+            "report",
+        ),
+        (
             "unparseable document",
             SubmitReportRequest {
                 input: Some(Input::Document(
@@ -681,4 +693,218 @@ async fn reparenting_race(backend: Backend) {
 both_backends!(
     concurrent_reparenting_is_refused_over_grpc,
     super::reparenting_race
+);
+
+/// Writes a revision's stored document around the service (plain SQL), as a store written by an
+/// older version, or damaged, would hold it.
+async fn overwrite_document(url: &str, key: &str, document: Vec<u8>) {
+    let sql = "UPDATE revisions SET document = $1 WHERE idempotency_key = $2";
+    let done = if url.starts_with("postgres") {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+            .await
+            .unwrap();
+        sqlx::query(sql)
+            .bind(document)
+            .bind(key)
+            .execute(&mut conn)
+            .await
+            .unwrap()
+            .rows_affected()
+    } else {
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(url)
+            .await
+            .unwrap();
+        sqlx::query(sql)
+            .bind(document)
+            .bind(key)
+            .execute(&mut conn)
+            .await
+            .unwrap()
+            .rows_affected()
+    };
+    assert_eq!(done, 1, "revision {key} exists");
+}
+
+/// Revisions that validation can never accept are stored first (one whose document it refuses
+/// as unparseable, one larger than its transport limit), then good ones, all while validation
+/// is down. Once validation is up, every good one is validated and the bad ones end
+/// VALIDATION_STATE_FAILED with their reason; after a restart of validation a later
+/// submission is validated too. (Before per-revision retries the round stopped at the first
+/// failure, so the good ones stayed pending forever.)
+async fn never_valid_revision_does_not_starve(backend: Backend) {
+    let Some(db) = Database::create(backend).await else {
+        return;
+    };
+    let Some(s3) = seed(3) else { return };
+    let port = free_port();
+    let validation_url = format!("http://127.0.0.1:{port}");
+    let ingestion = gouji_tests::start_ingestion_with_env(
+        &db.url,
+        &validation_url,
+        &[("GOUJI_REVALIDATE_MAX_DELAY_MS", "1000")],
+    )
+    .await
+    .unwrap();
+    let mut client = ingestion_client(&ingestion.url()).await.unwrap();
+    register_ningqiang(&mut client).await.unwrap();
+    gouji_tests::register_liulin(&mut client).await.unwrap();
+
+    // The bad ones: stored while validation is down, then their documents replaced.
+    for (unit, key) in [("141125", "bad-parse"), ("610726003", "bad-size")] {
+        let ack = client
+            .submit_report(SubmitReportRequest {
+                unit_code: unit.into(),
+                year: 2024,
+                kind: FA,
+                input: Some(Input::Report(small_report(1))),
+                idempotency_key: key.into(),
+                consolidated: false,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(ack.validation_state, ValidationState::Pending as i32);
+    }
+    overwrite_document(&db.url, "bad-parse", vec![0, 159, 146, 150]).await;
+    overwrite_document(
+        &db.url,
+        "bad-size",
+        vec![b'x'; gouji_runtime::server::MAX_CONTENT_BYTES + (2 << 20)],
+    )
+    .await;
+    // The good ones: structured reports, and seed S3 as a document.
+    for i in 0..5u32 {
+        let ack = client
+            .submit_report(SubmitReportRequest {
+                unit_code: "610726002".into(),
+                year: 2024,
+                kind: FA,
+                input: Some(Input::Report(small_report(10 + i))),
+                idempotency_key: format!("good-{i}"),
+                consolidated: false,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(ack.validation_state, ValidationState::Pending as i32);
+    }
+    client
+        .submit_report(submit_doc("610726", s3.clone(), true, "good-s3"))
+        .await
+        .unwrap();
+    // An outage fails nothing: a few rounds later everything is still pending.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let all = count_revisions(&mut client).await;
+    assert_eq!(all.len(), 8);
+    assert!(
+        all.iter()
+            .all(|r| r.validation_state == ValidationState::Pending as i32),
+        "{all:#?}"
+    );
+
+    let validation = start_validation(&format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let settled = eventually(Duration::from_secs(60), || {
+        let mut client = client.clone();
+        async move {
+            let all = count_revisions(&mut client).await;
+            all.iter()
+                .all(|r| r.validation_state != ValidationState::Pending as i32)
+                .then_some(all)
+        }
+    })
+    .await
+    .expect("every revision settles once validation is up");
+    eprintln!(
+        "all 8 revisions settled {:?} after validation started",
+        started.elapsed()
+    );
+    let by_unit = |unit: &str| -> Vec<&ipb::StoredReport> {
+        settled.iter().filter(|r| r.unit_code == unit).collect()
+    };
+    for r in by_unit("610726002").into_iter().chain(by_unit("610726")) {
+        assert_eq!(
+            r.validation_state,
+            ValidationState::Validated as i32,
+            "{}",
+            r.report_id
+        );
+        assert!(!r.catalog_version.is_empty());
+        assert!(r.validation_error.is_empty());
+    }
+    // GetReport shows the terminal state and the reason.
+    let bad = client
+        .get_report(get("141125", false))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(bad.validation_state, ValidationState::Failed as i32);
+    assert!(
+        bad.validation_error.contains("InvalidArgument"),
+        "{}",
+        bad.validation_error
+    );
+    let big = client
+        .get_report(get("610726003", false))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(big.validation_state, ValidationState::Failed as i32);
+    assert!(
+        big.validation_error.contains("OutOfRange"),
+        "{}",
+        big.validation_error
+    );
+    assert!(big.validation_error.chars().count() < 700);
+
+    // Validation restarts; a submission made while it is down is validated once it is back,
+    // and the failed revisions stay failed (they are not retried).
+    validation.stop().await.unwrap();
+    let ack = client
+        .submit_report(SubmitReportRequest {
+            unit_code: "610726002".into(),
+            year: 2024,
+            kind: FA,
+            input: Some(Input::Report(small_report(99))),
+            idempotency_key: "good-after-restart".into(),
+            consolidated: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ack.validation_state, ValidationState::Pending as i32);
+    let validation = start_validation(&format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(60), || {
+        let mut client = client.clone();
+        async move {
+            let r = client
+                .get_report(get("610726002", false))
+                .await
+                .ok()?
+                .into_inner();
+            (r.revision == 6 && r.validation_state == ValidationState::Validated as i32)
+                .then_some(())
+        }
+    })
+    .await
+    .expect("the submission made during the restart is validated");
+    let all = count_revisions(&mut client).await;
+    assert_eq!(all.len(), 9);
+    assert_eq!(
+        all.iter()
+            .filter(|r| r.validation_state == ValidationState::Failed as i32)
+            .count(),
+        2
+    );
+    ingestion.stop().await.unwrap();
+    validation.stop().await.unwrap();
+    db.drop_async().await;
+}
+both_backends!(
+    never_valid_revision_fails_and_the_others_are_validated,
+    super::never_valid_revision_does_not_starve
 );

@@ -408,7 +408,8 @@ impl Store {
         let json = serde_json::to_string(findings)
             .map_err(|e| StoreError::Corrupt(format!("findings cannot be serialised: {e}")))?;
         let sql = "UPDATE revisions SET validation_state = 'validated', valid = $1, \
-                   catalog_version = $2, findings_json = $3, validated_at = $4 WHERE id = $5";
+                   catalog_version = $2, findings_json = $3, validated_at = $4, \
+                   validation_error = NULL WHERE id = $5";
         let now = records::now_millis();
         with_pool!(self, write, |pool| {
             sqlx::query(sql)
@@ -421,6 +422,88 @@ impl Store {
                 .await?;
         });
         Ok(())
+    }
+
+    /// Records a failed validation attempt of a still-pending revision: one more attempt (the
+    /// backoff exponent), one more failure towards the retry maximum when `counted`, the error,
+    /// and the time of the next attempt. Returns the new (attempts, failures), or `None` when
+    /// the revision is no longer pending.
+    pub async fn record_validation_retry(
+        &self,
+        id: i64,
+        counted: bool,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> Result<Option<(u32, u32)>> {
+        let sql = "UPDATE revisions SET validation_attempts = validation_attempts + 1, \
+                   validation_failures = validation_failures + $1, \
+                   next_attempt_at = $2, validation_error = $3 \
+                   WHERE id = $4 AND validation_state = 'pending' \
+                   RETURNING validation_attempts, validation_failures";
+        let counts: Option<(i32, i32)> = with_pool!(self, write, |pool| {
+            sqlx::query_as(sql)
+                .bind(i32::from(counted))
+                .bind(next_attempt_at)
+                .bind(error)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(counts.map(|(a, f)| (u32::try_from(a).unwrap_or(0), u32::try_from(f).unwrap_or(0))))
+    }
+
+    /// Ends the validation of a pending revision for good ([`ValidationState::Failed`]) with
+    /// the reason. Returns false when the revision was no longer pending.
+    pub async fn record_validation_failure(&self, id: i64, reason: &str) -> Result<bool> {
+        let sql = "UPDATE revisions SET validation_state = 'failed', validation_error = $1, \
+                   validated_at = $2 WHERE id = $3 AND validation_state = 'pending'";
+        let now = records::now_millis();
+        let done = with_pool!(self, write, |pool| {
+            sqlx::query(sql)
+                .bind(reason)
+                .bind(now)
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    /// Pending revisions whose next attempt is due at `now` (unix milliseconds), the longest
+    /// overdue first. Each revision keeps its own schedule, so one that keeps failing (and
+    /// backs off) never holds up the others.
+    pub async fn due_for_validation(&self, now: i64, limit: u32) -> Result<Vec<RevisionRecord>> {
+        let sql = format!(
+            "SELECT {REVISION_COLUMNS} FROM revisions r WHERE validation_state = 'pending' \
+             AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2"
+        );
+        let rows: Vec<RevisionRow> = with_pool!(self, read, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(now)
+                .bind(limit as i64)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(RevisionRow::into_record).collect()
+    }
+
+    /// Revisions in each validation state: (pending, validated, failed).
+    pub async fn validation_counts(&self) -> Result<(u64, u64, u64)> {
+        let sql = "SELECT validation_state, COUNT(*) FROM revisions GROUP BY validation_state";
+        let rows: Vec<(String, i64)> = with_pool!(self, read, |pool| {
+            sqlx::query_as(sql).fetch_all(pool).await?
+        });
+        let mut counts = (0, 0, 0);
+        for (state, n) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match state.as_str() {
+                "pending" => counts.0 += n,
+                "validated" => counts.1 += n,
+                _ => counts.2 += n,
+            }
+        }
+        Ok(counts)
     }
 
     /// Revisions still waiting for validation, oldest first.
@@ -657,7 +740,8 @@ const ANCESTORS: &str = "WITH RECURSIVE ancestors(code) AS (SELECT CAST($1 AS TE
 const REVISION_COLUMNS: &str = "r.id, r.unit_code, r.year, r.kind, r.consolidated, r.revision, \
      r.idempotency_key, r.content_hash, r.report_json, r.validation_state, r.valid, \
      r.catalog_version, r.findings_json, r.submitted_at, r.validated_at, \
-     (r.document IS NOT NULL) AS has_document";
+     (r.document IS NOT NULL) AS has_document, r.validation_attempts, r.validation_failures, \
+     r.validation_error";
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {

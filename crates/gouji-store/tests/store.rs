@@ -723,3 +723,87 @@ both_backends!(subtree_queries_end_on_a_stored_cycle, |store, url| {
     assert!(matches!(e, StoreError::Cycle { .. }), "{e:?}");
     eprintln!("cyclic hierarchy answered in {:?}", started.elapsed());
 });
+
+// Each pending revision has its own schedule: a failed attempt moves only that revision back;
+// a terminal failure keeps the reason and takes the revision out of the queue for good.
+both_backends!(pending_revisions_keep_their_own_schedule, |store| {
+    register_ningqiang(store).await;
+    let mut ids = Vec::new();
+    for key in ["a", "b", "c"] {
+        let rec = store
+            .submit(&submission("610726002", key, report("经办中心", "1.00")))
+            .await
+            .unwrap()
+            .into_record();
+        assert_eq!((rec.validation_attempts, rec.validation_failures), (0, 0));
+        ids.push(rec.id);
+    }
+    let (a, b, c) = (ids[0], ids[1], ids[2]);
+    let now = 1_000_000;
+    let due = |at: i64| async move {
+        store
+            .due_for_validation(at, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(due(now).await, [a, b, c]);
+    // `a` failed (an answered error): it waits a minute; the others are still due.
+    assert_eq!(
+        store
+            .record_validation_retry(a, true, now + 60_000, "DEADLINE_EXCEEDED")
+            .await
+            .unwrap(),
+        Some((1, 1))
+    );
+    assert_eq!(due(now).await, [b, c]);
+    assert_eq!(due(now + 60_000).await, [b, c, a]);
+    // Unreachable validation backs off without counting towards the maximum.
+    assert_eq!(
+        store
+            .record_validation_retry(a, false, now + 120_000, "UNAVAILABLE")
+            .await
+            .unwrap(),
+        Some((2, 1))
+    );
+    // `b` can never validate: terminal, with its reason, out of the queue.
+    assert!(
+        store
+            .record_validation_failure(b, "validation answered InvalidArgument: bad")
+            .await
+            .unwrap()
+    );
+    assert!(!store.record_validation_failure(b, "again").await.unwrap());
+    assert_eq!(
+        store
+            .record_validation_retry(b, true, now, "late")
+            .await
+            .unwrap(),
+        None,
+        "a failed revision is not rescheduled"
+    );
+    assert_eq!(due(now + 600_000).await, [c, a]);
+    assert!(!store.is_pending(b).await.unwrap());
+    store.record_validation(c, true, "v1", &[]).await.unwrap();
+    let all = store
+        .list_revisions(&ListFilter::default(), None, 10)
+        .await
+        .unwrap();
+    let by_id = |id: i64| all.iter().find(|r| r.id == id).unwrap();
+    assert_eq!(by_id(a).state, ValidationState::Pending);
+    assert_eq!(
+        (by_id(a).validation_attempts, by_id(a).validation_failures),
+        (2, 1)
+    );
+    assert_eq!(by_id(a).validation_error.as_deref(), Some("UNAVAILABLE"));
+    assert_eq!(by_id(b).state, ValidationState::Failed);
+    assert_eq!(
+        by_id(b).validation_error.as_deref(),
+        Some("validation answered InvalidArgument: bad")
+    );
+    assert_eq!(by_id(c).state, ValidationState::Validated);
+    assert_eq!(by_id(c).validation_error, None);
+    assert_eq!(store.validation_counts().await.unwrap(), (1, 1, 1));
+});

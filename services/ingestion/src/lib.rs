@@ -21,6 +21,7 @@ use gouji_proto::ingestion::v1::ingestion_service_server::{
 use gouji_runtime::server::Limits;
 use gouji_runtime::status::{self, BadRequest};
 use gouji_store::{ListFilter, NewRevision, Store, SubmitOutcome, UnitRecord, ValidationState};
+use prost::Message as _;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
@@ -29,7 +30,10 @@ pub use validator::ValidationClient;
 /// Explicit limits of the ingestion API.
 #[derive(Debug, Clone, Copy)]
 pub struct IngestionLimits {
-    /// Largest document accepted (bytes); larger ones are INVALID_ARGUMENT on `document`.
+    /// Largest document accepted (bytes), and largest structured report (encoded bytes);
+    /// larger ones are INVALID_ARGUMENT on `document` / `report`. Never above
+    /// [`gouji_runtime::server::MAX_CONTENT_BYTES`]: whatever is stored must fit into a
+    /// validation request.
     pub max_document_bytes: usize,
     /// Page size when the request gives none.
     pub default_page_size: u32,
@@ -46,7 +50,7 @@ pub struct IngestionLimits {
 impl Default for IngestionLimits {
     fn default() -> Self {
         IngestionLimits {
-            max_document_bytes: gouji_domain::parse::MAX_DOCUMENT_BYTES,
+            max_document_bytes: gouji_runtime::server::MAX_CONTENT_BYTES,
             default_page_size: 50,
             max_page_size: 500,
             stream_batch: 64,
@@ -166,6 +170,18 @@ impl Ingestion {
                     format!(
                         "document is {} bytes; the limit is {} bytes",
                         d.len(),
+                        self.limits.max_document_bytes
+                    ),
+                )
+            }
+            Some(pb::submit_report_request::Input::Report(r))
+                if r.encoded_len() > self.limits.max_document_bytes =>
+            {
+                b.add(
+                    "report",
+                    format!(
+                        "report is {} bytes encoded; the limit is {} bytes",
+                        r.encoded_len(),
                         self.limits.max_document_bytes
                     ),
                 )
@@ -302,6 +318,7 @@ fn submit_response(outcome: &SubmitOutcome) -> pb::SubmitReportResponse {
         replayed: outcome.replayed(),
         findings: rec.findings.iter().map(convert::finding_to_pb).collect(),
         valid: rec.valid.unwrap_or(false),
+        validation_error: rec.validation_error.clone().unwrap_or_default(),
     }
 }
 
@@ -392,7 +409,7 @@ impl IngestionService for Ingestion {
         let outcome = match outcome {
             SubmitOutcome::Stored(mut rec) => {
                 tracing::info!(report = %rec.report_id(), revision = rec.revision, "stored");
-                let verdict = match &claim {
+                let attempt = match &claim {
                     Some(claim) => {
                         validator::validate_and_record(
                             &self.store,
@@ -403,13 +420,20 @@ impl IngestionService for Ingestion {
                         )
                         .await
                     }
-                    None => None,
+                    None => validator::Attempt::Pending,
                 };
-                if let Some(v) = verdict {
-                    rec.state = ValidationState::Validated;
-                    rec.valid = Some(v.valid);
-                    rec.catalog_version = Some(v.catalog_version);
-                    rec.findings = v.findings;
+                match attempt {
+                    validator::Attempt::Validated(v) => {
+                        rec.state = ValidationState::Validated;
+                        rec.valid = Some(v.valid);
+                        rec.catalog_version = Some(v.catalog_version);
+                        rec.findings = v.findings;
+                    }
+                    validator::Attempt::Failed(reason) => {
+                        rec.state = ValidationState::Failed;
+                        rec.validation_error = Some(reason);
+                    }
+                    validator::Attempt::Pending => {}
                 }
                 SubmitOutcome::Stored(rec)
             }
