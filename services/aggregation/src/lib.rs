@@ -93,6 +93,9 @@ fn upstream(what: &str, field: &str, s: Status) -> Status {
     }
 }
 
+/// Longest `explain_cells` entry (characters of `TABLE|ROW|COLUMN`).
+pub const MAX_EXPLAIN_CELL_CHARS: usize = 256;
+
 fn with_timeout<T>(msg: T, timeout: Duration) -> Request<T> {
     let mut r = Request::new(msg);
     r.set_timeout(timeout);
@@ -138,9 +141,7 @@ impl Aggregation {
         req: pb::AggregateDepartmentRequest,
     ) -> Result<pb::AggregateDepartmentResponse, Status> {
         let mut b = BadRequest::new();
-        if req.department_code.is_empty() {
-            b.add("department_code", "department_code is required");
-        }
+        status::check_code(&mut b, "department_code", &req.department_code, true);
         if !(2000..=2100).contains(&req.year) {
             b.add(
                 "year",
@@ -165,6 +166,10 @@ impl Aggregation {
         }
         let mut explain = Vec::new();
         for (i, cell) in req.explain_cells.iter().enumerate() {
+            let field = format!("explain_cells[{i}]");
+            if !status::check_text(&mut b, &field, cell, MAX_EXPLAIN_CELL_CHARS, true) {
+                continue;
+            }
             let parts: Vec<&str> = cell.split('|').collect();
             match parts.as_slice() {
                 [t, r, c] if !t.is_empty() && !r.is_empty() && !c.is_empty() => {

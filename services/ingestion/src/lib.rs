@@ -43,7 +43,7 @@ pub struct IngestionLimits {
     pub stream_batch: u32,
     /// Accepted report years.
     pub years: (i32, i32),
-    /// Longest idempotency key.
+    /// Longest idempotency key (characters; control and bidi characters are refused too).
     pub max_key_len: usize,
 }
 
@@ -55,7 +55,7 @@ impl Default for IngestionLimits {
             max_page_size: 500,
             stream_batch: 64,
             years: (2000, 2100),
-            max_key_len: 128,
+            max_key_len: status::MAX_KEY_CHARS,
         }
     }
 }
@@ -109,9 +109,7 @@ impl Ingestion {
         kind: i32,
     ) -> Result<ReportKind, Status> {
         let mut b = BadRequest::new();
-        if unit.is_empty() {
-            b.add(unit_field, format!("{unit_field} is required"));
-        }
+        status::check_code(&mut b, unit_field, unit, true);
         self.check_year("year", year, &mut b);
         let kind = convert::kind_from_pb(kind);
         if kind.is_none() {
@@ -124,9 +122,11 @@ impl Ingestion {
     async fn require_unit(&self, field: &str, code: &str) -> Result<UnitRecord, Status> {
         match self.store.get_unit(code).await {
             Ok(Some(u)) => Ok(u),
-            Ok(None) => {
-                Err(BadRequest::field(field, format!("unit `{code}` is not registered")).into())
-            }
+            Ok(None) => Err(BadRequest::field(
+                field,
+                format!("unit {} is not registered", status::quote(code)),
+            )
+            .into()),
             Err(e) => Err(status::store_error(field, e)),
         }
     }
@@ -137,23 +137,19 @@ impl Ingestion {
         req: pb::SubmitReportRequest,
     ) -> Result<(NewRevision, UnitRecord), Status> {
         let mut b = BadRequest::new();
-        if req.unit_code.trim().is_empty() {
-            b.add("unit_code", "unit_code is required");
-        }
+        status::check_code(&mut b, "unit_code", &req.unit_code, true);
         self.check_year("year", req.year, &mut b);
         let kind = convert::kind_from_pb(req.kind);
         if kind.is_none() {
             b.add("kind", KIND_REQUIRED);
         }
-        if req.idempotency_key.len() > self.limits.max_key_len {
-            b.add(
-                "idempotency_key",
-                format!(
-                    "idempotency_key is longer than {} bytes",
-                    self.limits.max_key_len
-                ),
-            );
-        }
+        status::check_text(
+            &mut b,
+            "idempotency_key",
+            &req.idempotency_key,
+            self.limits.max_key_len,
+            false,
+        );
         match &req.input {
             None => b.add(
                 "input",
@@ -279,6 +275,16 @@ impl Ingestion {
 
     fn list_filter(&self, req: &pb::ListReportsRequest) -> Result<ListFilter, Status> {
         let mut b = BadRequest::new();
+        status::check_code(&mut b, "unit_code", &req.unit_code, false);
+        if req.page_token.chars().count() > status::MAX_PAGE_TOKEN_CHARS {
+            b.add(
+                "page_token",
+                format!(
+                    "page_token is longer than {} characters",
+                    status::MAX_PAGE_TOKEN_CHARS
+                ),
+            );
+        }
         if req.year != 0 {
             self.check_year("year", req.year, &mut b);
         }
@@ -333,21 +339,15 @@ impl IngestionService for Ingestion {
             return Err(BadRequest::field("unit", "unit is required").into());
         };
         let mut b = BadRequest::new();
-        let code_ok = !unit.code.is_empty()
-            && unit.code.len() <= 64
-            && unit
-                .code
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !code_ok {
-            b.add(
-                "unit.code",
-                "code must be 1–64 characters of A–Z, a–z, 0–9, '-', '_', '.'",
-            );
-        }
-        if unit.name.trim().is_empty() {
-            b.add("unit.name", "name is required");
-        }
+        status::check_code(&mut b, "unit.code", &unit.code, true);
+        status::check_text(
+            &mut b,
+            "unit.name",
+            unit.name.trim(),
+            status::MAX_NAME_CHARS,
+            true,
+        );
+        status::check_code(&mut b, "unit.parent_code", &unit.parent_code, false);
         let unit_type = convert::unit_type_from_pb(unit.unit_type);
         if unit_type.is_none() {
             b.add(
@@ -380,6 +380,9 @@ impl IngestionService for Ingestion {
         request: Request<pb::ListUnitsRequest>,
     ) -> Result<Response<pb::ListUnitsResponse>, Status> {
         let root = request.into_inner().root_code;
+        let mut b = BadRequest::new();
+        status::check_code(&mut b, "root_code", &root, false);
+        b.check()?;
         let units = self
             .store
             .list_units((!root.is_empty()).then_some(root.as_str()))
