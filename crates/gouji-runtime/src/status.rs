@@ -264,6 +264,40 @@ pub fn unavailable(context: &str, e: impl std::fmt::Display) -> Status {
     Status::unavailable(format!("{context}: {e}"))
 }
 
+/// How long a client is told to wait before retrying a call whose upstream failed.
+pub const UPSTREAM_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Maps the failure of a call to another Gouji service (`what`, e.g. "ingestion ListUnits").
+/// A request the upstream refused for a field is INVALID_ARGUMENT on `field` here (NOT_FOUND,
+/// FAILED_PRECONDITION, OUT_OF_RANGE keep their code); a version mismatch (UNIMPLEMENTED) or
+/// DATA_LOSS is INTERNAL; every other failure — unreachable, timed out, shedding load, broken
+/// connection, the upstream's own internal error — is UNAVAILABLE with a
+/// `google.rpc.RetryInfo` of [`UPSTREAM_RETRY_DELAY`]: retrying the call may succeed.
+pub fn upstream(what: &str, field: &str, s: Status) -> Status {
+    match s.code() {
+        Code::InvalidArgument | Code::NotFound => BadRequest::field(field, s.message()).into(),
+        Code::FailedPrecondition | Code::OutOfRange => Status::new(
+            s.code(),
+            format!(
+                "{what}: {}",
+                truncate(s.message(), MAX_UPSTREAM_MESSAGE_CHARS)
+            ),
+        ),
+        Code::Unimplemented | Code::DataLoss => internal(what, s.message()),
+        _ => {
+            let message = truncate(s.message(), MAX_UPSTREAM_MESSAGE_CHARS);
+            tracing::warn!(code = ?s.code(), error = %message, "{what}");
+            let mut details = ErrorDetails::new();
+            details.set_retry_info(Some(UPSTREAM_RETRY_DELAY));
+            Status::with_error_details(
+                Code::Unavailable,
+                format!("{what} failed ({:?}): {message}", s.code()),
+                details,
+            )
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

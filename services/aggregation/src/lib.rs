@@ -32,7 +32,7 @@ use gouji_proto::validation::v1::validation_service_client::ValidationServiceCli
 use gouji_proto::validation::v1::{ReportContext, ValidateReportRequest, validate_report_request};
 use gouji_runtime::server::{Limits, ServiceChannel, service_channel};
 use gouji_runtime::status::{self, BadRequest};
-use tonic::{Code, Request, Response, Status};
+use tonic::{Request, Response, Status};
 
 /// Explicit limits of the aggregation API.
 #[derive(Debug, Clone, Copy)]
@@ -81,16 +81,9 @@ pub struct Aggregation {
     limits: AggregationLimits,
 }
 
-/// An upstream failure, as this service reports it: unreachable → UNAVAILABLE; a request the
-/// upstream refused for a field → INVALID_ARGUMENT on `field` here; anything else → INTERNAL.
+/// An upstream failure, as this service reports it ([`status::upstream`]).
 fn upstream(what: &str, field: &str, s: Status) -> Status {
-    match s.code() {
-        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
-            status::unavailable(what, s.message())
-        }
-        Code::InvalidArgument | Code::NotFound => BadRequest::field(field, s.message()).into(),
-        _ => status::internal(what, s.message()),
-    }
+    status::upstream(what, field, s)
 }
 
 /// Longest `explain_cells` entry (characters of `TABLE|ROW|COLUMN`).
