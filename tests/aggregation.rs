@@ -231,3 +231,49 @@ mod split_s3_reproduces_the_filed_department_report {
         super::aggregate_split_s3(super::Backend::Postgres).await;
     }
 }
+
+/// An upstream that is down, or that breaks every connection (a crashing or restarting
+/// ingestion), makes aggregation answer UNAVAILABLE with a retry delay, not INTERNAL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn upstream_failures_are_retryable_unavailable() {
+    use tonic_types::StatusExt as _;
+    // Accepts connections and closes them at once, answering garbage.
+    let broken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let broken_url = format!("http://{}", broken.local_addr().unwrap());
+    let acceptor = tokio::spawn(async move {
+        loop {
+            if let Ok((mut sock, _)) = broken.accept().await {
+                use tokio::io::AsyncWriteExt as _;
+                let _ = sock.write_all(b"HTTP/1.1 500 broken\r\n\r\n").await;
+            }
+        }
+    });
+    let down_url = format!("http://127.0.0.1:{}", gouji_tests::free_port());
+    for (what, upstream_url) in [("broken", &broken_url), ("down", &down_url)] {
+        let aggregation = start_aggregation(upstream_url, upstream_url).await.unwrap();
+        let mut agg = AggregationServiceClient::connect(aggregation.url())
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let status = agg
+            .aggregate_department(AggregateDepartmentRequest {
+                department_code: "610726".into(),
+                year: 2024,
+                kind: FA,
+                explain_cells: vec![],
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable, "{what}: {status:?}");
+        assert!(
+            status.get_details_retry_info().is_some(),
+            "{what}: RetryInfo: {status:?}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{what}"
+        );
+        aggregation.stop().await.unwrap();
+    }
+    acceptor.abort();
+}

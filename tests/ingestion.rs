@@ -432,6 +432,18 @@ async fn bad_requests(backend: Backend) {
             "document",
         ),
         (
+            "oversized structured report",
+            SubmitReportRequest {
+                input: Some(Input::Report(rpb::Report {
+                    subject: "x".repeat(gouji_runtime::server::MAX_CONTENT_BYTES),
+                    ..small_report(1)
+                })),
+                ..base()
+            },
+            Code::InvalidArgument,
+            "report",
+        ),
+        (
             "unparseable document",
             SubmitReportRequest {
                 input: Some(Input::Document(
@@ -623,3 +635,507 @@ both_backends!(
     bad_requests_are_rejected_and_change_nothing,
     super::bad_requests
 );
+
+/// Re-parenting A under B and B under A through two concurrent RegisterUnit calls, 20 times:
+/// one wins, the other is INVALID_ARGUMENT on `unit.parent_code`, and `ListUnits` of either
+/// subtree answers (no cycle was stored).
+async fn reparenting_race(backend: Backend) {
+    let Some(db) = Database::create(backend).await else {
+        return;
+    };
+    let validation = start_validation("127.0.0.1:0").await.unwrap();
+    let ingestion = start_ingestion(&db.url, &validation.url()).await.unwrap();
+    let mut client = ingestion_client(&ingestion.url()).await.unwrap();
+    register_ningqiang(&mut client).await.unwrap();
+    let unit = |code: &str, parent: &str| RegisterUnitRequest {
+        unit: Some(ipb::Unit {
+            code: code.into(),
+            name: format!("单位{code}"),
+            unit_type: rpb::UnitType::Institution as i32,
+            parent_code: parent.into(),
+        }),
+    };
+    for round in 0..20 {
+        for code in ["610726002", "610726003"] {
+            client.register_unit(unit(code, "610726")).await.unwrap();
+        }
+        let (mut c1, mut c2) = (client.clone(), client.clone());
+        let (a, b) = tokio::join!(
+            c1.register_unit(unit("610726002", "610726003")),
+            c2.register_unit(unit("610726003", "610726002")),
+        );
+        assert!(a.is_ok() != b.is_ok(), "round {round}: {a:?} / {b:?}");
+        let refused = a.err().or(b.err()).unwrap();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+        assert_eq!(field_violations(&refused), ["unit.parent_code"]);
+        for root in ["610726002", "610726003"] {
+            let tree = tokio::time::timeout(
+                Duration::from_secs(5),
+                client.list_units(ListUnitsRequest {
+                    root_code: root.into(),
+                }),
+            )
+            .await
+            .expect("ListUnits answers")
+            .unwrap()
+            .into_inner()
+            .units;
+            assert!(
+                !tree.is_empty() && tree.len() <= 2,
+                "round {round}: {tree:?}"
+            );
+        }
+    }
+    ingestion.stop().await.unwrap();
+    validation.stop().await.unwrap();
+    db.drop_async().await;
+}
+both_backends!(
+    concurrent_reparenting_is_refused_over_grpc,
+    super::reparenting_race
+);
+
+/// Writes a revision's stored document around the service (plain SQL), as a store written by an
+/// older version, or damaged, would hold it.
+async fn overwrite_document(url: &str, key: &str, document: Vec<u8>) {
+    let sql = "UPDATE revisions SET document = $1 WHERE idempotency_key = $2";
+    let done = if url.starts_with("postgres") {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+            .await
+            .unwrap();
+        sqlx::query(sql)
+            .bind(document)
+            .bind(key)
+            .execute(&mut conn)
+            .await
+            .unwrap()
+            .rows_affected()
+    } else {
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(url)
+            .await
+            .unwrap();
+        sqlx::query(sql)
+            .bind(document)
+            .bind(key)
+            .execute(&mut conn)
+            .await
+            .unwrap()
+            .rows_affected()
+    };
+    assert_eq!(done, 1, "revision {key} exists");
+}
+
+/// Revisions that validation can never accept are stored first (one whose document it refuses
+/// as unparseable, one larger than its transport limit), then good ones, all while validation
+/// is down. Once validation is up, every good one is validated and the bad ones end
+/// VALIDATION_STATE_FAILED with their reason; after a restart of validation a later
+/// submission is validated too. (Before per-revision retries the round stopped at the first
+/// failure, so the good ones stayed pending forever.)
+async fn never_valid_revision_does_not_starve(backend: Backend) {
+    let Some(db) = Database::create(backend).await else {
+        return;
+    };
+    let Some(s3) = seed(3) else { return };
+    let port = free_port();
+    let validation_url = format!("http://127.0.0.1:{port}");
+    let ingestion = gouji_tests::start_ingestion_with_env(
+        &db.url,
+        &validation_url,
+        &[("GOUJI_REVALIDATE_MAX_DELAY_MS", "1000")],
+    )
+    .await
+    .unwrap();
+    let mut client = ingestion_client(&ingestion.url()).await.unwrap();
+    register_ningqiang(&mut client).await.unwrap();
+    gouji_tests::register_liulin(&mut client).await.unwrap();
+
+    // The bad ones: stored while validation is down, then their documents replaced.
+    for (unit, key) in [("141125", "bad-parse"), ("610726003", "bad-size")] {
+        let ack = client
+            .submit_report(SubmitReportRequest {
+                unit_code: unit.into(),
+                year: 2024,
+                kind: FA,
+                input: Some(Input::Report(small_report(1))),
+                idempotency_key: key.into(),
+                consolidated: false,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(ack.validation_state, ValidationState::Pending as i32);
+    }
+    overwrite_document(&db.url, "bad-parse", vec![0, 159, 146, 150]).await;
+    overwrite_document(
+        &db.url,
+        "bad-size",
+        vec![b'x'; gouji_runtime::server::MAX_CONTENT_BYTES + (2 << 20)],
+    )
+    .await;
+    // The good ones: structured reports, and seed S3 as a document.
+    for i in 0..5u32 {
+        let ack = client
+            .submit_report(SubmitReportRequest {
+                unit_code: "610726002".into(),
+                year: 2024,
+                kind: FA,
+                input: Some(Input::Report(small_report(10 + i))),
+                idempotency_key: format!("good-{i}"),
+                consolidated: false,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(ack.validation_state, ValidationState::Pending as i32);
+    }
+    client
+        .submit_report(submit_doc("610726", s3.clone(), true, "good-s3"))
+        .await
+        .unwrap();
+    // An outage fails nothing: a few rounds later everything is still pending.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let all = count_revisions(&mut client).await;
+    assert_eq!(all.len(), 8);
+    assert!(
+        all.iter()
+            .all(|r| r.validation_state == ValidationState::Pending as i32),
+        "{all:#?}"
+    );
+
+    let validation = start_validation(&format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let settled = eventually(Duration::from_secs(60), || {
+        let mut client = client.clone();
+        async move {
+            let all = count_revisions(&mut client).await;
+            all.iter()
+                .all(|r| r.validation_state != ValidationState::Pending as i32)
+                .then_some(all)
+        }
+    })
+    .await
+    .expect("every revision settles once validation is up");
+    eprintln!(
+        "all 8 revisions settled {:?} after validation started",
+        started.elapsed()
+    );
+    let by_unit = |unit: &str| -> Vec<&ipb::StoredReport> {
+        settled.iter().filter(|r| r.unit_code == unit).collect()
+    };
+    for r in by_unit("610726002").into_iter().chain(by_unit("610726")) {
+        assert_eq!(
+            r.validation_state,
+            ValidationState::Validated as i32,
+            "{}",
+            r.report_id
+        );
+        assert!(!r.catalog_version.is_empty());
+        assert!(r.validation_error.is_empty());
+    }
+    // GetReport shows the terminal state and the reason.
+    let bad = client
+        .get_report(get("141125", false))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(bad.validation_state, ValidationState::Failed as i32);
+    assert!(
+        bad.validation_error.contains("InvalidArgument"),
+        "{}",
+        bad.validation_error
+    );
+    let big = client
+        .get_report(get("610726003", false))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(big.validation_state, ValidationState::Failed as i32);
+    assert!(
+        big.validation_error.contains("OutOfRange"),
+        "{}",
+        big.validation_error
+    );
+    assert!(big.validation_error.chars().count() < 700);
+
+    // Validation restarts; a submission made while it is down is validated once it is back,
+    // and the failed revisions stay failed (they are not retried).
+    validation.stop().await.unwrap();
+    let ack = client
+        .submit_report(SubmitReportRequest {
+            unit_code: "610726002".into(),
+            year: 2024,
+            kind: FA,
+            input: Some(Input::Report(small_report(99))),
+            idempotency_key: "good-after-restart".into(),
+            consolidated: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ack.validation_state, ValidationState::Pending as i32);
+    let validation = start_validation(&format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(60), || {
+        let mut client = client.clone();
+        async move {
+            let r = client
+                .get_report(get("610726002", false))
+                .await
+                .ok()?
+                .into_inner();
+            (r.revision == 6 && r.validation_state == ValidationState::Validated as i32)
+                .then_some(())
+        }
+    })
+    .await
+    .expect("the submission made during the restart is validated");
+    let all = count_revisions(&mut client).await;
+    assert_eq!(all.len(), 9);
+    assert_eq!(
+        all.iter()
+            .filter(|r| r.validation_state == ValidationState::Failed as i32)
+            .count(),
+        2
+    );
+    ingestion.stop().await.unwrap();
+    validation.stop().await.unwrap();
+    db.drop_async().await;
+}
+both_backends!(
+    never_valid_revision_fails_and_the_others_are_validated,
+    super::never_valid_revision_does_not_starve
+);
+
+/// Every string field of the ingestion API is bounded in length and refuses control and
+/// bidirectional-formatting characters with INVALID_ARGUMENT and a field violation; the status
+/// message quotes at most a short prefix of the input, so the details reach the client.
+async fn string_limits(backend: Backend) {
+    let Some(db) = Database::create(backend).await else {
+        return;
+    };
+    let validation = start_validation("127.0.0.1:0").await.unwrap();
+    let ingestion = start_ingestion(&db.url, &validation.url()).await.unwrap();
+    let mut client = ingestion_client(&ingestion.url()).await.unwrap();
+    register_ningqiang(&mut client).await.unwrap();
+    let huge = "局".repeat(6 << 20); // 18 MiB of UTF-8
+    let unit = |code: &str, name: &str, parent: &str| RegisterUnitRequest {
+        unit: Some(ipb::Unit {
+            code: code.into(),
+            name: name.into(),
+            unit_type: rpb::UnitType::Institution as i32,
+            parent_code: parent.into(),
+        }),
+    };
+    let register_cases: Vec<(&str, RegisterUnitRequest, &str)> = vec![
+        ("18 MiB name", unit("U1", &huge, ""), "unit.name"),
+        (
+            "201-character name",
+            unit("U1", &"名".repeat(201), ""),
+            "unit.name",
+        ),
+        ("NUL in name", unit("U1", "医保\0局", ""), "unit.name"),
+        (
+            "ESC in name",
+            unit("U1", "医保\u{1b}[2J局", ""),
+            "unit.name",
+        ),
+        (
+            "U+202E in name",
+            unit("U1", "医保\u{202E}局", ""),
+            "unit.name",
+        ),
+        (
+            "U+2066 in name",
+            unit("U1", "医保\u{2066}局", ""),
+            "unit.name",
+        ),
+        (
+            "65-character code",
+            unit(&"1".repeat(65), "名", ""),
+            "unit.code",
+        ),
+        ("18 MiB code", unit(&huge, "名", ""), "unit.code"),
+        ("ESC in code", unit("U\u{1b}1", "名", ""), "unit.code"),
+        ("non-ASCII code", unit("单位1", "名", ""), "unit.code"),
+        (
+            "bad parent code",
+            unit("U1", "名", "610726\u{202E}"),
+            "unit.parent_code",
+        ),
+        (
+            "18 MiB parent code",
+            unit("U1", "名", &huge),
+            "unit.parent_code",
+        ),
+    ];
+    for (what, req, field) in register_cases {
+        let status = client.register_unit(req).await.expect_err(what);
+        assert_eq!(status.code(), Code::InvalidArgument, "{what}: {status:?}");
+        assert_eq!(field_violations(&status), [field], "{what}");
+        assert!(
+            status.message().len() < 1024,
+            "{what}: {} bytes",
+            status.message().len()
+        );
+        assert!(
+            !status
+                .message()
+                .chars()
+                .any(gouji_runtime::status::is_forbidden_char),
+            "{what}: {:?}",
+            status.message()
+        );
+    }
+    // A 200-character name of CJK text is fine.
+    client
+        .register_unit(unit("U2", &"名".repeat(200), "610726"))
+        .await
+        .unwrap();
+
+    let submit = |unit: &str, key: &str| SubmitReportRequest {
+        unit_code: unit.into(),
+        year: 2024,
+        kind: FA,
+        input: Some(Input::Report(small_report(3))),
+        idempotency_key: key.into(),
+        consolidated: false,
+    };
+    let submit_cases: Vec<(&str, SubmitReportRequest, &str)> = vec![
+        (
+            "129-character key",
+            submit("610726002", &"k".repeat(129)),
+            "idempotency_key",
+        ),
+        (
+            "ESC in key",
+            submit("610726002", "k\u{1b}1"),
+            "idempotency_key",
+        ),
+        (
+            "NUL in key",
+            submit("610726002", "k\u{0}1"),
+            "idempotency_key",
+        ),
+        ("18 MiB unit code", submit(&huge, "k1"), "unit_code"),
+        (
+            "U+202E in unit code",
+            submit("610726\u{202E}002", "k1"),
+            "unit_code",
+        ),
+    ];
+    for (what, req, field) in submit_cases {
+        let status = client.submit_report(req).await.expect_err(what);
+        assert_eq!(status.code(), Code::InvalidArgument, "{what}: {status:?}");
+        assert_eq!(field_violations(&status), [field], "{what}");
+        assert!(status.message().len() < 1024, "{what}");
+    }
+    // A 128-character key is fine.
+    client
+        .submit_report(submit("610726002", &"k".repeat(128)))
+        .await
+        .unwrap();
+
+    let status = client
+        .get_report(get(&"9".repeat(1 << 20), false))
+        .await
+        .unwrap_err();
+    assert_eq!(field_violations(&status), ["unit_code"]);
+    assert!(status.message().len() < 1024);
+    let status = client
+        .list_units(ListUnitsRequest {
+            root_code: "610726\u{1b}".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(field_violations(&status), ["root_code"]);
+    let status = client
+        .list_reports(ListReportsRequest {
+            page_token: "A".repeat(1 << 20),
+            ..ListReportsRequest::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(field_violations(&status), ["page_token"]);
+    assert!(status.message().len() < 1024);
+    let status = client
+        .list_reports(ListReportsRequest {
+            unit_code: huge.clone(),
+            ..ListReportsRequest::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(field_violations(&status), ["unit_code"]);
+    let mut stream_client = client.clone();
+    let status = stream_client
+        .stream_reports(StreamReportsRequest {
+            root_code: "x\u{0}".into(),
+            year: 2024,
+            kind: FA,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(field_violations(&status), ["root_code"]);
+
+    // Nothing was stored by the refused calls: 3 + U2 units, one revision.
+    assert_eq!(
+        client
+            .list_units(ListUnitsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .units
+            .len(),
+        4
+    );
+    assert_eq!(count_revisions(&mut client).await.len(), 1);
+    ingestion.stop().await.unwrap();
+    validation.stop().await.unwrap();
+    db.drop_async().await;
+}
+both_backends!(
+    string_fields_are_bounded_and_refuse_control_characters,
+    super::string_limits
+);
+
+/// A name holding ESC / U+202E / NUL that reached the store around the API (an older version,
+/// a script) is printed escaped by the CLI, never raw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cli_escapes_control_characters_in_names() {
+    let db = Database::create(Backend::Sqlite).await.unwrap();
+    let validation = start_validation("127.0.0.1:0").await.unwrap();
+    let ingestion = start_ingestion(&db.url, &validation.url()).await.unwrap();
+    let mut client = ingestion_client(&ingestion.url()).await.unwrap();
+    register_ningqiang(&mut client).await.unwrap();
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE units SET name = $1 WHERE code = '610726002'")
+        .bind("经办\u{1b}[2J中心\u{202E}心中\u{0}")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let bin = gouji_runtime::process::bin_dir().unwrap().join("gouji");
+    let out = tokio::process::Command::new(bin)
+        .args(["units", "list", "--server", &ingestion.url()])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("经办\\u{001B}[2J中心\\u{202E}心中\\u{0000}"),
+        "{text}"
+    );
+    assert!(
+        !text
+            .chars()
+            .any(|c| c != '\n' && gouji_runtime::status::is_forbidden_char(c)),
+        "{text:?}"
+    );
+    ingestion.stop().await.unwrap();
+    validation.stop().await.unwrap();
+    db.drop_async().await;
+}

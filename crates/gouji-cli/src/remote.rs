@@ -26,13 +26,28 @@ pub(crate) async fn ingestion(url: &str) -> anyhow::Result<IngestionServiceClien
         .max_encoding_message_size(32 << 20))
 }
 
+/// Text from a server, printable: control and bidirectional-formatting characters (ESC, NUL,
+/// U+202E …) are shown as `\u{XXXX}` instead of reaching the terminal.
+pub(crate) fn esc(s: &str) -> String {
+    gouji_runtime::status::escape(s)
+}
+
+/// A validation state as the CLI prints it.
+fn state_label(state: i32) -> &'static str {
+    match ValidationState::try_from(state) {
+        Ok(ValidationState::Validated) => "validated",
+        Ok(ValidationState::Failed) => "failed",
+        _ => "pending",
+    }
+}
+
 /// A status as one readable line, with its field violations.
 pub(crate) fn describe(status: &tonic::Status) -> String {
     use tonic_types::StatusExt;
-    let mut s = format!("{:?}: {}", status.code(), status.message());
+    let mut s = format!("{:?}: {}", status.code(), esc(status.message()));
     if let Some(b) = status.get_details_bad_request() {
         for v in b.field_violations {
-            s.push_str(&format!("\n    {}: {}", v.field, v.description));
+            s.push_str(&format!("\n    {}: {}", esc(&v.field), esc(&v.description)));
         }
     }
     s
@@ -124,8 +139,12 @@ pub(crate) async fn submit(
                         .count()
                 };
                 let pending = resp.validation_state == ValidationState::Pending as i32;
+                let failed = resp.validation_state == ValidationState::Failed as i32;
                 let verdict = if pending {
                     "待校验 (validation pending)"
+                } else if failed {
+                    any_error = true;
+                    "无法校验 (validation failed)"
                 } else if resp.valid {
                     "可公开"
                 } else {
@@ -134,7 +153,7 @@ pub(crate) async fn submit(
                 };
                 println!(
                     "{:<40} {:>4} {:>5} {:>5} {:>5}  {verdict}{}",
-                    r.file.chars().take(40).collect::<String>(),
+                    esc(&r.file.chars().take(40).collect::<String>()),
                     resp.revision,
                     count(rpb::Severity::Error),
                     count(rpb::Severity::Warning),
@@ -148,7 +167,7 @@ pub(crate) async fn submit(
             }
             Err(e) => {
                 any_error = true;
-                println!("{:<40} rejected: {e}", r.file);
+                println!("{:<40} rejected: {e}", esc(&r.file));
             }
         }
     }
@@ -224,8 +243,8 @@ pub(crate) async fn register_unit(
         .into_inner();
     println!(
         "registered {} {} ({})",
-        unit.code,
-        unit.name,
+        esc(&unit.code),
+        esc(&unit.name),
         unit_type_label(unit.unit_type)
     );
     Ok(())
@@ -248,8 +267,8 @@ pub(crate) async fn list_units(server: &str, root: Option<&str>) -> anyhow::Resu
             out.push_str(&format!(
                 "{}{} {} ({})\n",
                 "  ".repeat(depth),
-                u.code,
-                u.name,
+                esc(&u.code),
+                esc(&u.name),
                 unit_type_label(u.unit_type)
             ));
             walk(units, &u.code, depth + 1, out);
@@ -263,8 +282,8 @@ pub(crate) async fn list_units(server: &str, root: Option<&str>) -> anyhow::Resu
     {
         out.push_str(&format!(
             "{} {} ({})\n",
-            top.code,
-            top.name,
+            esc(&top.code),
+            esc(&top.name),
             unit_type_label(top.unit_type)
         ));
         walk(&units, &top.code, 1, &mut out);
@@ -310,13 +329,9 @@ pub(crate) async fn list_reports(
                 |s: rpb::Severity| r.findings.iter().filter(|f| f.severity == s as i32).count();
             println!(
                 "{:<44} {:>4} {:<10} {:>5} {:>5}  {}",
-                r.report_id,
+                esc(&r.report_id),
                 r.revision,
-                if r.validation_state == ValidationState::Validated as i32 {
-                    "validated"
-                } else {
-                    "pending"
-                },
+                state_label(r.validation_state),
                 count(rpb::Severity::Error),
                 count(rpb::Severity::Warning),
                 r.submitted_at
@@ -350,16 +365,17 @@ pub(crate) async fn get_report(
         .await
         .map_err(|s| anyhow::anyhow!(describe(&s)))?
         .into_inner();
-    let subject = r.report.as_ref().map(|x| x.subject.as_str()).unwrap_or("");
+    let subject = esc(r.report.as_ref().map(|x| x.subject.as_str()).unwrap_or(""));
     println!(
         "{} revision {} — {subject}\nsubmitted {} · {} · catalog {}\n",
-        r.report_id,
+        esc(&r.report_id),
         r.revision,
-        r.submitted_at,
-        if r.validation_state == ValidationState::Validated as i32 {
-            "validated"
-        } else {
-            "validation pending"
+        esc(&r.submitted_at),
+        match ValidationState::try_from(r.validation_state) {
+            Ok(ValidationState::Validated) => "validated".to_string(),
+            Ok(ValidationState::Failed) =>
+                format!("validation failed: {}", esc(&r.validation_error)),
+            _ => "validation pending".to_string(),
         },
         if r.catalog_version.is_empty() {
             "—"
@@ -375,7 +391,7 @@ pub(crate) async fn get_report(
                 _ => "提示",
             })
             .unwrap_or("提示");
-        println!("[{sev}] {} {}", f.rule_id, f.message);
+        println!("[{sev}] {} {}", esc(&f.rule_id), esc(&f.message));
     }
     Ok(())
 }
@@ -420,7 +436,7 @@ pub(crate) fn render_aggregation(
 ) -> String {
     let mut out = String::new();
     let report = r.consolidated.as_ref();
-    let subject = report.map(|x| x.subject.as_str()).unwrap_or("");
+    let subject = esc(report.map(|x| x.subject.as_str()).unwrap_or(""));
     out.push_str(&format!("部门汇总 {subject}: {} units\n", r.units.len()));
     if let Some(rep) = report {
         for row in ["收入总计", "支出总计", "本年收入合计", "本年支出合计"] {
@@ -436,8 +452,8 @@ pub(crate) fn render_aggregation(
     for u in &r.units {
         out.push_str(&format!(
             "  · {} {} (revision {}{})\n",
-            u.unit_code,
-            u.unit_name,
+            esc(&u.unit_code),
+            esc(&u.unit_name),
             u.revision,
             if u.valid { "" } else { ", has errors" }
         ));
@@ -495,7 +511,7 @@ pub(crate) fn render_aggregation(
         out.push_str(&format!(
             "  [{}] {}\n",
             f.rule_id,
-            f.message.chars().take(110).collect::<String>()
+            esc(&f.message.chars().take(110).collect::<String>())
         ));
     }
     out

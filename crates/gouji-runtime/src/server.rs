@@ -24,6 +24,16 @@ pub type Router = tonic::transport::server::Router<Stack<ServerTraceLayer, Ident
 /// A channel to another Gouji service whose calls carry the caller's trace context.
 pub type ServiceChannel = ClientTrace<Channel>;
 
+/// Largest content a submission may carry and one message may carry between services: a
+/// document's bytes, or a structured report's encoded size. The parser's document limit.
+/// Ingestion refuses larger content before storing anything, so whatever it stores fits into
+/// a `ValidateReport` request (see `docs/hardening.md`).
+pub const MAX_CONTENT_BYTES: usize = gouji_domain::parse::MAX_DOCUMENT_BYTES;
+
+/// Room for everything else in a message that carries content (the other fields, tags, the
+/// report context).
+pub const ENVELOPE_BYTES: usize = 1024 * 1024;
+
 /// Explicit limits every service applies.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -40,7 +50,9 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_request_bytes: 16 * 1024 * 1024,
+            // Content of the maximal size plus its envelope: a maximal stored document or report
+            // always fits into a validation request.
+            max_request_bytes: MAX_CONTENT_BYTES + ENVELOPE_BYTES,
             max_response_bytes: 64 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             concurrency_per_connection: 256,
@@ -174,5 +186,32 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gouji_proto::validation::v1::{
+        ReportContext, ValidateReportRequest, validate_report_request,
+    };
+    use prost::Message as _;
+
+    /// The issue-12 case: a document of exactly the maximal size must fit into the request that
+    /// carries it to validation (it used to exceed validation's limit by its envelope).
+    #[test]
+    fn a_maximal_document_fits_a_validation_request() {
+        let req = ValidateReportRequest {
+            input: Some(validate_report_request::Input::Document(vec![
+                b'x';
+                MAX_CONTENT_BYTES
+            ])),
+            context: Some(ReportContext {
+                unit_type: 3,
+                year: 2100,
+            }),
+            omit_report: true,
+        };
+        assert!(req.encoded_len() <= Limits::default().max_request_bytes);
     }
 }

@@ -1,7 +1,149 @@
-//! Error → `tonic::Status` mapping. Handlers never build statuses by hand.
+//! Error → `tonic::Status` mapping, and the checks of request strings. Handlers never build
+//! statuses by hand.
+//!
+//! Every message this module builds is bounded: an input is quoted by at most
+//! [`MAX_QUOTE_CHARS`] characters ([`quote`]), one violation's description by at most
+//! [`MAX_DESCRIPTION_CHARS`], and a status message lists at most [`MAX_VIOLATIONS`] of them, so
+//! `grpc-message` stays far below what clients accept and the `BadRequest` details arrive.
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
+
+/// Most characters of any input quoted in an error message.
+pub const MAX_QUOTE_CHARS: usize = 64;
+/// Most characters of one field violation's description.
+pub const MAX_DESCRIPTION_CHARS: usize = 256;
+/// Most field violations in one status (details and message).
+pub const MAX_VIOLATIONS: usize = 32;
+/// Most characters of an upstream's message repeated in an UNAVAILABLE status.
+pub const MAX_UPSTREAM_MESSAGE_CHARS: usize = 256;
+
+/// Longest unit code (characters of `A–Z a–z 0–9 - _ .`).
+pub const MAX_CODE_CHARS: usize = 64;
+/// Longest unit name (characters).
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest idempotency key (characters).
+pub const MAX_KEY_CHARS: usize = 128;
+/// Longest page token (characters).
+pub const MAX_PAGE_TOKEN_CHARS: usize = 512;
+
+/// Characters no request string may contain: C0/C1 controls (NUL, ESC, DEL, …), the Unicode
+/// bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069, U+200E,
+/// U+200F, U+061C), line/paragraph separators, the byte-order mark and noncharacters. They
+/// reorder or hide text in terminals and logs.
+pub fn is_forbidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{FEFF}'
+                | '\u{FFFE}'
+                | '\u{FFFF}'
+        )
+}
+
+/// `s` with every forbidden character ([`is_forbidden_char`]) written as `\u{XXXX}`, safe to
+/// print to a terminal or a log.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if is_forbidden_char(c) {
+            out.push_str(&format!("\\u{{{:04X}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// At most the first `max` characters of `s`, escaped ([`escape`]), with `…` when cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    let mut chars = s.chars();
+    let head: String = chars.by_ref().take(max).collect();
+    let mut out = escape(&head);
+    if chars.next().is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// An input as error messages quote it: its first [`MAX_QUOTE_CHARS`] characters, escaped,
+/// in backticks, with `…` when longer.
+pub fn quote(input: &str) -> String {
+    format!("`{}`", truncate(input, MAX_QUOTE_CHARS))
+}
+
+/// The first forbidden character of `s` and its character position.
+fn first_forbidden(s: &str) -> Option<(usize, char)> {
+    s.chars().enumerate().find(|(_, c)| is_forbidden_char(*c))
+}
+
+/// Checks a free-text field (a name): at most `max_chars` characters, no forbidden character,
+/// not blank when `required`. Records what is wrong on `field`; true when nothing was.
+pub fn check_text(
+    b: &mut BadRequest,
+    field: &str,
+    value: &str,
+    max_chars: usize,
+    required: bool,
+) -> bool {
+    if value.trim().is_empty() {
+        if required {
+            b.add(field, format!("{field} is required"));
+        }
+        return !required;
+    }
+    let n = value.chars().count();
+    if n > max_chars {
+        b.add(
+            field,
+            format!("{field} is {n} characters long; the limit is {max_chars}"),
+        );
+        return false;
+    }
+    if let Some((at, c)) = first_forbidden(value) {
+        b.add(
+            field,
+            format!(
+                "{field} contains the control or bidirectional-formatting character U+{:04X} at \
+                 position {at}",
+                c as u32
+            ),
+        );
+        return false;
+    }
+    true
+}
+
+/// Checks a code field (a unit code): 1–[`MAX_CODE_CHARS`] characters of `A–Z a–z 0–9 - _ .`;
+/// an empty value is an error only when `required`.
+pub fn check_code(b: &mut BadRequest, field: &str, value: &str, required: bool) {
+    if value.is_empty() {
+        if required {
+            b.add(field, format!("{field} is required"));
+        }
+        return;
+    }
+    let ok = value.len() <= MAX_CODE_CHARS
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !ok {
+        b.add(
+            field,
+            format!(
+                "{field} {} must be 1–{MAX_CODE_CHARS} characters of A–Z, a–z, 0–9, '-', '_', '.'",
+                quote(value)
+            ),
+        );
+    }
+}
 
 /// A request that is malformed: one or more fields with what is wrong with them.
 #[derive(Debug, Clone, Default)]
@@ -21,8 +163,12 @@ impl BadRequest {
         b
     }
 
+    /// Records a violation. The description is cut to [`MAX_DESCRIPTION_CHARS`] (escaped);
+    /// violations beyond [`MAX_VIOLATIONS`] are counted in the message but not listed.
     pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.violations.push((field.into(), description.into()));
+        let field = truncate(&field.into(), MAX_QUOTE_CHARS);
+        let description = truncate(&description.into(), MAX_DESCRIPTION_CHARS);
+        self.violations.push((field, description));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -42,15 +188,22 @@ impl BadRequest {
 impl From<BadRequest> for Status {
     fn from(b: BadRequest) -> Status {
         let mut details = ErrorDetails::new();
-        for (field, description) in &b.violations {
+        for (field, description) in b.violations.iter().take(MAX_VIOLATIONS) {
             details.add_bad_request_violation(field.clone(), description.clone());
         }
-        let summary = b
+        let mut summary = b
             .violations
             .iter()
+            .take(MAX_VIOLATIONS)
             .map(|(f, d)| format!("{f}: {d}"))
             .collect::<Vec<_>>()
             .join("; ");
+        if b.violations.len() > MAX_VIOLATIONS {
+            summary.push_str(&format!(
+                "; and {} more",
+                b.violations.len() - MAX_VIOLATIONS
+            ));
+        }
         Status::with_error_details(
             Code::InvalidArgument,
             format!("invalid request: {summary}"),
@@ -66,6 +219,8 @@ pub fn parse_error(field: &str, e: &gouji_domain::ParseError) -> Status {
 
 /// A requested resource that does not exist (NOT_FOUND with a google.rpc.ResourceInfo detail).
 pub fn not_found(resource_type: &str, name: &str) -> Status {
+    let name = truncate(name, MAX_DESCRIPTION_CHARS);
+    let name = name.as_str();
     let mut details = ErrorDetails::new();
     details.set_resource_info(
         resource_type,
@@ -97,14 +252,50 @@ pub fn store_error(field: &str, e: gouji_store::StoreError) -> Status {
 
 /// An internal failure: logged with detail, reported without it.
 pub fn internal(context: &str, e: impl std::fmt::Display) -> Status {
+    let e = truncate(&e.to_string(), MAX_UPSTREAM_MESSAGE_CHARS);
     tracing::error!(error = %e, "{context}");
     Status::internal(format!("{context}: internal error"))
 }
 
 /// A dependency (database, another service) is unavailable: the client may retry.
 pub fn unavailable(context: &str, e: impl std::fmt::Display) -> Status {
+    let e = truncate(&e.to_string(), MAX_UPSTREAM_MESSAGE_CHARS);
     tracing::warn!(error = %e, "{context}");
     Status::unavailable(format!("{context}: {e}"))
+}
+
+/// How long a client is told to wait before retrying a call whose upstream failed.
+pub const UPSTREAM_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Maps the failure of a call to another Gouji service (`what`, e.g. "ingestion ListUnits").
+/// A request the upstream refused for a field is INVALID_ARGUMENT on `field` here (NOT_FOUND,
+/// FAILED_PRECONDITION, OUT_OF_RANGE keep their code); a version mismatch (UNIMPLEMENTED) or
+/// DATA_LOSS is INTERNAL; every other failure — unreachable, timed out, shedding load, broken
+/// connection, the upstream's own internal error — is UNAVAILABLE with a
+/// `google.rpc.RetryInfo` of [`UPSTREAM_RETRY_DELAY`]: retrying the call may succeed.
+pub fn upstream(what: &str, field: &str, s: Status) -> Status {
+    match s.code() {
+        Code::InvalidArgument | Code::NotFound => BadRequest::field(field, s.message()).into(),
+        Code::FailedPrecondition | Code::OutOfRange => Status::new(
+            s.code(),
+            format!(
+                "{what}: {}",
+                truncate(s.message(), MAX_UPSTREAM_MESSAGE_CHARS)
+            ),
+        ),
+        Code::Unimplemented | Code::DataLoss => internal(what, s.message()),
+        _ => {
+            let message = truncate(s.message(), MAX_UPSTREAM_MESSAGE_CHARS);
+            tracing::warn!(code = ?s.code(), error = %message, "{what}");
+            let mut details = ErrorDetails::new();
+            details.set_retry_info(Some(UPSTREAM_RETRY_DELAY));
+            Status::with_error_details(
+                Code::Unavailable,
+                format!("{what} failed ({:?}): {message}", s.code()),
+                details,
+            )
+        }
+    }
 }
 
 #[cfg(test)]
@@ -117,5 +308,60 @@ mod tests {
         assert_eq!(s.code(), Code::InvalidArgument);
         let d = s.get_details_bad_request().expect("BadRequest detail");
         assert_eq!(d.field_violations[0].field, "input");
+    }
+
+    #[test]
+    fn messages_quote_a_short_escaped_prefix() {
+        let long = "名".repeat(10_000);
+        assert_eq!(quote(&long).chars().count(), MAX_QUOTE_CHARS + 3);
+        assert_eq!(
+            quote("a\u{1b}[31mb\u{202E}c"),
+            "`a\\u{001B}[31mb\\u{202E}c`"
+        );
+        let mut b = BadRequest::new();
+        for i in 0..100 {
+            b.add(format!("f{i}"), "x".repeat(1 << 20));
+        }
+        let s: Status = b.into();
+        assert!(s.message().len() < 16 * 1024, "{}", s.message().len());
+        let d = s.get_details_bad_request().unwrap();
+        assert_eq!(d.field_violations.len(), MAX_VIOLATIONS);
+        assert!(d.field_violations[0].description.chars().count() <= MAX_DESCRIPTION_CHARS + 1);
+        assert!(s.message().ends_with("and 68 more"));
+    }
+
+    #[test]
+    fn strings_are_checked_for_length_and_characters() {
+        let check = |v: &str, max: usize, required: bool| {
+            let mut b = BadRequest::new();
+            check_text(&mut b, "unit.name", v, max, required);
+            b.violations
+        };
+        assert!(check("宁强县医疗保障局", MAX_NAME_CHARS, true).is_empty());
+        assert_eq!(check("", 10, true).len(), 1);
+        assert!(check("", 10, false).is_empty());
+        assert_eq!(check(&"名".repeat(11), 10, true).len(), 1);
+        for bad in [
+            "a\0b",
+            "a\u{1b}b",
+            "a\u{202E}b",
+            "a\u{2067}b",
+            "a\u{7f}",
+            "\u{feff}x",
+        ] {
+            let v = check(bad, 10, true);
+            assert_eq!(v.len(), 1, "{bad:?}");
+            assert!(v[0].1.contains("U+"), "{v:?}");
+        }
+        let code = |v: &str| {
+            let mut b = BadRequest::new();
+            check_code(&mut b, "unit.code", v, true);
+            b.violations
+        };
+        assert!(code("610726002").is_empty());
+        assert_eq!(code("").len(), 1);
+        assert_eq!(code(&"9".repeat(65)).len(), 1);
+        assert_eq!(code("61\u{0}").len(), 1);
+        assert!(code(&"9".repeat(100_000))[0].1.chars().count() < 200);
     }
 }

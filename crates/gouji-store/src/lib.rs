@@ -10,6 +10,10 @@
 //! so no `SQLITE_BUSY` under concurrent submitters); PostgreSQL serialises resubmissions of the
 //! same report on its `report_heads` row lock.
 //!
+//! Hierarchy changes are serialised too, with the parent and cycle checks inside the writing
+//! transaction ([`Store::register_unit`]); every recursive hierarchy query uses `UNION`, so it
+//! ends even on a database that already holds a parent cycle.
+//!
 //! Amounts stay exact: the structured report is stored as JSON with decimals as strings, and
 //! every cell is also written to `facts` (PostgreSQL `NUMERIC`, SQLite `TEXT`).
 
@@ -176,36 +180,71 @@ impl Store {
     // ---- units ------------------------------------------------------------------------------
 
     /// Registers a unit, or updates its name, type and parent. Rejects unknown parents and cycles.
+    ///
+    /// Hierarchy changes are serialised: the parent and cycle checks run inside the same
+    /// transaction as the write, after taking the hierarchy lock (PostgreSQL:
+    /// `LOCK TABLE units IN SHARE ROW EXCLUSIVE MODE`, which conflicts with itself and with
+    /// direct writes to `units` but not with the key-share locks of submissions; SQLite:
+    /// `BEGIN IMMEDIATE` on the single writer connection). Two concurrent re-parentings A→B and
+    /// B→A therefore cannot both succeed: the second one sees the first and gets
+    /// [`StoreError::Cycle`].
     pub async fn register_unit(&self, unit: &UnitRecord) -> Result<UnitRecord> {
-        if let Some(parent) = &unit.parent_code {
-            if self.get_unit(parent).await?.is_none() {
-                return Err(StoreError::UnknownParent(parent.clone()));
-            }
-            let subtree = self.subtree_codes(&unit.code).await?;
-            if subtree.iter().any(|c| c == parent) {
-                return Err(StoreError::Cycle {
-                    unit: unit.code.clone(),
-                    parent: parent.clone(),
-                });
-            }
-        }
         let now = records::now_millis();
         let unit_type = unit.unit_type.map(|t| t.label().to_string());
-        let sql = "INSERT INTO units (code, name, unit_type, parent_code, registered_at, updated_at) \
+        let upsert = "INSERT INTO units (code, name, unit_type, parent_code, registered_at, updated_at) \
                    VALUES ($1, $2, $3, $4, $5, $5) \
                    ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
                    unit_type = excluded.unit_type, parent_code = excluded.parent_code, \
                    updated_at = excluded.updated_at";
-        with_pool!(self, write, |pool| {
-            sqlx::query(sql)
-                .bind(&unit.code)
-                .bind(&unit.name)
-                .bind(&unit_type)
-                .bind(&unit.parent_code)
-                .bind(now)
-                .execute(pool)
-                .await?;
-        });
+        // The same checks and write on both backends, inside the transaction `$tx`.
+        macro_rules! place_in {
+            ($tx:expr) => {{
+                let mut tx = $tx;
+                if let Some(parent) = &unit.parent_code {
+                    let known: i64 =
+                        sqlx::query_scalar("SELECT COUNT(*) FROM units WHERE code = $1")
+                            .bind(parent)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    if known == 0 {
+                        return Err(StoreError::UnknownParent(parent.clone()));
+                    }
+                    // Is the unit among the new parent's ancestors (the parent included)?
+                    let cycle: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+                        "{ANCESTORS} SELECT COUNT(*) FROM ancestors WHERE code = $2"
+                    )))
+                    .bind(parent)
+                    .bind(&unit.code)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if cycle > 0 {
+                        return Err(StoreError::Cycle {
+                            unit: unit.code.clone(),
+                            parent: parent.clone(),
+                        });
+                    }
+                }
+                sqlx::query(upsert)
+                    .bind(&unit.code)
+                    .bind(&unit.name)
+                    .bind(&unit_type)
+                    .bind(&unit.parent_code)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }};
+        }
+        match &*self.backend {
+            Backend::Sqlite { write, .. } => place_in!(write.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("LOCK TABLE units IN SHARE ROW EXCLUSIVE MODE")
+                    .execute(&mut *tx)
+                    .await?;
+                place_in!(tx)
+            }
+        }
         Ok(unit.clone())
     }
 
@@ -244,16 +283,6 @@ impl Store {
             }
         };
         rows.into_iter().map(UnitRow::into_record).collect()
-    }
-
-    async fn subtree_codes(&self, root: &str) -> Result<Vec<String>> {
-        let sql = format!("{SUBTREE} SELECT code FROM subtree");
-        Ok(with_pool!(self, read, |pool| {
-            sqlx::query_scalar(AssertSqlSafe(sql.as_str()))
-                .bind(root)
-                .fetch_all(pool)
-                .await?
-        }))
     }
 
     // ---- revisions --------------------------------------------------------------------------
@@ -379,7 +408,8 @@ impl Store {
         let json = serde_json::to_string(findings)
             .map_err(|e| StoreError::Corrupt(format!("findings cannot be serialised: {e}")))?;
         let sql = "UPDATE revisions SET validation_state = 'validated', valid = $1, \
-                   catalog_version = $2, findings_json = $3, validated_at = $4 WHERE id = $5";
+                   catalog_version = $2, findings_json = $3, validated_at = $4, \
+                   validation_error = NULL WHERE id = $5";
         let now = records::now_millis();
         with_pool!(self, write, |pool| {
             sqlx::query(sql)
@@ -392,6 +422,88 @@ impl Store {
                 .await?;
         });
         Ok(())
+    }
+
+    /// Records a failed validation attempt of a still-pending revision: one more attempt (the
+    /// backoff exponent), one more failure towards the retry maximum when `counted`, the error,
+    /// and the time of the next attempt. Returns the new (attempts, failures), or `None` when
+    /// the revision is no longer pending.
+    pub async fn record_validation_retry(
+        &self,
+        id: i64,
+        counted: bool,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> Result<Option<(u32, u32)>> {
+        let sql = "UPDATE revisions SET validation_attempts = validation_attempts + 1, \
+                   validation_failures = validation_failures + $1, \
+                   next_attempt_at = $2, validation_error = $3 \
+                   WHERE id = $4 AND validation_state = 'pending' \
+                   RETURNING validation_attempts, validation_failures";
+        let counts: Option<(i32, i32)> = with_pool!(self, write, |pool| {
+            sqlx::query_as(sql)
+                .bind(i32::from(counted))
+                .bind(next_attempt_at)
+                .bind(error)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(counts.map(|(a, f)| (u32::try_from(a).unwrap_or(0), u32::try_from(f).unwrap_or(0))))
+    }
+
+    /// Ends the validation of a pending revision for good ([`ValidationState::Failed`]) with
+    /// the reason. Returns false when the revision was no longer pending.
+    pub async fn record_validation_failure(&self, id: i64, reason: &str) -> Result<bool> {
+        let sql = "UPDATE revisions SET validation_state = 'failed', validation_error = $1, \
+                   validated_at = $2 WHERE id = $3 AND validation_state = 'pending'";
+        let now = records::now_millis();
+        let done = with_pool!(self, write, |pool| {
+            sqlx::query(sql)
+                .bind(reason)
+                .bind(now)
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    /// Pending revisions whose next attempt is due at `now` (unix milliseconds), the longest
+    /// overdue first. Each revision keeps its own schedule, so one that keeps failing (and
+    /// backs off) never holds up the others.
+    pub async fn due_for_validation(&self, now: i64, limit: u32) -> Result<Vec<RevisionRecord>> {
+        let sql = format!(
+            "SELECT {REVISION_COLUMNS} FROM revisions r WHERE validation_state = 'pending' \
+             AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2"
+        );
+        let rows: Vec<RevisionRow> = with_pool!(self, read, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(now)
+                .bind(limit as i64)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(RevisionRow::into_record).collect()
+    }
+
+    /// Revisions in each validation state: (pending, validated, failed).
+    pub async fn validation_counts(&self) -> Result<(u64, u64, u64)> {
+        let sql = "SELECT validation_state, COUNT(*) FROM revisions GROUP BY validation_state";
+        let rows: Vec<(String, i64)> = with_pool!(self, read, |pool| {
+            sqlx::query_as(sql).fetch_all(pool).await?
+        });
+        let mut counts = (0, 0, 0);
+        for (state, n) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match state.as_str() {
+                "pending" => counts.0 += n,
+                "validated" => counts.1 += n,
+                _ => counts.2 += n,
+            }
+        }
+        Ok(counts)
     }
 
     /// Revisions still waiting for validation, oldest first.
@@ -548,8 +660,9 @@ impl Store {
             if filter.subtree && filter.unit_code.is_some() {
                 qb.push("WITH RECURSIVE subtree(code) AS (SELECT code FROM units WHERE code = ");
                 qb.push_bind(filter.unit_code.clone().unwrap_or_default());
+                // UNION: finite even on a cyclic hierarchy (see `SUBTREE`).
                 qb.push(
-                    " UNION ALL SELECT u.code FROM units u JOIN subtree s ON u.parent_code = s.code) ",
+                    " UNION SELECT u.code FROM units u JOIN subtree s ON u.parent_code = s.code) ",
                 );
             }
             qb.push(format!(
@@ -611,14 +724,24 @@ impl Store {
 }
 
 /// The recursive subtree of `$1` (the root included). Works on SQLite and PostgreSQL.
+///
+/// `UNION`, not `UNION ALL`: a code already in the result is not queued again, so the query
+/// ends after at most one visit per unit even on a database that holds a parent cycle
+/// (written around the store, or before hierarchy changes were serialised).
 const SUBTREE: &str = "WITH RECURSIVE subtree(code) AS (SELECT code FROM units WHERE code = $1 \
-     UNION ALL SELECT u.code FROM units u JOIN subtree s ON u.parent_code = s.code)";
+     UNION SELECT u.code FROM units u JOIN subtree s ON u.parent_code = s.code)";
+
+/// `$1` and its chain of ancestors; `UNION` keeps it finite on a cyclic chain (see [`SUBTREE`]).
+const ANCESTORS: &str = "WITH RECURSIVE ancestors(code) AS (SELECT CAST($1 AS TEXT) \
+     UNION SELECT u.parent_code FROM units u JOIN ancestors a ON u.code = a.code \
+     WHERE u.parent_code IS NOT NULL)";
 
 /// Columns of a revision row, in [`RevisionRow`] order.
 const REVISION_COLUMNS: &str = "r.id, r.unit_code, r.year, r.kind, r.consolidated, r.revision, \
      r.idempotency_key, r.content_hash, r.report_json, r.validation_state, r.valid, \
      r.catalog_version, r.findings_json, r.submitted_at, r.validated_at, \
-     (r.document IS NOT NULL) AS has_document";
+     (r.document IS NOT NULL) AS has_document, r.validation_attempts, r.validation_failures, \
+     r.validation_error";
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {

@@ -23,6 +23,10 @@ pub enum ValidationState {
     /// Stored and acknowledged; the validation service has not answered yet.
     Pending,
     Validated,
+    /// Terminal: validation can never accept this revision (it refused the request as
+    /// malformed or too large, or every attempt up to the retry maximum failed). The reason is
+    /// in [`RevisionRecord::validation_error`]; the revision stays stored and readable.
+    Failed,
 }
 
 /// A submission to store.
@@ -65,6 +69,14 @@ pub struct RevisionRecord {
     pub submitted_at: i64,
     pub validated_at: Option<i64>,
     pub has_document: bool,
+    /// Failed validation attempts so far (drives the retry backoff).
+    pub validation_attempts: u32,
+    /// Those of the failed attempts that count towards the retry maximum (validation answered
+    /// with an error rather than being unreachable).
+    pub validation_failures: u32,
+    /// Why validation failed for good ([`ValidationState::Failed`]), or the last attempt's
+    /// error while the revision is still pending.
+    pub validation_error: Option<String>,
 }
 
 impl RevisionRecord {
@@ -189,6 +201,9 @@ pub(crate) struct RevisionRow {
     submitted_at: i64,
     validated_at: Option<i64>,
     has_document: bool,
+    validation_attempts: i32,
+    validation_failures: i32,
+    validation_error: Option<String>,
 }
 
 impl RevisionRow {
@@ -196,6 +211,7 @@ impl RevisionRow {
         let state = match self.validation_state.as_str() {
             "pending" => ValidationState::Pending,
             "validated" => ValidationState::Validated,
+            "failed" => ValidationState::Failed,
             other => {
                 return Err(StoreError::Corrupt(format!(
                     "revision {}: unknown validation state `{other}`",
@@ -225,6 +241,9 @@ impl RevisionRow {
             submitted_at: self.submitted_at,
             validated_at: self.validated_at,
             has_document: self.has_document,
+            validation_attempts: u32::try_from(self.validation_attempts).unwrap_or(0),
+            validation_failures: u32::try_from(self.validation_failures).unwrap_or(0),
+            validation_error: self.validation_error,
         })
     }
 }

@@ -17,6 +17,8 @@ use rust_decimal::Decimal;
 /// A fresh store per test and backend; dropping the guard drops the PostgreSQL database.
 struct TestDb {
     store: Store,
+    /// The database's URL, for tests that write around the store with plain SQL.
+    url: String,
     _dir: Option<tempfile::TempDir>,
     pg_drop: Option<(String, String)>,
 }
@@ -27,6 +29,7 @@ impl TestDb {
         let url = format!("sqlite:{}", dir.path().join("gouji.db").display());
         TestDb {
             store: Store::open(&url).await.unwrap(),
+            url,
             _dir: Some(dir),
             pg_drop: None,
         }
@@ -60,6 +63,7 @@ impl TestDb {
         let url = format!("{base}/{name}");
         Some(TestDb {
             store: Store::open(&url).await.unwrap(),
+            url,
             _dir: None,
             pg_drop: Some((admin, name)),
         })
@@ -96,8 +100,30 @@ fn uuid_like() -> String {
     )
 }
 
-/// Generates `<name>_sqlite` and `<name>_postgres` tests from one async body.
+/// Generates `<name>_sqlite` and `<name>_postgres` tests from one async body; the second form
+/// also passes the database URL (for writes around the store).
 macro_rules! both_backends {
+    ($name:ident, |$store:ident, $url:ident| $body:block) => {
+        mod $name {
+            use super::*;
+            async fn run($store: &Store, $url: &str) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let db = TestDb::sqlite().await;
+                run(&db.store, &db.url).await;
+                db.finish().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                if let Some(db) = TestDb::postgres().await {
+                    run(&db.store, &db.url).await;
+                    db.finish().await;
+                }
+            }
+        }
+    };
     ($name:ident, |$store:ident| $body:block) => {
         mod $name {
             use super::*;
@@ -535,4 +561,249 @@ both_backends!(concurrent_submissions_are_all_kept_once, |store| {
     let mut revisions: Vec<u32> = all.iter().map(|r| r.revision).collect();
     revisions.sort();
     assert_eq!(revisions, (1..=80).collect::<Vec<u32>>());
+});
+
+/// Executes one statement on the database behind the store, bypassing it (as an operator's
+/// script or an older version would).
+async fn raw_sql(url: &str, sql: &str) {
+    if url.starts_with("postgres") {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+            .await
+            .unwrap();
+        sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(sql.to_string()))
+            .await
+            .unwrap();
+    } else {
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(url)
+            .await
+            .unwrap();
+        sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(sql.to_string()))
+            .await
+            .unwrap();
+    }
+}
+
+/// Whether following parents from any unit comes back to it.
+async fn has_cycle(store: &Store) -> bool {
+    let units = store.list_units(None).await.unwrap();
+    let parent: std::collections::HashMap<&str, Option<&str>> = units
+        .iter()
+        .map(|u| (u.code.as_str(), u.parent_code.as_deref()))
+        .collect();
+    units.iter().any(|u| {
+        let mut at = u.parent_code.as_deref();
+        for _ in 0..=units.len() {
+            match at {
+                None => return false,
+                Some(c) if c == u.code => return true,
+                Some(c) => at = parent.get(c).copied().flatten(),
+            }
+        }
+        true
+    })
+}
+
+// Re-parenting A under B and B under A at the same moment, 40 times: exactly one of each pair
+// wins, the other is refused as a cycle, and the hierarchy never holds a cycle.
+both_backends!(concurrent_reparenting_never_makes_a_cycle, |store| {
+    store
+        .register_unit(&unit("R", "根", Some(UnitType::Administrative), None))
+        .await
+        .unwrap();
+    for round in 0..40 {
+        for code in ["A", "B"] {
+            store
+                .register_unit(&unit(code, code, Some(UnitType::Institution), Some("R")))
+                .await
+                .unwrap();
+        }
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+        let race = |code: &'static str, parent: &'static str| {
+            let store = store.clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .register_unit(&unit(code, code, Some(UnitType::Institution), Some(parent)))
+                    .await
+            })
+        };
+        let (ab, ba) = (race("A", "B"), race("B", "A"));
+        let (ab, ba) = (ab.await.unwrap(), ba.await.unwrap());
+        assert!(
+            ab.is_ok() != ba.is_ok(),
+            "round {round}: exactly one re-parenting wins: {ab:?} / {ba:?}"
+        );
+        let refused = ab.err().or(ba.err()).unwrap();
+        assert!(
+            matches!(refused, StoreError::Cycle { .. }),
+            "round {round}: {refused:?}"
+        );
+        assert!(!has_cycle(store).await, "round {round}: cycle stored");
+    }
+});
+
+// A cycle written around the store (plain SQL) does not make subtree queries loop: they answer
+// at once with each unit of the cycle once, and further changes that would extend the cycle
+// are still refused.
+both_backends!(subtree_queries_end_on_a_stored_cycle, |store, url| {
+    register_ningqiang(store).await;
+    raw_sql(
+        url,
+        "UPDATE units SET parent_code = '610726002' WHERE code = '610726'",
+    )
+    .await;
+    assert!(has_cycle(store).await, "the cycle was written");
+    let started = std::time::Instant::now();
+    let limit = std::time::Duration::from_secs(5);
+    let tree = tokio::time::timeout(limit, store.list_units(Some("610726")))
+        .await
+        .expect("subtree listing answers on a cyclic hierarchy")
+        .unwrap();
+    assert_eq!(
+        tree.iter().map(|u| u.code.as_str()).collect::<Vec<_>>(),
+        ["610726", "610726001", "610726002", "610726003"]
+    );
+    let from_inside = tokio::time::timeout(limit, store.list_units(Some("610726002")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        from_inside.len(),
+        4,
+        "the whole cycle hangs below 610726002"
+    );
+    store
+        .submit(&submission("610726003", "c1", report("信息中心", "1.00")))
+        .await
+        .unwrap();
+    let filter = ListFilter {
+        unit_code: Some("610726002".into()),
+        subtree: true,
+        ..ListFilter::default()
+    };
+    let listed = tokio::time::timeout(limit, store.list_revisions(&filter, None, 10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    let latest = tokio::time::timeout(
+        limit,
+        store.latest_in_subtree("610726", 2024, ReportKind::FinalAccounts, 0, 10),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(latest.len(), 1);
+    // Placing a unit under a member of the cycle is checked without looping too.
+    let e = tokio::time::timeout(
+        limit,
+        store.register_unit(&unit("610726003", "x", None, Some("610726002"))),
+    )
+    .await
+    .unwrap();
+    assert!(
+        e.is_ok(),
+        "a leaf under a cycle member is no new cycle: {e:?}"
+    );
+    let e = tokio::time::timeout(
+        limit,
+        store.register_unit(&unit("610726001", "x", None, Some("610726"))),
+    )
+    .await
+    .unwrap();
+    assert!(e.is_ok(), "{e:?}");
+    let e = tokio::time::timeout(
+        limit,
+        store.register_unit(&unit("610726002", "x", None, Some("610726001"))),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert!(matches!(e, StoreError::Cycle { .. }), "{e:?}");
+    eprintln!("cyclic hierarchy answered in {:?}", started.elapsed());
+});
+
+// Each pending revision has its own schedule: a failed attempt moves only that revision back;
+// a terminal failure keeps the reason and takes the revision out of the queue for good.
+both_backends!(pending_revisions_keep_their_own_schedule, |store| {
+    register_ningqiang(store).await;
+    let mut ids = Vec::new();
+    for key in ["a", "b", "c"] {
+        let rec = store
+            .submit(&submission("610726002", key, report("经办中心", "1.00")))
+            .await
+            .unwrap()
+            .into_record();
+        assert_eq!((rec.validation_attempts, rec.validation_failures), (0, 0));
+        ids.push(rec.id);
+    }
+    let (a, b, c) = (ids[0], ids[1], ids[2]);
+    let now = 1_000_000;
+    let due = |at: i64| async move {
+        store
+            .due_for_validation(at, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(due(now).await, [a, b, c]);
+    // `a` failed (an answered error): it waits a minute; the others are still due.
+    assert_eq!(
+        store
+            .record_validation_retry(a, true, now + 60_000, "DEADLINE_EXCEEDED")
+            .await
+            .unwrap(),
+        Some((1, 1))
+    );
+    assert_eq!(due(now).await, [b, c]);
+    assert_eq!(due(now + 60_000).await, [b, c, a]);
+    // Unreachable validation backs off without counting towards the maximum.
+    assert_eq!(
+        store
+            .record_validation_retry(a, false, now + 120_000, "UNAVAILABLE")
+            .await
+            .unwrap(),
+        Some((2, 1))
+    );
+    // `b` can never validate: terminal, with its reason, out of the queue.
+    assert!(
+        store
+            .record_validation_failure(b, "validation answered InvalidArgument: bad")
+            .await
+            .unwrap()
+    );
+    assert!(!store.record_validation_failure(b, "again").await.unwrap());
+    assert_eq!(
+        store
+            .record_validation_retry(b, true, now, "late")
+            .await
+            .unwrap(),
+        None,
+        "a failed revision is not rescheduled"
+    );
+    assert_eq!(due(now + 600_000).await, [c, a]);
+    assert!(!store.is_pending(b).await.unwrap());
+    store.record_validation(c, true, "v1", &[]).await.unwrap();
+    let all = store
+        .list_revisions(&ListFilter::default(), None, 10)
+        .await
+        .unwrap();
+    let by_id = |id: i64| all.iter().find(|r| r.id == id).unwrap();
+    assert_eq!(by_id(a).state, ValidationState::Pending);
+    assert_eq!(
+        (by_id(a).validation_attempts, by_id(a).validation_failures),
+        (2, 1)
+    );
+    assert_eq!(by_id(a).validation_error.as_deref(), Some("UNAVAILABLE"));
+    assert_eq!(by_id(b).state, ValidationState::Failed);
+    assert_eq!(
+        by_id(b).validation_error.as_deref(),
+        Some("validation answered InvalidArgument: bad")
+    );
+    assert_eq!(by_id(c).state, ValidationState::Validated);
+    assert_eq!(by_id(c).validation_error, None);
+    assert_eq!(store.validation_counts().await.unwrap(), (1, 1, 1));
 });

@@ -32,7 +32,7 @@ use gouji_proto::validation::v1::validation_service_client::ValidationServiceCli
 use gouji_proto::validation::v1::{ReportContext, ValidateReportRequest, validate_report_request};
 use gouji_runtime::server::{Limits, ServiceChannel, service_channel};
 use gouji_runtime::status::{self, BadRequest};
-use tonic::{Code, Request, Response, Status};
+use tonic::{Request, Response, Status};
 
 /// Explicit limits of the aggregation API.
 #[derive(Debug, Clone, Copy)]
@@ -81,17 +81,13 @@ pub struct Aggregation {
     limits: AggregationLimits,
 }
 
-/// An upstream failure, as this service reports it: unreachable → UNAVAILABLE; a request the
-/// upstream refused for a field → INVALID_ARGUMENT on `field` here; anything else → INTERNAL.
+/// An upstream failure, as this service reports it ([`status::upstream`]).
 fn upstream(what: &str, field: &str, s: Status) -> Status {
-    match s.code() {
-        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
-            status::unavailable(what, s.message())
-        }
-        Code::InvalidArgument | Code::NotFound => BadRequest::field(field, s.message()).into(),
-        _ => status::internal(what, s.message()),
-    }
+    status::upstream(what, field, s)
 }
+
+/// Longest `explain_cells` entry (characters of `TABLE|ROW|COLUMN`).
+pub const MAX_EXPLAIN_CELL_CHARS: usize = 256;
 
 fn with_timeout<T>(msg: T, timeout: Duration) -> Request<T> {
     let mut r = Request::new(msg);
@@ -138,9 +134,7 @@ impl Aggregation {
         req: pb::AggregateDepartmentRequest,
     ) -> Result<pb::AggregateDepartmentResponse, Status> {
         let mut b = BadRequest::new();
-        if req.department_code.is_empty() {
-            b.add("department_code", "department_code is required");
-        }
+        status::check_code(&mut b, "department_code", &req.department_code, true);
         if !(2000..=2100).contains(&req.year) {
             b.add(
                 "year",
@@ -165,6 +159,10 @@ impl Aggregation {
         }
         let mut explain = Vec::new();
         for (i, cell) in req.explain_cells.iter().enumerate() {
+            let field = format!("explain_cells[{i}]");
+            if !status::check_text(&mut b, &field, cell, MAX_EXPLAIN_CELL_CHARS, true) {
+                continue;
+            }
             let parts: Vec<&str> = cell.split('|').collect();
             match parts.as_slice() {
                 [t, r, c] if !t.is_empty() && !r.is_empty() && !c.is_empty() => {

@@ -21,6 +21,7 @@ use gouji_proto::ingestion::v1::ingestion_service_server::{
 use gouji_runtime::server::Limits;
 use gouji_runtime::status::{self, BadRequest};
 use gouji_store::{ListFilter, NewRevision, Store, SubmitOutcome, UnitRecord, ValidationState};
+use prost::Message as _;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
@@ -29,7 +30,10 @@ pub use validator::ValidationClient;
 /// Explicit limits of the ingestion API.
 #[derive(Debug, Clone, Copy)]
 pub struct IngestionLimits {
-    /// Largest document accepted (bytes); larger ones are INVALID_ARGUMENT on `document`.
+    /// Largest document accepted (bytes), and largest structured report (encoded bytes);
+    /// larger ones are INVALID_ARGUMENT on `document` / `report`. Never above
+    /// [`gouji_runtime::server::MAX_CONTENT_BYTES`]: whatever is stored must fit into a
+    /// validation request.
     pub max_document_bytes: usize,
     /// Page size when the request gives none.
     pub default_page_size: u32,
@@ -39,19 +43,19 @@ pub struct IngestionLimits {
     pub stream_batch: u32,
     /// Accepted report years.
     pub years: (i32, i32),
-    /// Longest idempotency key.
+    /// Longest idempotency key (characters; control and bidi characters are refused too).
     pub max_key_len: usize,
 }
 
 impl Default for IngestionLimits {
     fn default() -> Self {
         IngestionLimits {
-            max_document_bytes: gouji_domain::parse::MAX_DOCUMENT_BYTES,
+            max_document_bytes: gouji_runtime::server::MAX_CONTENT_BYTES,
             default_page_size: 50,
             max_page_size: 500,
             stream_batch: 64,
             years: (2000, 2100),
-            max_key_len: 128,
+            max_key_len: status::MAX_KEY_CHARS,
         }
     }
 }
@@ -105,9 +109,7 @@ impl Ingestion {
         kind: i32,
     ) -> Result<ReportKind, Status> {
         let mut b = BadRequest::new();
-        if unit.is_empty() {
-            b.add(unit_field, format!("{unit_field} is required"));
-        }
+        status::check_code(&mut b, unit_field, unit, true);
         self.check_year("year", year, &mut b);
         let kind = convert::kind_from_pb(kind);
         if kind.is_none() {
@@ -120,9 +122,11 @@ impl Ingestion {
     async fn require_unit(&self, field: &str, code: &str) -> Result<UnitRecord, Status> {
         match self.store.get_unit(code).await {
             Ok(Some(u)) => Ok(u),
-            Ok(None) => {
-                Err(BadRequest::field(field, format!("unit `{code}` is not registered")).into())
-            }
+            Ok(None) => Err(BadRequest::field(
+                field,
+                format!("unit {} is not registered", status::quote(code)),
+            )
+            .into()),
             Err(e) => Err(status::store_error(field, e)),
         }
     }
@@ -133,23 +137,19 @@ impl Ingestion {
         req: pb::SubmitReportRequest,
     ) -> Result<(NewRevision, UnitRecord), Status> {
         let mut b = BadRequest::new();
-        if req.unit_code.trim().is_empty() {
-            b.add("unit_code", "unit_code is required");
-        }
+        status::check_code(&mut b, "unit_code", &req.unit_code, true);
         self.check_year("year", req.year, &mut b);
         let kind = convert::kind_from_pb(req.kind);
         if kind.is_none() {
             b.add("kind", KIND_REQUIRED);
         }
-        if req.idempotency_key.len() > self.limits.max_key_len {
-            b.add(
-                "idempotency_key",
-                format!(
-                    "idempotency_key is longer than {} bytes",
-                    self.limits.max_key_len
-                ),
-            );
-        }
+        status::check_text(
+            &mut b,
+            "idempotency_key",
+            &req.idempotency_key,
+            self.limits.max_key_len,
+            false,
+        );
         match &req.input {
             None => b.add(
                 "input",
@@ -166,6 +166,18 @@ impl Ingestion {
                     format!(
                         "document is {} bytes; the limit is {} bytes",
                         d.len(),
+                        self.limits.max_document_bytes
+                    ),
+                )
+            }
+            Some(pb::submit_report_request::Input::Report(r))
+                if r.encoded_len() > self.limits.max_document_bytes =>
+            {
+                b.add(
+                    "report",
+                    format!(
+                        "report is {} bytes encoded; the limit is {} bytes",
+                        r.encoded_len(),
                         self.limits.max_document_bytes
                     ),
                 )
@@ -263,6 +275,16 @@ impl Ingestion {
 
     fn list_filter(&self, req: &pb::ListReportsRequest) -> Result<ListFilter, Status> {
         let mut b = BadRequest::new();
+        status::check_code(&mut b, "unit_code", &req.unit_code, false);
+        if req.page_token.chars().count() > status::MAX_PAGE_TOKEN_CHARS {
+            b.add(
+                "page_token",
+                format!(
+                    "page_token is longer than {} characters",
+                    status::MAX_PAGE_TOKEN_CHARS
+                ),
+            );
+        }
         if req.year != 0 {
             self.check_year("year", req.year, &mut b);
         }
@@ -302,6 +324,7 @@ fn submit_response(outcome: &SubmitOutcome) -> pb::SubmitReportResponse {
         replayed: outcome.replayed(),
         findings: rec.findings.iter().map(convert::finding_to_pb).collect(),
         valid: rec.valid.unwrap_or(false),
+        validation_error: rec.validation_error.clone().unwrap_or_default(),
     }
 }
 
@@ -316,21 +339,15 @@ impl IngestionService for Ingestion {
             return Err(BadRequest::field("unit", "unit is required").into());
         };
         let mut b = BadRequest::new();
-        let code_ok = !unit.code.is_empty()
-            && unit.code.len() <= 64
-            && unit
-                .code
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !code_ok {
-            b.add(
-                "unit.code",
-                "code must be 1–64 characters of A–Z, a–z, 0–9, '-', '_', '.'",
-            );
-        }
-        if unit.name.trim().is_empty() {
-            b.add("unit.name", "name is required");
-        }
+        status::check_code(&mut b, "unit.code", &unit.code, true);
+        status::check_text(
+            &mut b,
+            "unit.name",
+            unit.name.trim(),
+            status::MAX_NAME_CHARS,
+            true,
+        );
+        status::check_code(&mut b, "unit.parent_code", &unit.parent_code, false);
         let unit_type = convert::unit_type_from_pb(unit.unit_type);
         if unit_type.is_none() {
             b.add(
@@ -363,6 +380,9 @@ impl IngestionService for Ingestion {
         request: Request<pb::ListUnitsRequest>,
     ) -> Result<Response<pb::ListUnitsResponse>, Status> {
         let root = request.into_inner().root_code;
+        let mut b = BadRequest::new();
+        status::check_code(&mut b, "root_code", &root, false);
+        b.check()?;
         let units = self
             .store
             .list_units((!root.is_empty()).then_some(root.as_str()))
@@ -392,7 +412,7 @@ impl IngestionService for Ingestion {
         let outcome = match outcome {
             SubmitOutcome::Stored(mut rec) => {
                 tracing::info!(report = %rec.report_id(), revision = rec.revision, "stored");
-                let verdict = match &claim {
+                let attempt = match &claim {
                     Some(claim) => {
                         validator::validate_and_record(
                             &self.store,
@@ -403,13 +423,20 @@ impl IngestionService for Ingestion {
                         )
                         .await
                     }
-                    None => None,
+                    None => validator::Attempt::Pending,
                 };
-                if let Some(v) = verdict {
-                    rec.state = ValidationState::Validated;
-                    rec.valid = Some(v.valid);
-                    rec.catalog_version = Some(v.catalog_version);
-                    rec.findings = v.findings;
+                match attempt {
+                    validator::Attempt::Validated(v) => {
+                        rec.state = ValidationState::Validated;
+                        rec.valid = Some(v.valid);
+                        rec.catalog_version = Some(v.catalog_version);
+                        rec.findings = v.findings;
+                    }
+                    validator::Attempt::Failed(reason) => {
+                        rec.state = ValidationState::Failed;
+                        rec.validation_error = Some(reason);
+                    }
+                    validator::Attempt::Pending => {}
                 }
                 SubmitOutcome::Stored(rec)
             }

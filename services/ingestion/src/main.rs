@@ -34,6 +34,14 @@ struct Args {
     /// How often revisions left «validation pending» are retried, in milliseconds.
     #[arg(long, env = "GOUJI_REVALIDATE_INTERVAL_MS", default_value_t = 2000)]
     revalidate_interval_ms: u64,
+    /// Longest delay between two validation attempts of one pending revision (the delay starts
+    /// at the revalidation interval and doubles after each failed attempt), in milliseconds.
+    #[arg(long, env = "GOUJI_REVALIDATE_MAX_DELAY_MS", default_value_t = 300_000)]
+    revalidate_max_delay_ms: u64,
+    /// Answered validation errors after which a revision is failed for good (unreachable
+    /// validation never counts).
+    #[arg(long, env = "GOUJI_VALIDATION_MAX_FAILURES", default_value_t = 20)]
+    validation_max_failures: u32,
 }
 
 #[tokio::main]
@@ -51,7 +59,13 @@ async fn main() -> anyhow::Result<()> {
         &args.validation_url,
         Duration::from_secs(args.validation_timeout_secs),
         transport.max_response_bytes,
-    )?;
+    )?
+    .with_retry_policy(validator::RetryPolicy {
+        first_delay: Duration::from_millis(args.revalidate_interval_ms),
+        max_delay: Duration::from_millis(args.revalidate_max_delay_ms),
+        max_failures: args.validation_max_failures.max(1),
+        ..validator::RetryPolicy::default()
+    });
     let revalidator = tokio::spawn(validator::revalidate_pending(
         store.clone(),
         validation.clone(),

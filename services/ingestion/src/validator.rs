@@ -7,6 +7,15 @@
 //! claim itself, re-reads the state (its list may be older than the verdict). So a document is
 //! not parsed and checked twice, and a submission validated in its own call is acknowledged as
 //! validated.
+//!
+//! Retries ([`RetryPolicy`]): every pending revision has its own schedule in the store
+//! (`next_attempt_at`, `validation_attempts`); a failed attempt pushes only that revision back,
+//! with exponential backoff, and the round goes on with the others. A revision validation can
+//! never accept ends in the terminal state `failed` with the reason: at once when validation
+//! refuses the request itself (INVALID_ARGUMENT, OUT_OF_RANGE, RESOURCE_EXHAUSTED without a
+//! retry delay), or after [`RetryPolicy::max_failures`] other answered errors. An unreachable
+//! service (UNAVAILABLE, or shedding with a retry delay) backs off but never fails a revision:
+//! an outage must not turn a province's pending reports into failures.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,6 +28,9 @@ use gouji_proto::validation::v1::validation_service_client::ValidationServiceCli
 use gouji_proto::validation::v1::{ReportContext, ValidateReportRequest, validate_report_request};
 use gouji_runtime::server::ServiceChannel;
 use gouji_store::{RevisionRecord, Store, ValidationState};
+use prost::Message as _;
+use tonic::Code;
+use tonic_types::StatusExt as _;
 
 /// What the validation service said about one revision.
 #[derive(Debug, Clone)]
@@ -35,6 +47,7 @@ pub struct ValidationClient {
     client: ValidationServiceClient<ServiceChannel>,
     timeout: Duration,
     in_flight: InFlight,
+    policy: RetryPolicy,
 }
 
 /// Idempotency keys of the revisions this process is storing or validating right now.
@@ -85,7 +98,19 @@ impl ValidationClient {
                 .max_encoding_message_size(max_message_bytes),
             timeout,
             in_flight: InFlight::default(),
+            policy: RetryPolicy::default(),
         })
+    }
+
+    /// The same client with another retry policy for pending revisions.
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// How this client's pending revisions are retried.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.policy
     }
 
     /// Claims the submission with this idempotency key for the calling task (see the module
@@ -99,14 +124,12 @@ impl ValidationClient {
     pub async fn validate(
         &self,
         rec: &RevisionRecord,
-        source: Source<'_>,
+        source: Source,
         unit_type: Option<UnitType>,
     ) -> Result<Verdict, tonic::Status> {
         let input = match source {
             Source::Document(bytes) => validate_report_request::Input::Document(bytes),
-            Source::Parsed(report) => {
-                validate_report_request::Input::Report(convert::report_to_pb(report))
-            }
+            Source::Parsed(report) => validate_report_request::Input::Report(*report),
             Source::Stored => {
                 validate_report_request::Input::Report(convert::report_to_pb(&rec.report))
             }
@@ -136,13 +159,13 @@ impl ValidationClient {
 }
 
 /// What the validation service is sent for a revision.
-pub enum Source<'a> {
+pub enum Source {
     /// The original document (the service parses it again).
     Document(Vec<u8>),
-    /// The report as this process parsed it from the document, source lines included: the wire
-    /// form is lossless, so the findings are those of the document (`gouji-proto`'s
-    /// `round_trip` test), without a second parse.
-    Parsed(&'a Report),
+    /// The report as this process parsed it from the document, source lines included, in wire
+    /// form: lossless, so the findings are those of the document (`gouji-proto`'s `round_trip`
+    /// test), without a second parse.
+    Parsed(Box<gouji_proto::report::v1::Report>),
     /// The stored structured report (submitted structured: no text to quote).
     Stored,
 }
@@ -155,51 +178,129 @@ fn text_len(report: &Report) -> usize {
     report.lines.iter().map(|l| l.len() + 1).sum()
 }
 
-/// Validates `rec` and records the verdict; the caller holds `rec`'s [`Claim`]. `parsed` is the
+/// How pending revisions are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Delay after the first failed attempt; doubled after each further one.
+    pub first_delay: Duration,
+    /// The longest delay between two attempts of one revision.
+    pub max_delay: Duration,
+    /// Answered errors (not UNAVAILABLE) after which a revision is failed for good.
+    pub max_failures: u32,
+    /// Revisions attempted per round of the background loop.
+    pub batch: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            first_delay: Duration::from_secs(2),
+            max_delay: Duration::from_secs(300),
+            max_failures: 20,
+            batch: 64,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay after the `attempts`-th failed attempt (1-based): `first_delay · 2^(n-1)`,
+    /// at most `max_delay`.
+    pub fn delay(&self, attempts: u32) -> Duration {
+        let factor = 1u32 << attempts.saturating_sub(1).min(20);
+        self.first_delay.saturating_mul(factor).min(self.max_delay)
+    }
+}
+
+/// What one validation attempt ended in.
+#[derive(Debug, Clone)]
+pub enum Attempt {
+    /// The verdict is recorded.
+    Validated(Verdict),
+    /// Still pending: retried on the revision's own schedule.
+    Pending,
+    /// Terminal: recorded as failed with this reason.
+    Failed(String),
+}
+
+/// How a validation error is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// Validation refuses this revision itself: retrying cannot help.
+    Terminal,
+    /// Validation answered with an error that may be transient: counts towards the maximum.
+    Counted,
+    /// Validation is unreachable or shedding load: back off, never fail the revision for it.
+    Unreachable,
+}
+
+fn classify(status: &tonic::Status) -> Class {
+    match status.code() {
+        Code::InvalidArgument | Code::OutOfRange => Class::Terminal,
+        // Shedding load says when to come back (google.rpc.RetryInfo); a quota or size refusal
+        // without a retry delay is about the request.
+        Code::ResourceExhausted if status.get_details_retry_info().is_some() => Class::Unreachable,
+        Code::ResourceExhausted => Class::Terminal,
+        Code::Unavailable => Class::Unreachable,
+        _ => Class::Counted,
+    }
+}
+
+/// A status as a short, printable reason (the message is cut to [`MAX_REASON_CHARS`]).
+fn reason(status: &tonic::Status) -> String {
+    let message: String = status
+        .message()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_REASON_CHARS)
+        .collect();
+    format!("validation answered {:?}: {message}", status.code())
+}
+
+/// Longest validation message kept as a revision's `validation_error`.
+pub const MAX_REASON_CHARS: usize = 512;
+
+/// Validates `rec` and records the outcome; the caller holds `rec`'s [`Claim`]. `parsed` is the
 /// report just parsed from the submitted document, when the caller has it (SubmitReport);
-/// otherwise the stored document is sent (the store keeps no source lines). Returns the verdict;
-/// on any failure of the validation service the revision simply stays pending (it is already
-/// stored).
+/// otherwise the stored document is sent (the store keeps no source lines). A failure records
+/// the revision's next attempt ([`RetryPolicy`]) or, when validation can never accept it, its
+/// terminal failure.
 pub async fn validate_and_record(
     store: &Store,
     client: &ValidationClient,
     rec: &RevisionRecord,
     parsed: Option<&Report>,
     _claim: &Claim,
-) -> Option<Verdict> {
+) -> Attempt {
+    let policy = &client.policy;
+    // The parsed form is sent only while it is small enough (a pathological text can have far
+    // more facts, each quoting its line, than bytes); else the document, whose size ingestion
+    // checked before storing.
+    let parsed = parsed
+        .filter(|r| !r.lines.is_empty() && text_len(r) <= MAX_PARSED_TEXT)
+        .map(convert::report_to_pb)
+        .filter(|pb| pb.encoded_len() <= gouji_runtime::server::MAX_CONTENT_BYTES);
     let source = match parsed {
-        Some(report) if !report.lines.is_empty() && text_len(report) <= MAX_PARSED_TEXT => {
-            Source::Parsed(report)
-        }
-        _ if rec.has_document => match store.document(rec.id).await {
+        Some(pb) => Source::Parsed(Box::new(pb)),
+        None if rec.has_document => match store.document(rec.id).await {
             Ok(Some(d)) => Source::Document(d),
             Ok(None) => Source::Stored,
             Err(e) => {
                 tracing::warn!(error = %e, id = rec.id, "cannot read stored document");
-                return None;
+                return Attempt::Pending;
             }
         },
-        _ => Source::Stored,
+        None => Source::Stored,
     };
     let unit_type = match store.get_unit(&rec.unit_code).await {
         Ok(u) => u.and_then(|u| u.unit_type),
         Err(e) => {
             tracing::warn!(error = %e, "cannot read unit");
-            return None;
+            return Attempt::Pending;
         }
     };
     let verdict = match client.validate(rec, source, unit_type).await {
         Ok(v) => v,
-        Err(status) => {
-            tracing::warn!(
-                code = ?status.code(),
-                message = status.message(),
-                report = %rec.report_id(),
-                revision = rec.revision,
-                "validation unavailable; revision stays pending"
-            );
-            return None;
-        }
+        Err(status) => return record_failure(store, rec, &status, policy).await,
     };
     if let Err(e) = store
         .record_validation(
@@ -211,7 +312,7 @@ pub async fn validate_and_record(
         .await
     {
         tracing::warn!(error = %e, id = rec.id, "cannot record validation; stays pending");
-        return None;
+        return Attempt::Pending;
     }
     tracing::info!(
         report = %rec.report_id(),
@@ -220,50 +321,143 @@ pub async fn validate_and_record(
         findings = verdict.findings.len(),
         "validated"
     );
-    Some(verdict)
+    Attempt::Validated(verdict)
 }
 
-/// Every `interval`, validates revisions left pending (validation was down, or the process
-/// stopped between storing and validating). Runs until the task is dropped.
+/// Records a failed attempt: the next one on the revision's schedule, or its terminal failure.
+async fn record_failure(
+    store: &Store,
+    rec: &RevisionRecord,
+    status: &tonic::Status,
+    policy: &RetryPolicy,
+) -> Attempt {
+    let class = classify(status);
+    let why = reason(status);
+    let terminal = match class {
+        Class::Terminal => true,
+        // This attempt would be the maximum-th answered error.
+        Class::Counted => rec.validation_failures + 1 >= policy.max_failures,
+        Class::Unreachable => false,
+    };
+    if terminal {
+        let why = match class {
+            Class::Terminal => why,
+            _ => format!("{why} (after {} failed attempts)", policy.max_failures),
+        };
+        return match store.record_validation_failure(rec.id, &why).await {
+            Ok(_) => {
+                tracing::warn!(
+                    report = %rec.report_id(),
+                    revision = rec.revision,
+                    reason = %why,
+                    "validation failed for good"
+                );
+                Attempt::Failed(why)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, id = rec.id, "cannot record validation failure");
+                Attempt::Pending
+            }
+        };
+    }
+    let delay = policy.delay(rec.validation_attempts + 1);
+    let next = now_millis().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+    match store
+        .record_validation_retry(rec.id, class == Class::Counted, next, &why)
+        .await
+    {
+        Ok(counts) => tracing::warn!(
+            code = ?status.code(),
+            report = %rec.report_id(),
+            revision = rec.revision,
+            attempts = ?counts,
+            retry_in_ms = delay.as_millis() as u64,
+            "validation failed; revision stays pending"
+        ),
+        Err(e) => tracing::warn!(error = %e, id = rec.id, "cannot record validation retry"),
+    }
+    Attempt::Pending
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Every `interval`, validates the pending revisions whose next attempt is due (validation was
+/// down, the process stopped between storing and validating, or an attempt failed). A failing
+/// revision only moves its own next attempt; the round goes on. A full round is followed by the
+/// next one at once. Runs until the task is dropped.
 pub async fn revalidate_pending(store: Store, client: ValidationClient, interval: Duration) {
+    let policy = client.policy;
     loop {
-        tokio::time::sleep(interval).await;
-        let pending = match store.pending(64).await {
+        let due = match store.due_for_validation(now_millis(), policy.batch).await {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot list pending revisions");
+                tokio::time::sleep(interval).await;
                 continue;
             }
         };
-        for rec in pending {
+        let full = due.len() >= policy.batch as usize;
+        for rec in due {
             debug_assert_eq!(rec.state, ValidationState::Pending);
             // A SubmitReport call is validating it right now: its verdict is on the way.
             let Some(claim) = client.claim(&rec.idempotency_key) else {
                 continue;
             };
-            // The list may predate a verdict recorded since by the task that held the claim.
+            // The list may predate an outcome recorded since by the task that held the claim.
             match store.is_pending(rec.id).await {
                 Ok(true) => {}
                 Ok(false) => continue,
                 Err(e) => {
                     tracing::warn!(error = %e, id = rec.id, "cannot read revision state");
-                    break;
+                    continue;
                 }
             }
-            if validate_and_record(&store, &client, &rec, None, &claim)
-                .await
-                .is_none()
-            {
-                // The service is still down: try again next round.
-                break;
-            }
+            validate_and_record(&store, &client, &rec, None, &claim).await;
+        }
+        if !full {
+            tokio::time::sleep(interval).await;
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::InFlight;
+    use super::{Class, InFlight, RetryPolicy, classify};
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_up_to_the_maximum() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.delay(1), Duration::from_secs(2));
+        assert_eq!(p.delay(2), Duration::from_secs(4));
+        assert_eq!(p.delay(5), Duration::from_secs(32));
+        assert_eq!(p.delay(9), Duration::from_secs(300));
+        assert_eq!(p.delay(1_000), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn refusals_are_terminal_and_outages_never_are() {
+        let c = |s: tonic::Status| classify(&s);
+        assert_eq!(c(tonic::Status::invalid_argument("x")), Class::Terminal);
+        assert_eq!(c(tonic::Status::out_of_range("too large")), Class::Terminal);
+        assert_eq!(c(tonic::Status::resource_exhausted("x")), Class::Terminal);
+        assert_eq!(c(tonic::Status::unavailable("down")), Class::Unreachable);
+        assert_eq!(c(tonic::Status::deadline_exceeded("slow")), Class::Counted);
+        assert_eq!(c(tonic::Status::internal("bug")), Class::Counted);
+        let mut details = tonic_types::ErrorDetails::new();
+        details.set_retry_info(Some(Duration::from_secs(1)));
+        let shed = <tonic::Status as tonic_types::StatusExt>::with_error_details(
+            tonic::Code::ResourceExhausted,
+            "busy",
+            details,
+        );
+        assert_eq!(c(shed), Class::Unreachable);
+    }
 
     #[test]
     fn a_submission_is_claimed_by_one_task_until_released() {

@@ -17,6 +17,7 @@ pub(crate) fn state_to_pb(s: ValidationState) -> i32 {
     match s {
         ValidationState::Pending => pb::ValidationState::Pending as i32,
         ValidationState::Validated => pb::ValidationState::Validated as i32,
+        ValidationState::Failed => pb::ValidationState::Failed as i32,
     }
 }
 
@@ -61,6 +62,7 @@ pub(crate) fn revision_to_pb(r: &RevisionRecord, with_report: bool) -> pb::Store
         findings: r.findings.iter().map(convert::finding_to_pb).collect(),
         content_hash: r.content_hash.clone(),
         submitted_at: rfc3339(r.submitted_at),
+        validation_error: r.validation_error.clone().unwrap_or_default(),
     }
 }
 
