@@ -132,7 +132,12 @@ fn title_of_text(
 pub(crate) fn find_starts(lines: &[Line], family: Option<&GenericFamily>) -> Vec<Start> {
     let mut candidates: Vec<Start> = Vec::new();
     let mut pending_number: Option<(usize, String)> = None;
+    // The second line of a title broken over two lines is not a title of its own.
+    let mut continuation: Option<usize> = None;
     for (i, l) in lines.iter().enumerate() {
+        if continuation == Some(i) {
+            continue;
+        }
         let text = fold(l.text);
         if let Some(c) = NUMBER_ONLY_RE.captures(&text) {
             pending_number = Some((i, c[1].to_string()));
@@ -152,7 +157,12 @@ pub(crate) fn find_starts(lines: &[Line], family: Option<&GenericFamily>) -> Vec
             }
             title_of_text(&format!("{}{tail}", l.text.trim()), family)
         };
-        if let Some((t, title, number)) = title_of(l, family).or_else(broken) {
+        let whole = title_of(l, family);
+        let found = match whole {
+            Some(w) => Some(w),
+            None => broken().inspect(|_| continuation = Some(i + 1)),
+        };
+        if let Some((t, title, number)) = found {
             let number = number.or_else(|| {
                 pending_number
                     .take()
