@@ -69,11 +69,7 @@ fn one() -> usize {
 impl GenericFamily {
     /// 预算 or 决算.
     pub fn kind(&self) -> ReportKind {
-        if self.kind_label == "预算" {
-            ReportKind::Budget
-        } else {
-            ReportKind::FinalAccounts
-        }
+        ReportKind::from_label(&self.kind_label)
     }
 
     /// The printed number of canonical table `id` in this family.

@@ -15,6 +15,15 @@ pub enum ReportKind {
 }
 
 impl ReportKind {
+    /// 预算 is a budget; anything else (决算) final accounts, as the family files name them.
+    pub fn from_label(s: &str) -> Self {
+        if s == "预算" {
+            ReportKind::Budget
+        } else {
+            ReportKind::FinalAccounts
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             ReportKind::Budget => "预算",

@@ -85,11 +85,7 @@ pub struct Family {
 impl Family {
     /// 预算 or 决算.
     pub fn kind(&self) -> ReportKind {
-        if self.kind_label == "预算" {
-            ReportKind::Budget
-        } else {
-            ReportKind::FinalAccounts
-        }
+        ReportKind::from_label(&self.kind_label)
     }
 
     pub fn table(&self, id: &str) -> Option<&TableTemplate> {

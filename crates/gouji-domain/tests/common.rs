@@ -92,3 +92,28 @@ pub(crate) fn corpus(stem: &str) -> Option<Report> {
         gouji_domain::parse_document(&b).unwrap_or_else(|e| panic!("{stem} does not parse: {e}"))
     })
 }
+
+/// One line per finding («rule Severity message»), the form of the golden files.
+pub(crate) fn findings_text(v: &gouji_domain::rules::Validation) -> String {
+    v.findings
+        .iter()
+        .map(|f| format!("{} {:?} {}\n", f.rule_id, f.severity, f.message))
+        .collect()
+}
+
+/// Compares `text` with the golden file `tests/golden/<name>`; `UPDATE_GOLDEN=1` rewrites it.
+#[track_caller]
+pub(crate) fn assert_golden(name: &str, text: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var("UPDATE_GOLDEN").as_deref() == Ok("1") {
+        std::fs::write(&path, text).expect("write golden");
+    } else {
+        let want = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(
+            text, want,
+            "findings in tests/golden/{name} changed; review and run with UPDATE_GOLDEN=1"
+        );
+    }
+}

@@ -9,22 +9,7 @@ use gouji_domain::rules::{Context, Severity, Validation, validate};
 fn snapshot(n: usize) -> Option<Validation> {
     let report = common::seed(n)?;
     let v = validate(&report, &Context::default());
-    let text: String = v
-        .findings
-        .iter()
-        .map(|f| format!("{} {:?} {}\n", f.rule_id, f.severity, f.message))
-        .collect();
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/seed{n}.txt"));
-    if std::env::var("UPDATE_GOLDEN").as_deref() == Ok("1") {
-        std::fs::write(&path, &text).expect("write golden");
-    } else {
-        let want = std::fs::read_to_string(&path).unwrap_or_default();
-        assert_eq!(
-            text, want,
-            "findings of seed {n} changed; review and run with UPDATE_GOLDEN=1"
-        );
-    }
+    common::assert_golden(&format!("seed{n}.txt"), &common::findings_text(&v));
     Some(v)
 }
 
