@@ -21,6 +21,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::text::{fold, strip_ordinal};
+use super::tables::UNIT_RE;
 use super::{Line, unplaced};
 use crate::amount::{CellText, MeasureUnit, read_cell};
 use crate::catalog::{self, CanonicalTable, GenericFamily};
@@ -49,8 +50,6 @@ static SPACED_ROW_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[235][0-9]{2}(?:[0-9]{2}){0,2}\s+\S+\s+-?[0-9][0-9,]*\.[0-9]+$")
         .expect("static regex")
 });
-static UNIT_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"单位\s*[:：]\s*(万元|元|亿元)").expect("static regex"));
 static ENTITY_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:预算主管部门|部门名称|单位名称|编制单位|编制部门|部门)\s*[:：]\s*([^\s\t]+)")
         .expect("static regex")

@@ -45,7 +45,8 @@ static FOLDED_TITLES: LazyLock<Vec<(&'static str, FoldedTitles)>> = LazyLock::ne
 
 static YEAR_PREFIX_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\(?[0-9]{4}年度?\)?").expect("static regex"));
-static UNIT_RE: LazyLock<Regex> =
+/// «单位：万元» / «单位:元» (also «金额单位：万元»), shared by both table readers.
+pub(crate) static UNIT_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"单位\s*[:：]\s*(万元|元|亿元)").expect("static regex"));
 static ENTITY_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:部门名称|单位名称|编制单位|编制部门)\s*[:：]\s*([^\s\t]+)")
