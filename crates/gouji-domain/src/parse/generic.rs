@@ -20,8 +20,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::text::{fold, strip_ordinal};
 use super::tables::UNIT_RE;
+use super::text::{fold, strip_ordinal};
 use super::{Line, unplaced};
 use crate::amount::{CellText, MeasureUnit, read_cell};
 use crate::catalog::{self, CanonicalTable, GenericFamily};
@@ -224,11 +224,16 @@ pub(crate) fn body_end(lines: &[Line], start: usize, next: usize) -> usize {
 
 /// A cell that was meant to be a number but cannot be read as one («278l.88», «1,2O4.00»).
 pub(crate) fn is_garbled_number(c: &str) -> bool {
-    let digits = c.chars().filter(char::is_ascii_digit).count();
-    let total = c.chars().count();
+    let t: Vec<char> = c.chars().filter(|ch| !ch.is_whitespace()).collect();
+    let digits = t.iter().filter(|ch| ch.is_ascii_digit()).count();
+    // Characters that are neither digits nor number punctuation (OCR's l, O, I, S …).
+    let stray = t
+        .iter()
+        .filter(|ch| !ch.is_ascii_digit() && !matches!(ch, '.' | ',' | '-' | '，' | '．'))
+        .count();
     digits >= 2
-        && digits * 10 >= total * 6
-        && !c.chars().any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch))
+        && (1..=2).contains(&stray)
+        && t.iter().all(|ch| ch.is_ascii())
         && !matches!(read_cell(c), CellText::Number { .. })
 }
 
@@ -539,6 +544,8 @@ struct Placed {
     sides: Vec<Side>,
     /// A text cell that fits no label column (a label printed where the header has none).
     orphan: Option<String>,
+    /// The row's amounts could not be placed: every amount column of the row is unreadable.
+    unreadable_row: bool,
     /// Amount cells that fit no column.
     misfit: Vec<String>,
     reason: Option<String>,
@@ -633,6 +640,17 @@ impl RowReader<'_> {
                 amount_leaves.len()
             ));
             out.misfit = amount_cells.iter().map(|(_, c)| c.to_string()).collect();
+            // The row exists; its amounts are unreadable (rules that need them do not apply).
+            let mut side = Side::default();
+            if whole_code(cells[0].1) {
+                side.code[0] = cells[0].1.to_string();
+            }
+            side.label = cells
+                .iter()
+                .find(|(_, c)| !matches!(read_cell(c), CellText::Number { .. }))
+                .map_or_else(String::new, |(_, c)| c.to_string());
+            out.sides.push(side);
+            out.unreadable_row = true;
             return out;
         }
         let mut last_amount_leaf: Option<usize> = None;
@@ -755,6 +773,17 @@ impl RowReader<'_> {
                 format!("{}: {reason}: {}", self.id, p.misfit.join(" ")),
             ));
         }
+        if p.unreadable_row {
+            let side = &p.sides[0];
+            let key = self.code_of(side).unwrap_or_else(|| label_key(&side.label));
+            if !key.is_empty() {
+                self.add_row(&key, &side.label, l);
+                for leaf in self.leaves.iter().filter(|x| x.role == Role::Amount) {
+                    self.unreadable.push((key.clone(), leaf.key.clone()));
+                }
+            }
+            return;
+        }
         let pending = self.pending_code.take();
         for (s, side) in p.sides.iter().enumerate() {
             let mut code = self.code_of(side);
@@ -828,15 +857,7 @@ impl RowReader<'_> {
                 // A fragment of a broken label: its amounts are on the neighbouring row.
                 continue;
             }
-            if !self.rows.iter().any(|r| r.key == key) {
-                self.rows.push(RowLabel {
-                    key: key.clone(),
-                    label: label.clone(),
-                    note: None,
-                    line: l.no,
-                    subtotal: false,
-                });
-            }
+            self.add_row(&key, &label, l);
             for (leaf, cell) in &side.amounts {
                 let column = self
                     .leaves
@@ -869,6 +890,19 @@ impl RowReader<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// Records row `key` (first occurrence wins).
+    fn add_row(&mut self, key: &str, label: &str, l: &Line) {
+        if !self.rows.iter().any(|r| r.key == key) {
+            self.rows.push(RowLabel {
+                key: key.to_string(),
+                label: label.to_string(),
+                note: None,
+                line: l.no,
+                subtotal: false,
+            });
         }
     }
 
