@@ -80,11 +80,12 @@ fn shanghai_unit_budget_cells_in_yuan_with_a_sangong_table_in_wanyuan() {
         "91016775.35",
         y,
     );
+    // «预算数 | 合计» over its breakdown is the 预算数 column, as the 部门 report prints it.
     cell(
         &r,
         "income_expense_summary",
         "一般公共服务支出",
-        "合计",
+        "预算数",
         "82096797.42",
         y,
     );

@@ -100,9 +100,22 @@ pub fn compare(c: &Consolidation, filed: &Report) -> Comparison {
             ordered.push(k);
         }
     }
+    // A table read by its header (a family without a seed template) prints only some columns: a
+    // column the filed 汇总 does not print at all is not compared (a seed template's columns are
+    // fixed, so there a column left blank is compared as blank).
+    let by_header = crate::template::family(&filed.family).is_none();
+    let filed_columns: BTreeSet<(&str, &str)> = filed
+        .facts
+        .iter()
+        .map(|f| (f.table.as_str(), f.column.as_str()))
+        .collect();
     let mut compared = 0u32;
     for (t, r, col) in &ordered {
         let filed_fact = filed.fact(t, r, col);
+        if by_header && filed_fact.is_none() && !filed_columns.contains(&(t.as_str(), col.as_str()))
+        {
+            continue;
+        }
         if filed_fact.is_some_and(|f| f.unit == MeasureUnit::Percent) {
             continue;
         }

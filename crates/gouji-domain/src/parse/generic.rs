@@ -301,11 +301,22 @@ fn leaves(header: &[&Line]) -> Vec<Leaf> {
             continue;
         };
         let role = role_of(&name);
+        let mut key = catalog::column_key(&name);
+        // «预算数 | 合计» (a total above its breakdown) is the 预算数 column itself.
+        if key == "合计"
+            && let Some(parent) = path
+                .len()
+                .checked_sub(2)
+                .map(|i| catalog::column_key(&path[i]))
+            && matches!(parent.as_str(), "预算数" | "决算数")
+        {
+            key = parent;
+        }
         out.push(Leaf {
             start: s,
             path,
             role,
-            key: catalog::column_key(&name),
+            key,
         });
     }
     // Amount keys unique within a side: qualify a repeated name with its parents.
