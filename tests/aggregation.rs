@@ -7,11 +7,13 @@ use gouji_domain::synth::split_department;
 use gouji_proto::aggregation::v1::AggregateDepartmentRequest;
 use gouji_proto::aggregation::v1::aggregation_service_client::AggregationServiceClient;
 use gouji_proto::convert;
-use gouji_proto::ingestion::v1::{SubmitReportRequest, submit_report_request::Input};
+use gouji_proto::ingestion::v1::{
+    SubmitReportRequest, ValidationState, submit_report_request::Input,
+};
 use gouji_proto::report::v1 as rpb;
 use gouji_tests::{
-    Backend, Database, ingestion_client, register, seed, start_aggregation, start_ingestion,
-    start_validation,
+    Backend, Database, corpus, ingestion_client, register, seed, start_aggregation,
+    start_ingestion, start_validation,
 };
 use rust_decimal::Decimal;
 use tonic::Code;
@@ -234,6 +236,88 @@ mod split_s3_reproduces_the_filed_department_report {
 
 /// An upstream that is down, or that breaks every connection (a crashing or restarting
 /// ingestion), makes aggregation answer UNAVAILABLE with a retry delay, not INTERNAL.
+/// A Shanghai 部门预算 in 元 through all three services: the department's only 单位 report is
+/// its 本级, the 部门 report its filed 汇总, and the two agree cell for cell (the 交流服务中心
+/// «不单列预算，并入本部»). Consolidation works on canonical tables, for 预算 as for 决算.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shanghai_department_budget_rolls_up_from_its_unit() {
+    let (Some(unit), Some(filed)) = (corpus("putuo_zfb_2025_dwys"), corpus("putuo_zfb_2025_bmys"))
+    else {
+        return;
+    };
+    let Some(db) = Database::create(Backend::Sqlite).await else {
+        return;
+    };
+    let validation = start_validation("127.0.0.1:0").await.unwrap();
+    let ingestion = start_ingestion(&db.url, &validation.url()).await.unwrap();
+    let aggregation = start_aggregation(&ingestion.url(), &validation.url())
+        .await
+        .unwrap();
+    let mut ingest = ingestion_client(&ingestion.url()).await.unwrap();
+    let mut agg = AggregationServiceClient::connect(aggregation.url())
+        .await
+        .unwrap()
+        .max_decoding_message_size(64 << 20);
+    let budget = rpb::ReportKind::Budget as i32;
+    register(
+        &mut ingest,
+        "310107001",
+        "上海市普陀区人民政府办公室",
+        rpb::UnitType::Administrative,
+        "",
+    )
+    .await
+    .unwrap();
+    for (doc, consolidated) in [(unit, false), (filed, true)] {
+        let ack = ingest
+            .submit_report(SubmitReportRequest {
+                unit_code: "310107001".into(),
+                year: 2025,
+                kind: budget,
+                input: Some(Input::Document(doc)),
+                idempotency_key: format!("putuo-zfb-{consolidated}"),
+                consolidated,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        // Validation accepts the parsed report of a generic family and finds no error.
+        assert_eq!(
+            (ack.validation_state, ack.valid),
+            (ValidationState::Validated as i32, true),
+            "{}",
+            ack.validation_error
+        );
+    }
+    let r = agg
+        .aggregate_department(AggregateDepartmentRequest {
+            department_code: "310107001".into(),
+            year: 2025,
+            kind: budget,
+            explain_cells: vec!["income_expense_summary|收入总计|预算数".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(r.filed_present);
+    assert!(
+        r.cells_compared > 150,
+        "compared {} cells",
+        r.cells_compared
+    );
+    assert!(r.differences.is_empty(), "{:#?}", r.differences);
+    // 91,016,775.35 元 = 9,101.677535 万元, compared in one unit.
+    let total = &r.explained[0];
+    assert_eq!(
+        total.computed.parse::<Decimal>().unwrap(),
+        "9101.677535".parse::<Decimal>().unwrap()
+    );
+    aggregation.stop().await.unwrap();
+    ingestion.stop().await.unwrap();
+    validation.stop().await.unwrap();
+    db.drop_async().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn upstream_failures_are_retryable_unavailable() {
     use tonic_types::StatusExt as _;

@@ -291,6 +291,24 @@ pub fn seed(n: usize) -> Option<Vec<u8>> {
     }
 }
 
+/// Corpus document `<stem>.txt` from `$GOUJI_CORPUS`, else `../shared/corpus` beside the
+/// repository; panics when absent unless `GOUJI_SKIP_SEEDS=1` (then `None`).
+pub fn corpus(stem: &str) -> Option<Vec<u8>> {
+    let dir = match std::env::var_os("GOUJI_CORPUS") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
+    };
+    let path = dir.join(format!("{stem}.txt"));
+    match std::fs::read(&path) {
+        Ok(b) => Some(b),
+        Err(_) if std::env::var("GOUJI_SKIP_SEEDS").as_deref() == Ok("1") => None,
+        Err(e) => panic!(
+            "corpus document {} not readable ({e}); set GOUJI_CORPUS, or GOUJI_SKIP_SEEDS=1",
+            path.display()
+        ),
+    }
+}
+
 /// Polls `check` every 100 ms until it returns `Some`, for at most `limit` (a liveness bound,
 /// not a speed assertion).
 pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>

@@ -178,6 +178,15 @@ pub fn family(id: &str) -> Option<&'static GenericFamily> {
     FAMILIES.iter().find(|f| f.family == id)
 }
 
+/// The family id of a document read with the catalog alone (no family's cues matched).
+pub const UNKNOWN_FAMILY: &str = "unknown";
+
+/// True for every family id a report may carry: a seed template, a generic family, or
+/// [`UNKNOWN_FAMILY`].
+pub fn is_known_family(id: &str) -> bool {
+    id == UNKNOWN_FAMILY || family(id).is_some() || crate::template::family(id).is_some()
+}
+
 /// The canonical column key of a folded printed header.
 pub fn column_key(folded: &str) -> String {
     CATALOG

@@ -238,7 +238,7 @@ pub fn report_from_pb(p: pb::Report) -> Result<dm::Report, Vec<FieldError>> {
     } else {
         p.template_family
     };
-    if gouji_domain::template::family(&family).is_none() {
+    if !gouji_domain::catalog::is_known_family(&family) {
         errors.push(FieldError {
             field: "report.template_family".into(),
             description: format!("unknown template family «{family}»"),

@@ -263,8 +263,7 @@ fn add_table(report: &mut Report, read: generic::Read) {
     }
 }
 
-/// The family id of a document read with the catalog alone.
-pub const UNKNOWN_FAMILY: &str = "unknown";
+pub use crate::catalog::UNKNOWN_FAMILY;
 
 fn table_order(family: &Family, id: &str) -> usize {
     family
