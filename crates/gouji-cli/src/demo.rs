@@ -9,7 +9,10 @@
 //! 3. when `../shared/seeds` is present: submits the seeds (S0–S2 as units; S3, S4 as filed
 //!    汇总 whose units are the deterministic split of `synth::split_department`) and aggregates
 //!    宁强 (S3) and 榆林 (S4);
-//! 4. prints the outcome and stops the three services with SIGTERM.
+//! 4. when `../shared/corpus` is present: submits every report of other provinces' layouts
+//!    (Jiangsu 部门预算, Shanghai 部门/单位预算 in 元, read by the generic reader) and rolls the
+//!    Shanghai 部门预算 up from its 单位 report;
+//! 5. prints the outcome and stops the three services with SIGTERM.
 
 use std::path::{Path, PathBuf};
 
@@ -80,13 +83,7 @@ async fn submit(
     input: Input,
     consolidated: bool,
 ) -> anyhow::Result<ipb::SubmitReportResponse> {
-    // Documents are filed as what they say they are; structured reports here are 决算.
-    let kind = match &input {
-        Input::Document(bytes) => gouji_domain::parse_document(bytes)
-            .map(|r| convert::kind_to_pb(r.kind))
-            .unwrap_or(rpb::ReportKind::FinalAccounts as i32),
-        Input::Report(r) => r.kind,
-    };
+    let kind = input_kind(&input);
     Ok(client
         .submit_report(SubmitReportRequest {
             unit_code: unit.to_string(),
@@ -99,6 +96,16 @@ async fn submit(
         .await
         .map_err(|s| anyhow::anyhow!(remote::describe(&s)))?
         .into_inner())
+}
+
+/// 预算 or 决算, as the input says: documents are filed as what they say they are.
+fn input_kind(input: &Input) -> i32 {
+    match input {
+        Input::Document(bytes) => gouji_domain::parse_document(bytes)
+            .map(|r| convert::kind_to_pb(r.kind))
+            .unwrap_or(rpb::ReportKind::FinalAccounts as i32),
+        Input::Report(r) => r.kind,
+    }
 }
 
 fn verdict_line(name: &str, r: &ipb::SubmitReportResponse) -> String {
@@ -148,13 +155,14 @@ async fn department(
         )
         .await?;
     }
+    let kind = input_kind(&filed);
     let r = submit(ingest, &dept, year, filed, true).await?;
     println!("{}", verdict_line("filed 汇总", &r));
     let resp = agg
         .aggregate_department(AggregateDepartmentRequest {
             department_code: dept,
             year,
-            kind: rpb::ReportKind::FinalAccounts as i32,
+            kind,
             explain_cells: vec![],
         })
         .await
@@ -164,7 +172,7 @@ async fn department(
     Ok(())
 }
 
-pub(crate) async fn run(samples: &Path, seeds: &Path) -> anyhow::Result<()> {
+pub(crate) async fn run(samples: &Path, seeds: &Path, corpus: &Path) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let db = format!("sqlite:{}", dir.path().join("gouji-demo.db").display());
     let validation =
@@ -201,7 +209,7 @@ pub(crate) async fn run(samples: &Path, seeds: &Path) -> anyhow::Result<()> {
         "services on loopback: validation {}, ingestion {} ({db}), aggregation {}\n",
         validation.addr, ingestion.addr, aggregation.addr
     );
-    let outcome = jobs(&ingestion.url(), &aggregation.url(), samples, seeds).await;
+    let outcome = jobs(&ingestion.url(), &aggregation.url(), samples, seeds, corpus).await;
     aggregation.stop().await?;
     ingestion.stop().await?;
     validation.stop().await?;
@@ -214,6 +222,7 @@ async fn jobs(
     aggregation: &str,
     samples: &Path,
     seeds: &Path,
+    corpus: &Path,
 ) -> anyhow::Result<()> {
     let mut ingest = remote::ingestion(ingestion).await?;
     let mut agg = AggregationServiceClient::connect(aggregation.to_string())
@@ -280,7 +289,17 @@ async fn jobs(
         }
     }
 
-    // 3. The seeds, when present.
+    // 3. The seeds, 4. the corpus, when present.
+    seed_documents(&mut ingest, &mut agg, seeds).await?;
+    corpus_documents(&mut ingest, &mut agg, corpus).await
+}
+
+/// Step 3: the seeds S0–S2 as units, S3 and S4 as filed 汇总 of units split from them.
+async fn seed_documents(
+    ingest: &mut IngestionServiceClient<Channel>,
+    agg: &mut AggregationServiceClient<Channel>,
+    seeds: &Path,
+) -> anyhow::Result<()> {
     if !seeds.is_dir() {
         println!(
             "\n(no seeds at {}: skipped the real documents)",
@@ -302,9 +321,9 @@ async fn jobs(
                 .unit_type
                 .unwrap_or(gouji_domain::UnitType::Institution),
         );
-        register(&mut ingest, &meta, None).await?;
+        register(ingest, &meta, None).await?;
         let r = submit(
-            &mut ingest,
+            ingest,
             &code,
             report.year.clamp(2000, 2100),
             Input::Document(bytes),
@@ -325,14 +344,64 @@ async fn jobs(
             "\n   S{n} {}: units split deterministically from the published 汇总 (synth::split_department)",
             published.subject
         );
-        department(
-            &mut ingest,
-            &mut agg,
-            &units,
-            Input::Document(bytes),
-            published.year,
-        )
-        .await?;
+        department(ingest, agg, &units, Input::Document(bytes), published.year).await?;
     }
     Ok(())
+}
+
+/// Step 4: the corpus of other layouts. Each report is submitted as its own unit; the Shanghai
+/// 部门预算 of 上海市普陀区人民政府办公室, whose only 单位 report is its 本级, is aggregated
+/// from that 单位 and compared with the 部门 report as filed.
+async fn corpus_documents(
+    ingest: &mut IngestionServiceClient<Channel>,
+    agg: &mut AggregationServiceClient<Channel>,
+    corpus: &Path,
+) -> anyhow::Result<()> {
+    if !corpus.is_dir() {
+        println!(
+            "\n(no corpus at {}: skipped other layouts)",
+            corpus.display()
+        );
+        return Ok(());
+    }
+    println!("\n4. other provinces' layouts in {}", corpus.display());
+    for (n, path) in documents(corpus).iter().enumerate() {
+        let Ok(bytes) = std::fs::read(path) else {
+            continue;
+        };
+        let Ok(report) = gouji_domain::parse_document(&bytes) else {
+            continue;
+        };
+        let code = format!("CORPUS-{n}");
+        let meta = UnitMeta::new(code.clone(), report.subject.clone())
+            .with_type(gouji_domain::UnitType::Administrative);
+        register(ingest, &meta, None).await?;
+        let r = submit(
+            ingest,
+            &code,
+            report.year.clamp(2000, 2100),
+            Input::Document(bytes),
+            false,
+        )
+        .await?;
+        let name = path
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        println!(
+            "{}",
+            verdict_line(&format!("{name} [{}]", report.family), &r)
+        );
+    }
+    let (unit, filed) = (
+        corpus.join("putuo_zfb_2025_dwys.txt"),
+        corpus.join("putuo_zfb_2025_bmys.txt"),
+    );
+    let (Ok(unit), Ok(filed)) = (std::fs::read(unit), std::fs::read(filed)) else {
+        return Ok(());
+    };
+    let report = gouji_domain::parse_document(&unit)?;
+    println!("\n   上海市普陀区人民政府办公室 2025 部门预算: rolled up from its 单位 report (元)");
+    let meta = UnitMeta::new("PUTUO-ZFB", report.subject.clone())
+        .with_type(gouji_domain::UnitType::Administrative);
+    department(ingest, agg, &[(meta, report)], Input::Document(filed), 2025).await
 }

@@ -51,7 +51,8 @@ enum Command {
         verbose: bool,
     },
     /// The main job: start the validation service on loopback, validate the bundled sample
-    /// reports (and the seeds when ../shared/seeds exists) over gRPC, print the outcome, stop.
+    /// reports (and the seeds and corpus when ../shared has them) over gRPC, print the outcome,
+    /// stop.
     Demo {
         /// Directory of sample reports.
         #[arg(long, default_value = "samples")]
@@ -59,6 +60,9 @@ enum Command {
         /// Seed directory, used when present.
         #[arg(long, env = "GOUJI_SEEDS", default_value = "../shared/seeds")]
         seeds: PathBuf,
+        /// Corpus of other provinces' reports (Jiangsu, Shanghai), used when present.
+        #[arg(long, env = "GOUJI_CORPUS", default_value = "../shared/corpus")]
+        corpus: PathBuf,
     },
     /// Print the rule catalog as Markdown.
     Rules,
@@ -250,9 +254,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        Command::Demo { samples, seeds } => {
+        Command::Demo {
+            samples,
+            seeds,
+            corpus,
+        } => {
             let rt = tokio::runtime::Runtime::new()?;
-            rt.block_on(demo::run(&samples, &seeds))?;
+            rt.block_on(demo::run(&samples, &seeds, &corpus))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Submit {

@@ -233,16 +233,26 @@ fn total_row(cx: &Cx<'_, '_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// CT-03: 收入总计 = 支出总计 in a two-sided summary (first amount of each row).
+/// CT-03: 收入总计 = 支出总计 in a two-sided summary, in the first column both rows print (the
+/// expenditure side may print more columns: 合计 | 人员经费 | …).
 fn balance(cx: &Cx<'_, '_>, out: &mut Vec<Finding>) {
-    let first = |keys: &[&str]| {
+    let row = |keys: &[&'static str]| -> Option<&'static str> {
         keys.iter()
-            .find_map(|k| cx.facts.iter().find(|f| f.row == *k).copied())
+            .copied()
+            .find(|k| cx.facts.iter().any(|f| f.row == *k))
     };
-    let (Some(inc), Some(exp)) = (
-        first(&["收入总计", "收入合计", "收入总计数"]),
-        first(&["支出总计", "支出合计", "支出总计数"]),
+    let (Some(inc_row), Some(exp_row)) = (
+        row(&["收入总计", "收入合计", "收入总计数"]),
+        row(&["支出总计", "支出合计", "支出总计数"]),
     ) else {
+        return;
+    };
+    let Some((inc, exp)) = cx
+        .facts
+        .iter()
+        .filter(|f| f.row == inc_row)
+        .find_map(|i| cx.value(exp_row, &i.column).map(|e| (*i, e)))
+    else {
         return;
     };
     if inc.value == exp.value {
