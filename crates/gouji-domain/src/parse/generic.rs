@@ -90,16 +90,11 @@ fn title_of(
     line: &Line,
     family: Option<&GenericFamily>,
 ) -> Option<(&'static CanonicalTable, String, Option<String>)> {
-    if line.noise {
+    // The folded line is its non-empty cells joined (folding drops the tabs): no new fold.
+    if line.noise || !line.folded.contains('表') {
         return None;
     }
-    let joined: String = line
-        .cells
-        .iter()
-        .filter(|c| !c.is_empty())
-        .copied()
-        .collect();
-    title_of_text(&joined, family)
+    title_of_text(&line.folded, family)
 }
 
 /// [`title_of`] on a title's text.
@@ -137,8 +132,7 @@ pub(crate) fn find_starts(lines: &[Line], family: Option<&GenericFamily>) -> Vec
         if continuation == Some(i) {
             continue;
         }
-        let text = fold(l.text);
-        if let Some(c) = NUMBER_ONLY_RE.captures(&text) {
+        if let Some(c) = NUMBER_ONLY_RE.captures(&l.folded) {
             pending_number = Some((i, c[1].to_string()));
             continue;
         }
