@@ -23,7 +23,7 @@ use regex::Regex;
 use super::tables::UNIT_RE;
 use super::text::{fold, strip_ordinal};
 use super::{Line, unplaced};
-use crate::amount::{CellText, MeasureUnit, read_cell};
+use crate::amount::{CellKind, CellText, MeasureUnit, cell_kind, read_cell};
 use crate::catalog::{self, CanonicalTable, GenericFamily};
 use crate::model::{Fact, Provenance, RowLabel, Table, Unplaced};
 
@@ -185,11 +185,7 @@ pub(crate) fn find_starts(lines: &[Line], family: Option<&GenericFamily>) -> Vec
 /// A TAB row with at least two non-empty cells, or one number.
 fn is_row(l: &Line) -> bool {
     let filled = l.cells.iter().filter(|c| !c.is_empty()).count();
-    l.cells.len() >= 2
-        && (filled >= 2
-            || l.cells
-                .iter()
-                .any(|c| matches!(read_cell(c), CellText::Number { .. })))
+    l.cells.len() >= 2 && (filled >= 2 || l.cells.iter().any(|c| cell_kind(c) == CellKind::Number))
 }
 
 /// A TAB line with at least one non-empty cell.
@@ -218,17 +214,21 @@ pub(crate) fn body_end(lines: &[Line], start: usize, next: usize) -> usize {
 
 /// A cell that was meant to be a number but cannot be read as one («278l.88», «1,2O4.00»).
 pub(crate) fn is_garbled_number(c: &str) -> bool {
-    let t: Vec<char> = c.chars().filter(|ch| !ch.is_whitespace()).collect();
-    let digits = t.iter().filter(|ch| ch.is_ascii_digit()).count();
-    // Characters that are neither digits nor number punctuation (OCR's l, O, I, S …).
-    let stray = t
-        .iter()
-        .filter(|ch| !ch.is_ascii_digit() && !matches!(ch, '.' | ',' | '-' | '，' | '．'))
-        .count();
-    digits >= 2
-        && (1..=2).contains(&stray)
-        && t.iter().all(|ch| ch.is_ascii())
-        && !matches!(read_cell(c), CellText::Number { .. })
+    // One pass over the bytes: ASCII only, at least two digits, one or two stray characters
+    // (OCR's l, O, I, S …) besides digits and number punctuation.
+    let (mut digits, mut stray) = (0usize, 0usize);
+    for b in c.bytes() {
+        match b {
+            b'0'..=b'9' => digits += 1,
+            b'.' | b',' | b'-' | b' ' | b'\t' => {}
+            0x80.. => return false,
+            _ => stray += 1,
+        }
+        if stray > 2 {
+            return false;
+        }
+    }
+    digits >= 2 && stray >= 1 && cell_kind(c) != CellKind::Number
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -342,27 +342,42 @@ fn leaves(header: &[&Line]) -> Vec<Leaf> {
     out
 }
 
+/// True for a number cell that has a decimal point, or is an integer above `limit` (or zero
+/// when `zero` is set): an amount rather than a column or page number. Decided from the printed
+/// text without building the number (table readers ask this of every cell).
+fn amount_over(c: &str, limit: u64, zero: bool) -> bool {
+    if cell_kind(c) != CellKind::Number {
+        return false;
+    }
+    if c.contains(['.', '．']) {
+        return true;
+    }
+    let mut v: u64 = 0;
+    for b in c.bytes().filter(u8::is_ascii_digit) {
+        v = v.saturating_mul(10).saturating_add(u64::from(b - b'0'));
+    }
+    // Full-width digits (not ASCII) count as large: they are never column numbers.
+    let ascii_digits = c.bytes().any(|b| b.is_ascii_digit());
+    !ascii_digits || v > limit || zero && v == 0
+}
+
 /// A data signal: a number that is not a small column number, a garbled number, or a code.
 fn is_data_row(l: &Line) -> bool {
-    l.cells.iter().any(|c| match read_cell(c) {
-        CellText::Number { value, text } => {
-            text.contains('.') || value > rust_decimal::Decimal::from(50) || value.is_zero()
+    l.cells
+        .iter()
+        .any(|c| amount_over(c, 50, true) || is_garbled_number(c))
+        || {
+            // A first cell with an ordinal («一、», «（一）»): strip_ordinal reads the printed form.
+            let first = l.cells.iter().find(|c| !c.is_empty()).map_or("", |c| c);
+            strip_ordinal(first).len() != first.len()
         }
-        _ => is_garbled_number(c),
-    }) || {
-        let first = l.cells.iter().find(|c| !c.is_empty()).map_or("", |c| c);
-        let f = fold(first);
-        strip_ordinal(&f).len() != f.len()
-    }
 }
 
 /// A metadata row (unit, entity, 表号) inside a table region.
 fn is_meta_row(l: &Line) -> bool {
     let non_empty: Vec<&str> = l.cells.iter().filter(|c| !c.is_empty()).copied().collect();
     (UNIT_RE.is_match(l.text) || ENTITY_RE.is_match(l.text))
-        && non_empty
-            .iter()
-            .all(|c| !matches!(read_cell(c), CellText::Number { .. }))
+        && non_empty.iter().all(|c| cell_kind(c) != CellKind::Number)
         || non_empty.len() == 1 && non_empty[0].chars().count() > 60
         || non_empty.first().is_some_and(|c| c.starts_with('注'))
 }
@@ -444,10 +459,8 @@ pub(crate) fn read_region(
     }
     let unit = unit.unwrap_or(doc_unit);
     let leaves = leaves(&header);
-    let header_texts: Vec<String> = header
-        .iter()
-        .flat_map(|l| l.cells.iter().filter(|c| !c.is_empty()).map(|c| fold(c)))
-        .collect();
+    // A header row printed again after a page break (folded, so the tab layout does not matter).
+    let header_lines: Vec<&str> = header.iter().map(|l| l.folded.as_ref()).collect();
     let mut r = RowReader {
         id,
         unit,
@@ -460,15 +473,12 @@ pub(crate) fn read_region(
         unplaced: Vec::new(),
         last_code: [String::new(), String::new()],
         pending_code: None,
+        by_role: by_role(&leaves),
     };
     let placed: Vec<Option<Placed>> = data
         .iter()
         .map(|l| {
-            let repeat = !is_data_row(l)
-                && l.cells
-                    .iter()
-                    .filter(|c| !c.is_empty())
-                    .all(|c| header_texts.contains(&fold(c)));
+            let repeat = header_lines.contains(&l.folded.as_ref());
             if repeat { None } else { Some(r.place(l)) }
         })
         .collect();
@@ -527,7 +537,7 @@ fn looks_like_first_data(l: &Line) -> bool {
     let texts: Vec<&str> = l
         .cells
         .iter()
-        .filter(|c| !c.is_empty() && !matches!(read_cell(c), CellText::Number { .. }))
+        .filter(|c| !c.is_empty() && cell_kind(c) != CellKind::Number)
         .copied()
         .collect();
     let first = l.cells.iter().find(|c| !c.is_empty()).map_or("", |c| c);
@@ -570,6 +580,22 @@ struct RowReader<'a> {
     last_code: [String; 2],
     /// A code row printed without amounts, whose amounts may follow on the next line.
     pending_code: Option<(String, String)>,
+    /// Leaf indexes by role ([`CODE`], [`LABEL`], [`AMOUNT`]), in column order.
+    by_role: [Vec<usize>; 3],
+}
+
+const CODE: usize = 0;
+const LABEL: usize = 1;
+const AMOUNT: usize = 2;
+
+/// Leaf indexes by role, in column order.
+fn by_role(leaves: &[Leaf]) -> [Vec<usize>; 3] {
+    let of = |role: Role| {
+        (0..leaves.len())
+            .filter(|&i| leaves[i].role == role)
+            .collect()
+    };
+    [of(Role::Code), of(Role::Label), of(Role::Amount)]
 }
 
 impl RowReader<'_> {
@@ -587,11 +613,9 @@ impl RowReader<'_> {
             // No header to go by: codes, then a label, then amounts in printed order.
             let mut side = Side::default();
             for (k, (_, c)) in cells.iter().enumerate() {
-                match read_cell(c) {
-                    CellText::Number { .. } if k == 0 && whole_code(c) => {
-                        side.code[0] = c.to_string()
-                    }
-                    CellText::Number { .. } | CellText::Dash => side
+                match cell_kind(c) {
+                    CellKind::Number if k == 0 && whole_code(c) => side.code[0] = c.to_string(),
+                    CellKind::Number | CellKind::Dash => side
                         .amounts
                         .push((usize::MAX - side.amounts.len(), c.to_string())),
                     _ if is_garbled_number(c) => side
@@ -607,27 +631,35 @@ impl RowReader<'_> {
             out.sides.push(side);
             return out;
         }
-        let amount_leaves: Vec<usize> = (0..self.leaves.len())
-            .filter(|&i| self.leaves[i].role == Role::Amount)
-            .collect();
+        let amount_leaves = &self.by_role[AMOUNT];
         let mut taken = vec![false; self.leaves.len()];
-        let mut assigned: Vec<(usize, &str)> = Vec::new();
-        let nearest = |pos: usize, pred: &dyn Fn(usize) -> bool, taken: &[bool]| {
-            (0..self.leaves.len())
-                .filter(|&i| pred(i) && !taken[i])
-                .min_by_key(|&i| (self.leaves[i].start.abs_diff(pos), self.leaves[i].start))
-        };
-        let has_code_leaf = self.leaves.iter().any(|x| x.role == Role::Code);
+        // The cell placed in each leaf.
+        let mut assigned: Vec<Option<&str>> = vec![None; self.leaves.len()];
+        // The nearest free leaf among `candidates` (one role's leaves, in column order).
+        let nearest =
+            |pos: usize, candidates: &[usize], pred: &dyn Fn(usize) -> bool, taken: &[bool]| {
+                candidates
+                    .iter()
+                    .copied()
+                    .filter(|&i| pred(i) && !taken[i])
+                    .min_by_key(|&i| (self.leaves[i].start.abs_diff(pos), self.leaves[i].start))
+            };
+        let has_code_leaf = !self.by_role[CODE].is_empty();
+        let is_amount: Vec<bool> = cells
+            .iter()
+            .map(|&(p, c)| {
+                let numeric = matches!(cell_kind(c), CellKind::Number | CellKind::Dash)
+                    || is_garbled_number(c);
+                let leading_code = p == cells[0].0 && whole_code(c);
+                numeric
+                    && !(code_like(c) && has_code_leaf && (leading_code || self.in_code_column(p)))
+            })
+            .collect();
         let amount_cells: Vec<(usize, &str)> = cells
             .iter()
-            .copied()
-            .filter(|(p, c)| {
-                let numeric = matches!(read_cell(c), CellText::Number { .. } | CellText::Dash)
-                    || is_garbled_number(c);
-                let leading_code = *p == cells[0].0 && whole_code(c);
-                numeric
-                    && !(code_like(c) && has_code_leaf && (leading_code || self.in_code_column(*p)))
-            })
+            .zip(&is_amount)
+            .filter(|(_, a)| **a)
+            .map(|(c, _)| *c)
             .collect();
         // A row printed without blank cells and with fewer amounts than columns: which column is
         // missing cannot be known.
@@ -652,7 +684,7 @@ impl RowReader<'_> {
             }
             side.label = cells
                 .iter()
-                .find(|(_, c)| !matches!(read_cell(c), CellText::Number { .. }))
+                .find(|(_, c)| cell_kind(c) != CellKind::Number)
                 .map_or_else(String::new, |(_, c)| c.to_string());
             out.sides.push(side);
             out.unreadable_row = true;
@@ -662,12 +694,10 @@ impl RowReader<'_> {
         // The label or code leaf last assigned: an amount belongs to the side of the label on its
         // left when that side has a free amount column (rows shifted after a page break).
         let mut last_label_leaf: Option<usize> = None;
-        for &(pos, c) in &cells {
-            let is_amount = amount_cells.iter().any(|(p, _)| *p == pos);
+        for (&(pos, c), &is_amount) in cells.iter().zip(&is_amount) {
             let leaf = if is_amount {
                 let after = last_amount_leaf;
-                let free =
-                    |i: usize| self.leaves[i].role == Role::Amount && after.is_none_or(|a| i > a);
+                let free = |i: usize| after.is_none_or(|a| i > a);
                 let side_end = last_label_leaf.map(|l| {
                     (l + 1..self.leaves.len())
                         .find(|&j| {
@@ -676,10 +706,12 @@ impl RowReader<'_> {
                         .unwrap_or(self.leaves.len())
                 });
                 let in_side = match (last_label_leaf, side_end) {
-                    (Some(l), Some(e)) => nearest(pos, &|i| free(i) && i > l && i < e, &taken),
+                    (Some(l), Some(e)) => {
+                        nearest(pos, amount_leaves, &|i| free(i) && i > l && i < e, &taken)
+                    }
                     _ => None,
                 };
-                let global = nearest(pos, &free, &taken);
+                let global = nearest(pos, amount_leaves, &free, &taken);
                 let dist = |i: Option<usize>| i.map(|i| self.leaves[i].start.abs_diff(pos));
                 match (in_side, global) {
                     (Some(a), Some(_)) if dist(Some(a)) <= dist(global) => Some(a),
@@ -689,10 +721,10 @@ impl RowReader<'_> {
                 && has_code_leaf
                 && (pos == cells[0].0 && whole_code(c) || self.in_code_column(pos))
             {
-                nearest(pos, &|i| self.leaves[i].role == Role::Code, &taken)
+                nearest(pos, &self.by_role[CODE], &|_| true, &taken)
             } else {
-                nearest(pos, &|i| self.leaves[i].role == Role::Label, &taken)
-                    .or_else(|| nearest(pos, &|i| self.leaves[i].role == Role::Code, &taken))
+                nearest(pos, &self.by_role[LABEL], &|_| true, &taken)
+                    .or_else(|| nearest(pos, &self.by_role[CODE], &|_| true, &taken))
             };
             match leaf {
                 Some(i) => {
@@ -702,7 +734,7 @@ impl RowReader<'_> {
                     } else {
                         last_label_leaf = Some(i);
                     }
-                    assigned.push((i, c));
+                    assigned[i] = Some(c);
                 }
                 None if is_amount => out.misfit.push(c.to_string()),
                 None => {
@@ -712,7 +744,6 @@ impl RowReader<'_> {
                 }
             }
         }
-        assigned.sort_by_key(|(i, _)| *i);
         // Split into sides at each code/label leaf that follows an amount leaf.
         let mut side = Side::default();
         let mut code_slot = 0;
@@ -723,7 +754,7 @@ impl RowReader<'_> {
                 seen_amount = false;
                 code_slot = 0;
             }
-            let cell = assigned.iter().find(|(j, _)| *j == i).map(|(_, c)| *c);
+            let cell = assigned[i];
             match leaf.role {
                 Role::Code => {
                     if let Some(c) = cell {
@@ -979,12 +1010,7 @@ pub(crate) fn loose_runs(lines: &[Line], in_table: &[bool]) -> Vec<(usize, usize
             && (is_row(&lines[j]) || lines[j].text.trim().is_empty())
         {
             // An amount, not a page number of a table of contents.
-            has_number |= lines[j].cells.iter().any(|c| match read_cell(c) {
-                CellText::Number { value, text } => {
-                    text.contains('.') || value > rust_decimal::Decimal::from(100)
-                }
-                _ => false,
-            });
+            has_number |= lines[j].cells.iter().any(|c| amount_over(c, 100, false));
             j += 1;
         }
         if has_number {

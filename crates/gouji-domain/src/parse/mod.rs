@@ -368,19 +368,38 @@ fn choose_family(lines: &[Line]) -> Choice {
         ReportKind::FinalAccounts
     };
     // A seed family is recognised by its cues or, for the national 公开01… layouts, by printing
-    // one of its table titles; the first family wins a tie.
-    let mut template: Option<(&'static Family, usize, usize)> = None;
-    for f in template::families().iter().filter(|f| f.kind() == kind) {
-        let cues = f.cues.iter().filter(|c| all_has(&text::fold(c))).count();
-        let titles = f
-            .tables
-            .iter()
-            .filter(|t| t.titles.iter().any(|x| all_has(&text::fold(x))))
-            .count();
-        if (cues > 0 || titles > 0) && template.is_none_or(|(_, c, t)| (cues, titles) > (c, t)) {
-            template = Some((f, cues, titles));
+    // one of its table titles; the first family wins a tie. Titles are only searched when cues
+    // do not decide (each title is a search through the whole text).
+    let templates: Vec<&'static Family> = template::families()
+        .iter()
+        .filter(|f| f.kind() == kind)
+        .collect();
+    let cues: Vec<usize> = templates
+        .iter()
+        .map(|f| f.cues.iter().filter(|c| all_has(&text::fold(c))).count())
+        .collect();
+    let best_cues = cues.iter().copied().max().unwrap_or(0);
+    let tied: Vec<usize> = (0..templates.len())
+        .filter(|&i| cues[i] == best_cues)
+        .collect();
+    let template: Option<(&'static Family, usize)> = if best_cues > 0 && tied.len() == 1 {
+        Some((templates[tied[0]], best_cues))
+    } else {
+        let titles = |f: &Family| {
+            f.tables
+                .iter()
+                .filter(|t| t.titles.iter().any(|x| all_has(&text::fold(x))))
+                .count()
+        };
+        let mut best: Option<(&'static Family, usize, usize)> = None;
+        for &i in &tied {
+            let n = titles(templates[i]);
+            if (best_cues > 0 || n > 0) && best.is_none_or(|(_, _, b)| n > b) {
+                best = Some((templates[i], best_cues, n));
+            }
         }
-    }
+        best.map(|(f, c, _)| (f, c))
+    };
     let generic = catalog::families()
         .iter()
         .filter(|f| f.kind() == kind)
@@ -394,14 +413,14 @@ fn choose_family(lines: &[Line]) -> Choice {
             }
         });
     match (template, generic) {
-        (Some((t, cues, _)), Some((g, m))) => {
+        (Some((t, cues)), Some((g, m))) => {
             if m > cues {
                 Choice::Generic(Some(g), kind)
             } else {
                 Choice::Template(t)
             }
         }
-        (Some((t, _, _)), None) => Choice::Template(t),
+        (Some((t, _)), None) => Choice::Template(t),
         (None, g) => Choice::Generic(g.map(|(g, _)| g), kind),
     }
 }

@@ -201,6 +201,8 @@ pub struct FactIndex<'a> {
     labels: Vec<OnceCell<Cow<'a, str>>>,
     /// `fold(heading)` of every section, by position in `report.sections`, computed on first use.
     headings: Vec<OnceCell<Folded<'a>>>,
+    /// Whether any table has an unreadable cell (nearly never: then no lookup is needed).
+    any_unreadable: bool,
 }
 
 impl<'a> FactIndex<'a> {
@@ -293,6 +295,7 @@ impl<'a> FactIndex<'a> {
             tables,
             labels: report.figures.iter().map(|_| OnceCell::new()).collect(),
             headings: report.sections.iter().map(|_| OnceCell::new()).collect(),
+            any_unreadable: report.tables.iter().any(|t| !t.unreadable.is_empty()),
         }
     }
 
@@ -410,8 +413,10 @@ impl FactIndex<'_> {
     /// True when (table, row, column) was printed but could not be read as a number: a rule
     /// that needs it is not applicable (never computed with 0 in its place).
     pub fn is_unreadable(&self, table: &str, row: &str, column: &str) -> bool {
-        self.table(table)
-            .is_some_and(|t| t.unreadable.iter().any(|(r, c)| r == row && c == column))
+        self.any_unreadable
+            && self
+                .table(table)
+                .is_some_and(|t| t.unreadable.iter().any(|(r, c)| r == row && c == column))
     }
 }
 
