@@ -26,6 +26,22 @@ pub struct CanonicalTable {
     /// Income items on the left, expenditure on the right.
     #[serde(default)]
     pub two_sided: bool,
+    /// Row identities between columns (CT-04): in every row, `total` = Σ `parts`.
+    #[serde(default)]
+    pub row_sums: Vec<RowSum>,
+}
+
+/// A row identity between the columns of one canonical table: `total` = Σ `parts`, column keys
+/// as [`column_key`] maps them. It applies to a table only when the total and at least two parts
+/// were read and every other amount column of the table is a declared part or `outside` (so a
+/// column nobody described never hides a missing addend).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RowSum {
+    pub total: String,
+    pub parts: Vec<String>,
+    /// Columns the table may print beside the identity (上年数, 增减, …).
+    #[serde(default)]
+    pub outside: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

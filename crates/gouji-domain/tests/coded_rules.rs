@@ -322,6 +322,30 @@ fn cases() -> Vec<Case> {
                 says: &["收支不平衡"],
             },
         },
+        Case {
+            id: "CT-04",
+            build: |fail| {
+                let mut r = report(ReportKind::Budget, "shanghai-ys");
+                let t = "gpb_expense_by_function";
+                row(&mut r, t, "2010301", "行政运行", false);
+                cell(&mut r, t, "2010301", "合计", "12.34");
+                cell(&mut r, t, "2010301", "基本支出", "12.00");
+                cell(
+                    &mut r,
+                    t,
+                    "2010301",
+                    "项目支出",
+                    if fail { "0.24" } else { "0.34" },
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: Some("12.24"),
+                actual: Some("12.34"),
+                says: &["2010301 合计", "基本支出+项目支出之和"],
+            },
+        },
         // ---- structure ----
         Case {
             id: "G-01",
@@ -1128,6 +1152,26 @@ fn every_coded_rule_passes_and_fails_with_real_values() {
                 .collect::<Vec<_>>()
         );
     }
+}
+
+#[test]
+fn ct04_is_not_applicable_when_the_table_prints_a_column_the_identity_does_not_describe() {
+    // The same failing row as the CT-04 fixture, plus a column nobody declared (it could be a
+    // missing addend): the identity is not checked, so no error is raised on a guess.
+    let case = cases()
+        .into_iter()
+        .find(|c| c.id == "CT-04")
+        .expect("CT-04 case");
+    let (mut r, c) = (case.build)(true);
+    assert!(!findings("CT-04", (r.clone(), c.clone())).is_empty());
+    cell(
+        &mut r,
+        "gpb_expense_by_function",
+        "2010301",
+        "其他支出",
+        "0.10",
+    );
+    assert_eq!(findings("CT-04", (r, c)), vec![]);
 }
 
 #[test]

@@ -244,3 +244,110 @@ fn findings_of_every_corpus_document_are_golden_and_none_is_an_error() {
         assert!(errors.is_empty(), "{stem}: errors {errors:#?}");
     }
 }
+
+/// CT-04 is live on real tables: in every corpus document, each table that has a declared row
+/// identity (支出表 合计 = 基本支出 + 项目支出 + …) gets an error on the row whose part we raise by
+/// one unit (1 元 or 1 万元, beyond any rounding tail) in the source text, and no error before.
+#[test]
+fn row_identities_catch_a_changed_part_in_every_family() {
+    let mut checked = Vec::new();
+    for stem in corpus_stems() {
+        let Some(bytes) = common::corpus_text(&stem) else {
+            return;
+        };
+        let text = String::from_utf8(bytes).expect("utf-8");
+        let r = gouji_domain::parse_document(text.as_bytes()).expect("parses");
+        for table in ["expense_by_function", "gpb_expense_by_function"] {
+            // The first row whose 基本支出 is printed beside a 合计 and a 项目支出.
+            let Some(part) = r.facts.iter().find(|f| {
+                f.table == table
+                    && f.column == "基本支出"
+                    && !f.value.is_zero()
+                    && r.fact(table, &f.row, "合计").is_some()
+                    && r.fact(table, &f.row, "项目支出").is_some()
+            }) else {
+                continue;
+            };
+            let line = &r.lines[part.source.line as usize - 1];
+            let printed = line
+                .split('\t')
+                .find(|c| {
+                    c.replace(',', "")
+                        .trim()
+                        .parse::<rust_decimal::Decimal>()
+                        .ok()
+                        == Some(part.value)
+                })
+                .expect("the part's cell on its line")
+                .trim()
+                .to_string();
+            // Ten units more (beyond the half-unit-per-term tail of whole-元 tables), printed
+            // as the document prints: «4,213,779.28» → «4,213,789.28».
+            let raised = part.value + rust_decimal::Decimal::TEN;
+            let plain = raised.to_string();
+            let bumped = if printed.contains(',') {
+                let (int, frac) = plain
+                    .split_once('.')
+                    .map_or((plain.as_str(), None), |(i, f)| (i, Some(f)));
+                let mut grouped = String::new();
+                for (k, ch) in int.chars().enumerate() {
+                    if k > 0 && (int.len() - k) % 3 == 0 {
+                        grouped.push(',');
+                    }
+                    grouped.push(ch);
+                }
+                match frac {
+                    Some(f) => format!("{grouped}.{f}"),
+                    None => grouped,
+                }
+            } else {
+                plain
+            };
+            let mut lines: Vec<&str> = text.lines().collect();
+            let changed = line.replacen(&printed, &bumped, 1);
+            lines[part.source.line as usize - 1] = &changed;
+            let garbled = lines.join("\n");
+            let ct04 = |r: &Report| -> Vec<String> {
+                validate(r, &Context::default())
+                    .findings
+                    .into_iter()
+                    .filter(|f| f.rule_id == "CT-04" && f.severity == Severity::Error)
+                    .map(|f| f.message)
+                    .collect()
+            };
+            assert_eq!(ct04(&r), Vec::<String>::new(), "{stem} {table}");
+            let after = gouji_domain::parse_document(garbled.as_bytes()).expect("parses");
+            let errors = ct04(&after);
+            // A column the identity does not describe (a header broken over lines, «费») makes
+            // it not applicable: then nothing is reported, rather than a guess.
+            let identity = &gouji_domain::catalog::catalog_table(table)
+                .expect("catalog table")
+                .row_sums[0];
+            let undeclared: Vec<&str> = r
+                .facts
+                .iter()
+                .filter(|f| f.table == table)
+                .map(|f| f.column.as_str())
+                .filter(|c| *c != identity.total && !identity.parts.iter().any(|p| p == c))
+                .collect();
+            if !undeclared.is_empty() {
+                assert_eq!(errors, Vec::<String>::new(), "{stem} {table}");
+                continue;
+            }
+            assert!(
+                errors
+                    .iter()
+                    .any(|m| m.contains(&format!("{} 合计", part.row))),
+                "{stem} {table}: raising {} {printed} → {bumped} gave {errors:?}",
+                part.row
+            );
+            checked.push(format!("{stem} {table}"));
+        }
+    }
+    // Both families with a 基本支出/项目支出 breakdown: Jiangsu 支出总表 and the Shanghai tables.
+    assert!(
+        checked.iter().any(|c| c.starts_with("jiangsu"))
+            && checked.iter().any(|c| c.starts_with("putuo")),
+        "{checked:?}"
+    );
+}

@@ -37,6 +37,13 @@ pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
         "收支总表收支平衡",
         "收支总表、财政拨款收支总表的收入总计等于支出总计。",
     ),
+    (
+        "CT-04",
+        Severity::Error,
+        "IT",
+        "每行合计等于各组成列之和",
+        "目录（catalog.toml row_sums）为表声明的列间恒等式，如支出表每行 合计 = 基本支出 + 项目支出 + …；仅当合计列与至少两个组成列读出、且表中没有未声明的金额列时核对。",
+    ),
 ];
 
 /// Runs the CT rules on a report of a family read by the generic reader.
@@ -66,6 +73,9 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         total_row(&cx, out);
         if meaning.two_sided {
             balance(&cx, out);
+        }
+        for identity in &meaning.row_sums {
+            row_sum(&cx, identity, out);
         }
     }
 }
@@ -119,33 +129,50 @@ impl Cx<'_, '_> {
         column: &str,
         out: &mut Vec<Finding>,
     ) {
+        // A total row printed without this column's amount while its parts have one is a gap
+        // only when the total row itself was printed (a blank cell): blank is zero there.
+        let printed = self.t.rows.iter().any(|x| x.key == total);
+        let parts: Vec<(&str, &str)> = parts.iter().map(|p| (*p, column)).collect();
+        self.cells_sum(rule, what, (total, column), &parts, printed, out);
+    }
+
+    /// total = Σ parts over cells (row, column) of this table: an info «无法核对» when a term is
+    /// unreadable, nothing when no term is printed or when the total is blank and
+    /// `blank_total_is_zero` is not set, an error beyond the rounding bound.
+    fn cells_sum(
+        &self,
+        rule: &str,
+        what: &str,
+        total: (&str, &str),
+        parts: &[(&str, &str)],
+        blank_total_is_zero: bool,
+        out: &mut Vec<Finding>,
+    ) {
         let t = &self.t.id;
-        if let Some(bad) = std::iter::once(&total)
+        if let Some((row, column)) = std::iter::once(&total)
             .chain(parts.iter())
-            .find(|row| self.r.is_unreadable(t, row, column))
+            .find(|(row, column)| self.r.is_unreadable(t, row, column))
         {
             out.push(Finding::new(
                 rule,
                 Severity::Info,
                 format!(
-                    "{}：无法核对，{} {bad} {column} 的金额无法识别（未按 0 计算）",
+                    "{}：无法核对，{} {row} {column} 的金额无法识别（未按 0 计算）",
                     self.name, t
                 ),
-                vec![location_at(t, bad, column, None)],
+                vec![location_at(t, row, column, None)],
                 None,
                 None,
                 None,
             ));
             return;
         }
-        let total_fact = self.value(total, column);
-        let found: Vec<&Fact> = parts.iter().filter_map(|p| self.value(p, column)).collect();
-        if total_fact.is_none() && found.is_empty() {
-            return;
-        }
-        // A total row printed without this column's amount while its parts have one is a gap
-        // only when the total row itself was printed (a blank cell): blank is zero there.
-        if total_fact.is_none() && !self.t.rows.iter().any(|x| x.key == total) {
+        let total_fact = self.value(total.0, total.1);
+        let found: Vec<&Fact> = parts
+            .iter()
+            .filter_map(|(row, column)| self.value(row, column))
+            .collect();
+        if total_fact.is_none() && (found.is_empty() || !blank_total_is_zero) {
             return;
         }
         let sum: Decimal = found.iter().map(|f| f.value).sum();
@@ -161,18 +188,20 @@ impl Cx<'_, '_> {
         } else {
             (Severity::Error, "不相等")
         };
-        let mut locations: Vec<Location> = vec![location_at(t, total, column, total_fact)];
+        let mut locations: Vec<Location> = vec![location_at(t, total.0, total.1, total_fact)];
         locations.extend(
             found
                 .iter()
-                .map(|f| location_at(t, &f.row, column, Some(f))),
+                .map(|f| location_at(t, &f.row, &f.column, Some(f))),
         );
         out.push(Finding::new(
             rule,
             severity,
             format!(
-                "{}：{total} {column} 为 {} {unit}，{what}为 {} {unit}，差额 {} {unit}，{verdict}",
+                "{}：{} {} 为 {} {unit}，{what}为 {} {unit}，差额 {} {unit}，{verdict}",
                 self.name,
+                total.0,
+                total.1,
                 fmt(actual),
                 fmt(sum),
                 fmt(gap)
@@ -230,6 +259,52 @@ fn total_row(cx: &Cx<'_, '_>, out: &mut Vec<Finding>) {
     }
     for col in cx.columns() {
         cx.sum("CT-02", "各类之和", total, &classes, col, out);
+    }
+}
+
+/// CT-04: in every row, the declared total column = Σ the declared part columns, when the table
+/// prints the total, at least two parts, and no amount column the identity does not describe.
+fn row_sum(cx: &Cx<'_, '_>, identity: &catalog::RowSum, out: &mut Vec<Finding>) {
+    let mut columns = cx.columns();
+    for (_, c) in cx.t.unreadable.iter() {
+        if !columns.contains(&c.as_str()) {
+            columns.push(c);
+        }
+    }
+    if !columns.contains(&identity.total.as_str()) {
+        return;
+    }
+    let known = |c: &&str| {
+        *c == identity.total
+            || identity.parts.iter().any(|p| p == c)
+            || identity.outside.iter().any(|p| p == c)
+    };
+    if !columns.iter().all(known) {
+        return;
+    }
+    let parts: Vec<&str> = identity
+        .parts
+        .iter()
+        .map(String::as_str)
+        .filter(|p| columns.contains(p))
+        .collect();
+    if parts.len() < 2 {
+        return;
+    }
+    let what = format!("{}之和", parts.join("+"));
+    for row in &cx.t.rows {
+        let key = row.key.as_str();
+        let cells: Vec<(&str, &str)> = parts.iter().map(|p| (key, *p)).collect();
+        // A row that prints its total but none of its parts (a heading row, or parts beyond the
+        // page) has nothing to compare.
+        if !cells.iter().any(|(r, c)| cx.value(r, c).is_some())
+            && !cells
+                .iter()
+                .any(|(r, c)| cx.r.is_unreadable(&cx.t.id, r, c))
+        {
+            continue;
+        }
+        cx.cells_sum("CT-04", &what, (key, &identity.total), &cells, false, out);
     }
 }
 
