@@ -5,8 +5,8 @@
 
 use gouji_domain::amount::MeasureUnit;
 use gouji_domain::model::{
-    Direction, Fact, Figure, FigureKind, Provenance, Report, ReportKind, RowLabel, Scope, Section,
-    Table, UnitType, Unplaced, YearMention,
+    Direction, Fact, Figure, FigureKind, PerformanceScore, Provenance, Report, ReportKind,
+    RowLabel, Scope, Section, Table, UnitType, Unplaced, YearMention,
 };
 use gouji_domain::rules::identities::rules as identity_rules;
 use gouji_domain::rules::{Context, Finding, Severity, catalog, validate};
@@ -72,6 +72,22 @@ fn row(r: &mut Report, t: &str, key: &str, label: &str, subtotal: bool) {
         line,
         subtotal,
     });
+}
+
+/// A 绩效自评表 with a header and one score row per (indicator, 分值, 得分), the last one the
+/// 总分 row when `total` is set; rows are appended to `r.lines` and `r.performance`.
+fn scores(r: &mut Report, rows: &[(&str, &str, &str)]) {
+    r.lines.push("项目支出绩效自评表".into());
+    r.lines.push("一级指标\t三级指标\t分值\t得分".into());
+    for (name, weight, score) in rows {
+        r.lines.push(format!("\t{name}\t{weight}\t{score}"));
+        r.performance.push(PerformanceScore {
+            indicator: (*name).into(),
+            weight: d(weight),
+            score: d(score),
+            line: r.lines.len() as u32,
+        });
+    }
 }
 
 /// Adds a 情况说明 section; its lines are appended to `r.lines`. Returns the section index.
@@ -344,6 +360,45 @@ fn cases() -> Vec<Case> {
                 expected: Some("12.24"),
                 actual: Some("12.34"),
                 says: &["2010301 合计", "基本支出+项目支出之和"],
+            },
+        },
+        // ---- 绩效自评表 ----
+        Case {
+            id: "PF-01",
+            build: |fail| {
+                let mut r = report(ReportKind::FinalAccounts, "shanghai-js");
+                let score = if fail { "6" } else { "5" };
+                scores(&mut r, &[("参保政策知晓率", "5", score)]);
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: Some("5"),
+                actual: Some("6"),
+                says: &["参保政策知晓率", "高于分值"],
+            },
+        },
+        Case {
+            id: "PF-02",
+            build: |fail| {
+                let mut r = report(ReportKind::FinalAccounts, "shanghai-js");
+                let total = if fail { "96" } else { "95" };
+                scores(
+                    &mut r,
+                    &[
+                        ("预算执行率", "10", "8"),
+                        ("召开全市医保工作会议", "40", "38"),
+                        ("参保政策知晓率", "50", "49"),
+                        ("总分", "100", total),
+                    ],
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: Some("95"),
+                actual: Some("96"),
+                says: &["总分为 96", "得分之和为 95"],
             },
         },
         // ---- structure ----
@@ -1172,6 +1227,22 @@ fn ct04_is_not_applicable_when_the_table_prints_a_column_the_identity_does_not_d
         "0.10",
     );
     assert_eq!(findings("CT-04", (r, c)), vec![]);
+}
+
+#[test]
+fn pf02_is_not_applicable_when_an_indicator_was_not_read() {
+    // The 分值 of the rows read add up to 90 of the 总分's 100: a row is missing, so the sum of
+    // the 得分 read says nothing about the 总分.
+    let mut r = report(ReportKind::FinalAccounts, "shanghai-js");
+    scores(
+        &mut r,
+        &[
+            ("召开全市医保工作会议", "40", "38"),
+            ("参保政策知晓率", "50", "49"),
+            ("总分", "100", "96"),
+        ],
+    );
+    assert_eq!(findings("PF-02", (r, ctx())), vec![]);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use regex::Regex;
 use rust_decimal::Decimal;
 
 use super::Line;
-use super::text::has;
+use super::text::{fold, has};
 use crate::amount::{MeasureUnit, parse_decimal};
 use crate::model::{Direction, Figure, FigureKind, PerformanceScore, Provenance, Report, Section};
 
@@ -295,41 +295,55 @@ pub(crate) fn read_narrative(lines: &[Line], in_table: &[bool], report: &mut Rep
     }
 }
 
-/// Reads 绩效自评表 score rows: tab-separated rows whose last two cells are 分值 and 得分, and the
-/// 总分 row.
+/// Reads 绩效自评表 score rows by their header: after a header row that prints a 分值 and a 得分
+/// column, every row whose cells in those two columns are both numbers from 0 to 100 is a score
+/// row (the 总分 row included). A row whose cells do not sit under the header (a ragged
+/// extraction) is not read rather than read from the wrong columns; 栏次 rows are skipped. A table
+/// title (a line outside tables naming a 表) ends the header.
 pub(crate) fn read_performance_scores(lines: &[Line]) -> Vec<PerformanceScore> {
     let mut out = Vec::new();
-    let mut in_eval = false;
+    // (分值, 得分, indicator name) columns of the current header.
+    let mut columns: Option<(usize, usize, Option<usize>)> = None;
+    let hundred = Decimal::from(100);
+    let score_of = |c: Option<&&str>| {
+        c.and_then(|c| parse_decimal(c.trim()))
+            .filter(|v| !v.is_sign_negative() && *v <= hundred)
+    };
     for l in lines {
-        if l.cells.len() <= 2 && has(&l.folded, "自评表") {
-            in_eval = true;
+        if l.cells.len() <= 2 {
+            if has(&l.folded, "表") {
+                columns = None;
+            }
             continue;
         }
-        if !in_eval || l.cells.len() < 3 {
+        let folded: Vec<String> = l.cells.iter().map(|c| fold(c)).collect();
+        if let Some(w) = folded.iter().position(|c| c.ends_with("分值"))
+            && let Some(s) = folded[w + 1..].iter().position(|c| c.ends_with("得分"))
+        {
+            let name = folded[..w]
+                .iter()
+                .rposition(|c| c.ends_with("三级指标") || c.ends_with("指标名称"));
+            columns = Some((w, w + 1 + s, name));
             continue;
         }
-        // The non-blank cells from the right: score, weight, then the indicator candidates.
-        let mut filled = l
-            .cells
-            .iter()
-            .rev()
-            .filter(|c| !c.trim().is_empty())
-            .peekable();
-        let (Some(s), Some(w)) = (filled.next(), filled.next()) else {
+        let Some((w, s, name)) = columns else {
             continue;
         };
-        if filled.peek().is_none() {
+        let first = folded.iter().find(|c| !c.is_empty()).map_or("", |c| c);
+        if matches!(first, "栏次" | "行次" | "序号") {
             continue;
         }
-        let (Some(weight), Some(score)) = (parse_decimal(w.trim()), parse_decimal(s.trim())) else {
+        let (Some(weight), Some(score)) = (score_of(l.cells.get(w)), score_of(l.cells.get(s)))
+        else {
             continue;
         };
-        if weight > Decimal::from(100) || score > Decimal::from(100) || weight.scale() > 0 {
-            continue;
-        }
-        let indicator = filled
-            .find(|c| parse_decimal(c.trim()).is_none() && c.chars().count() > 1)
-            .map(|c| c.to_string())
+        let text = |c: &&&str| parse_decimal(c.trim()).is_none() && c.trim().chars().count() > 1;
+        // The indicator's name: under the 三级指标 header when it prints one (or the nearest
+        // name to its left), else the nearest text left of 分值.
+        let indicator = name
+            .and_then(|n| l.cells[..=n].iter().rev().find(text))
+            .or_else(|| l.cells[..w].iter().rev().find(text))
+            .map(|c| c.trim().to_string())
             .unwrap_or_default();
         out.push(PerformanceScore {
             indicator,

@@ -13,6 +13,7 @@ mod crosscheck;
 pub mod identities;
 mod index;
 mod narrative;
+mod performance;
 mod structure;
 
 use std::sync::LazyLock;
@@ -159,6 +160,7 @@ pub fn validate(report: &Report, ctx: &Context) -> Validation {
     narrative::check(&ix, &mut findings);
     crosscheck::check(&ix, ctx, &mut findings);
     canonical::check(&ix, &mut findings);
+    performance::check(&ix, &mut findings);
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -186,6 +188,7 @@ static CATALOG: LazyLock<Vec<RuleInfo>> = LazyLock::new(|| {
         .chain(narrative::CATALOG.iter())
         .chain(crosscheck::CATALOG.iter())
         .chain(canonical::CATALOG.iter())
+        .chain(performance::CATALOG.iter())
         .chain(crate::consolidate::CATALOG.iter())
     {
         out.push(RuleInfo {
