@@ -90,6 +90,25 @@ fn scores(r: &mut Report, rows: &[(&str, &str, &str)]) {
     }
 }
 
+/// A Shanghai 单位预算 with its 一般公共预算支出 table row 2080502 (53.84 万元) and the 编制说明
+/// paragraph that quotes it: `quoted` after the name, `planned` as 预算安排, `rate` as 比上年预算执行数
+/// 减少 y%.
+fn item_paragraph(quoted: &str, planned: &str, rate: &str) -> Report {
+    let mut r = report(ReportKind::Budget, "shanghai-ys");
+    let t = "gpb_expense_by_function";
+    row(&mut r, t, "20805", "行政事业单位养老支出", false);
+    row(&mut r, t, "2080502", "事业单位离退休", false);
+    cell(&mut r, t, "2080502", "合计", "53.84");
+    let first = format!(
+        "1. “社会保障和就业支出（类）行政事业单位养老支出（款）事业单位离退休（项）”{quoted}万元，主要用于事业单位退休人员福利"
+    );
+    let second = format!(
+        "费和生活补贴。2023年当年预算执行数为54.60万元，2024年预算安排{planned}万元，比2023年预算执行数减少{rate}%。"
+    );
+    section(&mut r, "四、单位预算编制说明", &[&first, &second]);
+    r
+}
+
 /// Adds a 情况说明 section; its lines are appended to `r.lines`. Returns the section index.
 fn section(r: &mut Report, heading: &str, body: &[&str]) -> usize {
     let first = r.lines.len() as u32 + 1;
@@ -360,6 +379,49 @@ fn cases() -> Vec<Case> {
                 expected: Some("12.24"),
                 actual: Some("12.34"),
                 says: &["2010301 合计", "基本支出+项目支出之和"],
+            },
+        },
+        // ---- 编制说明 per-项 paragraphs ----
+        Case {
+            id: "NR-17",
+            build: |fail| {
+                let quoted = if fail { "53.94" } else { "53.84" };
+                (item_paragraph(quoted, quoted, "1.21"), ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: Some("53.84"),
+                actual: Some("53.94"),
+                says: &[
+                    "事业单位离退休（项）”为 53.94 万元",
+                    "2080502 合计 为 53.84",
+                ],
+            },
+        },
+        Case {
+            id: "NR-18",
+            build: |fail| {
+                let rate = if fail { "1.49" } else { "1.39" };
+                (item_paragraph("53.84", "53.84", rate), ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: Some("-1.39"),
+                actual: Some("-1.49"),
+                says: &["减少1.49%", "应为 -1.39%"],
+            },
+        },
+        Case {
+            id: "NR-19",
+            build: |fail| {
+                let planned = if fail { "53.94" } else { "53.84" };
+                (item_paragraph("53.84", planned, "1.39"), ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: Some("53.84"),
+                actual: Some("53.94"),
+                says: &["先写 53.84 万元，后写预算安排 53.94 万元"],
             },
         },
         // ---- 绩效自评表 ----

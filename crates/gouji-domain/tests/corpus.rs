@@ -6,8 +6,8 @@
 //!   unit): split 类/款/项 codes, two-sided rows, 元 with decimals, a 三公 table in 万元 inside an
 //!   元 report, a table continued on the next page, labels broken over rows;
 //! - the findings of every document are golden snapshots in `tests/golden/corpus/` (refresh
-//!   with `UPDATE_GOLDEN=1`). At the time of writing none of them is an error: the CT identities
-//!   hold on every table of these published reports, and no rounding tail is an error.
+//!   with `UPDATE_GOLDEN=1`). Every error among them is a defect checked by hand against the
+//!   document ([`CHECKED_DEFECTS`], with the reasoning); no rounding tail is an error.
 
 mod common;
 
@@ -229,20 +229,44 @@ fn jiangsu_budget_cells_two_sided_and_broken_labels() {
     );
 }
 
+/// Error findings on the corpus, each checked by hand against the document: (document, rule,
+/// what its message says).
+const CHECKED_DEFECTS: &[(&str, &str, &str)] = &[
+    // Line 61 of the 编制说明 quotes 社会福利事业单位（项） as 738.66万元; 表5 (一般公共预算支出功能
+    // 分类预算表, line 147) prints 2081005 社会福利事业单位 as 6,964,796 元 (696.48万元). The six 项
+    // of that paragraph add up to 991.59万元 against the 财政拨款支出预算 of 950.12万元 it opens
+    // with (line 47): the text, not the table, is wrong.
+    (
+        "putuo_shfly_2024_dwys",
+        "NR-17",
+        "社会福利事业单位（项）”为 738.66 万元",
+    ),
+];
+
 #[test]
-fn findings_of_every_corpus_document_are_golden_and_none_is_an_error() {
+fn findings_of_every_corpus_document_are_golden_and_every_error_is_a_checked_defect() {
+    let mut seen = Vec::new();
     for stem in corpus_stems() {
         let r = corpus(&stem).unwrap();
         let v = validate(&r, &Context::default());
         common::assert_golden(&format!("corpus/{stem}.txt"), &common::findings_text(&v));
-        let errors: Vec<_> = v
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .map(|f| &f.message)
-            .collect();
-        assert!(errors.is_empty(), "{stem}: errors {errors:#?}");
+        for f in v.findings.iter().filter(|f| f.severity == Severity::Error) {
+            let known = CHECKED_DEFECTS
+                .iter()
+                .position(|(s, rule, says)| {
+                    *s == stem && f.rule_id == *rule && f.message.contains(says)
+                })
+                .unwrap_or_else(|| panic!("{stem}: unchecked error {} {}", f.rule_id, f.message));
+            seen.push(known);
+        }
     }
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(
+        seen.len(),
+        CHECKED_DEFECTS.len(),
+        "a checked defect is no longer found"
+    );
 }
 
 /// CT-04 is live on real tables: in every corpus document, each table that has a declared row

@@ -12,6 +12,7 @@ mod canonical;
 mod crosscheck;
 pub mod identities;
 mod index;
+mod items;
 mod narrative;
 mod performance;
 mod structure;
@@ -161,6 +162,7 @@ pub fn validate(report: &Report, ctx: &Context) -> Validation {
     crosscheck::check(&ix, ctx, &mut findings);
     canonical::check(&ix, &mut findings);
     performance::check(&ix, &mut findings);
+    items::check(&ix, &mut findings);
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -189,6 +191,7 @@ static CATALOG: LazyLock<Vec<RuleInfo>> = LazyLock::new(|| {
         .chain(crosscheck::CATALOG.iter())
         .chain(canonical::CATALOG.iter())
         .chain(performance::CATALOG.iter())
+        .chain(items::CATALOG.iter())
         .chain(crate::consolidate::CATALOG.iter())
     {
         out.push(RuleInfo {

@@ -1,0 +1,493 @@
+//! The per-项 paragraphs of a 预算编制说明 / 情况说明: «“A（类）B（款）C（项）”X万元，…上年预算执行数为
+//! P万元，本年预算安排X万元，比上年预算执行数增加y%» (Shanghai) and «B（款）C（项）支出 X 万元，与上年相比
+//! 增加 D 万元，增长 y%» (Jiangsu), in any family.
+//!
+//! - NR-17: X equals the 项 row of the table it quotes (一般公共预算/财政拨款/部门 支出表 by function),
+//!   found by the 项 name under its 款 name; compared in 万元 with half a unit of the last printed
+//!   digit of each side. A 项 no table prints, or an unreadable cell, is not applicable.
+//! - NR-18: y follows from the amounts it compares, within what their rounding allows; the
+//!   direction (增加/减少) matches the sign.
+//! - NR-19: one 项 quoted with two amounts (X and the 预算安排 of the same paragraph, or two
+//!   paragraphs naming the same 类/款/项).
+//!
+//! The paragraphs are read from the document's lines outside tables, joined across line breaks
+//! (a paragraph wraps mid-word in extracted text).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use rust_decimal::Decimal;
+
+use super::{FactIndex, Finding, Location, Severity, fmt, location_at};
+use crate::amount::{MeasureUnit, convert, parse_decimal};
+use crate::parse::text::fold;
+
+pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
+    (
+        "NR-17",
+        Severity::Error,
+        "NA",
+        "科目（项）说明金额与表格一致",
+        "情况说明中“××（款）××（项）”的金额等于支出表中该项的金额（按项名称及其所属款名称对应；以万元比较，容差为两侧各半个末位单位）。",
+    ),
+    (
+        "NR-18",
+        Severity::Warning,
+        "NA",
+        "科目（项）增减率计算正确",
+        "“比上年预算执行数增加/减少 y%”“与上年相比增加/减少 D 万元，增长/减少 y%”中的 y 由所比较的金额算得（在各数四舍五入允许的范围内），增减方向与金额一致；偏离超过 1 个百分点为错误。",
+    ),
+    (
+        "NR-19",
+        Severity::Error,
+        "NA",
+        "同一科目（项）金额前后一致",
+        "同一段落中“××（项）X万元”与“预算安排 X万元”一致；不同段落对同一类/款/项给出的金额一致。",
+    ),
+];
+
+const NUM: &str = r"([0-9][0-9,]*(?:\.[0-9]+)?)";
+
+/// A 类/款/项 name: no quote, bracket or sentence punctuation, but short bracketed parts that are
+/// not 类/款/项 markers are kept («党委办公厅（室）及相关机构事务»).
+const NAME: &str = r"(?:[^“”（）。；，\s]|（[^（）类款项]{1,6}）)";
+
+static ITEM_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?:({NAME}{{2,30}})（类）)?({NAME}{{2,40}})（款）({NAME}{{2,60}})（项）”?\s*(?:支出)?\s*[:：]?\s*{NUM}\s*万元"
+    ))
+    .expect("item regex")
+});
+/// The ordinal, page number or quote a joined paragraph may leave before a name («1．», «28»,
+/// «（一）», «二、», «“»).
+static ORDINAL_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?:[“\s．.、]|[0-9]+|[（(][一二三四五六七八九十]+[）)]|[一二三四五六七八九十]+、)+",
+    )
+    .expect("ordinal regex")
+});
+static PRIOR_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!(r"执行数为\s*{NUM}\s*万元")).expect("prior regex"));
+static PLANNED_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!(r"预算安排\s*{NUM}\s*万元")).expect("planned regex"));
+static RATE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"执行数(增加|减少|下降)\s*([0-9]+(?:\.[0-9]+)?)\s*[%％]").expect("rate regex")
+});
+static CHANGE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"与上年(?:相比|比较)?\s*(增加|减少|下降)\s*{NUM}\s*万元\s*[，,]\s*(增长|增加|减少|下降)\s*([0-9]+(?:\.[0-9]+)?)\s*[%％]"
+    ))
+    .expect("change regex")
+});
+
+/// Function-classified tables a 项 amount may quote, most specific first.
+const TABLES: &[&str] = &[
+    "gpb_expense_by_function",
+    "fiscal_expense_by_function",
+    "expense_by_function",
+];
+/// Amount columns that hold a row's whole amount.
+const COLUMNS: &[&str] = &["合计", "预算数", "决算数", "本年支出合计", "金额"];
+
+/// The document's text outside tables, joined, with the source line of every byte.
+struct Prose {
+    text: String,
+    /// (byte offset where a source line starts in `text`, 1-based line number).
+    starts: Vec<(usize, u32)>,
+}
+
+impl Prose {
+    fn new(lines: &[String]) -> Prose {
+        let mut text = String::new();
+        let mut starts = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            if l.contains('\t') {
+                // A table row ends a paragraph.
+                if !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                continue;
+            }
+            let t = l.trim();
+            if t.is_empty() {
+                continue;
+            }
+            starts.push((text.len(), i as u32 + 1));
+            text.push_str(t);
+        }
+        Prose { text, starts }
+    }
+
+    fn line_at(&self, offset: usize) -> u32 {
+        match self.starts.binary_search_by(|(s, _)| s.cmp(&offset)) {
+            Ok(i) => self.starts[i].1,
+            Err(0) => 0,
+            Err(i) => self.starts[i - 1].1,
+        }
+    }
+}
+
+/// One per-项 paragraph.
+struct Item<'t> {
+    class: Option<&'t str>,
+    kuan: &'t str,
+    xiang: &'t str,
+    printed: &'t str,
+    amount: Decimal,
+    line: u32,
+    /// The paragraph after the amount, up to the next item.
+    body: &'t str,
+    body_at: usize,
+}
+
+pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    if !r.lines.iter().any(|l| l.contains("（项）")) {
+        return;
+    }
+    let prose = Prose::new(&r.lines);
+    let matches: Vec<regex::Captures<'_>> = ITEM_RE.captures_iter(&prose.text).collect();
+    let mut items = Vec::with_capacity(matches.len());
+    for (k, c) in matches.iter().enumerate() {
+        let whole = c.get(0).expect("match");
+        let end = matches
+            .get(k + 1)
+            .map_or(prose.text.len(), |n| n.get(0).expect("match").start());
+        let body_end = prose.text[whole.end()..end]
+            .find('\n')
+            .map_or(end, |p| whole.end() + p);
+        let printed = c.get(4).expect("amount").as_str();
+        let Some(amount) = parse_decimal(&printed.replace(',', "")) else {
+            continue;
+        };
+        let name = |g: usize| {
+            c.get(g).map(|m| {
+                // What a joined line leaves before the name: «其中：», a page number, an
+                // ordinal.
+                let s = m.as_str();
+                let s = s.rsplit(['：', ':']).next().unwrap_or(s);
+                s[ORDINAL_RE.find(s).map_or(0, |o| o.end())..].trim()
+            })
+        };
+        items.push(Item {
+            class: name(1).filter(|s| !s.is_empty()),
+            kuan: name(2).unwrap_or_default(),
+            xiang: name(3).unwrap_or_default(),
+            printed,
+            amount,
+            line: prose.line_at(whole.start()),
+            body: &prose.text[whole.end()..body_end],
+            body_at: whole.end(),
+        });
+    }
+    for item in &items {
+        against_table(r, item, out);
+        rate(r, &prose, item, out);
+    }
+    repeated(r, &items, out);
+}
+
+/// Half a unit of the last printed digit of `printed` (a decimal as printed).
+fn half_unit(printed: &str) -> Decimal {
+    let scale = printed.split_once('.').map_or(0, |(_, f)| f.len() as u32);
+    Decimal::new(5, scale + 1)
+}
+
+fn text_location(r: &FactIndex<'_>, line: u32, suspect: bool) -> Location {
+    Location {
+        line,
+        text: r
+            .lines
+            .get((line as usize).wrapping_sub(1))
+            .cloned()
+            .unwrap_or_default(),
+        suspect,
+        ..Location::default()
+    }
+}
+
+fn item_name(item: &Item<'_>) -> String {
+    match item.class {
+        Some(c) => format!("{c}（类）{}（款）{}（项）", item.kuan, item.xiang),
+        None => format!("{}（款）{}（项）", item.kuan, item.xiang),
+    }
+}
+
+/// NR-17.
+fn against_table(r: &FactIndex<'_>, item: &Item<'_>, out: &mut Vec<Finding>) {
+    let xiang = fold(item.xiang);
+    let kuan = fold(item.kuan);
+    let mut candidates = Vec::new();
+    for t in &r.tables {
+        let base = t.id.split('@').next().unwrap_or(&t.id);
+        if !TABLES.contains(&base) {
+            continue;
+        }
+        let label = |code: &str| {
+            t.rows
+                .iter()
+                .find(|x| x.key == code)
+                .map(|x| fold(&x.label))
+        };
+        let rows: Vec<&str> = t
+            .rows
+            .iter()
+            .filter(|x| x.key.len() == 7 && x.key.bytes().all(|b| b.is_ascii_digit()))
+            .filter(|x| fold(&x.label) == xiang)
+            .map(|x| x.key.as_str())
+            .collect();
+        let row = match rows.as_slice() {
+            [] => continue,
+            [one] => *one,
+            several => match several
+                .iter()
+                .find(|k| label(&k[..5]).is_some_and(|l| l == kuan))
+            {
+                Some(k) => *k,
+                None => continue,
+            },
+        };
+        let Some(column) = COLUMNS
+            .iter()
+            .find(|c| r.fact(&t.id, row, c).is_some() || r.is_unreadable(&t.id, row, c))
+        else {
+            continue;
+        };
+        if r.is_unreadable(&t.id, row, column) {
+            return;
+        }
+        let Some(f) = r.fact(&t.id, row, column) else {
+            continue;
+        };
+        let (Some(value), Some(cell_half)) = (
+            convert(f.value, t.unit, MeasureUnit::Wanyuan),
+            convert(
+                Decimal::new(5, f.value.scale() + 1),
+                t.unit,
+                MeasureUnit::Wanyuan,
+            ),
+        ) else {
+            continue;
+        };
+        let rank = TABLES
+            .iter()
+            .position(|x| *x == base)
+            .unwrap_or(TABLES.len());
+        candidates.push((rank, t, row, *column, f, value, cell_half));
+    }
+    candidates.sort_by_key(|c| c.0);
+    let Some(first) = candidates.first() else {
+        return;
+    };
+    let half = half_unit(item.printed);
+    if candidates
+        .iter()
+        .any(|(.., value, cell_half)| (item.amount - value).abs() <= half + cell_half)
+    {
+        return;
+    }
+    let (_, t, row, column, f, value, cell_half) = *first;
+    let base = t.id.split('@').next().unwrap_or(&t.id);
+    let name =
+        crate::catalog::catalog_table(base).map_or(t.id.clone(), |m| match &t.printed_number {
+            Some(n) => format!("{}（{n}）", m.name),
+            None => m.name.clone(),
+        });
+    out.push(Finding::new(
+        "NR-17",
+        Severity::Error,
+        format!(
+            "情况说明中“{}”为 {} 万元，{name} {row} {column} 为 {} {}（{} 万元），不一致",
+            item_name(item),
+            fmt(item.amount),
+            fmt(f.value),
+            t.unit.label(),
+            fmt(value.round_dp(6).normalize()),
+        ),
+        vec![
+            text_location(r, item.line, true),
+            location_at(&t.id, row, column, Some(f)),
+        ],
+        Some(value),
+        Some(item.amount),
+        Some(half + cell_half),
+    ));
+}
+
+/// The range of `(a − b) / b × 100` over a ∈ [a ± ha], b ∈ [b ± hb] (b > 0 throughout).
+fn rate_range(a: Decimal, ha: Decimal, b: Decimal, hb: Decimal) -> Option<(Decimal, Decimal)> {
+    if b - hb <= Decimal::ZERO {
+        return None;
+    }
+    let hundred = Decimal::ONE_HUNDRED;
+    let corners = [
+        (a - ha, b - hb),
+        (a - ha, b + hb),
+        (a + ha, b - hb),
+        (a + ha, b + hb),
+    ];
+    let vals: Vec<Decimal> = corners
+        .iter()
+        .filter_map(|(x, y)| (x - y).checked_mul(hundred)?.checked_div(*y))
+        .collect();
+    Some((*vals.iter().min()?, *vals.iter().max()?))
+}
+
+/// NR-18 and the paragraph half of NR-19.
+fn rate(r: &FactIndex<'_>, prose: &Prose, item: &Item<'_>, out: &mut Vec<Finding>) {
+    let num = |s: &str| parse_decimal(&s.replace(',', ""));
+    // The rate compares this year's 预算安排 (when the paragraph prints it; else the amount
+    // quoted first) with last year's figure.
+    let planned = PLANNED_RE.captures(item.body);
+    let (x, hx) = match planned
+        .as_ref()
+        .and_then(|b| Some((num(&b[1])?, half_unit(&b[1]))))
+    {
+        Some(b) => b,
+        None => (item.amount, half_unit(item.printed)),
+    };
+    // Shanghai: 执行数为 P … 预算安排 B … 比…执行数增加 y%.
+    if let Some(p) = PRIOR_RE.captures(item.body) {
+        let prior_printed = &p[1];
+        if let Some(b) = &planned
+            && let Some(bv) = num(&b[1])
+            && (bv - item.amount).abs() > half_unit(item.printed) + half_unit(&b[1])
+        {
+            let at = prose.line_at(item.body_at + b.get(0).expect("match").start());
+            out.push(Finding::new(
+                "NR-19",
+                Severity::Error,
+                format!(
+                    "“{}”先写 {} 万元，后写预算安排 {} 万元，同一项两个金额",
+                    item_name(item),
+                    fmt(item.amount),
+                    fmt(bv)
+                ),
+                vec![
+                    text_location(r, item.line, false),
+                    text_location(r, at, true),
+                ],
+                Some(item.amount),
+                Some(bv),
+                Some(Decimal::ZERO),
+            ));
+        }
+        let (Some(prior), Some(c)) = (num(prior_printed), RATE_RE.captures(item.body)) else {
+            return;
+        };
+        let Some(y) = num(&c[2]) else { return };
+        let signed = if &c[1] == "增加" { y } else { -y };
+        let at = prose.line_at(item.body_at + c.get(0).expect("match").start());
+        judge(
+            r,
+            item,
+            (signed, &c[2], &c[0]),
+            rate_range(x, hx, prior, half_unit(prior_printed)),
+            at,
+            out,
+        );
+        return;
+    }
+    // Jiangsu: 与上年相比增加 D 万元，增长 y%.
+    if let Some(c) = CHANGE_RE.captures(item.body) {
+        let (Some(d), Some(y)) = (num(&c[2]), num(&c[4])) else {
+            return;
+        };
+        let up = &c[1] == "增加";
+        if up != matches!(&c[3], "增长" | "增加") {
+            return;
+        }
+        let hd = half_unit(&c[2]);
+        // prior = X ∓ D; the rate is (X − prior) / prior.
+        let prior = if up { x - d } else { x + d };
+        let signed = if up { y } else { -y };
+        let at = prose.line_at(item.body_at + c.get(0).expect("match").start());
+        judge(
+            r,
+            item,
+            (signed, &c[4], &c[0]),
+            rate_range(x, hx, prior, hx + hd),
+            at,
+            out,
+        );
+    }
+}
+
+/// Reports a printed rate outside the range its amounts allow.
+fn judge(
+    r: &FactIndex<'_>,
+    item: &Item<'_>,
+    (signed, printed, phrase): (Decimal, &str, &str),
+    range: Option<(Decimal, Decimal)>,
+    at: u32,
+    out: &mut Vec<Finding>,
+) {
+    let Some((lo, hi)) = range else { return };
+    let hy = half_unit(printed);
+    if signed + hy >= lo && signed - hy <= hi {
+        return;
+    }
+    let mid = ((lo + hi) / Decimal::TWO).round_dp(2);
+    let gap = if signed < lo {
+        lo - signed
+    } else {
+        signed - hi
+    };
+    let wrong_direction = signed.is_sign_negative() != mid.is_sign_negative() && !mid.is_zero();
+    let severity = if wrong_direction || gap > Decimal::ONE {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    out.push(Finding::new(
+        "NR-18",
+        severity,
+        format!(
+            "“{}”{}：按所比较的金额应为 {}%{}",
+            item_name(item),
+            phrase,
+            fmt(mid),
+            if wrong_direction {
+                "，增减方向相反"
+            } else {
+                ""
+            }
+        ),
+        vec![text_location(r, at, true)],
+        Some(mid),
+        Some(signed),
+        Some(hy),
+    ));
+}
+
+/// NR-19 across paragraphs: the same 类/款/项 quoted with two amounts.
+fn repeated(r: &FactIndex<'_>, items: &[Item<'_>], out: &mut Vec<Finding>) {
+    for (k, a) in items.iter().enumerate() {
+        let Some(b) = items[..k].iter().find(|b| {
+            b.kuan == a.kuan && b.xiang == a.xiang && (b.class == a.class || b.class.is_none())
+        }) else {
+            continue;
+        };
+        if (a.amount - b.amount).abs() <= half_unit(a.printed) + half_unit(b.printed) {
+            continue;
+        }
+        out.push(Finding::new(
+            "NR-19",
+            Severity::Warning,
+            format!(
+                "“{}”在第 {} 行为 {} 万元，在第 {} 行为 {} 万元，同一项两个金额",
+                item_name(a),
+                b.line,
+                fmt(b.amount),
+                a.line,
+                fmt(a.amount)
+            ),
+            vec![
+                text_location(r, b.line, false),
+                text_location(r, a.line, true),
+            ],
+            Some(b.amount),
+            Some(a.amount),
+            Some(Decimal::ZERO),
+        ));
+    }
+}
