@@ -381,6 +381,21 @@ fn cases() -> Vec<Case> {
                 says: &["2010301 合计", "基本支出+项目支出之和"],
             },
         },
+        Case {
+            id: "G-09",
+            build: |fail| {
+                let family = if fail { "unknown" } else { "shanghai-ys" };
+                let mut r = report(ReportKind::Budget, family);
+                cell(&mut r, "expense_by_function", "合计", "合计", "10.00");
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Info,
+                expected: None,
+                actual: None,
+                says: &["未识别报表格式"],
+            },
+        },
         // ---- 编制说明 per-项 paragraphs ----
         Case {
             id: "NR-17",

@@ -424,6 +424,7 @@ pub(crate) fn read_region(
 ) -> Read {
     let mut unit = None;
     let mut entity = None;
+    let mut empty_reason = None;
     let mut header: Vec<&Line> = Vec::new();
     let mut data: Vec<&Line> = Vec::new();
     let mut spaced: Vec<&Line> = Vec::new();
@@ -442,6 +443,19 @@ pub(crate) fn read_region(
             if !name.is_empty() && !name.starts_with("单位") {
                 entity = Some(name);
             }
+        }
+        // «本表无数据», «本单位无此项支出，故本表为空表»: the statement G-03 asks of an empty table.
+        if k > 0
+            && ["本表无数据", "空表", "无此项"]
+                .iter()
+                .any(|p| l.folded.contains(p))
+        {
+            let f: &str = l.folded.as_ref();
+            empty_reason = Some(
+                f.trim_start_matches("说明:")
+                    .trim_start_matches("注:")
+                    .to_string(),
+            );
         }
         if k > 0 && !data.is_empty() && !is_tab_line(l) && SPACED_ROW_RE.is_match(l.text.trim()) {
             // «2210201 住房公积金 1,029.15»: a row the extraction did not put in table form.
@@ -516,7 +530,7 @@ pub(crate) fn read_region(
         id: id.to_string(),
         title: title.to_string(),
         unit,
-        empty_reason: None,
+        empty_reason,
         line: title_line.no,
         rows: r.rows,
         dashes: r.dashes,

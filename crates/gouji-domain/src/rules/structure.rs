@@ -1,6 +1,7 @@
 //! Structure rules (G-*): required tables, empty-table statements, code hierarchy, garbled years.
 
 use super::{FactIndex, Finding, Location, Severity};
+use crate::catalog;
 use crate::codes::{self, Level};
 use crate::template;
 
@@ -52,15 +53,35 @@ pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
         Severity::Warning,
         "ST",
         "解析无遗漏",
-        "解析器无法归位的行或单元格逐条列出，需人工核对。",
+        "解析器无法归位的行或单元格逐条列出，需人工核对；无法识别的金额单元格指明表、行、列。",
+    ),
+    (
+        "G-09",
+        Severity::Info,
+        "ST",
+        "报表格式未识别",
+        "文档不属于任何已描述的省份模板：表格按表名与表头读取，报告注明这一点。",
     ),
 ];
 
 pub(super) fn check(report: &FactIndex<'_>, out: &mut Vec<Finding>) {
-    let Some(family) = template::family(&report.family) else {
-        return;
-    };
-    // G-01 required tables.
+    if let Some(family) = template::family(&report.family) {
+        required_tables(report, family, out);
+    } else if report.family == catalog::UNKNOWN_FAMILY && !report.tables.is_empty() {
+        out.push(simple(
+            "G-09",
+            Severity::Info,
+            "未识别报表格式（无对应的省份模板）：表格按表名与表头读取，请核对读取结果".into(),
+            String::new(),
+            0,
+        ));
+    }
+    tables(report, template::family(&report.family).is_some(), out);
+    years_and_unplaced(report, out);
+}
+
+/// G-01: every table the seed template family requires is published.
+fn required_tables(report: &FactIndex<'_>, family: &template::Family, out: &mut Vec<Finding>) {
     if !report.tables.is_empty() {
         for t in &family.tables {
             if report.table(&t.id).is_none() {
@@ -83,7 +104,20 @@ pub(super) fn check(report: &FactIndex<'_>, out: &mut Vec<Finding>) {
             }
         }
     }
+}
+
+/// G-02 to G-04 on the tables of a seed template family (`template`), G-05 on every table.
+///
+/// G-02..G-04 stay with the seed templates: on the generic families the entity a header prints is
+/// often the unit's full official name (中国共产党江苏省委员会办公厅 for 江苏省委办公厅), and an empty
+/// table is printed with its blank 合计 row and explained in the 情况说明 (NR-08's concern), so
+/// both would be false alarms.
+fn tables(report: &FactIndex<'_>, template: bool, out: &mut Vec<Finding>) {
     for t in &report.tables {
+        if !template {
+            missing_parents(t, out);
+            continue;
+        }
         let n_facts = report.facts_of(&t.id).count();
         let nonzero = report.facts_of(&t.id).any(|f| !f.value.is_zero());
         // G-03 empty table without a statement.
@@ -135,43 +169,7 @@ pub(super) fn check(report: &FactIndex<'_>, out: &mut Vec<Finding>) {
                 ));
             }
         }
-        // G-05 hierarchy rows present.
-        let has_lei = t
-            .rows
-            .iter()
-            .any(|r| codes::functional_level(&r.key) == Some(Level::Lei));
-        if has_lei {
-            // Only 3- and 5-byte keys can be a 类 or 款 prefix; a sorted list of the few of them
-            // is cheaper to build and search than a hash set.
-            let mut rows: Vec<&str> = t
-                .rows
-                .iter()
-                .map(|r| r.key.as_str())
-                .filter(|k| k.len() == 3 || k.len() == 5)
-                .collect();
-            rows.sort_unstable();
-            let present = |k: &str| rows.binary_search(&k).is_ok();
-            for r in t
-                .rows
-                .iter()
-                .filter(|r| codes::functional_level(&r.key) == Some(Level::Xiang))
-            {
-                let kuan = &r.key[..5];
-                let lei = &r.key[..3];
-                if !present(kuan) || !present(lei) {
-                    out.push(simple(
-                        "G-05",
-                        Severity::Error,
-                        format!(
-                            "{} 项级科目 {} {} 缺少其上级科目行（{} / {}）",
-                            t.id, r.key, r.label, lei, kuan
-                        ),
-                        t.id.clone(),
-                        r.line,
-                    ));
-                }
-            }
-        }
+        missing_parents(t, out);
     }
     // G-04 cross-table: 公开04 fund column nonzero while 公开07 is empty.
     for (fund_col, table) in [
@@ -196,6 +194,10 @@ pub(super) fn check(report: &FactIndex<'_>, out: &mut Vec<Finding>) {
             ));
         }
     }
+}
+
+/// G-06 garbled years and G-08 what the reader could not place, for every family.
+fn years_and_unplaced(report: &FactIndex<'_>, out: &mut Vec<Finding>) {
     // G-06 garbled years (found by the parser: `Report::year_mentions`).
     for m in &report.year_mentions {
         let y = m.year;
@@ -225,8 +227,51 @@ pub(super) fn check(report: &FactIndex<'_>, out: &mut Vec<Finding>) {
             });
         }
     }
-    // G-08 unplaced content.
-    for u in &report.unplaced {
+    // G-08: every unreadable cell, pointing at the cell (table, row, column, source line); then
+    // the other content the reader could not place, by line.
+    let mut cell_lines: Vec<u32> = Vec::new();
+    // 绩效 tables print targets as text (≥95%, 按时完成) under their value columns: those cells
+    // are not amounts, so they are not reported as unreadable amounts.
+    for t in report
+        .tables
+        .iter()
+        .filter(|t| !t.id.starts_with("performance_"))
+    {
+        for (row, column) in &t.unreadable {
+            let line = t.rows.iter().find(|x| &x.key == row).map_or(0, |x| x.line);
+            cell_lines.push(line);
+            out.push(Finding {
+                rule_id: "G-08".into(),
+                severity: Severity::Warning,
+                message: format!(
+                    "{} {row} {column} 的金额无法识别（未按 0 计算），依赖该单元格的核对不适用，需人工核对",
+                    t.id
+                ),
+                locations: vec![Location {
+                    table: t.id.clone(),
+                    row: row.clone(),
+                    column: column.clone(),
+                    line,
+                    text: report
+                        .lines
+                        .get((line as usize).wrapping_sub(1))
+                        .cloned()
+                        .unwrap_or_default(),
+                    suspect: true,
+                    ..Location::default()
+                }],
+                expected: None,
+                actual: None,
+                difference: None,
+                tolerance: None,
+            });
+        }
+    }
+    for u in report
+        .unplaced
+        .iter()
+        .filter(|u| !cell_lines.contains(&u.line))
+    {
         out.push(Finding {
             rule_id: "G-08".into(),
             severity: Severity::Warning,
@@ -241,6 +286,46 @@ pub(super) fn check(report: &FactIndex<'_>, out: &mut Vec<Finding>) {
             difference: None,
             tolerance: None,
         });
+    }
+}
+
+/// G-05: every 项 code row has its 款 and 类 rows above it.
+fn missing_parents(t: &crate::model::Table, out: &mut Vec<Finding>) {
+    let has_lei = t
+        .rows
+        .iter()
+        .any(|r| codes::functional_level(&r.key) == Some(Level::Lei));
+    if has_lei {
+        // Only 3- and 5-byte keys can be a 类 or 款 prefix; a sorted list of the few of them
+        // is cheaper to build and search than a hash set.
+        let mut rows: Vec<&str> = t
+            .rows
+            .iter()
+            .map(|r| r.key.as_str())
+            .filter(|k| k.len() == 3 || k.len() == 5)
+            .collect();
+        rows.sort_unstable();
+        let present = |k: &str| rows.binary_search(&k).is_ok();
+        for r in t
+            .rows
+            .iter()
+            .filter(|r| codes::functional_level(&r.key) == Some(Level::Xiang))
+        {
+            let kuan = &r.key[..5];
+            let lei = &r.key[..3];
+            if !present(kuan) || !present(lei) {
+                out.push(simple(
+                    "G-05",
+                    Severity::Error,
+                    format!(
+                        "{} 项级科目 {} {} 缺少其上级科目行（{} / {}）",
+                        t.id, r.key, r.label, lei, kuan
+                    ),
+                    t.id.clone(),
+                    r.line,
+                ));
+            }
+        }
     }
 }
 
