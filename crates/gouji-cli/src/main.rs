@@ -137,7 +137,18 @@ enum Command {
         file: PathBuf,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Table reader: `auto` (a seed template when the document's cues name one) or `generic`
+        /// (by titles and headers, as a layout nobody described is read).
+        #[arg(long, value_enum, default_value = "auto")]
+        reader: ReaderArg,
     },
+}
+
+/// `gouji parse --reader`.
+#[derive(Clone, Copy, ValueEnum)]
+enum ReaderArg {
+    Auto,
+    Generic,
 }
 
 #[derive(Subcommand)]
@@ -364,10 +375,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             emit(&render::rules_markdown())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Parse { file, format } => {
+        Command::Parse {
+            file,
+            format,
+            reader,
+        } => {
             let bytes = std::fs::read(&file)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-            let report = gouji_domain::parse_document(&bytes)
+            let reader = match reader {
+                ReaderArg::Auto => gouji_domain::Reader::Auto,
+                ReaderArg::Generic => gouji_domain::Reader::Generic,
+            };
+            let report = gouji_domain::parse_document_with(&bytes, reader)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             let out = match format {
                 Format::Text => render::parse_summary(&report),

@@ -175,6 +175,18 @@ pub fn catalog_table(id: &str) -> Option<&'static CanonicalTable> {
     CATALOG.tables.iter().find(|t| t.id == id)
 }
 
+/// The canonical table a report's table is: a seed template's mapping (`canonical` in
+/// `templates/*.toml`: 公开05 and 表5 are both `gpb_expense_by_function`), or the catalog id the
+/// generic reader gave it (`<id>`, or `<id>@<line>` for a table outside a seed template).
+pub fn canonical_of(family: &str, table_id: &str) -> Option<&'static CanonicalTable> {
+    if let Some(f) = crate::template::family(family)
+        && let Some(c) = f.table(table_id).and_then(|t| t.canonical.as_deref())
+    {
+        return catalog_table(c);
+    }
+    catalog_table(table_id.split('@').next().unwrap_or(table_id))
+}
+
 /// Position of a canonical table in the catalog (for ordering).
 pub fn order(id: &str) -> usize {
     CATALOG

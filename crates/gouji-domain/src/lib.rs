@@ -26,4 +26,4 @@ pub mod template;
 
 pub use amount::MeasureUnit;
 pub use model::{Fact, Report, ReportKind, Scope, UnitType};
-pub use parse::{ParseError, parse_document};
+pub use parse::{ParseError, Reader, parse_document, parse_document_with};

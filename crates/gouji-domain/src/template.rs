@@ -44,6 +44,10 @@ pub struct RowSpec {
 #[derive(Debug, Clone, Deserialize)]
 pub struct TableTemplate {
     pub id: String,
+    /// The catalog table this printed table is (`templates/catalog.toml`), when it is one:
+    /// 公开05 and 表5 are both `gpb_expense_by_function`.
+    #[serde(default)]
+    pub canonical: Option<String>,
     pub titles: Vec<String>,
     pub layout: Layout,
     #[serde(default)]

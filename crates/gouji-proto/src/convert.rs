@@ -126,6 +126,9 @@ pub fn report_to_pb(r: &dm::Report) -> pb::Report {
                     })
                     .collect(),
                 printed_number: t.printed_number.clone().unwrap_or_default(),
+                canonical: gouji_domain::catalog::canonical_of(&r.family, &t.id)
+                    .map(|c| c.id.clone())
+                    .unwrap_or_default(),
             })
             .collect(),
         facts: r

@@ -29,6 +29,33 @@ fn every_seed_survives_the_wire_and_validates_the_same() {
 }
 
 #[test]
+fn the_wire_names_the_canonical_table_whatever_the_family_prints() {
+    // Seed S0 (山西 决算, 公开01…) and S2 (山西 预算, 表1…) through their templates, a Shanghai
+    // 单位预算 through the generic reader: 公开05, 表5 and the Shanghai table are one table.
+    let canonical = |r: &gouji_domain::Report, id: &str| -> String {
+        report_to_pb(r)
+            .tables
+            .iter()
+            .find(|t| t.id == id)
+            .unwrap_or_else(|| panic!("{id} in {}", r.subject))
+            .canonical
+            .clone()
+    };
+    let (Some(s0), Some(s2)) = (common::seed(0), common::seed(2)) else {
+        return;
+    };
+    assert_eq!(canonical(&s0, "公开05"), "gpb_expense_by_function");
+    assert_eq!(canonical(&s0, "公开01"), "income_expense_summary");
+    assert_eq!(canonical(&s2, "表5"), "gpb_expense_by_function");
+    assert_eq!(canonical(&s2, "表7"), "", "表7 (政府性基金收入) is no catalog table");
+    let sh = common::corpus("putuo_zfb_2025_dwys").unwrap();
+    assert_eq!(
+        canonical(&sh, "gpb_expense_by_function"),
+        "gpb_expense_by_function"
+    );
+}
+
+#[test]
 fn every_corpus_document_survives_the_wire_and_validates_the_same() {
     // Families read by the generic reader (catalog table ids, printed numbers, unreadable cells)
     // and the blank templates: the wire form accepts their family and loses nothing.

@@ -313,6 +313,15 @@ fn leaves(header: &[&Line]) -> Vec<Leaf> {
             key,
         });
     }
+    // «本年支出 | 小计 | 基本支出 | 项目支出»: a 小计 over its breakdown is the table's 合计
+    // column when the table prints no other.
+    if !out.iter().any(|l| l.key == "合计")
+        && let Some(l) = out
+            .iter_mut()
+            .find(|l| l.role == Role::Amount && l.key == "小计" && l.path.len() >= 2)
+    {
+        l.key = "合计".to_string();
+    }
     // Amount keys unique within a side: qualify a repeated name with its parents.
     let mut side = 0;
     let mut sides = Vec::with_capacity(out.len());
@@ -472,7 +481,13 @@ pub(crate) fn read_region(
         }
     }
     let unit = unit.unwrap_or(doc_unit);
-    let leaves = leaves(&header);
+    // The 栏次 row («栏次 | | 1 | 2 | 3») numbers the columns: it names none of them.
+    let named: Vec<&Line> = header
+        .iter()
+        .copied()
+        .filter(|l| !is_column_number_row(l))
+        .collect();
+    let leaves = leaves(&named);
     // A header row printed again after a page break (folded, so the tab layout does not matter).
     let header_lines: Vec<&str> = header.iter().map(|l| l.folded.as_ref()).collect();
     let mut r = RowReader {
@@ -543,6 +558,18 @@ pub(crate) fn read_region(
         facts: r.facts,
         unplaced: r.unplaced,
     }
+}
+
+/// A header row that numbers the columns: its first cell is 栏次/行次/序号 and every other cell is a
+/// small number (or blank).
+fn is_column_number_row(l: &Line) -> bool {
+    let mut cells = l.cells.iter().filter(|c| !c.is_empty());
+    let first = cells.next().map_or(String::new(), |c| fold(c));
+    matches!(first.as_str(), "栏次" | "行次" | "序号")
+        && cells.all(|c| {
+            c.len() <= 3 && c.bytes().all(|b| b.is_ascii_digit())
+                || matches!(fold(c).as_str(), "栏次" | "行次" | "序号")
+        })
 }
 
 /// After a header row: a row that starts the body — a code, or a 合计/总计 label standing alone
@@ -620,6 +647,14 @@ impl RowReader<'_> {
             .iter()
             .enumerate()
             .filter(|(_, c)| !c.is_empty())
+            // A number under a 行次/栏次 header numbers the row: it is not an amount.
+            .filter(|(p, c)| {
+                !(code_like(c)
+                    && self
+                        .leaves
+                        .iter()
+                        .any(|x| x.role == Role::Skip && x.start == *p))
+            })
             .map(|(p, c)| (p, *c))
             .collect();
         let mut out = Placed::default();
@@ -803,6 +838,24 @@ impl RowReader<'_> {
         out
     }
 
+    /// «总计»/«合计» printed on both sides of a 收入|支出 table is two rows: 收入总计 and 支出总计,
+    /// named by the side header above the row's amount columns.
+    fn side_total(&self, key: String, side: &Side) -> String {
+        if !matches!(key.as_str(), "总计" | "合计") {
+            return key;
+        }
+        let top = side
+            .amounts
+            .first()
+            .and_then(|(leaf, _)| self.leaves.get(*leaf))
+            .and_then(|x| x.path.first());
+        match top.map(String::as_str) {
+            Some("收入" | "本年收入") => format!("收入{key}"),
+            Some("支出" | "本年支出") => format!("支出{key}"),
+            _ => key,
+        }
+    }
+
     /// True when the leaf nearest to position `pos` is a code column.
     fn in_code_column(&self, pos: usize) -> bool {
         self.leaves
@@ -889,6 +942,9 @@ impl RowReader<'_> {
             }
             let key = match &code {
                 Some(c) => c.clone(),
+                None if !label.is_empty() && p.sides.len() > 1 => {
+                    self.side_total(label_key(&label), side)
+                }
                 None if !label.is_empty() => label_key(&label),
                 None => {
                     if !side.amounts.is_empty() {

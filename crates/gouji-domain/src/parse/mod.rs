@@ -66,8 +66,24 @@ pub(crate) struct Line<'a> {
     pub(crate) noise: bool,
 }
 
+/// Which table reader [`parse_document_with`] uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reader {
+    /// A seed template when the document's cues name one, else the generic reader (the default).
+    #[default]
+    Auto,
+    /// The generic reader by titles and headers, as for a layout nobody described (`unknown`):
+    /// what a new province's report gets, measurable on documents a template also reads.
+    Generic,
+}
+
 /// Parses a disclosure document given as bytes.
 pub fn parse_document(bytes: &[u8]) -> Result<Report, ParseError> {
+    parse_document_with(bytes, Reader::Auto)
+}
+
+/// Parses a disclosure document with the given [`Reader`].
+pub fn parse_document_with(bytes: &[u8], reader: Reader) -> Result<Report, ParseError> {
     if bytes.len() > MAX_DOCUMENT_BYTES {
         return Err(ParseError::TooLarge {
             size: bytes.len(),
@@ -84,10 +100,10 @@ pub fn parse_document(bytes: &[u8]) -> Result<Report, ParseError> {
     if text.trim().is_empty() {
         return Err(ParseError::Empty);
     }
-    parse_text(text)
+    parse_text(text, reader)
 }
 
-fn parse_text(text: &str) -> Result<Report, ParseError> {
+fn parse_text(text: &str, reader: Reader) -> Result<Report, ParseError> {
     // Backing stores for the borrowed lines: cleaned text per line, then every line's cells.
     let cleaned: Vec<Cow<'_, str>> = text::lines(text).map(text::clean_line_cow).collect();
     let mut cell_store: Vec<&str> = Vec::with_capacity(cleaned.len() * 2);
@@ -98,9 +114,11 @@ fn parse_text(text: &str) -> Result<Report, ParseError> {
         cell_bounds.push(cell_store.len());
     }
     let lines = read_lines(text, &cleaned, &cell_store, &cell_bounds);
-    let mut report = match choose_family(&lines) {
-        Choice::Template(family) => read_with_template(&lines, family)?,
-        Choice::Generic(family, kind) => read_generic(&lines, family, kind)?,
+    let mut report = match (choose_family(&lines), reader) {
+        (Choice::Template(family), Reader::Auto) => read_with_template(&lines, family)?,
+        (Choice::Template(family), Reader::Generic) => read_generic(&lines, None, family.kind())?,
+        (Choice::Generic(_, kind), Reader::Generic) => read_generic(&lines, None, kind)?,
+        (Choice::Generic(family, kind), Reader::Auto) => read_generic(&lines, family, kind)?,
     };
     report.performance = narrative::read_performance_scores(&lines);
     fill_identity(&lines, &mut report);
@@ -242,7 +260,25 @@ fn read_generic(
 
 /// Adds a table read by the generic reader; a table continued under a repeated title is merged
 /// into its first part.
-fn add_table(report: &mut Report, read: generic::Read) {
+fn add_table(report: &mut Report, mut read: generic::Read) {
+    // In a 决算 the one amount column a header calls 金额 is the 决算数 (the synonyms map it to
+    // 预算数, what it is in a 预算): renamed unless the table also prints a 决算数 column.
+    if report.kind == ReportKind::FinalAccounts
+        && read.facts.iter().any(|f| f.column == "预算数")
+        && !read.facts.iter().any(|f| f.column == "决算数")
+    {
+        let rename = |c: &mut String| {
+            if c == "预算数" {
+                *c = "决算数".to_string();
+            }
+        };
+        read.facts.iter_mut().for_each(|f| rename(&mut f.column));
+        read.table
+            .unreadable
+            .iter_mut()
+            .for_each(|(_, c)| rename(c));
+        read.table.dashes.iter_mut().for_each(|(_, c)| rename(c));
+    }
     report.facts.extend(read.facts);
     report.unplaced.extend(read.unplaced);
     let t: Table = read.table;

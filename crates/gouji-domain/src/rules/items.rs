@@ -459,11 +459,20 @@ fn judge(
     ));
 }
 
-/// NR-19 across paragraphs: the same 类/款/项 quoted with two amounts.
+/// NR-19 across paragraphs of one section: the same 类/款/项 quoted with two amounts (two sections
+/// may quote one 项 from two tables: 财政拨款 and 一般公共预算).
 fn repeated(r: &FactIndex<'_>, items: &[Item<'_>], out: &mut Vec<Finding>) {
+    let section = |line: u32| {
+        r.sections
+            .iter()
+            .rposition(|s| s.first_line <= line && line <= s.last_line)
+    };
     for (k, a) in items.iter().enumerate() {
         let Some(b) = items[..k].iter().find(|b| {
-            b.kuan == a.kuan && b.xiang == a.xiang && (b.class == a.class || b.class.is_none())
+            b.kuan == a.kuan
+                && b.xiang == a.xiang
+                && (b.class == a.class || b.class.is_none())
+                && section(b.line) == section(a.line)
         }) else {
             continue;
         };
