@@ -478,6 +478,28 @@ fn cases() -> Vec<Case> {
                 says: &["总分为 96", "得分之和为 95"],
             },
         },
+        Case {
+            id: "PF-03",
+            build: |fail| {
+                let mut r = report(ReportKind::FinalAccounts, "shanghai-js");
+                let rate = if fail { "80.00" } else { "86.66" };
+                r.lines.push("项目支出绩效自评表".into());
+                r.lines.push(
+                    "项目资金（万元）\t年初预算数\t全年预算数\t全年执行数\t资金结(转)余\t执行率\t得分"
+                        .into(),
+                );
+                r.lines.push(format!(
+                    "市县区财政资金\t160\t89.614\t77.659\t11.955\t{rate}\t8.67"
+                ));
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: Some("86.66"),
+                actual: Some("80.00"),
+                says: &["执行率为 80.00%", "77.659 ÷ 全年预算数 89.614 为 86.66%"],
+            },
+        },
         // ---- structure ----
         Case {
             id: "G-01",

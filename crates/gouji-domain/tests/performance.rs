@@ -9,11 +9,15 @@ use gouji_domain::parse_document;
 use gouji_domain::rules::{Context, Severity, validate};
 
 fn pf(text: &str) -> Vec<(String, Severity, String)> {
+    pf_rules(text, &["PF-01", "PF-02", "PF-03"])
+}
+
+fn pf_rules(text: &str, rules: &[&str]) -> Vec<(String, Severity, String)> {
     let r = parse_document(text.as_bytes()).expect("parses");
     validate(&r, &Context::default())
         .findings
         .into_iter()
-        .filter(|f| f.rule_id.starts_with("PF-"))
+        .filter(|f| rules.contains(&f.rule_id.as_str()))
         .map(|f| (f.rule_id, f.severity, f.message))
         .collect()
 }
@@ -64,7 +68,11 @@ fn scores_are_read_under_their_header_and_the_total_is_checked() {
             .all(|s| !r.lines[s.line as usize - 1].starts_with("栏次")),
         "a 栏次 row read as a score"
     );
-    assert_eq!(pf(&text), vec![], "the seed's scores hold");
+    assert_eq!(
+        pf_rules(&text, &["PF-01", "PF-02"]),
+        vec![],
+        "the seed's scores hold"
+    );
 
     // The same document with that 总分 printed as 95: PF-02 names the gap of 5.
     let changed: Vec<String> = text
@@ -78,7 +86,7 @@ fn scores_are_read_under_their_header_and_the_total_is_checked() {
             }
         })
         .collect();
-    let found = pf(&changed.join("\n"));
+    let found = pf_rules(&changed.join("\n"), &["PF-01", "PF-02"]);
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(
         (found[0].0.as_str(), found[0].1),
@@ -89,4 +97,25 @@ fn scores_are_read_under_their_header_and_the_total_is_checked() {
         "{}",
         found[0].2
     );
+}
+
+#[test]
+fn execution_rates_are_checked_on_rows_under_their_header_and_ragged_rows_are_not_read() {
+    // S1 prints «市区财政资金 400 400 325.398 72.225 253.173 22.20 2.22» with one cell dropped: read by
+    // position it would say 执行率 2.22% for 253.173 ÷ 72.225. Its 资金结(转)余 column does not
+    // hold 全年预算数 − 全年执行数, so the row is not read; nothing is reported.
+    let Some(s1) = seed_bytes(1) else { return };
+    let found = pf(std::str::from_utf8(&s1).unwrap());
+    assert!(found.iter().all(|(rule, ..)| rule != "PF-03"), "{found:?}");
+    // S4 prints 93.61% for 1,378.55 ÷ 1,472.55 (93.6165…: truncated, not rounded) and 72.16% for
+    // 1,104.91 ÷ 1,531.00: one unit of the last digit, an info each.
+    let Some(s4) = seed_bytes(4) else { return };
+    let rates: Vec<(Severity, String)> = pf(std::str::from_utf8(&s4).unwrap())
+        .into_iter()
+        .filter(|(rule, ..)| rule == "PF-03")
+        .map(|(_, s, m)| (s, m))
+        .collect();
+    assert_eq!(rates.len(), 2, "{rates:?}");
+    assert!(rates.iter().all(|(s, _)| *s == Severity::Info), "{rates:?}");
+    assert!(rates[0].1.contains("执行率为 93.61%") && rates[0].1.contains("为 93.62%"));
 }

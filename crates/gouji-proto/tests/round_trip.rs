@@ -47,7 +47,11 @@ fn the_wire_names_the_canonical_table_whatever_the_family_prints() {
     assert_eq!(canonical(&s0, "公开05"), "gpb_expense_by_function");
     assert_eq!(canonical(&s0, "公开01"), "income_expense_summary");
     assert_eq!(canonical(&s2, "表5"), "gpb_expense_by_function");
-    assert_eq!(canonical(&s2, "表7"), "", "表7 (政府性基金收入) is no catalog table");
+    assert_eq!(
+        canonical(&s2, "表7"),
+        "",
+        "表7 (政府性基金收入) is no catalog table"
+    );
     let sh = common::corpus("putuo_zfb_2025_dwys").unwrap();
     assert_eq!(
         canonical(&sh, "gpb_expense_by_function"),
