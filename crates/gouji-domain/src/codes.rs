@@ -244,9 +244,48 @@ impl CodeLists {
     }
 }
 
+/// A 科目 renamed in the classification: `old` is its name before `from_year`, `new` after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renamed {
+    pub code: String,
+    pub old: String,
+    pub new: String,
+    pub from_year: i32,
+}
+
+static RENAMED: LazyLock<Vec<Renamed>> = LazyLock::new(|| {
+    csv_rows(include_str!("../data/renamed_subjects.csv"))
+        .filter_map(|r| {
+            Some(Renamed {
+                code: r.first()?.to_string(),
+                old: r.get(1)?.to_string(),
+                new: r.get(2)?.to_string(),
+                from_year: r.get(3)?.parse().ok()?,
+            })
+        })
+        .collect()
+});
+
+/// 科目 renamed over the years (`data/renamed_subjects.csv`).
+pub fn renamed() -> &'static [Renamed] {
+    &RENAMED
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renamed_subjects_load_from_data() {
+        let r = renamed()
+            .iter()
+            .find(|r| r.code == "210")
+            .expect("210 renamed");
+        assert_eq!(
+            (r.old.as_str(), r.new.as_str(), r.from_year),
+            ("医疗卫生与计划生育支出", "卫生健康支出", 2019)
+        );
+    }
 
     #[test]
     fn resolves_names_and_levels() {

@@ -109,6 +109,15 @@ fn item_paragraph(quoted: &str, planned: &str, rate: &str) -> Report {
     r
 }
 
+/// A 2024 预算 (or `kind`) with one table figure and a 情况说明 of `lines`: what the RD reading
+/// rules read.
+fn prose(kind: ReportKind, lines: &[&str]) -> Report {
+    let mut r = report(kind, "shanghai-ys");
+    cell(&mut r, "expense_by_function", "合计", "合计", "10.00");
+    section(&mut r, "一、收支预算总体情况说明", lines);
+    r
+}
+
 /// Adds a 情况说明 section; its lines are appended to `r.lines`. Returns the section index.
 fn section(r: &mut Report, heading: &str, body: &[&str]) -> usize {
     let first = r.lines.len() as u32 + 1;
@@ -498,6 +507,147 @@ fn cases() -> Vec<Case> {
                 expected: Some("86.66"),
                 actual: Some("80.00"),
                 says: &["执行率为 80.00%", "77.659 ÷ 全年预算数 89.614 为 86.66%"],
+            },
+        },
+        // ---- reading (RD-*) ----
+        Case {
+            id: "RD-01",
+            build: |fail| {
+                let l = if fail {
+                    "XX局2024年部门预算"
+                } else {
+                    "示例局2024年部门预算"
+                };
+                (prose(ReportKind::Budget, &[l]), ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: None,
+                actual: None,
+                says: &["占位符“XX局”"],
+            },
+        },
+        Case {
+            id: "RD-02",
+            build: |fail| {
+                let l = if fail {
+                    "收入预算比上年增加（减少）12.00万元，增长（下降）5.00%。"
+                } else {
+                    "收入预算比上年增加12.00万元，增长5.00%。"
+                };
+                (prose(ReportKind::Budget, &[l]), ctx())
+            },
+            expect: Expect {
+                severity: Severity::Error,
+                expected: None,
+                actual: None,
+                says: &["“增加（减少）”", "二选一"],
+            },
+        },
+        Case {
+            id: "RD-03",
+            build: |fail| {
+                let l = if fail {
+                    "公务用车运行费6.40万元，与2023年预算持平，主要原因是。"
+                } else {
+                    "公务用车运行费6.40万元，与2023年预算持平，主要原因是车辆数未变。"
+                };
+                (prose(ReportKind::Budget, &[l]), ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: None,
+                actual: None,
+                says: &["“主要原因是。”"],
+            },
+        },
+        Case {
+            id: "RD-04",
+            build: |fail| {
+                let l = if fail {
+                    "支出预算比2024年预算增加12.00万元。"
+                } else {
+                    "支出预算比2023年预算增加12.00万元。"
+                };
+                (prose(ReportKind::Budget, &[l]), ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: None,
+                actual: None,
+                says: &["“比2024年”", "应与2023年比较"],
+            },
+        },
+        Case {
+            id: "RD-05",
+            build: |fail| {
+                let l = if fail {
+                    "1. “医疗卫生与计划生育支出（类）行政事业单位医疗（款）”50.37万元。"
+                } else {
+                    "1. “卫生健康支出（类）行政事业单位医疗（款）”50.37万元。"
+                };
+                (prose(ReportKind::Budget, &[l]), ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: None,
+                actual: None,
+                says: &["自2019年起名为“卫生健康支出”"],
+            },
+        },
+        Case {
+            id: "RD-06",
+            build: |fail| {
+                let l = if fail {
+                    "支出预算比上年增长12.50，主要原因是人员增加。"
+                } else {
+                    "支出预算比上年增长12.50%，主要原因是人员增加。"
+                };
+                (prose(ReportKind::Budget, &[l]), ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: None,
+                actual: None,
+                says: &["“增长12.50”后缺少“%”"],
+            },
+        },
+        Case {
+            id: "RD-07",
+            build: |fail| {
+                let second = if fail {
+                    "公务接待费支出0.12万元，比上年增加0.07万元，主要原因是：2022年相关车辆费用在其他科目支出，2023年起严格要求公车维护费走三公经费科目。"
+                } else {
+                    "公务接待费支出0.12万元，比上年增加0.07万元，主要原因是：接待上级部门调研检查的批次比上年多两批。"
+                };
+                let lines = [
+                    "公务用车运行维护费支出1.46万元，比上年增加1.46万元，主要原因是：2022年相关车辆费用在其他科目支出，2023年起严格要求公车维护费走三公经费科目。",
+                    second,
+                ];
+                (prose(ReportKind::FinalAccounts, &lines), ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: None,
+                actual: None,
+                says: &["“公务接待费”的原因说明与“公务用车运行维护费”", "逐字相同"],
+            },
+        },
+        Case {
+            id: "RD-08",
+            build: |fail| {
+                let l = if fail {
+                    "基本支出比上年增加12.00万元，主要原因是在职人员减少2人。"
+                } else {
+                    "基本支出比上年增加12.00万元，主要原因是在职人员增加2人。"
+                };
+                (prose(ReportKind::Budget, &[l]), ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: None,
+                actual: None,
+                says: &["原因只讲“减少”"],
             },
         },
         // ---- structure ----
@@ -1342,6 +1492,17 @@ fn pf02_is_not_applicable_when_an_indicator_was_not_read() {
         ],
     );
     assert_eq!(findings("PF-02", (r, ctx())), vec![]);
+}
+
+#[test]
+fn rd05_flags_an_old_name_only_in_reports_after_the_rename() {
+    let old = "1. “医疗卫生与计划生育支出（类）行政事业单位医疗（款）”50.37万元。";
+    let after = prose(ReportKind::Budget, &[old]);
+    assert_eq!(findings("RD-05", (after, ctx())).len(), 1);
+    // The same text in a 2018 report, the year before 210 was renamed 卫生健康支出: its name.
+    let mut before = prose(ReportKind::Budget, &[old]);
+    before.year = 2018;
+    assert_eq!(findings("RD-05", (before, ctx())), vec![]);
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod index;
 mod items;
 mod narrative;
 mod performance;
+mod reading;
 mod structure;
 
 use std::sync::LazyLock;
@@ -163,6 +164,7 @@ pub fn validate(report: &Report, ctx: &Context) -> Validation {
     canonical::check(&ix, &mut findings);
     performance::check(&ix, &mut findings);
     items::check(&ix, &mut findings);
+    reading::check(&ix, &mut findings);
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -192,6 +194,7 @@ static CATALOG: LazyLock<Vec<RuleInfo>> = LazyLock::new(|| {
         .chain(canonical::CATALOG.iter())
         .chain(performance::CATALOG.iter())
         .chain(items::CATALOG.iter())
+        .chain(reading::CATALOG.iter())
         .chain(crate::consolidate::CATALOG.iter())
     {
         out.push(RuleInfo {

@@ -1,0 +1,363 @@
+//! What a reviewer finds by reading (RD-*), on the document's lines for every family:
+//! placeholders and template residue, comparison years, renamed 科目, percentages without «%»,
+//! a reason copied under another 三公 item, and a reason that contradicts the change it explains.
+//!
+//! Warnings unless the text is certainly wrong (a «增长（下降）» alternative left in the text is).
+//! Each finding quotes its source line.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::{FactIndex, Finding, Location, Severity};
+use crate::codes;
+use crate::model::ReportKind;
+
+pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
+    (
+        "RD-01",
+        Severity::Warning,
+        "NA",
+        "占位符未替换",
+        "名称、标题或正文中留有“XX局”“××单位”“XXXX年”等模板占位符。",
+    ),
+    (
+        "RD-02",
+        Severity::Error,
+        "NA",
+        "模板残留：增减方向二选一未删除",
+        "“增长（下降）”“增加/减少”等模板中的二选一表述未删除；其后金额为 0 时为警告。空白模板（无任何数字）不做本组检查。",
+    ),
+    (
+        "RD-03",
+        Severity::Warning,
+        "NA",
+        "原因或用途说明为空",
+        "“主要原因是。”“主要用于：。”等，说明文字为空；或留有“（请说明…）”等模板填写提示。",
+    ),
+    (
+        "RD-04",
+        Severity::Warning,
+        "NA",
+        "比较年度与报告年度不符",
+        "预算 Y 年与 Y−1 年比较，决算 Y 年与 Y−1 年（或 Y 年预算）比较；“比YYYY年…”中的年度不符即提示。",
+    ),
+    (
+        "RD-05",
+        Severity::Warning,
+        "NA",
+        "科目名称已更名",
+        "报告年度在科目更名之后，仍使用旧名称（如 210 类“医疗卫生与计划生育支出”自 2019 年起为“卫生健康支出”；更名清单见 data/renamed_subjects.csv）。",
+    ),
+    (
+        "RD-06",
+        Severity::Warning,
+        "NA",
+        "百分比缺少“%”",
+        "“增长12.50，”等增减率、占比数字后缺少“%”。",
+    ),
+    (
+        "RD-07",
+        Severity::Warning,
+        "NA",
+        "不同项目的原因说明雷同",
+        "“三公”经费各项的增减原因说明逐字相同（疑为复制粘贴），请核对各项原因。",
+    ),
+    (
+        "RD-08",
+        Severity::Warning,
+        "NA",
+        "原因与增减方向相反",
+        "说明“增加/增长”的原因只讲“减少/下降”（或相反），请核对。",
+    ),
+];
+
+static PLACEHOLDER_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:XX+|xx+|××+|ＸＸ+)(?:局|单位|部门|委员会|办公室|中心|县|市|区|省|年|月|项目)")
+        .expect("placeholder regex")
+});
+static ALTERNATIVE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?:增长|增加|上升)[（(](?:下降|减少|降低)[）)]|(?:下降|减少|降低)[（(](?:增长|增加|上升)[）)]|(?:增加|增长)\s*/\s*(?:减少|下降)|(?:减少|下降)\s*/\s*(?:增加|增长)",
+    )
+    .expect("alternative regex")
+});
+static EMPTY_REASON_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:主要原因是|原因是|主要用于)[:：]?\s*[。；;]|[（(](?:请|此处|在此)(?:填写|说明|列示|补充)[^）)]{0,40}[）)]")
+        .expect("empty reason regex")
+});
+static COMPARE_YEAR_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:比|较|与)\s*(\d{4})\s*年(度)?(.{0,6})").expect("year regex"));
+static PERCENT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:增长|下降|增幅|降幅|占比|占)\s*(\d{1,3}\.\d{1,2})\s*([^\d.%％\s]|$)")
+        .expect("percent regex")
+});
+static REASON_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:主要原因是|原因是)[:：]?([^。；;]{20,300})").expect("reason regex")
+});
+
+/// 三公 items, as their paragraphs begin.
+const SANGONG_ITEMS: &[&str] = &[
+    "因公出国（境）费",
+    "因公出国(境)费",
+    "公务用车购置费",
+    "公务用车运行维护费",
+    "公务用车购置及运行维护费",
+    "公务接待费",
+];
+
+pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    // A blank template (tables, no figures) is all placeholders by design.
+    if r.facts.is_empty() {
+        return;
+    }
+    let mut reasons: Vec<(&str, String, u32)> = Vec::new();
+    for (i, line) in r.lines.iter().enumerate() {
+        let no = i as u32 + 1;
+        let prose = !line.contains('\t');
+        if let Some(m) = PLACEHOLDER_RE.find(line) {
+            out.push(at(
+                "RD-01",
+                Severity::Warning,
+                format!("第{no}行留有占位符“{}”，请替换为实际名称或年度", m.as_str()),
+                line,
+                no,
+            ));
+        }
+        if !prose {
+            continue;
+        }
+        if let Some(m) = ALTERNATIVE_RE.find(line) {
+            // «增加（减少）0万元»: the meaning survives when nothing changed; a warning then.
+            let next = r.lines.get(i + 1).map_or("", |l| l.as_str());
+            let rest = line[m.end()..].trim();
+            let rest = if rest.is_empty() { next.trim() } else { rest };
+            let after: String = rest
+                .chars()
+                .skip_while(|c| c.is_whitespace())
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            let zero = !after.is_empty() && after.chars().all(|c| c == '0' || c == '.');
+            out.push(at(
+                "RD-02",
+                if zero {
+                    Severity::Warning
+                } else {
+                    Severity::Error
+                },
+                format!(
+                    "第{no}行“{}”：模板中的二选一表述未删除，应只保留实际的增减方向",
+                    m.as_str()
+                ),
+                line,
+                no,
+            ));
+        }
+        if let Some(m) = EMPTY_REASON_RE.find(line) {
+            out.push(at(
+                "RD-03",
+                Severity::Warning,
+                format!(
+                    "第{no}行“{}”：说明文字为空或留有填写提示",
+                    m.as_str().trim()
+                ),
+                line,
+                no,
+            ));
+        }
+        years(r, line, no, out);
+        if let Some(c) = PERCENT_RE.captures(line)
+            && !c[2].starts_with([
+                '万', '元', '亿', '个', '人', '家', '辆', '次', '倍', '项', '份',
+            ])
+        {
+            out.push(at(
+                "RD-06",
+                Severity::Warning,
+                format!("第{no}行“{}”后缺少“%”", &c[0][..c[0].len() - c[2].len()]),
+                line,
+                no,
+            ));
+        }
+        if let Some(item) = SANGONG_ITEMS.iter().find(|x| {
+            line.trim_start_matches(|ch: char| {
+                ch.is_ascii_digit() || "、.．（）()一二三四五六七八九十其中：: ".contains(ch)
+            })
+            .starts_with(**x)
+        }) && let Some(c) = REASON_RE.captures(line)
+        {
+            let reason: String = c[1]
+                .chars()
+                .filter(|ch| !ch.is_whitespace() && !"，,、：:“”".contains(*ch))
+                .collect();
+            // «本单位不涉及此项业务» under every item it applies to is a statement, not a copy.
+            if !["不涉及", "无此项", "未发生", "没有"]
+                .iter()
+                .any(|w| reason.contains(w))
+            {
+                reasons.push((item, reason, no));
+            }
+        }
+        contradiction(line, no, out);
+    }
+    renamed(r, out);
+    copied(r, &reasons, out);
+}
+
+fn at(rule: &str, severity: Severity, message: String, line: &str, no: u32) -> Finding {
+    Finding::new(
+        rule,
+        severity,
+        message,
+        vec![Location {
+            line: no,
+            text: line.to_string(),
+            suspect: true,
+            ..Location::default()
+        }],
+        None,
+        None,
+        None,
+    )
+}
+
+/// RD-04: «比YYYY年…» in a report of year Y: a 预算 compares with Y−1, a 决算 with Y−1 or with
+/// its own year's 预算.
+fn years(r: &FactIndex<'_>, line: &str, no: u32, out: &mut Vec<Finding>) {
+    if r.year <= 0 {
+        return;
+    }
+    for c in COMPARE_YEAR_RE.captures_iter(line) {
+        let Ok(y) = c[1].parse::<i32>() else { continue };
+        let budget_of_year = c[3].contains("预算") || c[3].contains("年初");
+        let fine =
+            y == r.year - 1 || r.kind == ReportKind::FinalAccounts && y == r.year && budget_of_year;
+        if fine {
+            continue;
+        }
+        let expected = match r.kind {
+            ReportKind::Budget => format!("{}年", r.year - 1),
+            _ => format!("{}年（或{}年预算）", r.year - 1, r.year),
+        };
+        out.push(at(
+            "RD-04",
+            Severity::Warning,
+            format!(
+                "第{no}行“{}”：{}年度{}应与{expected}比较",
+                c[0].trim_end_matches(&c[3]).trim(),
+                r.year,
+                r.kind.label()
+            ),
+            line,
+            no,
+        ));
+    }
+}
+
+/// RD-08: «增加/增长 …，主要原因是…» whose reason speaks only of 减少/下降 (or the reverse).
+fn contradiction(line: &str, no: u32, out: &mut Vec<Finding>) {
+    static CHANGE_RE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"(增加|增长|减少|下降)[^。；;]{0,40}?[，,]\s*(?:主要)?原因是[:：]?([^。；;]{4,200})",
+        )
+        .expect("contradiction regex")
+    });
+    for c in CHANGE_RE.captures_iter(line) {
+        let up = matches!(&c[1], "增加" | "增长");
+        // «…，因此…较上年增长11.61%» restates the change; the reason is what comes before.
+        let full = &c[2];
+        let cut = ["因此", "所以", "故而"]
+            .iter()
+            .filter_map(|w| full.find(w))
+            .min()
+            .unwrap_or(full.len());
+        let reason = &full[..cut];
+        let downs: &[&str] = &["减少", "下降", "压减", "缩减", "降低"];
+        let ups: &[&str] = &["增加", "增长", "提高", "上升", "新增", "追加"];
+        let (against, with) = if up { (downs, ups) } else { (ups, downs) };
+        if against.iter().any(|w| reason.contains(w)) && !with.iter().any(|w| reason.contains(w)) {
+            out.push(at(
+                "RD-08",
+                Severity::Warning,
+                format!(
+                    "第{no}行说明“{}”的原因只讲“{}”，与增减方向相反，请核对",
+                    &c[1],
+                    against.iter().find(|w| reason.contains(**w)).unwrap_or(&"")
+                ),
+                line,
+                no,
+            ));
+        }
+    }
+}
+
+/// RD-05: an old 科目 name in a report of a year after the rename (text or table rows).
+fn renamed(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    if r.year <= 0 {
+        return;
+    }
+    for s in codes::renamed().iter().filter(|s| r.year >= s.from_year) {
+        let lines: Vec<(u32, &String)> = r
+            .lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.contains(s.old.as_str()))
+            .map(|(i, l)| (i as u32 + 1, l))
+            .collect();
+        let Some(first) = lines.first() else { continue };
+        out.push(Finding::new(
+            "RD-05",
+            Severity::Warning,
+            format!(
+                "“{}”（{}类）自{}年起名为“{}”，{}年度报告中出现 {} 处旧名称（第{}行起）",
+                s.old,
+                s.code,
+                s.from_year,
+                s.new,
+                r.year,
+                lines.len(),
+                first.0
+            ),
+            lines
+                .iter()
+                .take(3)
+                .map(|(no, l)| Location {
+                    line: *no,
+                    text: (*l).clone(),
+                    suspect: true,
+                    ..Location::default()
+                })
+                .collect(),
+            None,
+            None,
+            None,
+        ));
+    }
+}
+
+/// RD-07: one reason, word for word, under two different 三公 items.
+fn copied(r: &FactIndex<'_>, reasons: &[(&str, String, u32)], out: &mut Vec<Finding>) {
+    for (k, (item, reason, line)) in reasons.iter().enumerate() {
+        let Some((other, _, first)) = reasons[..k]
+            .iter()
+            .find(|(i, x, _)| x == reason && i != item)
+        else {
+            continue;
+        };
+        let quote = |no: u32, suspect: bool| Location {
+            line: no,
+            text: r.lines.get(no as usize - 1).cloned().unwrap_or_default(),
+            suspect,
+            ..Location::default()
+        };
+        out.push(Finding::new(
+            "RD-07",
+            Severity::Warning,
+            format!("“{item}”的原因说明与“{other}”（第{first}行）逐字相同，疑为复制，请核对"),
+            vec![quote(*first, false), quote(*line, true)],
+            None,
+            None,
+            None,
+        ));
+    }
+}
