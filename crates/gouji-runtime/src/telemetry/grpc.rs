@@ -58,8 +58,18 @@ fn rpc_span(side: Side, path: &str) -> Span {
     let name = path.strip_prefix('/').unwrap_or(path);
     let (service, method) = name.rsplit_once('/').unwrap_or((name, ""));
     let span = match side {
-        Side::Server => tracing::info_span!("grpc.server", otel.name = name, otel.kind = "server"),
-        Side::Client => tracing::info_span!("grpc.client", otel.name = name, otel.kind = "client"),
+        Side::Server => tracing::info_span!(
+            "grpc.server",
+            otel.name = name,
+            otel.kind = "server",
+            trace_id = tracing::field::Empty
+        ),
+        Side::Client => tracing::info_span!(
+            "grpc.client",
+            otel.name = name,
+            otel.kind = "client",
+            trace_id = tracing::field::Empty
+        ),
     };
     // Set on the OpenTelemetry span only, so that log lines do not repeat them.
     span.set_attribute("rpc.system", "grpc");
@@ -79,10 +89,21 @@ fn server_span<B>(req: &http::Request<B>) -> Span {
                 &HeaderExtractor(req.headers()),
             )
         });
-        // Fails only when no OpenTelemetry layer is installed (OTLP off): nothing to link then.
+        // Fails only when no OpenTelemetry layer is installed: nothing to link then.
         let _ = span.set_parent(parent);
+        record_trace_id(&span, &span.context());
     }
     span
+}
+
+/// Puts the span's trace id into its `trace_id` field, so that every log line written inside
+/// the call names its trace (nothing when no OpenTelemetry layer is installed).
+fn record_trace_id(span: &Span, cx: &opentelemetry::Context) {
+    use opentelemetry::trace::TraceContextExt as _;
+    let sc = cx.span().span_context().clone();
+    if sc.is_valid() {
+        span.record("trace_id", tracing::field::display(sc.trace_id()));
+    }
 }
 
 /// Client span for `req` (a child of the current span), with its context injected into the
@@ -91,6 +112,7 @@ fn client_span<B>(req: &mut http::Request<B>) -> Span {
     let span = rpc_span(Side::Client, req.uri().path());
     if !span.is_disabled() {
         let cx = span.context();
+        record_trace_id(&span, &cx);
         opentelemetry::global::get_text_map_propagator(|p| {
             p.inject_context(&cx, &mut HeaderInjector(req.headers_mut()))
         });
