@@ -483,4 +483,73 @@ mod tests {
                 .all(|c| c.span_context.trace_id() != root.span_context.trace_id())
         );
     }
+
+    /// A writer into a shared buffer, for capturing log lines.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// As in the services without OTLP (a tracer provider without exporter): the log lines of
+    /// a call name the caller's trace id, on both ends.
+    #[tokio::test(flavor = "current_thread")]
+    async fn log_lines_carry_the_trace_id_without_an_exporter() {
+        use opentelemetry::trace::TraceContextExt as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        let provider = SdkTracerProvider::builder().build();
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::EnvFilter::new("info"))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+                    .with_writer(move || writer.clone()),
+            )
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        let _default = tracing::subscriber::set_default(subscriber);
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (_reporter, health) = server::health();
+        tokio::spawn(
+            server::builder(Limits::default())
+                .add_service(health)
+                .serve_with_incoming(TcpIncoming::from(listener)),
+        );
+        let caller = tracing::info_span!("caller");
+        let trace_id = caller.context().span().span_context().trace_id();
+        let mut client = HealthClient::new(server::service_channel(&url).unwrap());
+        client
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .instrument(caller)
+            .await
+            .unwrap();
+        let wanted = format!("trace_id={trace_id}");
+        let mut text = String::new();
+        for _ in 0..100 {
+            text = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
+            let lines: Vec<&str> = text.lines().filter(|l| l.contains(&wanted)).collect();
+            if lines.iter().any(|l| l.contains("grpc.server"))
+                && lines.iter().any(|l| l.contains("grpc.client"))
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no server and client log line with {wanted}:\n{text}");
+    }
 }
