@@ -291,7 +291,7 @@ def test_notes_render():
 
 # Memory limits (MiB) below which one maximal request can get a service OOM-killed: measured peak RSS on 16 MiB
 # documents, times the CPU workers, plus headroom (arithmetic in deploy/helm/gouji/README.md, "Memory limits").
-MIN_MEMORY_MI = {"validation": 768, "ingestion": 2048, "aggregation": 512}
+MIN_MEMORY_MI = {"validation": 1766, "ingestion": 4060, "aggregation": 808}
 
 
 def mebibytes(quantity: str) -> float:
