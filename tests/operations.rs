@@ -33,9 +33,9 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
 use opentelemetry_proto::tonic::metrics::v1::metric;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::Code;
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
 
 const FA: i32 = rpb::ReportKind::FinalAccounts as i32;
 
@@ -44,7 +44,10 @@ async fn start(name: &str, args: &[&str], env: &[(&str, &str)]) -> ServiceProces
     let mut all = vec!["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"];
     all.extend_from_slice(args);
     let p = ServiceProcess::start(name, &all, env, true).await.unwrap();
-    assert!(p.metrics_addr.is_some(), "{name} printed no metrics address");
+    assert!(
+        p.metrics_addr.is_some(),
+        "{name} printed no metrics address"
+    );
     p
 }
 
@@ -159,7 +162,8 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
     let mut i = 0;
     while let Some(pos) = expr[i..].find("gouji_") {
         let start = i + pos;
-        let boundary = start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
+        let boundary =
+            start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
         let mut end = start;
         while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
             end += 1;
@@ -316,7 +320,10 @@ async fn every_metric_the_dashboard_queries_exists_and_moved() {
     // The store probe runs every 200 ms: the pending gauge and store_up are set by now.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut by_service: BTreeMap<&str, Vec<Sample>> = BTreeMap::new();
-    for (name, p) in ["validation", "ingestion", "aggregation"].iter().zip(&procs) {
+    for (name, p) in ["validation", "ingestion", "aggregation"]
+        .iter()
+        .zip(&procs)
+    {
         by_service.insert(name, parse_samples(&scrape(p).await));
     }
     let all: Vec<&Sample> = by_service.values().flatten().collect();
@@ -324,7 +331,10 @@ async fn every_metric_the_dashboard_queries_exists_and_moved() {
     assert!(wanted.len() >= 10, "the dashboard queries only {wanted:?}");
     for name in &wanted {
         let samples: Vec<&&Sample> = all.iter().filter(|s| &s.name == name).collect();
-        assert!(!samples.is_empty(), "the dashboard queries {name}, which no service exports");
+        assert!(
+            !samples.is_empty(),
+            "the dashboard queries {name}, which no service exports"
+        );
         let cumulative = ["_total", "_count", "_sum", "_bucket"]
             .iter()
             .any(|s| name.ends_with(s));
@@ -348,18 +358,46 @@ async fn every_metric_the_dashboard_queries_exists_and_moved() {
             .map(|s| s.value)
             .sum()
     };
-    assert_eq!(calls("gouji.ingestion.v1.IngestionService", "SubmitReport", "OK"), 4.0);
-    assert_eq!(calls("gouji.ingestion.v1.IngestionService", "RegisterUnit", "OK"), 3.0);
-    assert!(calls("gouji.validation.v1.ValidationService", "ValidateReport", "OK") >= 5.0);
-    assert_eq!(calls("gouji.aggregation.v1.AggregationService", "AggregateDepartment", "OK"), 1.0);
-    assert_eq!(calls("gouji.ingestion.v1.IngestionService", "StreamReports", "OK"), 1.0);
+    assert_eq!(
+        calls("gouji.ingestion.v1.IngestionService", "SubmitReport", "OK"),
+        4.0
+    );
+    assert_eq!(
+        calls("gouji.ingestion.v1.IngestionService", "RegisterUnit", "OK"),
+        3.0
+    );
+    assert!(
+        calls(
+            "gouji.validation.v1.ValidationService",
+            "ValidateReport",
+            "OK"
+        ) >= 5.0
+    );
+    assert_eq!(
+        calls(
+            "gouji.aggregation.v1.AggregationService",
+            "AggregateDepartment",
+            "OK"
+        ),
+        1.0
+    );
+    assert_eq!(
+        calls("gouji.ingestion.v1.IngestionService", "StreamReports", "OK"),
+        1.0
+    );
     let errors: f64 = ["NOT_FOUND", "INVALID_ARGUMENT"]
         .iter()
         .map(|c| calls("gouji.ingestion.v1.IngestionService", "GetReport", c))
         .sum();
-    assert_eq!(errors, 1.0, "the refused GetReport is counted with its code");
+    assert_eq!(
+        errors, 1.0,
+        "the refused GetReport is counted with its code"
+    );
     // Every call has ended: nothing is in flight.
-    for s in all.iter().filter(|s| s.name == "gouji_rpc_server_in_flight") {
+    for s in all
+        .iter()
+        .filter(|s| s.name == "gouji_rpc_server_in_flight")
+    {
         assert_eq!(s.value, 0.0, "{s:?}");
     }
     // The CPU gate was passed by each service's own task.
@@ -385,7 +423,10 @@ async fn every_metric_the_dashboard_queries_exists_and_moved() {
         .collect();
     assert!(!findings.is_empty());
     for s in &findings {
-        assert!(s.labels.contains_key("rule") && s.labels.contains_key("severity"), "{s:?}");
+        assert!(
+            s.labels.contains_key("rule") && s.labels.contains_key("severity"),
+            "{s:?}"
+        );
         assert!(["error", "warning", "info"].contains(&s.labels["severity"].as_str()));
     }
     // The store answers and nothing is left pending.
@@ -499,7 +540,11 @@ async fn metrics_are_exported_over_otlp() {
             .then_some(())
     })
     .await;
-    assert!(exported.is_some(), "no ValidateReport duration exported: {:?}", receiver.names());
+    assert!(
+        exported.is_some(),
+        "no ValidateReport duration exported: {:?}",
+        receiver.names()
+    );
     let names = receiver.names();
     for name in [
         "gouji.rpc.server.in_flight",
@@ -513,7 +558,10 @@ async fn metrics_are_exported_over_otlp() {
     validation.stop().await.unwrap();
 }
 
-async fn liveness(client: &mut HealthClient<tonic::transport::Channel>, service: &str) -> Option<i32> {
+async fn liveness(
+    client: &mut HealthClient<tonic::transport::Channel>,
+    service: &str,
+) -> Option<i32> {
     client
         .check(HealthCheckRequest {
             service: service.into(),
@@ -537,7 +585,10 @@ async fn liveness_turns_not_serving_when_the_store_stops_answering() {
     let Some(db) = Database::create(Backend::Postgres).await else {
         return;
     };
-    let (admin, name) = db.postgres_admin().map(|(a, n)| (a.to_string(), n.to_string())).unwrap();
+    let (admin, name) = db
+        .postgres_admin()
+        .map(|(a, n)| (a.to_string(), n.to_string()))
+        .unwrap();
     let ingestion = start(
         "gouji-ingestion",
         &[
@@ -572,7 +623,11 @@ async fn liveness_turns_not_serving_when_the_store_stops_answering() {
     );
 
     // The database stops taking connections and drops the ones it had.
-    admin_exec(&admin, format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).await;
+    admin_exec(
+        &admin,
+        format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"),
+    )
+    .await;
     admin_exec(
         &admin,
         format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"),
@@ -583,9 +638,15 @@ async fn liveness_turns_not_serving_when_the_store_stops_answering() {
         async move { (liveness(&mut h, "liveness").await == Some(not_serving)).then_some(()) }
     })
     .await;
-    assert!(down.is_some(), "liveness stayed SERVING with the store gone");
+    assert!(
+        down.is_some(),
+        "liveness stayed SERVING with the store gone"
+    );
     let metrics = parse_samples(&scrape(&ingestion).await);
-    let up = metrics.iter().find(|s| s.name == "gouji_store_up").map(|s| s.value);
+    let up = metrics
+        .iter()
+        .find(|s| s.name == "gouji_store_up")
+        .map(|s| s.value);
     assert_eq!(up, Some(0.0));
     // The gRPC server itself still answers (readiness is the service's own name).
     assert_eq!(
@@ -594,7 +655,11 @@ async fn liveness_turns_not_serving_when_the_store_stops_answering() {
     );
 
     // Back: liveness recovers without a restart.
-    admin_exec(&admin, format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).await;
+    admin_exec(
+        &admin,
+        format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"),
+    )
+    .await;
     let back = eventually(Duration::from_secs(30), || {
         let mut h = health.clone();
         async move { (liveness(&mut h, "liveness").await == Some(serving)).then_some(()) }

@@ -141,7 +141,9 @@ impl Metrics {
                 .build()
             {
                 // The interval comes from `OTEL_METRIC_EXPORT_INTERVAL` (default 60 s).
-                Ok(exporter) => builder = builder.with_reader(PeriodicReader::builder(exporter).build()),
+                Ok(exporter) => {
+                    builder = builder.with_reader(PeriodicReader::builder(exporter).build())
+                }
                 Err(e) => eprintln!("{service}: OTLP metrics exporter disabled: {e}"),
             }
         }
@@ -237,8 +239,10 @@ impl Metrics {
 
     /// Records one CPU-bound run of a task named `task`.
     pub fn record_cpu_run(&self, task: &str, ran: Duration) {
-        self.cpu_run
-            .record(ran.as_secs_f64(), &[KeyValue::new("task", task.to_string())]);
+        self.cpu_run.record(
+            ran.as_secs_f64(),
+            &[KeyValue::new("task", task.to_string())],
+        );
     }
 
     /// Counts the findings of one validation, as `(rule id, severity)` pairs.

@@ -41,7 +41,11 @@ impl Default for StoreProbe {
 
 /// Probes `store` forever (the first probe at once) and reports the verdict to `reporter`
 /// under [`LIVENESS_SERVICE`]; abort the task to stop it.
-pub fn spawn(store: Store, reporter: HealthReporter, probe: StoreProbe) -> tokio::task::JoinHandle<()> {
+pub fn spawn(
+    store: Store,
+    reporter: HealthReporter,
+    probe: StoreProbe,
+) -> tokio::task::JoinHandle<()> {
     let metrics = crate::metrics::global();
     let up = SharedValue::default();
     let pending = SharedValue::default();
@@ -67,10 +71,10 @@ pub fn spawn(store: Store, reporter: HealthReporter, probe: StoreProbe) -> tokio
             ticks.tick().await;
             let answer = tokio::time::timeout(probe.timeout, store.ping()).await;
             let ok = matches!(answer, Ok(Ok(())));
-            if ok {
-                if let Ok(Ok(n)) = tokio::time::timeout(probe.timeout, store.count_pending()).await {
-                    pending.set(n);
-                }
+            if ok
+                && let Ok(Ok(n)) = tokio::time::timeout(probe.timeout, store.count_pending()).await
+            {
+                pending.set(n);
             }
             up.set(u64::from(ok));
             if last != Some(ok) {
@@ -79,7 +83,9 @@ pub fn spawn(store: Store, reporter: HealthReporter, probe: StoreProbe) -> tokio
                     ServingStatus::Serving
                 } else {
                     match &answer {
-                        Ok(Err(e)) => tracing::warn!(error = %e, "store probe failed: liveness NOT_SERVING"),
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "store probe failed: liveness NOT_SERVING")
+                        }
                         _ => tracing::warn!(
                             timeout_ms = probe.timeout.as_millis() as u64,
                             "store probe timed out: liveness NOT_SERVING"

@@ -38,8 +38,11 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let _telemetry = gouji_runtime::telemetry::init("gouji-aggregation");
-    let _metrics =
-        gouji_runtime::metrics::prometheus::serve("gouji-aggregation", args.metrics_listen.as_deref()).await?;
+    let _metrics = gouji_runtime::metrics::prometheus::serve(
+        "gouji-aggregation",
+        args.metrics_listen.as_deref(),
+    )
+    .await?;
     let limits = Limits::default();
     let upstreams = Upstreams::lazy(&args.ingestion_url, &args.validation_url)?;
     let service = Aggregation::new(upstreams, AggregationLimits::default());

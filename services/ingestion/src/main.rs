@@ -68,10 +68,15 @@ fn database_url(args: &Args) -> anyhow::Result<String> {
     let Some(path) = &args.database_url_file else {
         return Ok(args.database_url.clone());
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read the database URL file {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        anyhow::anyhow!("cannot read the database URL file {}: {e}", path.display())
+    })?;
     let url = text.lines().next().unwrap_or("").trim();
-    anyhow::ensure!(!url.is_empty(), "the database URL file {} is empty", path.display());
+    anyhow::ensure!(
+        !url.is_empty(),
+        "the database URL file {} is empty",
+        path.display()
+    );
     Ok(url.to_string())
 }
 
@@ -79,8 +84,11 @@ fn database_url(args: &Args) -> anyhow::Result<String> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let _telemetry = gouji_runtime::telemetry::init("gouji-ingestion");
-    let _metrics =
-        gouji_runtime::metrics::prometheus::serve("gouji-ingestion", args.metrics_listen.as_deref()).await?;
+    let _metrics = gouji_runtime::metrics::prometheus::serve(
+        "gouji-ingestion",
+        args.metrics_listen.as_deref(),
+    )
+    .await?;
     let limits = IngestionLimits::default();
     let transport = transport_limits(&limits);
     // Health reports SERVING only once `serve` runs, i.e. after the migrations below succeeded.

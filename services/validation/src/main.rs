@@ -24,8 +24,11 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let _telemetry = gouji_runtime::telemetry::init("gouji-validation");
-    let _metrics =
-        gouji_runtime::metrics::prometheus::serve("gouji-validation", args.metrics_listen.as_deref()).await?;
+    let _metrics = gouji_runtime::metrics::prometheus::serve(
+        "gouji-validation",
+        args.metrics_listen.as_deref(),
+    )
+    .await?;
     let limits = Limits::default();
     let (router, reporter) = server::standard_router(limits)?;
     let router = router.add_service(Validator.into_server(limits));

@@ -122,7 +122,11 @@ fn number(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {
-        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
     } else {
         format!("{v}")
     }
@@ -237,7 +241,10 @@ fn respond(metrics: &Metrics, req: &Request<Incoming>) -> Response<Full<Bytes>> 
         r
     };
     if req.uri().path() != "/metrics" {
-        return plain(StatusCode::NOT_FOUND, "not found: the metrics are at /metrics\n");
+        return plain(
+            StatusCode::NOT_FOUND,
+            "not found: the metrics are at /metrics\n",
+        );
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "only GET\n");
@@ -338,7 +345,10 @@ mod tests {
             metric_name("gouji.validation.findings", "{finding}", true),
             "gouji_validation_findings_total"
         );
-        assert_eq!(metric_name("gouji.cpu.queued", "", false), "gouji_cpu_queued");
+        assert_eq!(
+            metric_name("gouji.cpu.queued", "", false),
+            "gouji_cpu_queued"
+        );
         assert_eq!(metric_name("9-lives", "By", false), "_9_lives_bytes");
     }
 
@@ -359,9 +369,11 @@ mod tests {
         let task = tokio::spawn(server.run());
         let get = |path: &'static str| async move {
             let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-            s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes())
-                .await
-                .unwrap();
+            s.write_all(
+                format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes(),
+            )
+            .await
+            .unwrap();
             let mut buf = String::new();
             s.read_to_string(&mut buf).await.unwrap();
             buf
@@ -370,10 +382,15 @@ mod tests {
         assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
         assert!(ok.contains(CONTENT_TYPE), "{ok}");
         assert!(
-            ok.contains(r#"gouji_cpu_wait_duration_seconds_bucket{task="endpoint test",le="0.005"} 1"#),
+            ok.contains(
+                r#"gouji_cpu_wait_duration_seconds_bucket{task="endpoint test",le="0.005"} 1"#
+            ),
             "{ok}"
         );
-        assert!(ok.contains("# TYPE gouji_cpu_wait_duration_seconds histogram"), "{ok}");
+        assert!(
+            ok.contains("# TYPE gouji_cpu_wait_duration_seconds histogram"),
+            "{ok}"
+        );
         assert!(get("/").await.starts_with("HTTP/1.1 404"));
         task.abort();
     }
