@@ -669,3 +669,66 @@ async fn liveness_turns_not_serving_when_the_store_stops_answering() {
     ingestion.stop().await.unwrap();
     db.drop_async().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_url_can_come_from_a_file_and_stays_off_the_command_line() {
+    let Some(db) = Database::create(Backend::Sqlite).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("url");
+    std::fs::write(&file, format!("{}\n", db.url)).unwrap();
+    let path = file.to_string_lossy().to_string();
+    let ingestion = ServiceProcess::start(
+        "gouji-ingestion",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url-file",
+            &path,
+            "--validation-url",
+            "http://127.0.0.1:9",
+        ],
+        &[],
+        true,
+    )
+    .await
+    .unwrap();
+    let mut client = ingestion_client(&ingestion.url()).await.unwrap();
+    register(
+        &mut client,
+        "141125",
+        "柳林县医疗保险服务中心",
+        rpb::UnitType::Institution,
+        "",
+    )
+    .await
+    .unwrap();
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", ingestion.pid().unwrap())).unwrap();
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    assert!(!cmdline.contains(&db.url), "{cmdline}");
+    ingestion.stop().await.unwrap();
+    // The unit went into the database the file names.
+    let store_file = db.url.trim_start_matches("sqlite:").to_string();
+    assert!(std::fs::metadata(&store_file).unwrap().len() > 0);
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM units WHERE code = '141125'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+
+    // An empty file is refused at start-up, naming the file.
+    std::fs::write(&file, "\n").unwrap();
+    let refused = ServiceProcess::start(
+        "gouji-ingestion",
+        &["--listen", "127.0.0.1:0", "--database-url-file", &path],
+        &[],
+        true,
+    )
+    .await;
+    assert!(refused.is_err());
+    db.drop_async().await;
+}
