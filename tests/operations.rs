@@ -556,6 +556,37 @@ async fn metrics_are_exported_over_otlp() {
     }
     assert!(receiver.histogram_count("gouji.cpu.wait.duration", "task", "validation task") >= 2);
     validation.stop().await.unwrap();
+
+    // With an export interval far beyond the test, what was recorded still leaves at SIGTERM.
+    receiver.requests.lock().unwrap().clear();
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "600000"),
+    ];
+    let validation = start("gouji-validation", &[], &env).await;
+    let mut client = ValidationServiceClient::connect(validation.url())
+        .await
+        .unwrap()
+        .max_decoding_message_size(64 << 20);
+    client
+        .validate_report(ValidateReportRequest {
+            input: Some(validate_report_request::Input::Document(document.clone())),
+            context: None,
+            omit_report: true,
+        })
+        .await
+        .unwrap();
+    validation.stop().await.unwrap();
+    let flushed = eventually(Duration::from_secs(5), || async {
+        (receiver.histogram_count("gouji.rpc.server.duration", "rpc.method", "ValidateReport") == 1)
+            .then_some(())
+    })
+    .await;
+    assert!(
+        flushed.is_some(),
+        "metrics not flushed at SIGTERM: {:?}",
+        receiver.names()
+    );
 }
 
 async fn liveness(
