@@ -719,6 +719,10 @@ async fn the_database_url_can_come_from_a_file_and_stays_off_the_command_line() 
             &path,
             "--validation-url",
             "http://127.0.0.1:9",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--store-probe-interval-ms",
+            "200",
         ],
         &[],
         true,
@@ -735,6 +739,33 @@ async fn the_database_url_can_come_from_a_file_and_stays_off_the_command_line() 
     )
     .await
     .unwrap();
+    // Validation is unreachable: the submission stays «validation pending», and the gauge says so.
+    if let Some(document) = seed(0) {
+        let ack = client
+            .submit_report(SubmitReportRequest {
+                unit_code: "141125".into(),
+                year: 2024,
+                kind: FA,
+                input: Some(Input::Document(document)),
+                idempotency_key: String::new(),
+                consolidated: false,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(ack.validation_state, ValidationState::Pending as i32);
+        let pending = eventually(Duration::from_secs(10), || async {
+            parse_samples(&scrape(&ingestion).await)
+                .iter()
+                .any(|s| s.name == "gouji_ingestion_validation_pending" && s.value == 1.0)
+                .then_some(())
+        })
+        .await;
+        assert!(
+            pending.is_some(),
+            "the pending gauge never showed the pending revision"
+        );
+    }
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", ingestion.pid().unwrap())).unwrap();
     let cmdline = String::from_utf8_lossy(&cmdline);
     assert!(!cmdline.contains(&db.url), "{cmdline}");
