@@ -1,10 +1,12 @@
 //! The store probe behind ingestion's liveness: every [`StoreProbe::interval`] one
-//! [`Store::ping`] bounded by [`StoreProbe::timeout`]. While the store answers, the health
-//! service reports [`LIVENESS_SERVICE`] SERVING; after a probe that fails or times out it
-//! reports NOT_SERVING, until a probe succeeds again. The chart's liveness probe asks for that
-//! name, so a pod whose store stopped answering (database down or refusing, every pooled
-//! connection stuck) is restarted after the probe's `failureThreshold` — instead of
-//! reporting SERVING while every call times out.
+//! [`Store::ping`] through the pool the requests use, bounded by [`StoreProbe::timeout`]. While
+//! the store answers, the health service reports [`LIVENESS_SERVICE`] SERVING; after
+//! [`StoreProbe::failures`] probes in a row that failed or timed out it reports NOT_SERVING,
+//! until a probe succeeds again. The chart's liveness probe asks for that name, so a pod whose
+//! store stopped answering (database down or refusing, every pooled connection stuck) is
+//! restarted after the probe's `failureThreshold` — instead of reporting SERVING while every
+//! call times out. Several failures in a row are needed because the probe waits for a pooled
+//! connection like any request: one slow acquisition under load must not restart a busy pod.
 //!
 //! The same loop refreshes two gauges ([`crate::metrics`]): `gouji.store.up` (1 or 0, the last
 //! probe) and `gouji.ingestion.validation.pending` (revisions in «validation pending», kept at
@@ -26,15 +28,18 @@ pub const LIVENESS_SERVICE: &str = "liveness";
 pub struct StoreProbe {
     /// Time between two probes (default 5 s).
     pub interval: Duration,
-    /// Longest wait for one probe (default 2 s); a slower answer counts as a failure.
+    /// Longest wait for one probe (default 3 s); a slower answer counts as a failure.
     pub timeout: Duration,
+    /// Failed probes in a row before NOT_SERVING (default 3; at least 1).
+    pub failures: u32,
 }
 
 impl Default for StoreProbe {
     fn default() -> Self {
         StoreProbe {
             interval: Duration::from_secs(5),
-            timeout: Duration::from_secs(2),
+            timeout: Duration::from_secs(3),
+            failures: 3,
         }
     }
 }
@@ -67,6 +72,7 @@ pub fn spawn(
         let mut ticks = tokio::time::interval(probe.interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last: Option<bool> = None;
+        let mut failed_in_a_row = 0u32;
         loop {
             ticks.tick().await;
             let answer = tokio::time::timeout(probe.timeout, store.ping()).await;
@@ -77,6 +83,27 @@ pub fn spawn(
                 pending.set(n);
             }
             up.set(u64::from(ok));
+            failed_in_a_row = if ok {
+                0
+            } else {
+                failed_in_a_row.saturating_add(1)
+            };
+            // SERVING at the first answer; NOT_SERVING only after enough failures in a row.
+            let verdict = if ok {
+                Some(true)
+            } else if failed_in_a_row >= probe.failures.max(1) {
+                Some(false)
+            } else {
+                last
+            };
+            if !ok && verdict != Some(false) {
+                tracing::warn!(
+                    failed_in_a_row,
+                    "store probe failed ({failed_in_a_row} of {} before liveness NOT_SERVING)",
+                    probe.failures.max(1)
+                );
+            }
+            let Some(ok) = verdict else { continue };
             if last != Some(ok) {
                 let status = if ok {
                     tracing::info!("store probe: the store answers");

@@ -57,9 +57,12 @@ struct Args {
     /// How often the store is probed for the `liveness` health status, in milliseconds.
     #[arg(long, env = "GOUJI_STORE_PROBE_INTERVAL_MS", default_value_t = 5000)]
     store_probe_interval_ms: u64,
-    /// Longest wait for one store probe before liveness turns NOT_SERVING, in milliseconds.
-    #[arg(long, env = "GOUJI_STORE_PROBE_TIMEOUT_MS", default_value_t = 2000)]
+    /// Longest wait for one store probe (a slower answer is a failed probe), in milliseconds.
+    #[arg(long, env = "GOUJI_STORE_PROBE_TIMEOUT_MS", default_value_t = 3000)]
     store_probe_timeout_ms: u64,
+    /// Failed store probes in a row before the `liveness` health status turns NOT_SERVING.
+    #[arg(long, env = "GOUJI_STORE_PROBE_FAILURES", default_value_t = 3)]
+    store_probe_failures: u32,
 }
 
 /// The database URL: the file's first line when `--database-url-file` is given, else
@@ -120,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
         store_health::StoreProbe {
             interval: Duration::from_millis(args.store_probe_interval_ms.max(1)),
             timeout: Duration::from_millis(args.store_probe_timeout_ms.max(1)),
+            failures: args.store_probe_failures.max(1),
         },
     );
     let router = router.add_service(service.into_server(transport));
