@@ -4,6 +4,8 @@
 # digits or line of tabs. The chart's memory limits are computed from these numbers
 # (deploy/helm/gouji/README.md, "Memory limits"). Re-run after any change to the parser, the rules or the caps:
 #   cargo build --release --workspace && scripts/peak-rss.sh
+# Columns: wall seconds of the SubmitReport, VmHWM of each process, the CLI exit status (1 = the report has
+# error findings, expected for these documents; 2 = the call failed).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B=${GOUJI_BIN_DIR:-$ROOT/target/release}
