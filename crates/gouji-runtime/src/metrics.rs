@@ -15,7 +15,8 @@
 //! | `gouji.validation.findings` | counter | `rule`, `severity` | validation, per finding returned |
 //! | `gouji.ingestion.validation.pending` | gauge | — | ingestion's store probe ([`crate::store_health`]) |
 //! | `gouji.store.up` | gauge (1/0) | — | same: 1 while the store answers |
-//! | anything passed to [`Metrics::register_gauge`] | gauge | — | e.g. the admission queue |
+//! | `gouji.admission.in_flight`, `gouji.admission.queued` | gauges | — | [`Metrics::register_admission`], for admission control to call |
+//! | anything passed to [`Metrics::register_gauge`] | gauge | — | any other state kept elsewhere |
 //!
 //! Prometheus names follow the OpenTelemetry-to-Prometheus rules of the collector's exporter,
 //! so the dashboard works on either path: `.` becomes `_`, a unit `s` adds `_seconds`, a
@@ -229,6 +230,28 @@ impl Metrics {
         }
     }
 
+    /// Registers the admission queue's gauges under their fixed names,
+    /// `gouji.admission.in_flight` (calls admitted and running) and `gouji.admission.queued`
+    /// (calls waiting for admission), read from the two callbacks at every collection. For the
+    /// service's admission control to call once at start-up; the dashboard can then chart
+    /// `gouji_admission_queued` (docs/operations.md).
+    pub fn register_admission<F, G>(&self, in_flight: F, queued: G)
+    where
+        F: Fn() -> u64 + Send + Sync + 'static,
+        G: Fn() -> u64 + Send + Sync + 'static,
+    {
+        self.register_gauge(
+            "gouji.admission.in_flight",
+            "Calls admitted and being served (admission control)",
+            in_flight,
+        );
+        self.register_gauge(
+            "gouji.admission.queued",
+            "Calls waiting for admission (admission control)",
+            queued,
+        );
+    }
+
     /// Records one wait for a CPU permit by a task named `task`.
     pub fn record_cpu_wait(&self, task: &str, waited: Duration) {
         self.cpu_wait.record(
@@ -301,6 +324,15 @@ mod tests {
             text.contains(r#"gouji_validation_findings_total{rule="N-02",severity="info"} 1"#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn admission_gauges_have_fixed_names() {
+        let m = global();
+        m.register_admission(|| 5, || 3);
+        let text = prometheus::render(&m.collect().unwrap());
+        assert!(text.contains("\ngouji_admission_in_flight 5\n"), "{text}");
+        assert!(text.contains("\ngouji_admission_queued 3\n"), "{text}");
     }
 
     #[test]
