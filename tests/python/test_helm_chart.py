@@ -7,6 +7,7 @@ Needs no cluster and no cargo build.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -23,6 +24,7 @@ CHART = REPO_ROOT / "deploy" / "helm" / "gouji"
 KUBE_VERSION = "1.32.0"
 RELEASE = "gouji"
 NAMESPACE = "budget"
+METRICS_PORT = 9090
 COMPONENTS = {
     "validation": ("gouji.validation.v1.ValidationService", 50051),
     "ingestion": ("gouji.ingestion.v1.IngestionService", 50052),
@@ -130,9 +132,16 @@ def test_renders_three_deployments_and_services(rendered):
         c = container(deployments[f"gouji-{component}"])
         assert c["command"] == [f"gouji-{component}"]
         assert flag(c["args"], "--listen") == f"0.0.0.0:{port}"
-        assert c["ports"] == [{"name": "grpc", "containerPort": port, "protocol": "TCP"}]
-        (svc_port,) = services[f"gouji-{component}"]["spec"]["ports"]
+        assert c["ports"] == [
+            {"name": "grpc", "containerPort": port, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+        ]
+        assert flag(c["args"], "--metrics-listen") == f"0.0.0.0:{METRICS_PORT}"
+        svc_ports = {p["name"]: p for p in services[f"gouji-{component}"]["spec"]["ports"]}
+        assert set(svc_ports) == {"grpc", "metrics"}
+        svc_port = svc_ports["grpc"]
         assert svc_port["name"] == "grpc" and svc_port["targetPort"] == "grpc" and svc_port["port"] == port
+        assert svc_ports["metrics"]["targetPort"] == "metrics"
         assert services[f"gouji-{component}"]["spec"]["selector"] == (
             deployments[f"gouji-{component}"]["spec"]["selector"]["matchLabels"]
         )
@@ -149,7 +158,8 @@ def test_probes_are_grpc_health_checks(rendered):
             assert c[probe]["grpc"]["port"] == port, (name, probe)
         assert c["readinessProbe"]["grpc"]["service"] == grpc_service
         assert c["startupProbe"]["grpc"]["service"] == grpc_service
-        assert c["livenessProbe"]["grpc"]["service"] == ""
+        # Ingestion's liveness follows its store probe; the others' the server's overall health.
+        assert c["livenessProbe"]["grpc"]["service"] == ("liveness" if component == "ingestion" else "")
 
 
 def test_pods_are_locked_down(rendered):
@@ -177,11 +187,23 @@ def test_services_are_wired_by_cluster_dns(default_docs):
 
 
 def database_env(docs: list[dict]) -> dict:
-    c = container(of_kind(docs, "Deployment")["gouji-ingestion"])
-    (env,) = [e for e in c["env"] if e["name"] == "GOUJI_DATABASE_URL"]
-    assert flag(c["args"], "--database-url") == "$(GOUJI_DATABASE_URL)"
-    assert "value" not in env, "the database URL must not be inlined in the pod spec"
-    return env["valueFrom"]["secretKeyRef"]
+    """The Secret reference the database URL comes from (mounted file by default, or env)."""
+    deployment = of_kind(docs, "Deployment")["gouji-ingestion"]
+    c = container(deployment)
+    assert not any(a.startswith("--database-url") for a in c["args"]), c["args"]
+    env = {e["name"]: e for e in c["env"]}
+    if "GOUJI_DATABASE_URL_FILE" in env:
+        path = env["GOUJI_DATABASE_URL_FILE"]["value"]
+        (mount,) = [m for m in c["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
+        assert mount["readOnly"] is True
+        (volume,) = [v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"]]
+        (item,) = volume["secret"]["items"]
+        assert path == f"{mount['mountPath']}/{item['path']}"
+        assert volume["secret"]["defaultMode"] == 0o440
+        return {"name": volume["secret"]["secretName"], "key": item["key"]}
+    db = env["GOUJI_DATABASE_URL"]
+    assert "value" not in db, "the database URL must not be inlined in the pod spec"
+    return db["valueFrom"]["secretKeyRef"]
 
 
 def test_ingestion_database_url_from_chart_secret(default_docs):
@@ -247,8 +269,9 @@ def test_cpu_workers_reach_only_the_service_they_are_set_for():
         for name, d in of_kind(docs, "Deployment").items()
     }
     assert env["gouji-validation"]["GOUJI_CPU_WORKERS"] == "3"
-    assert "GOUJI_CPU_WORKERS" not in env["gouji-ingestion"]
-    assert "GOUJI_CPU_WORKERS" not in env["gouji-aggregation"]
+    # The others keep the default the memory limits are computed for.
+    assert env["gouji-ingestion"]["GOUJI_CPU_WORKERS"] == "2"
+    assert env["gouji-aggregation"]["GOUJI_CPU_WORKERS"] == "2"
 
 
 def test_render_fails_without_any_database():
@@ -262,3 +285,186 @@ def test_notes_render():
     assert "grpcurl -plaintext" in notes
     assert "SQLite" in notes
     assert "SQLite" not in render(production_values())["gouji/templates/NOTES.txt"]
+
+
+# ---- issue 12: limits, NetworkPolicy, secrets, liveness, metrics and the dashboard ------------------------------
+
+# Memory limits (MiB) below which one maximal request can get a service OOM-killed: measured peak RSS on 16 MiB
+# documents, times the CPU workers, plus headroom (arithmetic in deploy/helm/gouji/README.md, "Memory limits").
+MIN_MEMORY_MI = {"validation": 1766, "ingestion": 4060, "aggregation": 808}
+
+
+def mebibytes(quantity: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            return float(quantity[: -len(suffix)]) * factor
+    return float(quantity) / (1 << 20)
+
+
+def test_memory_limits_hold_the_worst_case(rendered):
+    name, files = rendered
+    for dname, deployment in of_kind(manifests(files), "Deployment").items():
+        component = dname.removeprefix("gouji-")
+        c = container(deployment)
+        limit = mebibytes(c["resources"]["limits"]["memory"])
+        assert limit >= MIN_MEMORY_MI[component], (name, dname, limit)
+        assert mebibytes(c["resources"]["requests"]["memory"]) <= limit, (name, dname)
+        env = {e["name"]: e.get("value") for e in c["env"]}
+        # The limits are sized for a fixed number of CPU workers: it must be pinned, not "the node's cores".
+        assert env.get("GOUJI_CPU_WORKERS") == "2", (name, dname, env)
+
+
+def test_no_secret_reaches_the_command_line(rendered):
+    name, files = rendered
+    docs = manifests(files)
+    secret_values = [v for s in of_kind(docs, "Secret").values() for v in s.get("stringData", {}).values()]
+    for dname, deployment in of_kind(docs, "Deployment").items():
+        c = container(deployment)
+        words = c.get("command", []) + c["args"]
+        for word in words:
+            assert "$(" not in word, (name, dname, word)
+            assert "://" not in word or word.startswith("http://gouji-"), (name, dname, word)
+            assert all(v not in word for v in secret_values), (name, dname)
+        for e in c["env"]:
+            assert all(v != e.get("value") for v in secret_values), (name, dname, e["name"])
+
+
+def test_database_url_can_come_from_env_instead_of_a_file():
+    docs = manifests(render({"database": {"urlFrom": "env"}}))
+    ref = database_env(docs)
+    assert ref["name"] in of_kind(docs, "Secret")
+    c = container(of_kind(docs, "Deployment")["gouji-ingestion"])
+    assert "GOUJI_DATABASE_URL_FILE" not in {e["name"] for e in c["env"]}
+    with pytest.raises(helm.HelmError, match="urlFrom"):
+        render({"database": {"urlFrom": "args"}})
+
+
+def selector_of(component: str) -> dict:
+    return {
+        "app.kubernetes.io/name": "gouji",
+        "app.kubernetes.io/instance": RELEASE,
+        "app.kubernetes.io/component": component,
+    }
+
+
+def rule_ports(rule: dict) -> set:
+    return {(p["port"], p.get("protocol", "TCP")) for p in rule["ports"]}
+
+
+def test_network_policies_allow_only_the_call_graph(rendered):
+    name, files = rendered
+    docs = manifests(files)
+    policies = of_kind(docs, "NetworkPolicy")
+    assert set(policies) == {f"gouji-{c}" for c in COMPONENTS}, name
+    callers = {"validation": {"ingestion", "aggregation"}, "ingestion": {"aggregation"}, "aggregation": set()}
+    callees = {"validation": set(), "ingestion": {"validation"}, "aggregation": {"ingestion", "validation"}}
+    exposed = {"ingestion", "aggregation"}
+    for component in COMPONENTS:
+        spec = policies[f"gouji-{component}"]["spec"]
+        assert spec["podSelector"]["matchLabels"] == selector_of(component)
+        assert spec["policyTypes"] == ["Ingress", "Egress"]
+        grpc_rules = [r for r in spec["ingress"] if rule_ports(r) == {("grpc", "TCP")}]
+        metrics_rules = [r for r in spec["ingress"] if rule_ports(r) == {("metrics", "TCP")}]
+        assert len(grpc_rules) + len(metrics_rules) == len(spec["ingress"]), (name, component)
+        peers = [p for r in grpc_rules for p in r["from"]]
+        pod_callers = {p["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in peers if "podSelector" in p and "namespaceSelector" not in p}
+        assert pod_callers == callers[component], (name, component)
+        for p in peers:
+            if "podSelector" in p and "namespaceSelector" not in p:
+                assert p["podSelector"]["matchLabels"] == selector_of(p["podSelector"]["matchLabels"]["app.kubernetes.io/component"])
+        ingress_peers = [p for p in peers if "namespaceSelector" in p]
+        if component in exposed:
+            assert ingress_peers == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]
+        else:
+            assert ingress_peers == [], (name, component, "validation is internal")
+        (metrics_rule,) = metrics_rules
+        (scraper,) = metrics_rule["from"]
+        assert scraper["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+        egress = spec["egress"]
+        dns = [r for r in egress if rule_ports(r) == {(53, "UDP"), (53, "TCP")}]
+        assert len(dns) == 1, (name, component)
+        called = set()
+        for r in egress:
+            for peer in r.get("to", []):
+                labels = peer.get("podSelector", {}).get("matchLabels", {})
+                if labels.get("app.kubernetes.io/instance") == RELEASE:
+                    callee = labels["app.kubernetes.io/component"]
+                    called.add(callee)
+                    assert rule_ports(r) == {(COMPONENTS[callee][1], "TCP")}
+        assert called == callees[component], (name, component)
+        db_rules = [r for r in egress if rule_ports(r) == {(5432, "TCP")}]
+        assert len(db_rules) == (1 if component == "ingestion" else 0), (name, component)
+
+
+def test_network_policy_follows_its_values():
+    docs = manifests(
+        render(
+            {
+                "otel": {"endpoint": "http://otel-collector.observability.svc:4317"},
+                "networkPolicy": {
+                    "exposed": ["validation"],
+                    "ingressFrom": [{"namespaceSelector": {"matchLabels": {"team": "edge"}}}],
+                    "database": {"to": [{"ipBlock": {"cidr": "10.20.0.5/32"}}], "port": 6432},
+                    "monitoring": {"podSelector": {"matchLabels": {"app": "prometheus"}}},
+                },
+            }
+        )
+    )
+    policies = of_kind(docs, "NetworkPolicy")
+    validation_peers = [p for r in policies["gouji-validation"]["spec"]["ingress"] for p in r["from"]]
+    assert {"namespaceSelector": {"matchLabels": {"team": "edge"}}} in validation_peers
+    ingestion = policies["gouji-ingestion"]["spec"]
+    (db,) = [r for r in ingestion["egress"] if rule_ports(r) == {(6432, "TCP")}]
+    assert db["to"] == [{"ipBlock": {"cidr": "10.20.0.5/32"}}]
+    for policy in policies.values():
+        assert any(rule_ports(r) == {(4317, "TCP")} for r in policy["spec"]["egress"]), "OTLP egress"
+        (metrics,) = [r for r in policy["spec"]["ingress"] if rule_ports(r) == {("metrics", "TCP")}]
+        assert metrics["from"][0]["podSelector"] == {"matchLabels": {"app": "prometheus"}}
+    assert of_kind(manifests(render({"networkPolicy": {"enabled": False}})), "NetworkPolicy") == {}
+
+
+def test_metrics_can_be_turned_off():
+    docs = manifests(render({"metrics": {"enabled": False}}))
+    for dname, deployment in of_kind(docs, "Deployment").items():
+        c = container(deployment)
+        assert "--metrics-listen" not in c["args"], dname
+        assert [p["name"] for p in c["ports"]] == ["grpc"], dname
+        annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
+        assert "prometheus.io/scrape" not in annotations, dname
+    for policy in of_kind(docs, "NetworkPolicy").values():
+        assert all(rule_ports(r) != {("metrics", "TCP")} for r in policy["spec"]["ingress"])
+
+
+def test_pods_announce_their_metrics_port(default_docs):
+    for dname, deployment in of_kind(default_docs, "Deployment").items():
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true", dname
+        assert annotations["prometheus.io/port"] == str(METRICS_PORT), dname
+        assert annotations["prometheus.io/path"] == "/metrics", dname
+
+
+def test_dashboard_configmap_holds_the_shipped_dashboards(rendered):
+    name, files = rendered
+    maps = {n: m for n, m in of_kind(manifests(files), "ConfigMap").items() if "dashboard" in n}
+    shipped = sorted((CHART / "dashboards").glob("*.json"))
+    assert shipped, "no dashboard in the chart"
+    assert len(maps) == len(shipped), (name, sorted(maps))
+    for cm in maps.values():
+        assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+        ((key, text),) = cm["data"].items()
+        original = (CHART / "dashboards" / key).read_text(encoding="utf-8")
+        dashboard = json.loads(text)
+        assert dashboard == json.loads(original)
+        assert dashboard["uid"] and dashboard["panels"]
+        exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+        assert exprs and all("gouji_" in e for e in exprs), "every panel queries a Gouji metric"
+
+
+def test_dashboards_can_be_turned_off_or_moved():
+    docs = manifests(render({"dashboards": {"enabled": False}}))
+    assert not [n for n in of_kind(docs, "ConfigMap") if "dashboard" in n]
+    docs = manifests(render({"dashboards": {"namespace": "grafana", "label": "grafana_dashboard", "labelValue": "gouji"}}))
+    (cm,) = [m for n, m in of_kind(docs, "ConfigMap").items() if "dashboard" in n]
+    assert cm["metadata"]["namespace"] == "grafana"
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "gouji"

@@ -80,6 +80,12 @@ impl Database {
         }
     }
 
+    /// `(admin URL, database name)` of a PostgreSQL database (`None` for SQLite): for tests
+    /// that act on the database from outside, e.g. refuse its connections.
+    pub fn postgres_admin(&self) -> Option<(&str, &str)> {
+        self.pg.as_ref().map(|(a, n)| (a.as_str(), n.as_str()))
+    }
+
     /// Drops a PostgreSQL database (the SQLite directory goes with `self`).
     pub async fn drop_async(self) {
         if let Some((admin, name)) = &self.pg

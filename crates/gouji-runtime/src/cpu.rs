@@ -8,8 +8,14 @@
 //! the blocking pool. A request whose client gives up while it waits is dropped without costing
 //! any CPU; the permit moves into the blocking task, so work that has started still counts
 //! against the limit until it ends, even if its caller has gone.
+//!
+//! The gate is measured ([`crate::metrics`]): how long each task waited for its permit
+//! (`gouji.cpu.wait.duration`) and ran (`gouji.cpu.run.duration`), and how many tasks wait
+//! ([`queued`]) and run ([`running`]) right now.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
+use std::time::Instant;
 
 use tokio::sync::Semaphore;
 use tonic::Status;
@@ -23,7 +29,41 @@ pub fn workers() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-static PERMITS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(workers())));
+static WORKERS: LazyLock<usize> = LazyLock::new(workers);
+static PERMITS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(*WORKERS)));
+static QUEUED: AtomicU64 = AtomicU64::new(0);
+static RUNNING: AtomicU64 = AtomicU64::new(0);
+
+/// CPU tasks waiting for a permit now.
+pub fn queued() -> u64 {
+    QUEUED.load(Ordering::Relaxed)
+}
+
+/// CPU tasks holding a permit now.
+pub fn running() -> u64 {
+    RUNNING.load(Ordering::Relaxed)
+}
+
+/// Permits of the gate (the most tasks that run at once).
+pub fn permits() -> u64 {
+    *WORKERS as u64
+}
+
+/// Counts one task in `counter` while it lives (also when its future is dropped).
+struct Counted(&'static AtomicU64);
+
+impl Counted {
+    fn new(counter: &'static AtomicU64) -> Counted {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Counted(counter)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// Runs `work` on the blocking pool once a CPU permit is free; `what` names it in errors.
 pub async fn run<T, F>(what: &str, work: F) -> Result<T, Status>
@@ -31,12 +71,22 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    let metrics = crate::metrics::global();
+    let waiting = Counted::new(&QUEUED);
+    let asked = Instant::now();
     let permit = Arc::clone(&PERMITS)
         .acquire_owned()
         .await
         .map_err(|e| crate::status::internal(what, e))?;
+    metrics.record_cpu_wait(what, asked.elapsed());
+    drop(waiting);
+    let task = what.to_string();
+    let run = Counted::new(&RUNNING);
     tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
         let out = work();
+        metrics.record_cpu_run(&task, started.elapsed());
+        drop(run);
         drop(permit);
         out
     })
@@ -54,7 +104,7 @@ mod tests {
     async fn never_runs_more_tasks_than_permits() {
         static RUNNING: AtomicUsize = AtomicUsize::new(0);
         static PEAK: AtomicUsize = AtomicUsize::new(0);
-        let limit = workers();
+        let limit = permits() as usize;
         let tasks: Vec<_> = (0..32)
             .map(|i| {
                 tokio::spawn(run("test task", move || {

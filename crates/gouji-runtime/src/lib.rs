@@ -1,6 +1,8 @@
 //! Shared service plumbing for the Gouji binaries: telemetry, the one place that maps errors to
 //! gRPC status codes, a server harness (health, reflection, limits, graceful shutdown), and the
-//! CPU gate every CPU-bound request step goes through (`cpu`).
+//! CPU gate every CPU-bound request step goes through (`cpu`), the metrics of all of it
+//! (`metrics`: OTLP and a Prometheus endpoint) and the store probe behind ingestion's
+//! liveness (`store_health`).
 //!
 //! It also sets the global allocator of everything built on it (the three services, the `gouji`
 //! CLI, their benches and the end-to-end tests): mimalloc. The parser, the protobuf decoder and
@@ -8,9 +10,11 @@
 //! (docs/benchmarks-validation.md).
 
 pub mod cpu;
+pub mod metrics;
 pub mod process;
 pub mod server;
 pub mod status;
+pub mod store_health;
 pub mod telemetry;
 
 #[global_allocator]

@@ -31,6 +31,9 @@ pub struct ServiceProcess {
     child: Child,
     /// The bound address (`127.0.0.1:PORT`).
     pub addr: String,
+    /// The metrics endpoint's address, when the service printed `<name> metrics on <addr>`
+    /// before its listening line (`--metrics-listen`).
+    pub metrics_addr: Option<String>,
 }
 
 impl ServiceProcess {
@@ -79,6 +82,7 @@ impl ServiceProcess {
             .with_context(|| format!("starting {}", bin.display()))?;
         let stdout = child.stdout.take().context("no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
+        let mut metrics_addr = None;
         let addr = tokio::time::timeout(Duration::from_secs(60), async {
             loop {
                 let Some(line) = lines.next_line().await? else {
@@ -87,13 +91,21 @@ impl ServiceProcess {
                 if let Some(a) = line.split("listening on ").nth(1) {
                     return Ok(a.trim().to_string());
                 }
+                if let Some(a) = line.split(" metrics on ").nth(1) {
+                    metrics_addr = Some(a.trim().to_string());
+                }
             }
         })
         .await
         .with_context(|| format!("{name} did not start listening within 60 s"))??;
         // Keep draining stdout so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(ServiceProcess { name, child, addr })
+        Ok(ServiceProcess {
+            name,
+            child,
+            addr,
+            metrics_addr,
+        })
     }
 
     /// `http://ADDR`, for clients.

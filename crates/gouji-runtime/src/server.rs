@@ -12,14 +12,19 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::server::HealthReporter;
 use tower_layer::{Identity, Stack};
 
+use crate::metrics::grpc::ServerMetricsLayer;
 use crate::telemetry::grpc::{ClientTrace, ServerTraceLayer};
 
-/// The server builder every service uses: tonic's, with [`ServerTraceLayer`] around every
-/// service (one span per call, child of the caller's trace).
-pub type Builder = tonic::transport::Server<Stack<ServerTraceLayer, Identity>>;
+/// The layers around every service: [`ServerMetricsLayer`] (outermost: per-call duration,
+/// status and in-flight count) and [`ServerTraceLayer`] (one span per call).
+pub type ServerLayers = Stack<ServerMetricsLayer, Stack<ServerTraceLayer, Identity>>;
+
+/// The server builder every service uses: tonic's, with [`ServerLayers`] around every
+/// service (one span per call, child of the caller's trace; per-call metrics).
+pub type Builder = tonic::transport::Server<ServerLayers>;
 
 /// A router made from a [`Builder`].
-pub type Router = tonic::transport::server::Router<Stack<ServerTraceLayer, Identity>>;
+pub type Router = tonic::transport::server::Router<ServerLayers>;
 
 /// A channel to another Gouji service whose calls carry the caller's trace context.
 pub type ServiceChannel = ClientTrace<Channel>;
@@ -67,7 +72,7 @@ pub const HTTP2_STREAM_WINDOW: u32 = 1 << 20;
 pub const HTTP2_CONNECTION_WINDOW: u32 = 8 << 20;
 
 /// A server builder with the standard settings (timeout, keepalive, nodelay, HTTP/2 windows)
-/// and a server span per call.
+/// and a server span and metrics per call.
 pub fn builder(limits: Limits) -> Builder {
     tonic::transport::Server::builder()
         .timeout(limits.request_timeout)
@@ -77,6 +82,7 @@ pub fn builder(limits: Limits) -> Builder {
         .initial_connection_window_size(HTTP2_CONNECTION_WINDOW)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .layer(ServerTraceLayer)
+        .layer(ServerMetricsLayer)
 }
 
 /// A client endpoint for another Gouji service with the same transport settings as the servers

@@ -506,6 +506,26 @@ impl Store {
         Ok(counts)
     }
 
+    /// Revisions in «validation pending» (cheap: the partial index `revisions_pending`).
+    pub async fn count_pending(&self) -> Result<u64> {
+        let sql = "SELECT COUNT(*) FROM revisions WHERE validation_state = 'pending'";
+        let n: i64 = with_pool!(self, read, |pool| {
+            sqlx::query_scalar(sql).fetch_one(pool).await?
+        });
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// One round trip that reads a table, through the pool the reads use: fails when no
+    /// connection can be had (pool exhausted, database down or refusing) or the query fails.
+    /// Callers bound it with a timeout (a database that stops answering never fails it).
+    pub async fn ping(&self) -> Result<()> {
+        let sql = "SELECT 1 FROM units LIMIT 1";
+        with_pool!(self, read, |pool| {
+            sqlx::query(sql).fetch_optional(pool).await?.map(|_| ())
+        });
+        Ok(())
+    }
+
     /// Revisions still waiting for validation, oldest first.
     pub async fn pending(&self, limit: u32) -> Result<Vec<RevisionRecord>> {
         let sql = format!(

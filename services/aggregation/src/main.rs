@@ -29,12 +29,20 @@ struct Args {
         default_value = "http://127.0.0.1:50051"
     )]
     validation_url: String,
+    /// Address of the Prometheus `/metrics` endpoint (e.g. `0.0.0.0:9090`); off when unset.
+    #[arg(long, env = "GOUJI_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let _telemetry = gouji_runtime::telemetry::init("gouji-aggregation");
+    let _metrics = gouji_runtime::metrics::prometheus::serve(
+        "gouji-aggregation",
+        args.metrics_listen.as_deref(),
+    )
+    .await?;
     let limits = Limits::default();
     let upstreams = Upstreams::lazy(&args.ingestion_url, &args.validation_url)?;
     let service = Aggregation::new(upstreams, AggregationLimits::default());

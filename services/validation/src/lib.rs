@@ -70,6 +70,11 @@ pub fn validate_request(req: ValidateReportRequest) -> Result<ValidateReportResp
         unit_type: convert::unit_type_from_pb(ctx_pb.unit_type),
     };
     let v = rules::validate(&report, &ctx);
+    gouji_runtime::metrics::global().record_findings(
+        v.findings
+            .iter()
+            .map(|f| (f.rule_id.as_str(), severity_label(f.severity))),
+    );
     Ok(ValidateReportResponse {
         valid: v.valid(),
         findings: v.findings.iter().map(convert::finding_to_pb).collect(),
@@ -79,6 +84,15 @@ pub fn validate_request(req: ValidateReportRequest) -> Result<ValidateReportResp
         warning_count: v.count(Severity::Warning) as u32,
         info_count: v.count(Severity::Info) as u32,
     })
+}
+
+/// The `severity` label of the findings counter.
+fn severity_label(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "info",
+    }
 }
 
 #[tonic::async_trait]

@@ -58,8 +58,18 @@ fn rpc_span(side: Side, path: &str) -> Span {
     let name = path.strip_prefix('/').unwrap_or(path);
     let (service, method) = name.rsplit_once('/').unwrap_or((name, ""));
     let span = match side {
-        Side::Server => tracing::info_span!("grpc.server", otel.name = name, otel.kind = "server"),
-        Side::Client => tracing::info_span!("grpc.client", otel.name = name, otel.kind = "client"),
+        Side::Server => tracing::info_span!(
+            "grpc.server",
+            otel.name = name,
+            otel.kind = "server",
+            trace_id = tracing::field::Empty
+        ),
+        Side::Client => tracing::info_span!(
+            "grpc.client",
+            otel.name = name,
+            otel.kind = "client",
+            trace_id = tracing::field::Empty
+        ),
     };
     // Set on the OpenTelemetry span only, so that log lines do not repeat them.
     span.set_attribute("rpc.system", "grpc");
@@ -79,10 +89,21 @@ fn server_span<B>(req: &http::Request<B>) -> Span {
                 &HeaderExtractor(req.headers()),
             )
         });
-        // Fails only when no OpenTelemetry layer is installed (OTLP off): nothing to link then.
+        // Fails only when no OpenTelemetry layer is installed: nothing to link then.
         let _ = span.set_parent(parent);
+        record_trace_id(&span, &span.context());
     }
     span
+}
+
+/// Puts the span's trace id into its `trace_id` field, so that every log line written inside
+/// the call names its trace (nothing when no OpenTelemetry layer is installed).
+fn record_trace_id(span: &Span, cx: &opentelemetry::Context) {
+    use opentelemetry::trace::TraceContextExt as _;
+    let sc = cx.span().span_context().clone();
+    if sc.is_valid() {
+        span.record("trace_id", tracing::field::display(sc.trace_id()));
+    }
 }
 
 /// Client span for `req` (a child of the current span), with its context injected into the
@@ -91,6 +112,7 @@ fn client_span<B>(req: &mut http::Request<B>) -> Span {
     let span = rpc_span(Side::Client, req.uri().path());
     if !span.is_disabled() {
         let cx = span.context();
+        record_trace_id(&span, &cx);
         opentelemetry::global::get_text_map_propagator(|p| {
             p.inject_context(&cx, &mut HeaderInjector(req.headers_mut()))
         });
@@ -460,5 +482,74 @@ mod tests {
                 .iter()
                 .all(|c| c.span_context.trace_id() != root.span_context.trace_id())
         );
+    }
+
+    /// A writer into a shared buffer, for capturing log lines.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// As in the services without OTLP (a tracer provider without exporter): the log lines of
+    /// a call name the caller's trace id, on both ends.
+    #[tokio::test(flavor = "current_thread")]
+    async fn log_lines_carry_the_trace_id_without_an_exporter() {
+        use opentelemetry::trace::TraceContextExt as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        let provider = SdkTracerProvider::builder().build();
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::EnvFilter::new("info"))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+                    .with_writer(move || writer.clone()),
+            )
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        let _default = tracing::subscriber::set_default(subscriber);
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (_reporter, health) = server::health();
+        tokio::spawn(
+            server::builder(Limits::default())
+                .add_service(health)
+                .serve_with_incoming(TcpIncoming::from(listener)),
+        );
+        let caller = tracing::info_span!("caller");
+        let trace_id = caller.context().span().span_context().trace_id();
+        let mut client = HealthClient::new(server::service_channel(&url).unwrap());
+        client
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .instrument(caller)
+            .await
+            .unwrap();
+        let wanted = format!("trace_id={trace_id}");
+        let mut text = String::new();
+        for _ in 0..100 {
+            text = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
+            let lines: Vec<&str> = text.lines().filter(|l| l.contains(&wanted)).collect();
+            if lines.iter().any(|l| l.contains("grpc.server"))
+                && lines.iter().any(|l| l.contains("grpc.client"))
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no server and client log line with {wanted}:\n{text}");
     }
 }

@@ -100,7 +100,9 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/*
 Deployment of one service. Takes (dict "root" $ "component" "ingestion" "args" (list ...) "env" (list ...)
-"volumes" (list ...) "volumeMounts" (list ...) "annotations" (dict ...)); everything but root and component is optional.
+"volumes" (list ...) "volumeMounts" (list ...) "annotations" (dict ...) "livenessService" "liveness");
+everything but root and component is optional. No secret is ever put into args: secrets come in env
+(valueFrom) or mounted files.
 */}}
 {{- define "gouji.deployment" -}}
 {{- $root := .root }}
@@ -113,14 +115,25 @@ Deployment of one service. Takes (dict "root" $ "component" "ingestion" "args" (
 {{- with $root.Values.otel.endpoint }}
 {{- $env = append $env (dict "name" "OTEL_EXPORTER_OTLP_ENDPOINT" "value" (toString .)) }}
 {{- end }}
+{{- if $root.Values.otel.endpoint }}
+{{- $env = append $env (dict "name" "OTEL_METRIC_EXPORT_INTERVAL" "value" (toString $root.Values.otel.metricExportIntervalMs)) }}
+{{- end }}
 {{- with $v.cpuWorkers }}
 {{- $env = append $env (dict "name" "GOUJI_CPU_WORKERS" "value" (toString .)) }}
 {{- end }}
 {{- $env = concat $env (default (list) .env) (default (list) $v.extraEnv) }}
-{{- $args := concat (list "--listen" (printf "0.0.0.0:%d" $port)) (default (list) .args) (default (list) $v.extraArgs) }}
+{{- $args := list "--listen" (printf "0.0.0.0:%d" $port) }}
+{{- $metrics := $root.Values.metrics }}
+{{- if $metrics.enabled }}
+{{- $args = concat $args (list "--metrics-listen" (printf "0.0.0.0:%d" (int $metrics.port))) }}
+{{- end }}
+{{- $args = concat $args (default (list) .args) (default (list) $v.extraArgs) }}
 {{- $volumes := concat (list (dict "name" "tmp" "emptyDir" (dict "sizeLimit" "64Mi"))) (default (list) .volumes) }}
 {{- $mounts := concat (list (dict "name" "tmp" "mountPath" "/tmp")) (default (list) .volumeMounts) }}
 {{- $podAnnotations := merge (dict) (default (dict) .annotations) (default (dict) $root.Values.podAnnotations) }}
+{{- if and $metrics.enabled $metrics.podAnnotations }}
+{{- $podAnnotations = merge $podAnnotations (dict "prometheus.io/scrape" "true" "prometheus.io/port" (toString $metrics.port) "prometheus.io/path" "/metrics") }}
+{{- end }}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -174,6 +187,11 @@ spec:
             - name: grpc
               containerPort: {{ $port }}
               protocol: TCP
+            {{- if $metrics.enabled }}
+            - name: metrics
+              containerPort: {{ int $metrics.port }}
+              protocol: TCP
+            {{- end }}
           startupProbe:
             grpc:
               port: {{ $port }}
@@ -187,7 +205,7 @@ spec:
           livenessProbe:
             grpc:
               port: {{ $port }}
-              service: ""
+              service: {{ default "" .livenessService | quote }}
             {{- toYaml $root.Values.probes.liveness | nindent 12 }}
           securityContext:
             {{- toYaml $root.Values.securityContext | nindent 12 }}
@@ -246,6 +264,13 @@ spec:
       targetPort: grpc
       protocol: TCP
       appProtocol: grpc
+    {{- if .root.Values.metrics.enabled }}
+    - name: metrics
+      port: {{ int .root.Values.metrics.port }}
+      targetPort: metrics
+      protocol: TCP
+      appProtocol: http
+    {{- end }}
 {{- end }}
 
 {{/* PodDisruptionBudget of one service (only when podDisruptionBudget.enabled). */}}
