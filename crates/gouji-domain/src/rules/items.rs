@@ -141,20 +141,46 @@ struct Item<'t> {
 }
 
 pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
-    if !r.lines.iter().any(|l| l.contains("（项）")) {
+    static XIANG: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new("（项）"));
+    if !r.lines.iter().any(|l| XIANG.find(l.as_bytes()).is_some()) {
         return;
     }
     let prose = Prose::new(&r.lines);
-    let matches: Vec<regex::Captures<'_>> = ITEM_RE.captures_iter(&prose.text).collect();
+    let text = prose.text.as_str();
+    // The item pattern is searched only around each «（项）» (from the sentence it sits in):
+    // over a whole document it costs a hundred times more.
+    let mut matches: Vec<(usize, regex::Captures<'_>)> = Vec::new();
+    for p in memchr::memmem::find_iter(text.as_bytes(), "（项）".as_bytes()) {
+        let floor = p.saturating_sub(600);
+        let from = text[..p]
+            .rfind(['。', '；', '\n'])
+            .filter(|&b| b >= floor)
+            .map_or_else(
+                || boundary(text, floor),
+                |b| b + text[b..].chars().next().map_or(1, char::len_utf8),
+            );
+        let from = from.max(
+            matches
+                .last()
+                .map_or(0, |(at, c)| at + c.get(0).map_or(0, |m| m.end())),
+        );
+        if from > p {
+            continue;
+        }
+        let to = boundary(text, (p + 120).min(text.len()));
+        for c in ITEM_RE.captures_iter(&text[from..to]) {
+            matches.push((from, c));
+        }
+    }
     let mut items = Vec::with_capacity(matches.len());
-    for (k, c) in matches.iter().enumerate() {
-        let whole = c.get(0).expect("match");
+    for (k, (base, c)) in matches.iter().enumerate() {
+        let m = c.get(0).expect("match");
+        let (start, stop) = (base + m.start(), base + m.end());
         let end = matches
             .get(k + 1)
-            .map_or(prose.text.len(), |n| n.get(0).expect("match").start());
-        let body_end = prose.text[whole.end()..end]
-            .find('\n')
-            .map_or(end, |p| whole.end() + p);
+            .map_or(text.len(), |(b, n)| b + n.get(0).expect("match").start());
+        let body_end = text[stop..end].find('\n').map_or(end, |p| stop + p);
         let printed = c.get(4).expect("amount").as_str();
         let Some(amount) = parse_decimal(&printed.replace(',', "")) else {
             continue;
@@ -174,9 +200,9 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             xiang: name(3).unwrap_or_default(),
             printed,
             amount,
-            line: prose.line_at(whole.start()),
-            body: &prose.text[whole.end()..body_end],
-            body_at: whole.end(),
+            line: prose.line_at(start),
+            body: &text[stop..body_end],
+            body_at: stop,
         });
     }
     for item in &items {
@@ -184,6 +210,14 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         rate(r, &prose, item, out);
     }
     repeated(r, &items, out);
+}
+
+/// The largest char boundary of `s` at or below `at`.
+fn boundary(s: &str, mut at: usize) -> usize {
+    while at > 0 && !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// Half a unit of the last printed digit of `printed` (a decimal as printed).

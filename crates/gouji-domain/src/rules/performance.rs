@@ -14,6 +14,8 @@
 //! Scores are compared exactly as printed, with half a unit of the last printed digit per term
 //! when the scores print decimals; a 执行率 within what the rounding of its three figures allows.
 
+use std::sync::LazyLock;
+
 use rust_decimal::Decimal;
 
 use super::{FactIndex, Finding, Location, Severity, fmt};
@@ -45,8 +47,16 @@ pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
     ),
 ];
 
+/// «执行率», searched in every line of a document.
+static RATE_WORD: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new("执行率"));
+
+fn has_rate_word(line: &str) -> bool {
+    RATE_WORD.find(line.as_bytes()).is_some()
+}
+
 pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
-    if r.lines.iter().any(|l| l.contains("执行率")) {
+    if r.lines.iter().any(|l| has_rate_word(l)) {
         execution_rates(r, out);
     }
     if r.performance.is_empty() {
@@ -116,8 +126,14 @@ fn execution_rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             }
             continue;
         }
+        // Only a header that prints 执行率 starts a 资金 block: other lines cost one search.
+        if columns.is_none() && !has_rate_word(line) {
+            continue;
+        }
         let cells: Vec<&str> = line.split('\t').map(str::trim).collect();
-        if let Some(c) = fund_columns(&cells) {
+        if has_rate_word(line)
+            && let Some(c) = fund_columns(&cells)
+        {
             columns = Some(c);
             continue;
         }

@@ -88,12 +88,78 @@ static EMPTY_REASON_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 static COMPARE_YEAR_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?:比|较|与)\s*(\d{4})\s*年(度)?(.{0,6})").expect("year regex"));
-static PERCENT_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:增长|下降|增幅|降幅|占比|占)\s*(\d{1,3}\.\d{1,2})\s*([^\d.%％\s]|$)")
-        .expect("percent regex")
-});
 static REASON_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:主要原因是|原因是)[:：]?([^。；;]{20,300})").expect("reason regex")
+});
+
+const PLACEHOLDER: u32 = 1;
+const ALTERNATIVE: u32 = 2;
+const REASON: u32 = 4;
+const HINT: u32 = 8;
+const YEAR: u32 = 16;
+const RATE: u32 = 32;
+
+/// Trigger words and the rules they wake (a rule's regex runs only on lines with its trigger).
+const TRIGGER_WORDS: &[(&str, u32)] = &[
+    ("XX", PLACEHOLDER),
+    ("xx", PLACEHOLDER),
+    ("××", PLACEHOLDER),
+    ("ＸＸ", PLACEHOLDER),
+    ("（下降", ALTERNATIVE),
+    ("（减少", ALTERNATIVE),
+    ("（降低", ALTERNATIVE),
+    ("（增长", ALTERNATIVE),
+    ("（增加", ALTERNATIVE),
+    ("（上升", ALTERNATIVE),
+    ("(下降", ALTERNATIVE),
+    ("(减少", ALTERNATIVE),
+    ("(降低", ALTERNATIVE),
+    ("(增长", ALTERNATIVE),
+    ("(增加", ALTERNATIVE),
+    ("(上升", ALTERNATIVE),
+    ("/", ALTERNATIVE),
+    ("原因是", REASON),
+    ("主要用于", REASON),
+    ("（请", HINT),
+    ("(请", HINT),
+    ("此处", HINT),
+    ("在此", HINT),
+    ("比20", YEAR),
+    ("较20", YEAR),
+    ("与20", YEAR),
+    ("比 20", YEAR),
+    ("较 20", YEAR),
+    ("与 20", YEAR),
+    ("比19", YEAR),
+    ("较19", YEAR),
+    ("与19", YEAR),
+    ("增长", RATE),
+    ("下降", RATE),
+    ("占", RATE),
+    ("增幅", RATE),
+    ("降幅", RATE),
+];
+
+const RENAMED: u32 = 64;
+
+/// The trigger words, then the renamed 科目's old names (pattern `TRIGGER_WORDS.len() + k` is
+/// `codes::renamed()[k]`).
+static TRIGGERS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+    let words = TRIGGER_WORDS
+        .iter()
+        .map(|(w, _)| *w)
+        .chain(codes::renamed().iter().map(|s| s.old.as_str()));
+    aho_corasick::AhoCorasick::builder()
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(words)
+        .expect("trigger words")
+});
+static TRIGGER_FLAGS: LazyLock<Vec<u32>> = LazyLock::new(|| {
+    TRIGGER_WORDS
+        .iter()
+        .map(|(_, f)| *f)
+        .chain(codes::renamed().iter().map(|_| RENAMED))
+        .collect()
 });
 
 /// 三公 items, as their paragraphs begin.
@@ -112,10 +178,33 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         return;
     }
     let mut reasons: Vec<(&str, String, u32)> = Vec::new();
+    // (index in codes::renamed(), line) of every old 科目 name.
+    let mut old_names: Vec<(usize, u32)> = Vec::new();
     for (i, line) in r.lines.iter().enumerate() {
         let no = i as u32 + 1;
         let prose = !line.contains('\t');
-        if let Some(m) = PLACEHOLDER_RE.find(line) {
+        // One pass over the line finds every rule's trigger word; a rule's pattern runs only on
+        // the lines that have its trigger.
+        let mut hits = 0u32;
+        let mut rate_at: Option<usize> = None;
+        for m in TRIGGERS.find_overlapping_iter(line.as_str()) {
+            let k = m.pattern().as_usize();
+            let flag = TRIGGER_FLAGS[k];
+            hits |= flag;
+            if flag == RATE && rate_at.is_none() && percent_without_sign(&line[m.end()..]).is_some()
+            {
+                rate_at = Some(m.start());
+            }
+            if flag == RENAMED {
+                old_names.push((k - TRIGGER_WORDS.len(), no));
+            }
+        }
+        if hits == 0 {
+            continue;
+        }
+        if hits & PLACEHOLDER != 0
+            && let Some(m) = PLACEHOLDER_RE.find(line)
+        {
             out.push(at(
                 "RD-01",
                 Severity::Warning,
@@ -127,7 +216,8 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         if !prose {
             continue;
         }
-        if let Some(m) = ALTERNATIVE_RE.find(line) {
+        let alternatives = hits & ALTERNATIVE != 0;
+        if alternatives && let Some(m) = ALTERNATIVE_RE.find(line) {
             // «增加（减少）0万元»: the meaning survives when nothing changed; a warning then.
             let next = r.lines.get(i + 1).map_or("", |l| l.as_str());
             let rest = line[m.end()..].trim();
@@ -153,7 +243,10 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
                 no,
             ));
         }
-        if let Some(m) = EMPTY_REASON_RE.find(line) {
+        let reasoned = hits & REASON != 0;
+        if (hits & REASON != 0 && empty_reason(line) || hits & HINT != 0)
+            && let Some(m) = EMPTY_REASON_RE.find(line)
+        {
             out.push(at(
                 "RD-03",
                 Severity::Warning,
@@ -165,16 +258,16 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
                 no,
             ));
         }
-        years(r, line, no, out);
-        if let Some(c) = PERCENT_RE.captures(line)
-            && !c[2].starts_with([
-                '万', '元', '亿', '个', '人', '家', '辆', '次', '倍', '项', '份',
-            ])
+        if hits & YEAR != 0 {
+            years(r, line, no, out);
+        }
+        if let Some(at_) = rate_at
+            && let Some(number) = percent_without_sign(&line[at_..])
         {
             out.push(at(
                 "RD-06",
                 Severity::Warning,
-                format!("第{no}行“{}”后缺少“%”", &c[0][..c[0].len() - c[2].len()]),
+                format!("第{no}行“{number}”后缺少“%”"),
                 line,
                 no,
             ));
@@ -184,7 +277,8 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
                 ch.is_ascii_digit() || "、.．（）()一二三四五六七八九十其中：: ".contains(ch)
             })
             .starts_with(**x)
-        }) && let Some(c) = REASON_RE.captures(line)
+        }) && reasoned
+            && let Some(c) = REASON_RE.captures(line)
         {
             let reason: String = c[1]
                 .chars()
@@ -198,9 +292,11 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
                 reasons.push((item, reason, no));
             }
         }
-        contradiction(line, no, out);
+        if hits & REASON != 0 {
+            contradiction(line, no, out);
+        }
     }
-    renamed(r, out);
+    renamed(r, &old_names, out);
     copied(r, &reasons, out);
 }
 
@@ -254,36 +350,59 @@ fn years(r: &FactIndex<'_>, line: &str, no: u32, out: &mut Vec<Finding>) {
     }
 }
 
-/// RD-08: «增加/增长 …，主要原因是…» whose reason speaks only of 减少/下降 (or the reverse).
+/// RD-08: «增加/增长 …，主要原因是…» whose reason speaks only of 减少/下降 (or the reverse). Scans
+/// each «原因是» of the line: the change is the last direction word of the clause before it (within
+/// 40 characters, up to the comma before «主要原因是»), the reason runs to the end of its sentence.
 fn contradiction(line: &str, no: u32, out: &mut Vec<Finding>) {
-    static CHANGE_RE: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(
-            r"(增加|增长|减少|下降)[^。；;]{0,40}?[，,]\s*(?:主要)?原因是[:：]?([^。；;]{4,200})",
-        )
-        .expect("contradiction regex")
-    });
-    for c in CHANGE_RE.captures_iter(line) {
-        let up = matches!(&c[1], "增加" | "增长");
+    let downs: &[&str] = &["减少", "下降", "压减", "缩减", "降低"];
+    let ups: &[&str] = &["增加", "增长", "提高", "上升", "新增", "追加"];
+    let mut from = 0;
+    while let Some(p) = line[from..].find("原因是").map(|p| p + from) {
+        from = p + "原因是".len();
+        // The clause before: back to the previous sentence end, at most 40 characters before the
+        // comma that precedes «(主要)原因是».
+        let head = line[..p].trim_end_matches("主要");
+        let Some(comma) = head
+            .trim_end()
+            .strip_suffix(['，', ','].as_slice())
+            .map(str::len)
+        else {
+            continue;
+        };
+        let clause_start = head[..comma].rfind(['。', '；', ';']).map_or(0, |i| {
+            i + head[i..].chars().next().map_or(1, char::len_utf8)
+        });
+        let clause = &head[clause_start..comma];
+        let back: usize = clause.chars().rev().take(40).map(char::len_utf8).sum();
+        let clause = &clause[clause.len() - back..];
+        let Some((_, direction)) = ["增加", "增长", "减少", "下降"]
+            .iter()
+            .filter_map(|w| clause.rfind(w).map(|i| (i, *w)))
+            .max()
+        else {
+            continue;
+        };
+        let rest = line[from..].trim_start_matches([':', '：']);
+        let full = &rest[..rest.find(['。', '；', ';']).unwrap_or(rest.len())];
+        if full.chars().count() < 4 {
+            continue;
+        }
         // «…，因此…较上年增长11.61%» restates the change; the reason is what comes before.
-        let full = &c[2];
         let cut = ["因此", "所以", "故而"]
             .iter()
             .filter_map(|w| full.find(w))
             .min()
             .unwrap_or(full.len());
         let reason = &full[..cut];
-        let downs: &[&str] = &["减少", "下降", "压减", "缩减", "降低"];
-        let ups: &[&str] = &["增加", "增长", "提高", "上升", "新增", "追加"];
+        let up = matches!(direction, "增加" | "增长");
         let (against, with) = if up { (downs, ups) } else { (ups, downs) };
-        if against.iter().any(|w| reason.contains(w)) && !with.iter().any(|w| reason.contains(w)) {
+        if let Some(word) = against.iter().find(|w| reason.contains(**w))
+            && !with.iter().any(|w| reason.contains(w))
+        {
             out.push(at(
                 "RD-08",
                 Severity::Warning,
-                format!(
-                    "第{no}行说明“{}”的原因只讲“{}”，与增减方向相反，请核对",
-                    &c[1],
-                    against.iter().find(|w| reason.contains(**w)).unwrap_or(&"")
-                ),
+                format!("第{no}行说明“{direction}”的原因只讲“{word}”，与增减方向相反，请核对"),
                 line,
                 no,
             ));
@@ -291,19 +410,22 @@ fn contradiction(line: &str, no: u32, out: &mut Vec<Finding>) {
     }
 }
 
-/// RD-05: an old 科目 name in a report of a year after the rename (text or table rows).
-fn renamed(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+/// RD-05: an old 科目 name in a report of a year after the rename (text or table rows), from the
+/// (renamed index, line) pairs the line scan found.
+fn renamed(r: &FactIndex<'_>, old_names: &[(usize, u32)], out: &mut Vec<Finding>) {
     if r.year <= 0 {
         return;
     }
-    for s in codes::renamed().iter().filter(|s| r.year >= s.from_year) {
-        let lines: Vec<(u32, &String)> = r
-            .lines
+    for (k, s) in codes::renamed().iter().enumerate() {
+        if r.year < s.from_year {
+            continue;
+        }
+        let mut lines: Vec<u32> = old_names
             .iter()
-            .enumerate()
-            .filter(|(_, l)| l.contains(s.old.as_str()))
-            .map(|(i, l)| (i as u32 + 1, l))
+            .filter(|(x, _)| *x == k)
+            .map(|(_, no)| *no)
             .collect();
+        lines.dedup();
         let Some(first) = lines.first() else { continue };
         out.push(Finding::new(
             "RD-05",
@@ -316,14 +438,14 @@ fn renamed(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
                 s.new,
                 r.year,
                 lines.len(),
-                first.0
+                first
             ),
             lines
                 .iter()
                 .take(3)
-                .map(|(no, l)| Location {
+                .map(|no| Location {
                     line: *no,
-                    text: (*l).clone(),
+                    text: r.lines[*no as usize - 1].clone(),
                     suspect: true,
                     ..Location::default()
                 })
@@ -332,6 +454,66 @@ fn renamed(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             None,
             None,
         ));
+    }
+}
+
+/// «主要原因是。», «主要用于：；»: a reason word followed at once by the end of its sentence.
+fn empty_reason(line: &str) -> bool {
+    ["原因是", "主要用于"].iter().any(|w| {
+        line.match_indices(w).any(|(i, _)| {
+            line[i + w.len()..]
+                .trim_start_matches([':', '：', ' '])
+                .starts_with(['。', '；', ';'])
+        })
+    })
+}
+
+/// The rate printed right after a 增长/下降/占 trigger at the start of `text` when it has no «%»
+/// after it («增长12.50，»): the trigger and the number, as printed.
+fn percent_without_sign(text: &str) -> Option<&str> {
+    let mut chars = text.char_indices().peekable();
+    // The trigger word itself.
+    let word_end = ["增长", "下降", "增幅", "降幅", "占比", "占"]
+        .iter()
+        .find(|w| text.starts_with(**w))
+        .map_or(0, |w| w.len());
+    while chars.peek().is_some_and(|(i, _)| *i < word_end) {
+        chars.next();
+    }
+    let skip_space = |it: &mut std::iter::Peekable<std::str::CharIndices<'_>>| {
+        while it.peek().is_some_and(|(_, c)| c.is_whitespace()) {
+            it.next();
+        }
+    };
+    skip_space(&mut chars);
+    let mut int = 0;
+    while chars.peek().is_some_and(|(_, c)| c.is_ascii_digit()) {
+        chars.next();
+        int += 1;
+    }
+    if !(1..=3).contains(&int) || chars.next().map(|(_, c)| c) != Some('.') {
+        return None;
+    }
+    let mut frac = 0;
+    let mut end = text.len();
+    while let Some((i, c)) = chars.peek().copied() {
+        if c.is_ascii_digit() {
+            chars.next();
+            frac += 1;
+        } else {
+            end = i;
+            break;
+        }
+    }
+    if !(1..=2).contains(&frac) {
+        return None;
+    }
+    let number = text[..end].trim_end();
+    skip_space(&mut chars);
+    match chars.next().map(|(_, c)| c) {
+        None => Some(number),
+        Some(c) if "%％".contains(c) || "万元亿个人家辆次倍项份".contains(c) => None,
+        Some(_) => Some(number),
     }
 }
 
