@@ -901,17 +901,22 @@ impl RowReader<'_> {
                     .map(|x| x.key.clone())
                     .unwrap_or_else(|| format!("第{}列", usize::MAX - leaf + 1));
                 match read_cell(cell) {
-                    CellText::Number { value, .. } => self.facts.push(Fact {
-                        table: self.id.to_string(),
-                        row: key.clone(),
-                        column,
-                        value,
-                        unit: self.unit,
-                        source: Provenance {
-                            line: l.no,
-                            text: l.raw.to_string(),
-                        },
-                    }),
+                    CellText::Number { value, .. } => {
+                        // Past a cap the parse fails; nothing more is kept.
+                        if crate::work::charge(crate::work::Item::Fact, l.raw.len()) {
+                            self.facts.push(Fact {
+                                table: self.id.to_string(),
+                                row: key.clone(),
+                                column,
+                                value,
+                                unit: self.unit,
+                                source: Provenance {
+                                    line: l.no,
+                                    text: l.raw.to_string(),
+                                },
+                            })
+                        }
+                    }
                     CellText::Dash => self.dashes.push((key.clone(), column)),
                     CellText::Blank => {}
                     CellText::Other => {

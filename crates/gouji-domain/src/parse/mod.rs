@@ -24,6 +24,7 @@ use crate::amount::MeasureUnit;
 use crate::catalog::{self, GenericFamily};
 use crate::model::{Report, ReportKind, Scope, Table, Unplaced};
 use crate::template::{self, Family, TableTemplate};
+use crate::work;
 use text::has;
 
 /// Largest document the parser accepts (bytes). Real disclosures are 50–300 KB.
@@ -46,6 +47,25 @@ pub enum ParseError {
         "no 预算/决算 table found: expected titles such as 收入支出决算总表 (公开01) or 预算收支总表 (表1); {lines} lines read"
     )]
     NoTables { lines: usize },
+    /// A cap of [`crate::work`] was reached (lines, cells on one line, facts, figures, …).
+    #[error("document holds more than {limit} {what}; that is the limit")]
+    TooMuch { what: &'static str, limit: usize },
+    /// The caller cancelled the parse ([`crate::work::with_cancel`]).
+    #[error("parsing was cancelled")]
+    Cancelled,
+    /// The caller's deadline passed during the parse.
+    #[error("the deadline passed while parsing")]
+    DeadlineExceeded,
+}
+
+impl From<work::Stop> for ParseError {
+    fn from(stop: work::Stop) -> Self {
+        match stop {
+            work::Stop::Cancelled => ParseError::Cancelled,
+            work::Stop::DeadlineExceeded => ParseError::DeadlineExceeded,
+            work::Stop::Limit { what, limit } => ParseError::TooMuch { what, limit },
+        }
+    }
 }
 
 /// One cleaned source line. Everything borrows from the document or from per-document stores
@@ -84,7 +104,20 @@ pub fn parse_document(bytes: &[u8]) -> Result<Report, ParseError> {
     if text.trim().is_empty() {
         return Err(ParseError::Empty);
     }
-    parse_text(text)
+    // The line cap, checked before anything per line is built.
+    if memchr::memchr_iter(b'\n', text.as_bytes()).count() >= work::MAX_LINES {
+        return Err(ParseError::TooMuch {
+            what: "lines",
+            limit: work::MAX_LINES,
+        });
+    }
+    work::begin();
+    let report = parse_text(text);
+    // A cap or the caller's token stopped the readers: whatever they built is incomplete.
+    match work::stopped() {
+        Some(stop) => Err(stop.into()),
+        None => report,
+    }
 }
 
 fn parse_text(text: &str) -> Result<Report, ParseError> {
@@ -94,8 +127,18 @@ fn parse_text(text: &str) -> Result<Report, ParseError> {
     let mut cell_bounds: Vec<usize> = Vec::with_capacity(cleaned.len() + 1);
     cell_bounds.push(0);
     for c in &cleaned {
+        // The cell cap, checked before the line is split.
+        if memchr::memchr_iter(b'\t', c.as_bytes()).count() >= work::MAX_CELLS_PER_LINE {
+            return Err(ParseError::TooMuch {
+                what: "cells on one line",
+                limit: work::MAX_CELLS_PER_LINE,
+            });
+        }
         cell_store.extend(text::cell_iter(c));
         cell_bounds.push(cell_store.len());
+        if work::step(1) {
+            return Err(ParseError::Cancelled);
+        }
     }
     let lines = read_lines(text, &cleaned, &cell_store, &cell_bounds);
     let mut report = match choose_family(&lines) {
@@ -310,7 +353,8 @@ fn mark_watermarks(lines: &mut [Line]) {
             *counts.entry(t).or_default() += 1;
         }
     }
-    let marks: Vec<String> = counts
+    // A set: a document of many distinct repeated short lines has as many marks as lines.
+    let marks: std::collections::HashSet<String> = counts
         .into_iter()
         .filter(|(t, n)| {
             *n >= 3
@@ -320,8 +364,11 @@ fn mark_watermarks(lines: &mut [Line]) {
         })
         .map(|(t, _)| t.to_string())
         .collect();
+    if marks.is_empty() {
+        return;
+    }
     for l in lines.iter_mut() {
-        if marks.iter().any(|m| *m == *l.folded) {
+        if marks.contains(l.folded.as_ref()) {
             l.noise = true;
         }
     }
@@ -509,11 +556,17 @@ fn subject_from_title(t: &str) -> String {
     }
 }
 
-/// Records an unplaced line.
+/// Records an unplaced line. Past a cap of [`work`] the entry quotes nothing (the parse then
+/// fails with the cap).
 pub(crate) fn unplaced(line: &Line, reason: impl Into<String>) -> Unplaced {
+    let quoted = work::charge(work::Item::Unplaced, line.raw.len());
     Unplaced {
         line: line.no,
-        text: line.raw.to_string(),
+        text: if quoted {
+            line.raw.to_string()
+        } else {
+            String::new()
+        },
         reason: reason.into(),
     }
 }

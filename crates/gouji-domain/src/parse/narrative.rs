@@ -231,6 +231,10 @@ pub(crate) fn figures_in_line(line_no: u32, raw: &str, text: &str, section: usiz
             }
         }
         let direction = direction_of(&label);
+        // Past a cap the parse fails; nothing more is kept.
+        if !crate::work::charge(crate::work::Item::Figure, raw.len()) {
+            break;
+        }
         out.push(Figure {
             section,
             kind,
@@ -257,6 +261,9 @@ pub(crate) fn read_narrative(lines: &[Line], in_table: &[bool], report: &mut Rep
         last_line: 1,
     });
     for (i, line) in lines.iter().enumerate() {
+        if crate::work::step(1) {
+            return;
+        }
         if in_table[i] || line.noise {
             continue;
         }

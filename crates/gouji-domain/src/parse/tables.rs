@@ -352,17 +352,22 @@ impl Reader<'_> {
 
     fn cell(&mut self, key: &str, col: &str, cell: &str, line: &Line, unit: MeasureUnit) {
         match read_cell(cell) {
-            CellText::Number { value, .. } => self.facts.push(Fact {
-                table: self.tpl.id.clone(),
-                row: key.to_string(),
-                column: col.to_string(),
-                value,
-                unit,
-                source: Provenance {
-                    line: line.no,
-                    text: line.raw.to_string(),
-                },
-            }),
+            CellText::Number { value, .. } => {
+                // Past a cap the parse fails; nothing more is kept.
+                if crate::work::charge(crate::work::Item::Fact, line.raw.len()) {
+                    self.facts.push(Fact {
+                        table: self.tpl.id.clone(),
+                        row: key.to_string(),
+                        column: col.to_string(),
+                        value,
+                        unit,
+                        source: Provenance {
+                            line: line.no,
+                            text: line.raw.to_string(),
+                        },
+                    })
+                }
+            }
             CellText::Dash => self.dashes.push((key.to_string(), col.to_string())),
             CellText::Blank => {}
             CellText::Other => {
