@@ -82,7 +82,8 @@ const TABLE: &str = "收入支出决算总表\n公开01表\n金额单位：万�
 const FIGURE: &str =
     "一般公共预算财政拨款支出100.00万元，比上年增加10.00万元，增长11.11%，主要原因是人员增加。";
 
-/// A document of about `bytes` bytes (at least the valid head table) made of `shape` repeated.
+/// A document of at most `bytes` bytes (but at least the valid head table) made of `shape`
+/// repeated; the last repetition may be cut.
 /// Deterministic; always valid UTF-8 without NUL.
 pub fn document(shape: Shape, bytes: usize) -> Vec<u8> {
     let mut out = String::with_capacity(bytes + 4096);
@@ -120,7 +121,9 @@ pub fn document(shape: Shape, bytes: usize) -> Vec<u8> {
             fill(&mut out, &line);
         }
         Shape::WideRows => {
-            out.push_str("支出决算表\n公开03表\n金额单位：万元\n项目\t\t本年支出合计\t基本支出\t项目支出\n");
+            out.push_str(
+                "支出决算表\n公开03表\n金额单位：万元\n项目\t\t本年支出合计\t基本支出\t项目支出\n",
+            );
             let mut n = 0u64;
             while out.len() < bytes {
                 out.push_str(&format!("21{:05}\t行政运行", n % 100_000));
@@ -151,5 +154,11 @@ pub fn document(shape: Shape, bytes: usize) -> Vec<u8> {
             }
         }
     }
+    // At most `bytes` (a maximal document stays within the parser's limit), cut at a character.
+    let mut end = bytes.max(HEAD.len()).min(out.len());
+    while !out.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.truncate(end);
     out.into_bytes()
 }

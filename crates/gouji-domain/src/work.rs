@@ -227,7 +227,11 @@ mod tests {
             assert_eq!(stopped(), Some(Stop::Cancelled));
             assert_eq!(cancelled(), Some(Stop::Cancelled));
         });
-        assert_eq!(cancelled(), None, "the token is only set inside with_cancel");
+        assert_eq!(
+            cancelled(),
+            None,
+            "the token is only set inside with_cancel"
+        );
         let past = Cancel::new().with_deadline(Some(Instant::now()));
         assert_eq!(past.stop(), Some(Stop::DeadlineExceeded));
     }

@@ -8,9 +8,15 @@
 //! the blocking pool. A request whose client gives up while it waits is dropped without costing
 //! any CPU; the permit moves into the blocking task, so work that has started still counts
 //! against the limit until it ends, even if its caller has gone.
+//!
+//! Work that has started stops soon after its caller goes away (the client cancelled, or the
+//! server's deadline dropped the call): the blocking task runs under a
+//! [`gouji_domain::work::Cancel`] token that is cancelled when the caller's future is dropped,
+//! and the parser and the rules poll it every few thousand steps.
 
 use std::sync::{Arc, LazyLock};
 
+use gouji_domain::work::Cancel;
 use tokio::sync::Semaphore;
 use tonic::Status;
 
@@ -31,12 +37,35 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    run_until(what, None, work).await
+}
+
+/// [`run`], and the work's token also stops it at `deadline` (the call's deadline, see
+/// [`crate::server::deadline`]).
+pub async fn run_until<T, F>(
+    what: &str,
+    deadline: Option<std::time::Instant>,
+    work: F,
+) -> Result<T, Status>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
     let permit = Arc::clone(&PERMITS)
         .acquire_owned()
         .await
         .map_err(|e| crate::status::internal(what, e))?;
+    let token = Cancel::new().with_deadline(deadline);
+    // Cancels the token when this future ends or is dropped (the caller gave up).
+    struct CancelOnDrop(Cancel);
+    impl Drop for CancelOnDrop {
+        fn drop(&mut self) {
+            self.0.cancel();
+        }
+    }
+    let _guard = CancelOnDrop(token.clone());
     tokio::task::spawn_blocking(move || {
-        let out = work();
+        let out = gouji_domain::work::with_cancel(token, work);
         drop(permit);
         out
     })
@@ -73,5 +102,29 @@ mod tests {
         assert_eq!(results, (0..32).collect::<Vec<_>>());
         assert!(PEAK.load(Ordering::SeqCst) <= limit, "peak above {limit}");
         assert!(PEAK.load(Ordering::SeqCst) >= 1);
+    }
+
+    /// A task whose caller goes away sees its token cancelled.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_caller_cancels_the_work() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let call = tokio::spawn(run("test task", move || {
+            let start = std::time::Instant::now();
+            while gouji_domain::work::cancelled().is_none() {
+                if start.elapsed() > std::time::Duration::from_secs(10) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            let _ = tx.send(gouji_domain::work::cancelled());
+        }));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        call.abort();
+        let seen = tokio::task::spawn_blocking(move || {
+            rx.recv_timeout(std::time::Duration::from_secs(10))
+        })
+        .await
+        .unwrap();
+        assert_eq!(seen, Ok(Some(gouji_domain::work::Stop::Cancelled)));
     }
 }
