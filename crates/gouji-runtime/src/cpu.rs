@@ -57,20 +57,37 @@ where
         .map_err(|e| crate::status::internal(what, e))?;
     let token = Cancel::new().with_deadline(deadline);
     // Cancels the token when this future ends or is dropped (the caller gave up).
-    struct CancelOnDrop(Cancel);
+    struct CancelOnDrop {
+        token: Cancel,
+        /// Still waiting for the work: a drop now means the caller went away.
+        waiting: bool,
+    }
     impl Drop for CancelOnDrop {
         fn drop(&mut self) {
-            self.0.cancel();
+            if self.waiting {
+                tracing::debug!("caller gone: work cancelled");
+            }
+            self.token.cancel();
         }
     }
-    let _guard = CancelOnDrop(token.clone());
-    tokio::task::spawn_blocking(move || {
+    let mut guard = CancelOnDrop {
+        token: token.clone(),
+        waiting: true,
+    };
+    let what_owned = what.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let stop = token.clone();
         let out = gouji_domain::work::with_cancel(token, work);
+        if let Some(why) = stop.stop() {
+            tracing::debug!(task = %what_owned, ?why, elapsed = ?started.elapsed(), "work ended after a stop");
+        }
         drop(permit);
         out
     })
-    .await
-    .map_err(|e| crate::status::internal(what, e))
+    .await;
+    guard.waiting = false;
+    out.map_err(|e| crate::status::internal(what, e))
 }
 
 #[cfg(test)]

@@ -129,6 +129,9 @@ pub(crate) fn find_starts(lines: &[Line], family: Option<&GenericFamily>) -> Vec
     // The second line of a title broken over two lines is not a title of its own.
     let mut continuation: Option<usize> = None;
     for (i, l) in lines.iter().enumerate() {
+        if crate::work::step(1) {
+            break;
+        }
         if continuation == Some(i) {
             continue;
         }
@@ -1004,6 +1007,9 @@ pub(crate) fn loose_runs(lines: &[Line], in_table: &[bool]) -> Vec<(usize, usize
     let mut out = Vec::new();
     let mut i = 0;
     while i < lines.len() {
+        if crate::work::step(1) {
+            break;
+        }
         if in_table[i] || !is_row(&lines[i]) {
             i += 1;
             continue;

@@ -122,8 +122,23 @@ pub fn parse_document(bytes: &[u8]) -> Result<Report, ParseError> {
 
 fn parse_text(text: &str) -> Result<Report, ParseError> {
     // Backing stores for the borrowed lines: cleaned text per line, then every line's cells.
-    let cleaned: Vec<Cow<'_, str>> = text::lines(text).map(text::clean_line_cow).collect();
-    let mut cell_store: Vec<&str> = Vec::with_capacity(cleaned.len() * 2);
+    let mut cleaned: Vec<Cow<'_, str>> = Vec::new();
+    for line in text::lines(text) {
+        if work::step(1) {
+            return Err(ParseError::Cancelled);
+        }
+        cleaned.push(text::clean_line_cow(line));
+    }
+    // Sized once (a line has one cell more than tabs): growing by doubling held up to three
+    // times the cells at once, 16 bytes each, on a document of mostly tabs.
+    let tabs = memchr::memchr_iter(b'\t', text.as_bytes()).count();
+    if tabs + cleaned.len() > work::MAX_CELLS {
+        return Err(ParseError::TooMuch {
+            what: "cells",
+            limit: work::MAX_CELLS,
+        });
+    }
+    let mut cell_store: Vec<&str> = Vec::with_capacity(tabs + cleaned.len());
     let mut cell_bounds: Vec<usize> = Vec::with_capacity(cleaned.len() + 1);
     cell_bounds.push(0);
     for c in &cleaned {
@@ -141,10 +156,17 @@ fn parse_text(text: &str) -> Result<Report, ParseError> {
         }
     }
     let lines = read_lines(text, &cleaned, &cell_store, &cell_bounds);
+    // Between passes, a look at the token whatever the count (the caller maps the stop).
+    if work::step(work::POLL_EVERY) {
+        return Err(ParseError::Cancelled);
+    }
     let mut report = match choose_family(&lines) {
         Choice::Template(family) => read_with_template(&lines, family)?,
         Choice::Generic(family, kind) => read_generic(&lines, family, kind)?,
     };
+    if work::step(work::POLL_EVERY) {
+        return Err(ParseError::Cancelled);
+    }
     report.performance = narrative::read_performance_scores(&lines);
     fill_identity(&lines, &mut report);
     report.lines = lines.iter().map(|l| l.raw.to_string()).collect();
@@ -173,6 +195,9 @@ fn read_with_template(lines: &[Line], family: &'static Family) -> Result<Report,
     for (i, start) in starts.iter().enumerate() {
         let end = starts.get(i + 1).map(|s| s.line_idx).unwrap_or(lines.len());
         let end = tables::region_end(lines, start.line_idx, end);
+        if work::step(region_steps(start.line_idx, end)) {
+            break;
+        }
         for flag in &mut in_table[start.line_idx..end] {
             *flag = true;
         }
@@ -193,8 +218,8 @@ fn read_with_template(lines: &[Line], family: &'static Family) -> Result<Report,
         {
             table.empty_reason = Some(reason.clone());
         }
-        report.facts.extend(read.facts);
-        report.unplaced.extend(read.unplaced);
+        append(&mut report.facts, read.facts);
+        append(&mut report.unplaced, read.unplaced);
         // A table repeated (e.g. printed twice) keeps its first occurrence's metadata.
         if report.table(&table.id).is_none() {
             report.tables.push(table);
@@ -217,7 +242,7 @@ fn read_with_template(lines: &[Line], family: &'static Family) -> Result<Report,
             None,
             doc_unit,
         );
-        report.facts.extend(read.facts);
+        append(&mut report.facts, read.facts);
         report.tables.push(read.table);
     }
     Ok(report)
@@ -242,6 +267,9 @@ fn read_generic(
     for (i, start) in starts.iter().enumerate() {
         let next = starts.get(i + 1).map_or(lines.len(), |s| s.line_idx);
         let end = generic::body_end(lines, start.line_idx, next);
+        if work::step(region_steps(start.line_idx, end)) {
+            break;
+        }
         for flag in &mut in_table[start.line_idx..end] {
             *flag = true;
         }
@@ -286,8 +314,8 @@ fn read_generic(
 /// Adds a table read by the generic reader; a table continued under a repeated title is merged
 /// into its first part.
 fn add_table(report: &mut Report, read: generic::Read) {
-    report.facts.extend(read.facts);
-    report.unplaced.extend(read.unplaced);
+    append(&mut report.facts, read.facts);
+    append(&mut report.unplaced, read.unplaced);
     let t: Table = read.table;
     match report.tables.iter_mut().find(|x| x.id == t.id) {
         Some(first) => {
@@ -303,6 +331,21 @@ fn add_table(report: &mut Report, read: generic::Read) {
             }
         }
         None => report.tables.push(t),
+    }
+}
+
+/// The steps ([`work::step`]) reading the lines `start..end` counts for.
+fn region_steps(start: usize, end: usize) -> u32 {
+    u32::try_from(end.saturating_sub(start)).unwrap_or(u32::MAX)
+}
+
+/// `into.extend(from)`, but a first part is moved rather than copied (a copy held both at
+/// once: twice the memory of a document's facts).
+fn append<T>(into: &mut Vec<T>, from: Vec<T>) {
+    if into.is_empty() {
+        *into = from;
+    } else {
+        into.extend(from);
     }
 }
 
@@ -324,8 +367,10 @@ fn read_lines<'a>(
     cells: &'a [&'a str],
     bounds: &[usize],
 ) -> Vec<Line<'a>> {
+    // A stop (cancel, deadline) ends the list early; the parse then fails with it.
     let mut lines: Vec<Line<'a>> = text::lines(text)
         .zip(cleaned)
+        .take_while(|_| !work::step(1))
         .enumerate()
         .map(|(i, (raw, clean))| Line {
             no: (i + 1) as u32,
@@ -348,6 +393,9 @@ fn mark_watermarks(lines: &mut [Line]) {
     ];
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for l in lines.iter() {
+        if work::step(1) {
+            return;
+        }
         let t = l.folded.as_ref();
         if !l.text.contains('\t') && t.chars().count() >= 4 && t.chars().count() <= 24 {
             *counts.entry(t).or_default() += 1;
@@ -399,6 +447,11 @@ fn choose_family(lines: &[Line]) -> Choice {
         all.push('\n');
     }
     let all_has = |needle: &str| {
+        // Each search reads the whole text: a look at the token before each (a stop makes
+        // every search fail; the parse then fails with the stop).
+        if work::step(work::POLL_EVERY) {
+            return false;
+        }
         if needle.contains('\n') {
             lines.iter().any(|l| l.folded.contains(needle))
         } else {

@@ -308,6 +308,9 @@ pub(crate) fn read_performance_scores(lines: &[Line]) -> Vec<PerformanceScore> {
     let mut out = Vec::new();
     let mut in_eval = false;
     for l in lines {
+        if crate::work::step(1) {
+            break;
+        }
         if l.cells.len() <= 2 && has(&l.folded, "自评表") {
             in_eval = true;
             continue;
