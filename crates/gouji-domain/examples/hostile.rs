@@ -158,6 +158,22 @@ fn main() {
                 .collect()
         })
         .unwrap_or_default();
+    if std::env::var_os("GOUJI_QUOTED_RATIO").is_some() {
+        // Bytes of source text a real report quotes (facts, figures, unplaced), per input byte.
+        for s in &seeds {
+            if let Ok(r) = gouji_domain::parse_document(s) {
+                let quoted: usize = r.facts.iter().map(|f| f.source.text.len()).sum::<usize>()
+                    + r.figures.iter().map(|f| f.source.text.len()).sum::<usize>()
+                    + r.unplaced.iter().map(|u| u.text.len()).sum::<usize>();
+                println!(
+                    "quoted {:.2}× the input ({} bytes)",
+                    quoted as f64 / s.len() as f64,
+                    s.len()
+                );
+            }
+        }
+        return;
+    }
     if !seeds.is_empty() {
         let bytes: usize = seeds.iter().map(Vec::len).sum();
         let mut cpu = f64::MAX;

@@ -27,13 +27,18 @@ pub const MAX_CELLS_PER_LINE: usize = 512;
 /// costs 16 bytes while the parse runs, even when empty.
 pub const MAX_CELLS: usize = 2_000_000;
 /// Most table cells (facts) one report may hold.
-pub const MAX_FACTS: usize = 250_000;
+pub const MAX_FACTS: usize = 200_000;
 /// Most narrative figures one report may hold.
 pub const MAX_FIGURES: usize = 50_000;
 /// Most unplaced entries one report may hold.
 pub const MAX_UNPLACED: usize = 50_000;
 /// Most bytes of source text quoted into one report's facts, figures and unplaced entries (each
-/// quotes its whole source line). The report's copy of the document lines comes on top.
+/// quotes its whole source line), per byte of the document: real reports quote 1–4.3× their
+/// text. The report's copy of the document lines comes on top.
+pub const MAX_QUOTED_PER_INPUT_BYTE: usize = 16;
+/// Quoting is allowed at least this much, whatever the document's size.
+pub const MIN_QUOTED_BYTES: usize = 1024 * 1024;
+/// Most bytes of source text quoted into one report, whatever the document's size.
 pub const MAX_QUOTED_BYTES: usize = 48 * 1024 * 1024;
 
 /// Steps between two looks at the cancellation token.
@@ -95,6 +100,7 @@ struct Meter {
     figures: usize,
     unplaced: usize,
     quoted: usize,
+    quoted_limit: usize,
     stop: Option<Stop>,
 }
 
@@ -121,13 +127,21 @@ pub fn cancelled() -> Option<Stop> {
     METER.with(|m| m.borrow().cancel.as_ref().and_then(Cancel::stop))
 }
 
-/// Starts a fresh count for one parse (the token stays).
-pub(crate) fn begin() {
+/// The quoting limit of a document of `input_bytes`.
+pub fn quoted_limit(input_bytes: usize) -> usize {
+    input_bytes
+        .saturating_mul(MAX_QUOTED_PER_INPUT_BYTE)
+        .clamp(MIN_QUOTED_BYTES, MAX_QUOTED_BYTES)
+}
+
+/// Starts a fresh count for one parse of a document of `input_bytes` (the token stays).
+pub(crate) fn begin(input_bytes: usize) {
     METER.with(|m| {
         let mut m = m.borrow_mut();
         let cancel = m.cancel.take();
         *m = Meter {
             cancel,
+            quoted_limit: quoted_limit(input_bytes),
             ..Meter::default()
         };
     });
@@ -181,10 +195,10 @@ pub(crate) fn charge(item: Item, quoted: usize) -> bool {
             return false;
         }
         *count += 1;
-        if m.quoted + quoted > MAX_QUOTED_BYTES {
+        if m.quoted + quoted > m.quoted_limit {
             m.stop = Some(Stop::Limit {
                 what: "bytes of source text quoted by facts, figures and unplaced entries",
-                limit: MAX_QUOTED_BYTES,
+                limit: m.quoted_limit,
             });
             return false;
         }
@@ -200,7 +214,7 @@ mod tests {
 
     #[test]
     fn caps_stop_the_count_and_say_which() {
-        begin();
+        begin(MAX_QUOTED_BYTES);
         for _ in 0..MAX_FIGURES {
             assert!(charge(Item::Figure, 10));
         }
@@ -212,17 +226,24 @@ mod tests {
                 limit: MAX_FIGURES
             })
         );
-        begin();
+        begin(0);
         assert_eq!(stopped(), None);
-        assert!(!charge(Item::Fact, MAX_QUOTED_BYTES + 1));
+        assert!(charge(Item::Fact, MIN_QUOTED_BYTES));
+        assert!(
+            !charge(Item::Fact, 1),
+            "a small document may quote MIN_QUOTED_BYTES"
+        );
+        assert_eq!(quoted_limit(usize::MAX), MAX_QUOTED_BYTES);
         assert!(matches!(stopped(), Some(Stop::Limit { .. })));
+        assert_eq!(quoted_limit(usize::MAX), MAX_QUOTED_BYTES);
+        assert_eq!(quoted_limit(1 << 20), 16 << 20);
     }
 
     #[test]
     fn a_cancelled_token_is_seen_within_a_poll_interval() {
         let token = Cancel::new();
         with_cancel(token.clone(), || {
-            begin();
+            begin(0);
             assert!(!step(1));
             token.cancel();
             let steps = (0..2 * POLL_EVERY).take_while(|_| !step(1)).count();

@@ -111,7 +111,7 @@ pub fn parse_document(bytes: &[u8]) -> Result<Report, ParseError> {
             limit: work::MAX_LINES,
         });
     }
-    work::begin();
+    work::begin(text.len());
     let report = parse_text(text);
     // A cap or the caller's token stopped the readers: whatever they built is incomplete.
     match work::stopped() {
