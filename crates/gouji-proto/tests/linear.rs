@@ -32,7 +32,12 @@ fn report(n: usize) -> pb::Report {
         let mut f = template.clone();
         f.table = format!("uncatalogued@{}", i / 4);
         f.row = format!("{}", 2_000_000 + i);
-        f.column = if i % 2 == 0 { "本年收入合计" } else { "财政拨款收入" }.to_string();
+        f.column = if i % 2 == 0 {
+            "本年收入合计"
+        } else {
+            "财政拨款收入"
+        }
+        .to_string();
         r.facts.push(f);
     }
     r

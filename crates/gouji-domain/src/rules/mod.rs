@@ -150,6 +150,9 @@ impl Validation {
     }
 }
 
+/// One group of rules: reads the index, appends findings.
+type RuleGroup<'a> = dyn Fn(&FactIndex, &mut Vec<Finding>) + 'a;
+
 /// Runs every rule over `report`. Never fails: missing inputs make a rule not applicable.
 ///
 /// Inside [`crate::work::with_cancel`] it stops between rule groups once the token is
@@ -158,7 +161,7 @@ impl Validation {
 pub fn validate(report: &Report, ctx: &Context) -> Validation {
     let ix = FactIndex::new(report);
     let mut findings = Vec::new();
-    let groups: [&dyn Fn(&FactIndex, &mut Vec<Finding>); 5] = [
+    let groups: [&RuleGroup; 5] = [
         &identities::check_all,
         &structure::check,
         &narrative::check,
