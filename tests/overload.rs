@@ -6,6 +6,7 @@
 //!   finish within their deadline; health answers SERVING throughout.
 //! - A `SubmitReport` whose deadline passes, or whose client goes away, during a long parse stops
 //!   its work (the service's CPU use falls to idle) and stores nothing.
+//! - Connections beyond the limit are closed on accept; a closed connection frees its slot.
 
 use std::time::{Duration, Instant};
 
@@ -330,4 +331,68 @@ async fn a_cancelled_submission_stops_its_work_and_stores_nothing() {
     ingestion.stop().await.unwrap();
     validation.stop().await.unwrap();
     db.drop_async().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_limit_are_closed_and_slots_come_back() {
+    let validation = gouji_runtime::process::ServiceProcess::start(
+        "gouji-validation",
+        &["--listen", "127.0.0.1:0"],
+        &[("GOUJI_MAX_CONNECTIONS", "2")],
+        true,
+    )
+    .await
+    .expect("validation starts");
+    let url = validation.url();
+    let check = |channel: tonic::transport::Channel| async move {
+        let mut h = HealthClient::new(channel);
+        let mut req = tonic::Request::new(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        });
+        req.set_timeout(Duration::from_secs(5));
+        h.check(req).await.map(|r| r.into_inner().status)
+    };
+    let connect = || async {
+        tonic::transport::Endpoint::from_shared(url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .expect("TCP connect (the listener accepts, then closes)")
+    };
+    // Two connections, held open: both served.
+    let (a, b) = (connect().await, connect().await);
+    assert_eq!(
+        check(a.clone()).await.ok(),
+        Some(ServingStatus::Serving as i32)
+    );
+    assert_eq!(
+        check(b.clone()).await.ok(),
+        Some(ServingStatus::Serving as i32)
+    );
+    // A third is closed on accept: its call fails at once, retryably.
+    let t = Instant::now();
+    let third = check(connect().await).await;
+    let err = third.expect_err("a third connection is refused");
+    assert!(
+        matches!(
+            err.code(),
+            Code::Unavailable | Code::Unknown | Code::Internal
+        ),
+        "{err:?}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(5), "refused at once");
+    // Closing one gives its slot back.
+    drop(a);
+    let served = gouji_tests::eventually(Duration::from_secs(10), || async {
+        let c = tonic::transport::Endpoint::from_shared(url.clone())
+            .ok()?
+            .connect()
+            .await
+            .ok()?;
+        check(c).await.ok()
+    })
+    .await;
+    assert_eq!(served, Some(ServingStatus::Serving as i32));
+    drop(b);
+    validation.stop().await.unwrap();
 }
