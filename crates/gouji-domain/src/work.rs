@@ -38,8 +38,10 @@ pub const MAX_UNPLACED: usize = 50_000;
 pub const MAX_QUOTED_PER_INPUT_BYTE: usize = 16;
 /// Quoting is allowed at least this much, whatever the document's size.
 pub const MIN_QUOTED_BYTES: usize = 1024 * 1024;
-/// Most bytes of source text quoted into one report, whatever the document's size.
-pub const MAX_QUOTED_BYTES: usize = 48 * 1024 * 1024;
+/// Most bytes of source text quoted into one report, whatever the document's size: with the
+/// document (≤ 16 MiB), its lines (≤ 16 MiB) and the facts' keys (≤ 200,000 × ≈ 40 bytes) a
+/// stored revision stays within the 64 MiB a response may carry.
+pub const MAX_QUOTED_BYTES: usize = 16 * 1024 * 1024;
 
 /// Steps between two looks at the cancellation token.
 pub const POLL_EVERY: u32 = 4096;
@@ -236,7 +238,7 @@ mod tests {
         assert_eq!(quoted_limit(usize::MAX), MAX_QUOTED_BYTES);
         assert!(matches!(stopped(), Some(Stop::Limit { .. })));
         assert_eq!(quoted_limit(usize::MAX), MAX_QUOTED_BYTES);
-        assert_eq!(quoted_limit(1 << 20), 16 << 20);
+        assert_eq!(quoted_limit(512 << 10), 8 << 20);
     }
 
     #[test]
