@@ -10,7 +10,9 @@
 //! - [`parse`]: disclosure text → [`model::Report`];
 //! - [`rules`]: the 勾稽 rule catalog and its engine;
 //! - [`consolidate`]: rolling units up into a 部门汇总;
-//! - [`synth`]: deterministic synthetic unit reports for consolidation tests, demos and benchmarks.
+//! - [`synth`]: deterministic synthetic unit reports for consolidation tests, demos and benchmarks;
+//! - [`hostile`]: deterministic hostile documents for the work-bound tests;
+//! - [`work`]: the caps of one parse and cooperative cancellation of parsing and validation.
 //!
 //! Invariant: this crate knows nothing of tonic, prost or sqlx, and never uses floats for money.
 
@@ -18,11 +20,13 @@ pub mod amount;
 pub mod catalog;
 pub mod codes;
 pub mod consolidate;
+pub mod hostile;
 pub mod model;
 pub mod parse;
 pub mod rules;
 pub mod synth;
 pub mod template;
+pub mod work;
 
 pub use amount::MeasureUnit;
 pub use model::{Fact, Report, ReportKind, Scope, UnitType};

@@ -220,6 +220,36 @@ fn provenance(s: Option<pb::SourceRef>) -> dm::Provenance {
 /// Wire report → domain report. Every amount must be a decimal string; errors name the field.
 /// Takes the wire report by value so that its strings move into the domain report.
 pub fn report_from_pb(p: pb::Report) -> Result<dm::Report, Vec<FieldError>> {
+    // The caps of a parsed report hold for a structured one too, checked before any work.
+    let caps = [
+        ("report.facts", p.facts.len(), gouji_domain::work::MAX_FACTS),
+        (
+            "report.figures",
+            p.figures.len(),
+            gouji_domain::work::MAX_FIGURES,
+        ),
+        (
+            "report.unplaced",
+            p.unplaced.len(),
+            gouji_domain::work::MAX_UNPLACED,
+        ),
+        (
+            "report.source_lines",
+            p.source_lines.len(),
+            gouji_domain::work::MAX_LINES,
+        ),
+    ];
+    let over: Vec<FieldError> = caps
+        .into_iter()
+        .filter(|&(_, n, limit)| n > limit)
+        .map(|(field, n, limit)| FieldError {
+            field: field.into(),
+            description: format!("{n} entries; the limit is {limit}"),
+        })
+        .collect();
+    if !over.is_empty() {
+        return Err(over);
+    }
     let mut errors = Vec::new();
     let kind = kind_from_pb(p.kind).unwrap_or_else(|| {
         errors.push(FieldError {
@@ -279,6 +309,8 @@ pub fn report_from_pb(p: pb::Report) -> Result<dm::Report, Vec<FieldError>> {
         });
     }
     r.facts.reserve(p.facts.len());
+    let mut table_ids: std::collections::HashSet<String> =
+        r.tables.iter().map(|t| t.id.clone()).collect();
     for (i, f) in p.facts.into_iter().enumerate() {
         let value = decimal(&f.amount, || format!("report.facts[{i}].amount"));
         if let Err(e) = &value {
@@ -292,7 +324,9 @@ pub fn report_from_pb(p: pb::Report) -> Result<dm::Report, Vec<FieldError>> {
         }
         let Ok(value) = value else { continue };
         let unit = unit_from_pb(f.unit);
-        if r.table(&f.table).is_none() {
+        // A set, not `r.table()`: a report of many tables made this quadratic (issue 12).
+        if !table_ids.contains(f.table.as_str()) {
+            table_ids.insert(f.table.clone());
             r.tables.push(dm::Table {
                 id: f.table.clone(),
                 title: f.table.clone(),

@@ -12,11 +12,17 @@
 //! The gate is measured ([`crate::metrics`]): how long each task waited for its permit
 //! (`gouji.cpu.wait.duration`) and ran (`gouji.cpu.run.duration`), and how many tasks wait
 //! ([`queued`]) and run ([`running`]) right now.
+//!
+//! Work that has started stops soon after its caller goes away (the client cancelled, or the
+//! server's deadline dropped the call): the blocking task runs under a
+//! [`gouji_domain::work::Cancel`] token that is cancelled when the caller's future is dropped,
+//! and the parser and the rules poll it every few thousand steps.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
+use gouji_domain::work::Cancel;
 use tokio::sync::Semaphore;
 use tonic::Status;
 
@@ -71,6 +77,20 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    run_until(what, None, work).await
+}
+
+/// [`run`], and the work's token also stops it at `deadline` (the call's deadline, see
+/// [`crate::server::deadline`]).
+pub async fn run_until<T, F>(
+    what: &str,
+    deadline: Option<std::time::Instant>,
+    work: F,
+) -> Result<T, Status>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
     let metrics = crate::metrics::global();
     let waiting = Counted::new(&QUEUED);
     let asked = Instant::now();
@@ -80,18 +100,42 @@ where
         .map_err(|e| crate::status::internal(what, e))?;
     metrics.record_cpu_wait(what, asked.elapsed());
     drop(waiting);
+    let token = Cancel::new().with_deadline(deadline);
+    // Cancels the token when this future ends or is dropped (the caller gave up).
+    struct CancelOnDrop {
+        token: Cancel,
+        /// Still waiting for the work: a drop now means the caller went away.
+        waiting: bool,
+    }
+    impl Drop for CancelOnDrop {
+        fn drop(&mut self) {
+            if self.waiting {
+                tracing::debug!("caller gone: work cancelled");
+            }
+            self.token.cancel();
+        }
+    }
+    let mut guard = CancelOnDrop {
+        token: token.clone(),
+        waiting: true,
+    };
     let task = what.to_string();
     let run = Counted::new(&RUNNING);
-    tokio::task::spawn_blocking(move || {
+    let out = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        let out = work();
+        let stop = token.clone();
+        let out = gouji_domain::work::with_cancel(token, work);
         metrics.record_cpu_run(&task, started.elapsed());
+        if let Some(why) = stop.stop() {
+            tracing::debug!(%task, ?why, elapsed = ?started.elapsed(), "work ended after a stop");
+        }
         drop(run);
         drop(permit);
         out
     })
-    .await
-    .map_err(|e| crate::status::internal(what, e))
+    .await;
+    guard.waiting = false;
+    out.map_err(|e| crate::status::internal(what, e))
 }
 
 #[cfg(test)]
@@ -123,5 +167,28 @@ mod tests {
         assert_eq!(results, (0..32).collect::<Vec<_>>());
         assert!(PEAK.load(Ordering::SeqCst) <= limit, "peak above {limit}");
         assert!(PEAK.load(Ordering::SeqCst) >= 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_caller_cancels_the_work() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let call = tokio::spawn(run("test task", move || {
+            let start = std::time::Instant::now();
+            while gouji_domain::work::cancelled().is_none() {
+                if start.elapsed() > std::time::Duration::from_secs(10) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            let _ = tx.send(gouji_domain::work::cancelled());
+        }));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        call.abort();
+        let seen = tokio::task::spawn_blocking(move || {
+            rx.recv_timeout(std::time::Duration::from_secs(10))
+        })
+        .await
+        .unwrap();
+        assert_eq!(seen, Ok(Some(gouji_domain::work::Stop::Cancelled)));
     }
 }

@@ -1,14 +1,16 @@
 //! Shared service plumbing for the Gouji binaries: telemetry, the one place that maps errors to
 //! gRPC status codes, a server harness (health, reflection, limits, graceful shutdown), and the
-//! CPU gate every CPU-bound request step goes through (`cpu`), the metrics of all of it
-//! (`metrics`: OTLP and a Prometheus endpoint) and the store probe behind ingestion's
-//! liveness (`store_health`).
+//! CPU gate every CPU-bound request step goes through (`cpu`), admission control (bounded calls
+//! in flight, a bounded wait queue and a connection limit per process: `admission`), the metrics
+//! of all of it (`metrics`: OTLP and a Prometheus endpoint) and the store probe behind
+//! ingestion's liveness (`store_health`).
 //!
 //! It also sets the global allocator of everything built on it (the three services, the `gouji`
 //! CLI, their benches and the end-to-end tests): mimalloc. The parser, the protobuf decoder and
 //! the rules allocate many small strings, and glibc's allocator cost 20–30 % of validation time
 //! (docs/benchmarks-validation.md).
 
+pub mod admission;
 pub mod cpu;
 pub mod metrics;
 pub mod process;

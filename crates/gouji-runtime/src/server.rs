@@ -12,19 +12,25 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::server::HealthReporter;
 use tower_layer::{Identity, Stack};
 
+use crate::admission::{Admission, AdmissionLayer};
 use crate::metrics::grpc::ServerMetricsLayer;
 use crate::telemetry::grpc::{ClientTrace, ServerTraceLayer};
+use tokio_stream::StreamExt as _;
 
-/// The layers around every service: [`ServerMetricsLayer`] (outermost: per-call duration,
-/// status and in-flight count) and [`ServerTraceLayer`] (one span per call).
-pub type ServerLayers = Stack<ServerMetricsLayer, Stack<ServerTraceLayer, Identity>>;
+/// The layers around every service, outermost first: [`ServerTraceLayer`] (one span per call,
+/// child of the caller's trace), [`ServerMetricsLayer`] (per-call duration, status and in-flight
+/// count, shed calls included), then admission control ([`crate::admission`]).
+pub type Layers =
+    Stack<AdmissionLayer, Stack<ServerMetricsLayer, Stack<ServerTraceLayer, Identity>>>;
 
-/// The server builder every service uses: tonic's, with [`ServerLayers`] around every
-/// service (one span per call, child of the caller's trace; per-call metrics).
-pub type Builder = tonic::transport::Server<ServerLayers>;
+/// [`Layers`], by the name the metrics code uses.
+pub type ServerLayers = Layers;
+
+/// The server builder every service uses: tonic's, with [`Layers`].
+pub type Builder = tonic::transport::Server<Layers>;
 
 /// A router made from a [`Builder`].
-pub type Router = tonic::transport::server::Router<ServerLayers>;
+pub type Router = tonic::transport::server::Router<Layers>;
 
 /// A channel to another Gouji service whose calls carry the caller's trace context.
 pub type ServiceChannel = ClientTrace<Channel>;
@@ -71,18 +77,80 @@ pub const HTTP2_STREAM_WINDOW: u32 = 1 << 20;
 /// HTTP/2 flow-control window per connection (bytes), shared by the streams in flight.
 pub const HTTP2_CONNECTION_WINDOW: u32 = 8 << 20;
 
-/// A server builder with the standard settings (timeout, keepalive, nodelay, HTTP/2 windows)
-/// and a server span and metrics per call.
+/// When a call must be answered: now plus the client's `grpc-timeout`, at most the server's own
+/// `request_timeout` ([`Limits`]). Work past it is wasted: the server's timeout answers the call
+/// then.
+pub fn deadline<T>(request: &tonic::Request<T>, request_timeout: Duration) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    let client = request
+        .metadata()
+        .get("grpc-timeout")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_grpc_timeout);
+    now + client.map_or(request_timeout, |c| c.min(request_timeout))
+}
+
+/// A `grpc-timeout` value: at most 8 digits and a unit (H, M, S, m, u, n).
+fn parse_grpc_timeout(v: &str) -> Option<Duration> {
+    let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// Interval of the HTTP/2 keepalive pings a server sends on every connection.
+pub const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// A connection whose peer does not answer a keepalive ping within this is closed.
+pub const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// TCP keepalive on accepted connections (dead peers behind a NAT are found even without
+/// HTTP/2 traffic).
+pub const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
+/// A connection older than this is asked to go away (GOAWAY; the client reconnects), so no
+/// connection, idle or not, is held forever.
+pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(15 * 60);
+/// Calls in flight on a connection that is going away get this long to finish.
+pub const MAX_CONNECTION_AGE_GRACE: Duration = Duration::from_secs(30);
+/// Streams reset by a client before the server accepted them, at most, per connection
+/// (protection against rapid-reset floods).
+pub const MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 64;
+
+/// A server builder with the standard settings (timeout, keepalive, connection age, nodelay,
+/// HTTP/2 windows), a server span and metrics per call and the process's admission control
+/// ([`Admission::global`]).
 pub fn builder(limits: Limits) -> Builder {
+    // The admission queue's depth, exported once per process (the dashboard's admission panel).
+    static ADMISSION_GAUGES: std::sync::Once = std::sync::Once::new();
+    ADMISSION_GAUGES.call_once(|| {
+        crate::metrics::global().register_admission(
+            || Admission::global().in_flight() as u64,
+            || Admission::global().queued() as u64,
+        );
+    });
     tonic::transport::Server::builder()
         .timeout(limits.request_timeout)
         .concurrency_limit_per_connection(limits.concurrency_per_connection)
+        .max_concurrent_streams(Some(limits.concurrency_per_connection as u32))
         .tcp_nodelay(true)
         .initial_stream_window_size(HTTP2_STREAM_WINDOW)
         .initial_connection_window_size(HTTP2_CONNECTION_WINDOW)
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT))
+        .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_ACCEPT_RESET_STREAMS))
+        .max_connection_age(MAX_CONNECTION_AGE)
+        .max_connection_age_grace(MAX_CONNECTION_AGE_GRACE)
         .layer(ServerTraceLayer)
         .layer(ServerMetricsLayer)
+        .layer(Admission::global().layer())
 }
 
 /// A client endpoint for another Gouji service with the same transport settings as the servers
@@ -164,11 +232,29 @@ pub async fn serve<S: NamedService>(
         tracing::info!("{name}: shutting down");
         reporter.set_not_serving::<S>().await;
     };
+    // Every accepted connection holds one of the process's connection slots until it closes;
+    // beyond the limit a connection is closed at once.
+    let admission = Admission::global().clone();
+    let incoming = TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .with_keepalive(Some(TCP_KEEPALIVE))
+        .filter_map(move |conn| match conn {
+            Ok(io) => {
+                let limited = admission.connection(io);
+                // Logged at the 1st, 2nd, 4th, 8th, … refusal: a flood does not flood the log.
+                if limited.is_none() && admission.refused_connections().is_power_of_two() {
+                    tracing::warn!(
+                        limit = admission.config().max_connections,
+                        refused = admission.refused_connections(),
+                        "connection limit reached: connection closed"
+                    );
+                }
+                limited.map(Ok)
+            }
+            Err(e) => Some(Err(e)),
+        });
     router
-        .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown,
-        )
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     Ok(())
 }
@@ -202,6 +288,22 @@ mod tests {
         ReportContext, ValidateReportRequest, validate_report_request,
     };
     use prost::Message as _;
+
+    #[test]
+    fn grpc_timeouts_are_read_and_capped() {
+        assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_grpc_timeout("3S"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_grpc_timeout("123456789S"), None);
+        assert_eq!(parse_grpc_timeout("S"), None);
+        assert_eq!(parse_grpc_timeout(""), None);
+        assert_eq!(parse_grpc_timeout("5x"), None);
+        let mut req = tonic::Request::new(());
+        req.metadata_mut()
+            .insert("grpc-timeout", "1H".parse().unwrap());
+        let d = deadline(&req, Duration::from_secs(30));
+        assert!(d <= std::time::Instant::now() + Duration::from_secs(30));
+    }
 
     /// The issue-12 case: a document of exactly the maximal size must fit into the request that
     /// carries it to validation (it used to exceed validation's limit by its envelope).

@@ -214,7 +214,59 @@ impl From<BadRequest> for Status {
 
 /// A document that cannot be read is a malformed request (INVALID_ARGUMENT on the given field).
 pub fn parse_error(field: &str, e: &gouji_domain::ParseError) -> Status {
-    BadRequest::field(field, e.to_string()).into()
+    use gouji_domain::ParseError as E;
+    match e {
+        E::Cancelled => stopped(gouji_domain::work::Stop::Cancelled),
+        E::DeadlineExceeded => stopped(gouji_domain::work::Stop::DeadlineExceeded),
+        _ => BadRequest::field(field, e.to_string()).into(),
+    }
+}
+
+/// Work that stopped before it was done ([`gouji_domain::work`]): CANCELLED or
+/// DEADLINE_EXCEEDED when the caller gave up; a cap reached is a property of the input
+/// (RESOURCE_EXHAUSTED names it: retrying the same input cannot succeed, so no RetryInfo).
+pub fn stopped(stop: gouji_domain::work::Stop) -> Status {
+    use gouji_domain::work::Stop;
+    match stop {
+        Stop::Cancelled => Status::cancelled("the call was cancelled; its work stopped"),
+        Stop::DeadlineExceeded => {
+            Status::deadline_exceeded("the deadline passed; the call's work stopped")
+        }
+        Stop::Limit { what, limit } => Status::resource_exhausted(format!(
+            "the input needs more than {limit} {what}; that is the limit"
+        )),
+    }
+}
+
+/// A call shed because every slot of the service is taken and its wait queue is full
+/// ([`crate::admission`]): RESOURCE_EXHAUSTED with a `google.rpc.RetryInfo` of `retry_after`.
+pub fn overloaded(in_flight: usize, queued: usize, retry_after: std::time::Duration) -> Status {
+    let mut details = ErrorDetails::new();
+    details.set_retry_info(Some(retry_after));
+    Status::with_error_details(
+        Code::ResourceExhausted,
+        format!(
+            "overloaded: {in_flight} calls in flight and {queued} waiting; retry in {} ms",
+            retry_after.as_millis()
+        ),
+        details,
+    )
+}
+
+/// A call that waited `waited` in the admission queue without getting a slot: UNAVAILABLE with
+/// a `google.rpc.RetryInfo` of `retry_after`.
+pub fn queue_timeout(waited: std::time::Duration, retry_after: std::time::Duration) -> Status {
+    let mut details = ErrorDetails::new();
+    details.set_retry_info(Some(retry_after));
+    Status::with_error_details(
+        Code::Unavailable,
+        format!(
+            "overloaded: no slot free after {} ms in the queue; retry in {} ms",
+            waited.as_millis(),
+            retry_after.as_millis()
+        ),
+        details,
+    )
 }
 
 /// A requested resource that does not exist (NOT_FOUND with a google.rpc.ResourceInfo detail).

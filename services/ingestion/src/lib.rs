@@ -135,6 +135,7 @@ impl Ingestion {
     async fn prepare(
         &self,
         req: pb::SubmitReportRequest,
+        deadline: std::time::Instant,
     ) -> Result<(NewRevision, UnitRecord), Status> {
         let mut b = BadRequest::new();
         status::check_code(&mut b, "unit_code", &req.unit_code, true);
@@ -192,7 +193,7 @@ impl Ingestion {
             Some(pb::submit_report_request::Input::Document(bytes)) => {
                 let parsed = {
                     let bytes = bytes.clone();
-                    gouji_runtime::cpu::run("parse task", move || {
+                    gouji_runtime::cpu::run_until("parse task", Some(deadline), move || {
                         gouji_domain::parse_document(&bytes)
                     })
                     .await?
@@ -213,19 +214,21 @@ impl Ingestion {
                 (report, Some(bytes), hash)
             }
             Some(pb::submit_report_request::Input::Report(r)) => {
-                let report = convert::report_from_pb(r).map_err(|errs| {
-                    let mut b = BadRequest::new();
-                    for e in errs {
-                        b.add(format!("report.{}", e.field), e.description);
-                    }
-                    Status::from(b)
-                })?;
-                let canonical = canonical_json(&report)?;
-                (
-                    report,
-                    None,
-                    gouji_store::content_hash(canonical.as_bytes()),
-                )
+                // Conversion and hashing are CPU work too (up to the fact cap): off the I/O
+                // threads, through the CPU gate.
+                gouji_runtime::cpu::run_until("convert task", Some(deadline), move || {
+                    let report = convert::report_from_pb(r).map_err(|errs| {
+                        let mut b = BadRequest::new();
+                        for e in errs {
+                            b.add(format!("report.{}", e.field), e.description);
+                        }
+                        Status::from(b)
+                    })?;
+                    let canonical = canonical_json(&report)?;
+                    let hash = gouji_store::content_hash(canonical.as_bytes());
+                    Ok::<_, Status>((report, None, hash))
+                })
+                .await??
             }
             None => {
                 return Err(BadRequest::field(
@@ -398,7 +401,17 @@ impl IngestionService for Ingestion {
         &self,
         request: Request<pb::SubmitReportRequest>,
     ) -> Result<Response<pb::SubmitReportResponse>, Status> {
-        let (new, _unit) = self.prepare(request.into_inner()).await?;
+        let deadline = gouji_runtime::server::deadline(
+            &request,
+            transport_limits(&self.limits).request_timeout,
+        );
+        let (new, _unit) = self.prepare(request.into_inner(), deadline).await?;
+        // Nothing is stored once the caller's deadline has passed: it has been told the call
+        // failed (a cancelled call never gets here: its future is dropped, and a parse in
+        // progress stops at its next poll of the token).
+        if std::time::Instant::now() >= deadline {
+            return Err(status::stopped(gouji_domain::work::Stop::DeadlineExceeded));
+        }
         // Held until the verdict is recorded, so that the background loop leaves this
         // revision to this call (`None`: a retry of the same submission is in flight, and that
         // call validates it; this one replays).

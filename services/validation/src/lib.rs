@@ -70,6 +70,10 @@ pub fn validate_request(req: ValidateReportRequest) -> Result<ValidateReportResp
         unit_type: convert::unit_type_from_pb(ctx_pb.unit_type),
     };
     let v = rules::validate(&report, &ctx);
+    // The caller went away or its deadline passed while the rules ran: the findings are partial.
+    if let Some(stop) = gouji_domain::work::cancelled() {
+        return Err(gouji_runtime::status::stopped(stop));
+    }
     gouji_runtime::metrics::global().record_findings(
         v.findings
             .iter()
@@ -102,10 +106,17 @@ impl ValidationService for Validator {
         &self,
         request: Request<ValidateReportRequest>,
     ) -> Result<Response<ValidateReportResponse>, Status> {
+        let deadline = gouji_runtime::server::deadline(
+            &request,
+            gouji_runtime::server::Limits::default().request_timeout,
+        );
         let req = request.into_inner();
-        // Parsing and rules are CPU work: keep them off the I/O threads.
-        let resp =
-            gouji_runtime::cpu::run("validation task", move || validate_request(req)).await??;
+        // Parsing and rules are CPU work: keep them off the I/O threads. They stop at the
+        // call's deadline, or when the call is cancelled.
+        let resp = gouji_runtime::cpu::run_until("validation task", Some(deadline), move || {
+            validate_request(req)
+        })
+        .await??;
         tracing::info!(
             valid = resp.valid,
             errors = resp.error_count,

@@ -129,6 +129,9 @@ pub(crate) fn find_starts(lines: &[Line], family: Option<&GenericFamily>) -> Vec
     // The second line of a title broken over two lines is not a title of its own.
     let mut continuation: Option<usize> = None;
     for (i, l) in lines.iter().enumerate() {
+        if crate::work::step(1) {
+            break;
+        }
         if continuation == Some(i) {
             continue;
         }
@@ -971,17 +974,22 @@ impl RowReader<'_> {
                     .map(|x| x.key.clone())
                     .unwrap_or_else(|| format!("第{}列", usize::MAX - leaf + 1));
                 match read_cell(cell) {
-                    CellText::Number { value, .. } => self.facts.push(Fact {
-                        table: self.id.to_string(),
-                        row: key.clone(),
-                        column,
-                        value,
-                        unit: self.unit,
-                        source: Provenance {
-                            line: l.no,
-                            text: l.raw.to_string(),
-                        },
-                    }),
+                    CellText::Number { value, .. } => {
+                        // Past a cap the parse fails; nothing more is kept.
+                        if crate::work::charge(crate::work::Item::Fact, l.raw.len()) {
+                            self.facts.push(Fact {
+                                table: self.id.to_string(),
+                                row: key.clone(),
+                                column,
+                                value,
+                                unit: self.unit,
+                                source: Provenance {
+                                    line: l.no,
+                                    text: l.raw.to_string(),
+                                },
+                            })
+                        }
+                    }
                     CellText::Dash => self.dashes.push((key.clone(), column)),
                     CellText::Blank => {}
                     CellText::Other => {
@@ -1069,6 +1077,9 @@ pub(crate) fn loose_runs(lines: &[Line], in_table: &[bool]) -> Vec<(usize, usize
     let mut out = Vec::new();
     let mut i = 0;
     while i < lines.len() {
+        if crate::work::step(1) {
+            break;
+        }
         if in_table[i] || !is_row(&lines[i]) {
             i += 1;
             continue;

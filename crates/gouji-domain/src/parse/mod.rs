@@ -24,6 +24,7 @@ use crate::amount::MeasureUnit;
 use crate::catalog::{self, GenericFamily};
 use crate::model::{Report, ReportKind, Scope, Table, Unplaced};
 use crate::template::{self, Family, TableTemplate};
+use crate::work;
 use text::has;
 
 /// Largest document the parser accepts (bytes). Real disclosures are 50–300 KB.
@@ -46,6 +47,25 @@ pub enum ParseError {
         "no 预算/决算 table found: expected titles such as 收入支出决算总表 (公开01) or 预算收支总表 (表1); {lines} lines read"
     )]
     NoTables { lines: usize },
+    /// A cap of [`crate::work`] was reached (lines, cells on one line, facts, figures, …).
+    #[error("document holds more than {limit} {what}; that is the limit")]
+    TooMuch { what: &'static str, limit: usize },
+    /// The caller cancelled the parse ([`crate::work::with_cancel`]).
+    #[error("parsing was cancelled")]
+    Cancelled,
+    /// The caller's deadline passed during the parse.
+    #[error("the deadline passed while parsing")]
+    DeadlineExceeded,
+}
+
+impl From<work::Stop> for ParseError {
+    fn from(stop: work::Stop) -> Self {
+        match stop {
+            work::Stop::Cancelled => ParseError::Cancelled,
+            work::Stop::DeadlineExceeded => ParseError::DeadlineExceeded,
+            work::Stop::Limit { what, limit } => ParseError::TooMuch { what, limit },
+        }
+    }
 }
 
 /// One cleaned source line. Everything borrows from the document or from per-document stores
@@ -100,26 +120,71 @@ pub fn parse_document_with(bytes: &[u8], reader: Reader) -> Result<Report, Parse
     if text.trim().is_empty() {
         return Err(ParseError::Empty);
     }
-    parse_text(text, reader)
+    // The line cap, checked before anything per line is built.
+    if memchr::memchr_iter(b'\n', text.as_bytes()).count() >= work::MAX_LINES {
+        return Err(ParseError::TooMuch {
+            what: "lines",
+            limit: work::MAX_LINES,
+        });
+    }
+    work::begin(text.len());
+    let report = parse_text(text, reader);
+    // A cap or the caller's token stopped the readers: whatever they built is incomplete.
+    match work::stopped() {
+        Some(stop) => Err(stop.into()),
+        None => report,
+    }
 }
 
 fn parse_text(text: &str, reader: Reader) -> Result<Report, ParseError> {
     // Backing stores for the borrowed lines: cleaned text per line, then every line's cells.
-    let cleaned: Vec<Cow<'_, str>> = text::lines(text).map(text::clean_line_cow).collect();
-    let mut cell_store: Vec<&str> = Vec::with_capacity(cleaned.len() * 2);
+    let mut cleaned: Vec<Cow<'_, str>> = Vec::new();
+    for line in text::lines(text) {
+        if work::step(1) {
+            return Err(ParseError::Cancelled);
+        }
+        cleaned.push(text::clean_line_cow(line));
+    }
+    // Sized once (a line has one cell more than tabs): growing by doubling held up to three
+    // times the cells at once, 16 bytes each, on a document of mostly tabs.
+    let tabs = memchr::memchr_iter(b'\t', text.as_bytes()).count();
+    if tabs + cleaned.len() > work::MAX_CELLS {
+        return Err(ParseError::TooMuch {
+            what: "cells",
+            limit: work::MAX_CELLS,
+        });
+    }
+    let mut cell_store: Vec<&str> = Vec::with_capacity(tabs + cleaned.len());
     let mut cell_bounds: Vec<usize> = Vec::with_capacity(cleaned.len() + 1);
     cell_bounds.push(0);
     for c in &cleaned {
+        // The cell cap, checked before the line is split.
+        if memchr::memchr_iter(b'\t', c.as_bytes()).count() >= work::MAX_CELLS_PER_LINE {
+            return Err(ParseError::TooMuch {
+                what: "cells on one line",
+                limit: work::MAX_CELLS_PER_LINE,
+            });
+        }
         cell_store.extend(text::cell_iter(c));
         cell_bounds.push(cell_store.len());
+        if work::step(1) {
+            return Err(ParseError::Cancelled);
+        }
     }
     let lines = read_lines(text, &cleaned, &cell_store, &cell_bounds);
+    // Between passes, a look at the token whatever the count (the caller maps the stop).
+    if work::step(work::POLL_EVERY) {
+        return Err(ParseError::Cancelled);
+    }
     let mut report = match (choose_family(&lines), reader) {
         (Choice::Template(family), Reader::Auto) => read_with_template(&lines, family)?,
         (Choice::Template(family), Reader::Generic) => read_generic(&lines, None, family.kind())?,
         (Choice::Generic(_, kind), Reader::Generic) => read_generic(&lines, None, kind)?,
         (Choice::Generic(family, kind), Reader::Auto) => read_generic(&lines, family, kind)?,
     };
+    if work::step(work::POLL_EVERY) {
+        return Err(ParseError::Cancelled);
+    }
     report.performance = narrative::read_performance_scores(&lines);
     fill_identity(&lines, &mut report);
     report.lines = lines.iter().map(|l| l.raw.to_string()).collect();
@@ -148,6 +213,9 @@ fn read_with_template(lines: &[Line], family: &'static Family) -> Result<Report,
     for (i, start) in starts.iter().enumerate() {
         let end = starts.get(i + 1).map(|s| s.line_idx).unwrap_or(lines.len());
         let end = tables::region_end(lines, start.line_idx, end);
+        if work::step(region_steps(start.line_idx, end)) {
+            break;
+        }
         for flag in &mut in_table[start.line_idx..end] {
             *flag = true;
         }
@@ -168,8 +236,8 @@ fn read_with_template(lines: &[Line], family: &'static Family) -> Result<Report,
         {
             table.empty_reason = Some(reason.clone());
         }
-        report.facts.extend(read.facts);
-        report.unplaced.extend(read.unplaced);
+        append(&mut report.facts, read.facts);
+        append(&mut report.unplaced, read.unplaced);
         // A table repeated (e.g. printed twice) keeps its first occurrence's metadata.
         if report.table(&table.id).is_none() {
             report.tables.push(table);
@@ -192,7 +260,7 @@ fn read_with_template(lines: &[Line], family: &'static Family) -> Result<Report,
             None,
             doc_unit,
         );
-        report.facts.extend(read.facts);
+        append(&mut report.facts, read.facts);
         report.tables.push(read.table);
     }
     Ok(report)
@@ -217,6 +285,9 @@ fn read_generic(
     for (i, start) in starts.iter().enumerate() {
         let next = starts.get(i + 1).map_or(lines.len(), |s| s.line_idx);
         let end = generic::body_end(lines, start.line_idx, next);
+        if work::step(region_steps(start.line_idx, end)) {
+            break;
+        }
         for flag in &mut in_table[start.line_idx..end] {
             *flag = true;
         }
@@ -279,8 +350,8 @@ fn add_table(report: &mut Report, mut read: generic::Read) {
             .for_each(|(_, c)| rename(c));
         read.table.dashes.iter_mut().for_each(|(_, c)| rename(c));
     }
-    report.facts.extend(read.facts);
-    report.unplaced.extend(read.unplaced);
+    append(&mut report.facts, read.facts);
+    append(&mut report.unplaced, read.unplaced);
     let t: Table = read.table;
     match report.tables.iter_mut().find(|x| x.id == t.id) {
         Some(first) => {
@@ -296,6 +367,21 @@ fn add_table(report: &mut Report, mut read: generic::Read) {
             }
         }
         None => report.tables.push(t),
+    }
+}
+
+/// The steps ([`work::step`]) reading the lines `start..end` counts for.
+fn region_steps(start: usize, end: usize) -> u32 {
+    u32::try_from(end.saturating_sub(start)).unwrap_or(u32::MAX)
+}
+
+/// `into.extend(from)`, but a first part is moved rather than copied (a copy held both at
+/// once: twice the memory of a document's facts).
+fn append<T>(into: &mut Vec<T>, from: Vec<T>) {
+    if into.is_empty() {
+        *into = from;
+    } else {
+        into.extend(from);
     }
 }
 
@@ -317,8 +403,10 @@ fn read_lines<'a>(
     cells: &'a [&'a str],
     bounds: &[usize],
 ) -> Vec<Line<'a>> {
+    // A stop (cancel, deadline) ends the list early; the parse then fails with it.
     let mut lines: Vec<Line<'a>> = text::lines(text)
         .zip(cleaned)
+        .take_while(|_| !work::step(1))
         .enumerate()
         .map(|(i, (raw, clean))| Line {
             no: (i + 1) as u32,
@@ -341,12 +429,16 @@ fn mark_watermarks(lines: &mut [Line]) {
     ];
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for l in lines.iter() {
+        if work::step(1) {
+            return;
+        }
         let t = l.folded.as_ref();
         if !l.text.contains('\t') && t.chars().count() >= 4 && t.chars().count() <= 24 {
             *counts.entry(t).or_default() += 1;
         }
     }
-    let marks: Vec<String> = counts
+    // A set: a document of many distinct repeated short lines has as many marks as lines.
+    let marks: std::collections::HashSet<String> = counts
         .into_iter()
         .filter(|(t, n)| {
             *n >= 3
@@ -356,8 +448,11 @@ fn mark_watermarks(lines: &mut [Line]) {
         })
         .map(|(t, _)| t.to_string())
         .collect();
+    if marks.is_empty() {
+        return;
+    }
     for l in lines.iter_mut() {
-        if marks.iter().any(|m| *m == *l.folded) {
+        if marks.contains(l.folded.as_ref()) {
             l.noise = true;
         }
     }
@@ -388,6 +483,11 @@ fn choose_family(lines: &[Line]) -> Choice {
         all.push('\n');
     }
     let all_has = |needle: &str| {
+        // Each search reads the whole text: a look at the token before each (a stop makes
+        // every search fail; the parse then fails with the stop).
+        if work::step(work::POLL_EVERY) {
+            return false;
+        }
         if needle.contains('\n') {
             lines.iter().any(|l| l.folded.contains(needle))
         } else {
@@ -545,11 +645,17 @@ fn subject_from_title(t: &str) -> String {
     }
 }
 
-/// Records an unplaced line.
+/// Records an unplaced line. Past a cap of [`work`] the entry quotes nothing (the parse then
+/// fails with the cap).
 pub(crate) fn unplaced(line: &Line, reason: impl Into<String>) -> Unplaced {
+    let quoted = work::charge(work::Item::Unplaced, line.raw.len());
     Unplaced {
         line: line.no,
-        text: line.raw.to_string(),
+        text: if quoted {
+            line.raw.to_string()
+        } else {
+            String::new()
+        },
         reason: reason.into(),
     }
 }

@@ -231,6 +231,10 @@ pub(crate) fn figures_in_line(line_no: u32, raw: &str, text: &str, section: usiz
             }
         }
         let direction = direction_of(&label);
+        // Past a cap the parse fails; nothing more is kept.
+        if !crate::work::charge(crate::work::Item::Figure, raw.len()) {
+            break;
+        }
         out.push(Figure {
             section,
             kind,
@@ -257,6 +261,9 @@ pub(crate) fn read_narrative(lines: &[Line], in_table: &[bool], report: &mut Rep
         last_line: 1,
     });
     for (i, line) in lines.iter().enumerate() {
+        if crate::work::step(1) {
+            return;
+        }
         if in_table[i] || line.noise {
             continue;
         }
@@ -310,10 +317,17 @@ pub(crate) fn read_performance_scores(lines: &[Line]) -> Vec<PerformanceScore> {
             .filter(|v| !v.is_sign_negative() && *v <= hundred)
     };
     for l in lines {
+        if crate::work::step(1) {
+            break;
+        }
         if l.cells.len() <= 2 {
             if has(&l.folded, "表") {
                 columns = None;
             }
+            continue;
+        }
+        // Cells are folded only on a line that may be a header, or under one.
+        if columns.is_none() && !has(&l.folded, "分值") {
             continue;
         }
         let folded: Vec<String> = l.cells.iter().map(|c| fold(c)).collect();

@@ -167,6 +167,9 @@ pub(crate) fn find_table_starts(lines: &[Line], family: &Family) -> Vec<TableSta
     }
     let mut events: Vec<Event> = Vec::new();
     for (idx, line) in lines.iter().enumerate() {
+        if crate::work::step(1) {
+            break;
+        }
         if line.noise {
             continue;
         }
@@ -240,6 +243,9 @@ fn is_toc_line(l: &Line) -> bool {
 pub(crate) fn read_toc_declarations(lines: &[Line], family: &Family) -> HashMap<String, String> {
     let mut out = HashMap::new();
     for l in lines.iter().filter(|l| is_toc_line(l)) {
+        if crate::work::step(1) {
+            break;
+        }
         let Some(flag_idx) = l.cells.iter().position(|c| *c == "是") else {
             continue;
         };
@@ -352,17 +358,22 @@ impl Reader<'_> {
 
     fn cell(&mut self, key: &str, col: &str, cell: &str, line: &Line, unit: MeasureUnit) {
         match read_cell(cell) {
-            CellText::Number { value, .. } => self.facts.push(Fact {
-                table: self.tpl.id.clone(),
-                row: key.to_string(),
-                column: col.to_string(),
-                value,
-                unit,
-                source: Provenance {
-                    line: line.no,
-                    text: line.raw.to_string(),
-                },
-            }),
+            CellText::Number { value, .. } => {
+                // Past a cap the parse fails; nothing more is kept.
+                if crate::work::charge(crate::work::Item::Fact, line.raw.len()) {
+                    self.facts.push(Fact {
+                        table: self.tpl.id.clone(),
+                        row: key.to_string(),
+                        column: col.to_string(),
+                        value,
+                        unit,
+                        source: Provenance {
+                            line: line.no,
+                            text: line.raw.to_string(),
+                        },
+                    })
+                }
+            }
             CellText::Dash => self.dashes.push((key.to_string(), col.to_string())),
             CellText::Blank => {}
             CellText::Other => {

@@ -153,18 +153,33 @@ impl Validation {
     }
 }
 
+/// One group of rules: reads the index, appends findings.
+type RuleGroup<'a> = dyn Fn(&FactIndex, &mut Vec<Finding>) + 'a;
+
 /// Runs every rule over `report`. Never fails: missing inputs make a rule not applicable.
+///
+/// Inside [`crate::work::with_cancel`] it stops between rule groups once the token is
+/// cancelled or its deadline passed; the findings are then incomplete and the caller, which
+/// sees [`crate::work::cancelled`], discards them.
 pub fn validate(report: &Report, ctx: &Context) -> Validation {
     let ix = FactIndex::new(report);
     let mut findings = Vec::new();
-    identities::check_all(&ix, &mut findings);
-    structure::check(&ix, &mut findings);
-    narrative::check(&ix, &mut findings);
-    crosscheck::check(&ix, ctx, &mut findings);
-    canonical::check(&ix, &mut findings);
-    performance::check(&ix, &mut findings);
-    items::check(&ix, &mut findings);
-    reading::check(&ix, &mut findings);
+    let groups: [&RuleGroup; 8] = [
+        &identities::check_all,
+        &structure::check,
+        &narrative::check,
+        &|ix, f| crosscheck::check(ix, ctx, f),
+        &canonical::check,
+        &performance::check,
+        &items::check,
+        &reading::check,
+    ];
+    for group in groups {
+        if crate::work::cancelled().is_some() {
+            break;
+        }
+        group(&ix, &mut findings);
+    }
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
