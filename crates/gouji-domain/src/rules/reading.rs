@@ -154,6 +154,13 @@ static TRIGGERS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
         .build(words)
         .expect("trigger words")
 });
+/// The renamed 科目's old names alone, for table rows.
+static RENAMED_NAMES: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+    aho_corasick::AhoCorasick::builder()
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(codes::renamed().iter().map(|s| s.old.as_str()))
+        .expect("renamed names")
+});
 static TRIGGER_FLAGS: LazyLock<Vec<u32>> = LazyLock::new(|| {
     TRIGGER_WORDS
         .iter()
@@ -187,7 +194,19 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         // the lines that have its trigger.
         let mut hits = 0u32;
         let mut rate_at: Option<usize> = None;
-        for m in TRIGGERS.find_overlapping_iter(line.as_str()) {
+        if !prose {
+            // Table rows: only a placeholder («XX局» in a header) is looked for.
+            if memchr::memchr3(b'X', b'x', 0xC3, line.as_bytes()).is_some()
+                || line.contains("××")
+                || line.contains("ＸＸ")
+            {
+                hits |= PLACEHOLDER;
+            }
+            for m in RENAMED_NAMES.find_iter(line.as_str()) {
+                old_names.push((m.pattern().as_usize(), no));
+            }
+        }
+        for m in TRIGGERS.find_iter(if prose { line.as_str() } else { "" }) {
             let k = m.pattern().as_usize();
             let flag = TRIGGER_FLAGS[k];
             hits |= flag;
