@@ -7,7 +7,9 @@
 //! - [`template`]: table templates of the seed families, loaded from data files;
 //! - [`catalog`]: canonical tables (what a table means) and the families read by the generic
 //!   reader (how a province prints them), loaded from data files;
-//! - [`parse`]: disclosure text → [`model::Report`];
+//! - [`document`]: one document model for every source format (pages → text lines and table
+//!   rows of cells, each with its origin); PDF and Excel readers fill it;
+//! - [`parse`]: disclosure text (or a [`document::Document`]) → [`model::Report`];
 //! - [`rules`]: the 勾稽 rule catalog and its engine;
 //! - [`consolidate`]: rolling units up into a 部门汇总;
 //! - [`synth`]: deterministic synthetic unit reports for consolidation tests, demos and benchmarks.
@@ -18,6 +20,7 @@ pub mod amount;
 pub mod catalog;
 pub mod codes;
 pub mod consolidate;
+pub mod document;
 pub mod model;
 pub mod parse;
 pub mod rules;
@@ -26,4 +29,4 @@ pub mod template;
 
 pub use amount::MeasureUnit;
 pub use model::{Fact, Report, ReportKind, Scope, UnitType};
-pub use parse::{ParseError, parse_document};
+pub use parse::{ParseError, parse_document, parse_model};

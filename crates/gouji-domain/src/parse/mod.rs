@@ -22,6 +22,7 @@ use regex::Regex;
 
 use crate::amount::MeasureUnit;
 use crate::catalog::{self, GenericFamily};
+use crate::document::{Document, Format};
 use crate::model::{Report, ReportKind, Scope, Table, Unplaced};
 use crate::template::{self, Family, TableTemplate};
 use text::has;
@@ -85,6 +86,29 @@ pub fn parse_document(bytes: &[u8]) -> Result<Report, ParseError> {
         return Err(ParseError::Empty);
     }
     parse_text(text)
+}
+
+/// Parses a document read by a PDF or Excel reader (or lifted from text): the model is rendered
+/// to the TAB text the table readers accept (one line per model line) and read like any text;
+/// the report keeps the reader's format and the origin of every line, so that provenance
+/// («第N行») can be shown as the page and box, or the sheet cell, it came from.
+pub fn parse_model(doc: &Document) -> Result<Report, ParseError> {
+    let rendered = doc.render();
+    if rendered.text.len() > MAX_DOCUMENT_BYTES {
+        return Err(ParseError::TooLarge {
+            size: rendered.text.len(),
+            limit: MAX_DOCUMENT_BYTES,
+        });
+    }
+    if rendered.text.trim().is_empty() {
+        return Err(ParseError::Empty);
+    }
+    let mut report = parse_text(&rendered.text)?;
+    report.format = Some(doc.format);
+    if doc.format != Format::Text {
+        report.origins = rendered.origins;
+    }
+    Ok(report)
 }
 
 fn parse_text(text: &str) -> Result<Report, ParseError> {
