@@ -219,12 +219,16 @@ impl Document {
 
     /// Renders the document as TAB text: a row's cells joined by TAB (line breaks inside a cell
     /// removed, a TAB inside a cell made a space), text lines as they are. Pages of a PDF or a
-    /// workbook are followed by an empty line, as the converters of the corpus print them;
+    /// workbook are separated by an empty line, as the converters of the corpus print them;
     /// pages of a text are joined by the form feed they had.
     pub fn render(&self) -> Rendered {
         let mut text = String::new();
         let mut origins = Vec::new();
         for (pi, page) in self.pages.iter().enumerate() {
+            if pi > 0 && self.format != Format::Text {
+                text.push('\n');
+                origins.push(page_origin(self.format, page));
+            }
             let mut first = true;
             for line in &page.lines {
                 if first && pi > 0 && self.format == Format::Text {
@@ -249,7 +253,8 @@ impl Document {
                 // An empty page of a text: its form feed prefixes the next line.
                 text.push('\x0c');
             }
-            if self.format != Format::Text {
+            if first && self.format != Format::Text {
+                // An empty page (no text layer) of a PDF or an empty sheet: one empty line.
                 text.push('\n');
                 origins.push(page_origin(self.format, page));
             }
@@ -359,7 +364,7 @@ mod tests {
         assert_eq!(r.text, "收支预算总表\n七、文化旅游体育与传媒\ta b\n\n\n");
         assert_eq!(r.origins.len(), 4);
         assert_eq!(r.origins[1].page(), Some(1));
-        assert_eq!(r.origins[3].page(), Some(2));
+        assert_eq!(r.origins[2].page(), Some(2));
         assert_eq!(r.origins[1].describe(), "第1页 (x 10, y 20)");
     }
 
