@@ -6,6 +6,7 @@
 //! Every reader is bounded by explicit [`Limits`] (bytes, pages, objects, cells, time) and
 //! answers a [`ReadError`] instead of panicking on any input.
 
+pub mod detect;
 pub mod excel;
 pub mod pdf;
 

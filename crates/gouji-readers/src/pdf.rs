@@ -58,7 +58,13 @@ pub fn read_pdf(bytes: &[u8], limits: &Limits) -> Result<Document, ReadError> {
 }
 
 fn read_page(page: &pdfplumber::Page, number: u32, settings: &TableSettings) -> Page {
-    let no_text_layer = page.chars().is_empty() && !page.images().is_empty();
+    // Drawn content (an image, or the paths a scan is wrapped in) without any character: the
+    // page's text cannot be read without OCR. A page with nothing drawn is just blank.
+    let no_text_layer = page.chars().is_empty()
+        && !(page.images().is_empty()
+            && page.rects().is_empty()
+            && page.curves().is_empty()
+            && page.lines().is_empty());
     let tables = if page.chars().is_empty() {
         Vec::new()
     } else {
