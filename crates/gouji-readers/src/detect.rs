@@ -51,11 +51,7 @@ pub fn read(bytes: &[u8], limits: &Limits) -> Result<Option<Document>, Error> {
         Format::Pdf => crate::pdf::read_pdf(bytes, limits)?,
         Format::Xlsx | Format::Xls => crate::excel::read_workbook(bytes, format, limits)?,
     };
-    let with_text = doc
-        .pages
-        .iter()
-        .filter(|p| !p.lines.is_empty())
-        .count();
+    let with_text = doc.pages.iter().filter(|p| !p.lines.is_empty()).count();
     if format == Format::Pdf && with_text == 0 {
         return Err(Error::NoTextLayer {
             pages: doc.pages.len(),

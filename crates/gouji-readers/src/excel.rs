@@ -1,6 +1,6 @@
 //! Excel workbook (xlsx, xls) → [`Document`] with `calamine`: one page per worksheet in
-//! workbook order, one row line per non-empty row (cells from column A to the row's last
-//! non-empty cell), each cell with its `sheet!A1` origin. Numbers come from the workbook's
+//! workbook order, one row line per non-empty row (cells from column A; a row of two or more
+//! cells padded to the sheet's used width), each cell with its `sheet!A1` origin. Numbers come from the workbook's
 //! values, printed with the decimals of the cell's number format (`#,##0.00` → 2), so the
 //! tolerance follows the printed precision; text cells as they are.
 //!
@@ -50,6 +50,15 @@ pub fn read_workbook(bytes: &[u8], format: Format, limits: &Limits) -> Result<Do
         let range = wb.worksheet_range(name).map_err(malformed)?;
         let styles = wb.worksheet_style(name).ok();
         let (row0, col0) = range.start().unwrap_or((0, 0));
+        // Rows of two or more cells are padded with blank cells to the sheet's used width, as a
+        // ruled table's rows print every column: the table readers place a figure by the blank
+        // cells around it. (The corpus texts of the templates drop trailing blanks; a row of one
+        // cell — a title, a paragraph — stays one cell.)
+        let width = range
+            .rows()
+            .filter_map(|row| row.iter().rposition(|d| !is_blank(d)))
+            .max()
+            .map_or(0, |w| w + 1);
         let mut lines = Vec::new();
         for (r, row) in range.rows().enumerate() {
             let Some(last) = row.iter().rposition(|d| !is_blank(d)) else {
@@ -74,6 +83,16 @@ pub fn read_workbook(bytes: &[u8], format: Format, limits: &Limits) -> Result<Do
                     text: cell_text(d, decimals.flatten()),
                     origin: sheet_origin(name, abs_row, abs_col),
                 });
+            }
+            let filled = row[..=last].iter().filter(|d| !is_blank(d)).count();
+            if filled >= 2 {
+                for c in (last + 1)..width {
+                    let abs_col = col0 + u32::try_from(c).unwrap_or(u32::MAX);
+                    cells.push(Cell {
+                        text: String::new(),
+                        origin: sheet_origin(name, abs_row, abs_col),
+                    });
+                }
             }
             cells_read += cells.len();
             if cells_read > limits.max_cells {
