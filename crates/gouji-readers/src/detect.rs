@@ -52,7 +52,9 @@ pub fn read(bytes: &[u8], limits: &Limits) -> Result<Option<Document>, Error> {
         Format::Xlsx | Format::Xls => crate::excel::read_workbook(bytes, format, limits)?,
     };
     let with_text = doc.pages.iter().filter(|p| !p.lines.is_empty()).count();
-    if format == Format::Pdf && with_text == 0 {
+    // Nothing readable, and something drawn that may be a scan: say so (blank pages are just
+    // an empty document).
+    if format == Format::Pdf && with_text == 0 && doc.pages.iter().any(|p| p.no_text_layer) {
         return Err(Error::NoTextLayer {
             pages: doc.pages.len(),
         });

@@ -22,7 +22,9 @@ pub fn read_pdf(bytes: &[u8], limits: &Limits) -> Result<Document, ReadError> {
     let started = Instant::now();
     let options = ExtractOptions {
         max_input_bytes: Some(limits.max_bytes),
-        max_pages: Some(limits.max_pages),
+        // Pages are counted below, for a clear «too many pages»; the byte and object limits
+        // bound what opening a large page tree costs.
+        max_pages: None,
         max_objects_per_page: limits.max_objects_per_page,
         max_total_objects: Some(limits.max_total_objects),
         max_stream_bytes: limits.max_stream_bytes,
