@@ -2,7 +2,8 @@
 //! (pdfplumber's default «lines» strategy) become rows of cells with their boxes, and the text
 //! outside every table becomes lines in reading order (top to bottom), interleaved with the
 //! tables by their vertical position — the shape the corpus texts were made in with Python
-//! pdfplumber. A page that draws images but has no text is marked [`Page::no_text_layer`].
+//! pdfplumber. A page that draws something but has no character is marked
+//! [`Page::no_text_layer`].
 
 use std::time::Instant;
 
