@@ -13,6 +13,15 @@ use lopdf::{Document, Object, Stream, dictionary};
 
 /// A PDF of `pages` pages; each page's content stream is `content(i)`.
 fn pdf(pages: usize, content: impl Fn(usize) -> Vec<Operation>, with_image: bool) -> Vec<u8> {
+    pdf_rotated(pages, content, with_image, 0)
+}
+
+fn pdf_rotated(
+    pages: usize,
+    content: impl Fn(usize) -> Vec<Operation>,
+    with_image: bool,
+    rotate: i64,
+) -> Vec<u8> {
     let mut doc = Document::with_version("1.5");
     let pages_id = doc.new_object_id();
     let font_id = doc.add_object(dictionary! {
@@ -58,6 +67,7 @@ fn pdf(pages: usize, content: impl Fn(usize) -> Vec<Operation>, with_image: bool
         let page_id = doc.add_object(dictionary! {
             "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
             "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+            "Rotate" => rotate,
         });
         kids.push(Object::from(page_id));
     }
@@ -75,13 +85,49 @@ fn pdf(pages: usize, content: impl Fn(usize) -> Vec<Operation>, with_image: bool
 }
 
 fn text_ops(s: &str) -> Vec<Operation> {
+    text_at(s, 72, 700)
+}
+
+fn text_at(s: &str, x: i64, y: i64) -> Vec<Operation> {
     vec![
         Operation::new("BT", vec![]),
         Operation::new("Tf", vec!["F1".into(), 12.into()]),
-        Operation::new("Td", vec![72.into(), 700.into()]),
+        Operation::new("Td", vec![x.into(), y.into()]),
         Operation::new("Tj", vec![Object::string_literal(s)]),
         Operation::new("ET", vec![]),
     ]
+}
+
+/// A 2 × 3 grid of cells drawn with thin filled rectangles (no stroked lines), a label and a
+/// figure in each row, and a caption above.
+fn filled_rect_table() -> Vec<Operation> {
+    let mut ops = text_at("Table 1", 72, 760);
+    let (x0, x1, y_top) = (72i64, 372i64, 740i64);
+    let rect = |x: i64, y: i64, w: i64, h: i64| {
+        vec![
+            Operation::new("re", vec![x.into(), y.into(), w.into(), h.into()]),
+            Operation::new("f", vec![]),
+        ]
+    };
+    for i in 0..4 {
+        ops.extend(rect(x0, y_top - 20 * i, x1 - x0, 1)); // horizontal rules
+    }
+    for x in [x0, 222, x1] {
+        ops.extend(rect(x, y_top - 60, 1, 61)); // vertical rules
+    }
+    for (i, (label, figure)) in [
+        ("income", "1,234.50"),
+        ("expense", "1,000.00"),
+        ("total", "2,234.50"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let y = y_top - 20 * i as i64 - 15;
+        ops.extend(text_at(label, x0 + 5, y));
+        ops.extend(text_at(figure, 227, y));
+    }
+    ops
 }
 
 /// Runs `f` and checks it answers within `secs`.
@@ -325,4 +371,59 @@ fn too_many_cells_are_refused() {
         matches!(&err, Error::Read(ReadError::Limit(m)) if m.contains("5000 cells")),
         "{err:?}"
     );
+}
+
+#[test]
+fn a_table_drawn_with_filled_rectangles_reads_as_rows_of_cells() {
+    let bytes = pdf(1, |_| filled_rect_table(), false);
+    let doc = detect::read(&bytes, &Limits::default())
+        .expect("reads")
+        .expect("pdf");
+    assert_eq!(
+        doc.render().text,
+        "Table 1\nincome\t1,234.50\nexpense\t1,000.00\ntotal\t2,234.50\n"
+    );
+    let gouji_domain::document::Line::Row { cells, .. } = &doc.pages[0].lines[1] else {
+        panic!("a row: {:?}", doc.pages[0].lines[1]);
+    };
+    match &cells[1].origin {
+        gouji_domain::document::Origin::Pdf { page, bbox } => {
+            assert_eq!(*page, 1);
+            assert!((bbox.x0 - 222.0).abs() < 2.0 && bbox.x1 > 360.0, "{bbox:?}");
+        }
+        o => panic!("{o:?}"),
+    }
+}
+
+/// A landscape table on a portrait page: drawn turned a quarter (`cm`) and shown upright by
+/// `/Rotate`, as office suites print landscape sheets. It reads as the reader sees it.
+#[test]
+fn a_rotated_page_is_read() {
+    let turned = |_| {
+        let mut ops = vec![
+            Operation::new("q", vec![]),
+            Operation::new(
+                "cm",
+                vec![
+                    0.into(),
+                    1.into(),
+                    (-1).into(),
+                    0.into(),
+                    842.into(),
+                    0.into(),
+                ],
+            ),
+        ];
+        ops.extend(filled_rect_table());
+        ops.push(Operation::new("Q", vec![]));
+        ops
+    };
+    let bytes = pdf_rotated(1, turned, false, 90);
+    let doc = detect::read(&bytes, &Limits::default())
+        .expect("reads")
+        .expect("pdf");
+    let text = doc.render().text;
+    for want in ["income\t1,234.50", "total\t2,234.50"] {
+        assert!(text.contains(want), "{want} in {text:?}");
+    }
 }
