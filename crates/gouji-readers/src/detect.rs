@@ -81,17 +81,41 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, Error> {
             pages: 1,
             no_text_layer: Vec::new(),
         }),
-        Some(doc) => Ok(Parsed {
-            report: gouji_domain::parse_model(&doc)?,
-            format: doc.format,
-            pages: doc.pages.len(),
-            no_text_layer: doc
+        Some(doc) => {
+            let mut report = gouji_domain::parse_model(&doc)?;
+            let no_text_layer: Vec<u32> = doc
                 .pages
                 .iter()
                 .filter(|p| p.no_text_layer)
                 .map(|p| p.number)
-                .collect(),
-        }),
+                .collect();
+            note_pages_without_text(&mut report, &no_text_layer);
+            Ok(Parsed {
+                report,
+                format: doc.format,
+                pages: doc.pages.len(),
+                no_text_layer,
+            })
+        }
+    }
+}
+
+/// A page that could not be read is content the report lacks: one unplaced entry per page (the
+/// validator's G-08 warning), at the page's line.
+fn note_pages_without_text(report: &mut Report, pages: &[u32]) {
+    for &page in pages {
+        let line = report
+            .origins
+            .iter()
+            .position(|o| o.page() == Some(page))
+            .map_or(0, |i| u32::try_from(i + 1).unwrap_or(u32::MAX));
+        report.unplaced.push(gouji_domain::model::Unplaced {
+            line,
+            text: String::new(),
+            reason: format!(
+                "第{page}页无文字层（扫描图片？），未能读取；请公开带文字的 PDF（不支持 OCR）"
+            ),
+        });
     }
 }
 

@@ -196,6 +196,28 @@ fn a_pdf_with_some_image_pages_names_them() {
             .iter()
             .all(|p| p.no_text_layer == p.lines.is_empty())
     );
+    // A real report with one scanned page: read, and the page is unplaced content at its own
+    // line (G-08 reports unplaced content; today only for the seed families, see rules/).
+    let path = std::env::var_os("GOUJI_CORPUS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+        })
+        .join("jiangsu_rdbgt_2017_bmys.pdf");
+    let real = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let parsed = detect::parse(&real, &Limits::default()).expect("parses");
+    assert_eq!(parsed.no_text_layer, vec![31]);
+    let notes: Vec<_> = parsed
+        .report
+        .unplaced
+        .iter()
+        .filter(|u| u.reason.contains("第31页无文字层"))
+        .collect();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(
+        parsed.report.origin_of(notes[0].line).as_deref(),
+        Some("第31页 (x 0, y 0)")
+    );
 }
 
 #[test]
