@@ -142,7 +142,8 @@ pub(crate) fn findings(
                 let mark = if l.suspect { "→" } else { " " };
                 // A PDF or workbook line also names where it is in the original.
                 let at = report
-                    .origin_of(l.line)
+                    .cell_origin_of(&l.table, &l.row, &l.column)
+                    .or_else(|| report.origin_of(l.line))
                     .map_or_else(String::new, |o| format!(" [{o}]"));
                 let _ = writeln!(
                     out,

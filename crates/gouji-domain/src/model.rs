@@ -286,6 +286,36 @@ impl Report {
         self.origins.get(i).map(crate::document::Origin::describe)
     }
 
+    /// Where the cell of fact (table, row, column) is in the original, for people: the sheet cell
+    /// (`3.支出预算总表!E9`) when the fact's line is a workbook row and its printed value is in
+    /// exactly one cell of that row; else the line's origin ([`Report::origin_of`]).
+    pub fn cell_origin_of(&self, table: &str, row: &str, column: &str) -> Option<String> {
+        let fact = self.fact(table, row, column)?;
+        let line = fact.source.line;
+        let i = usize::try_from(line).ok()?.checked_sub(1)?;
+        let origin = self.origins.get(i)?;
+        if let crate::document::Origin::Sheet { sheet, row, col } = origin {
+            let text = self
+                .lines
+                .get(i)
+                .map_or(fact.source.text.as_str(), String::as_str);
+            let hits: Vec<usize> = text
+                .split('\t')
+                .enumerate()
+                .filter(|(_, c)| crate::amount::parse_decimal(c.trim()) == Some(fact.value))
+                .map(|(k, _)| k)
+                .collect();
+            if let [k] = hits[..] {
+                let k = u32::try_from(k).ok()?;
+                return Some(format!(
+                    "{sheet}!{}",
+                    crate::document::cell_address(*row, col + k)
+                ));
+            }
+        }
+        Some(origin.describe())
+    }
+
     /// The table with this canonical id.
     pub fn table(&self, id: &str) -> Option<&Table> {
         self.tables.iter().find(|t| t.id == id)

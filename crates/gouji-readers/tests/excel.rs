@@ -569,4 +569,14 @@ fn a_misstated_total_in_the_workbook_is_an_error_at_its_sheet_cell() {
         at.iter().any(|o| o == "3.支出预算总表!A9"),
         "the finding points at the sheet row of the total: {at:?}"
     );
+    // … and at the cell itself: 合计 of 合计 is E9.
+    let cells: Vec<String> = errors
+        .iter()
+        .flat_map(|f| &f.locations)
+        .filter_map(|l| parsed.report.cell_origin_of(&l.table, &l.row, &l.column))
+        .collect();
+    assert!(
+        cells.iter().any(|o| o == "3.支出预算总表!E9"),
+        "the finding names the sheet cell: {cells:?}"
+    );
 }
