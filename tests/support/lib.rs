@@ -297,6 +297,23 @@ pub fn seed(n: usize) -> Option<Vec<u8>> {
     }
 }
 
+/// Corpus original `name` (e.g. `putuo_zfb_2025_dwys.pdf`), like [`corpus`].
+pub fn corpus_original(name: &str) -> Option<Vec<u8>> {
+    let dir = match std::env::var_os("GOUJI_CORPUS") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
+    };
+    let path = dir.join(name);
+    match std::fs::read(&path) {
+        Ok(b) => Some(b),
+        Err(_) if std::env::var("GOUJI_SKIP_SEEDS").as_deref() == Ok("1") => None,
+        Err(e) => panic!(
+            "corpus original {} not readable ({e}); set GOUJI_CORPUS, or GOUJI_SKIP_SEEDS=1",
+            path.display()
+        ),
+    }
+}
+
 /// Corpus document `<stem>.txt` from `$GOUJI_CORPUS`, else `../shared/corpus` beside the
 /// repository; panics when absent unless `GOUJI_SKIP_SEEDS=1` (then `None`).
 pub fn corpus(stem: &str) -> Option<Vec<u8>> {

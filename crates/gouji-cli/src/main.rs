@@ -247,8 +247,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for file in &files {
                 let bytes = std::fs::read(file)
                     .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-                let report = gouji_domain::parse_document(&bytes)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                let report = read_any(file, &bytes)?;
                 let v = gouji_domain::rules::validate(&report, &ctx);
                 any_error |= !v.valid();
                 match format {
@@ -382,12 +381,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let bytes = std::fs::read(&file)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-            let reader = match reader {
-                ReaderArg::Auto => gouji_domain::Reader::Auto,
-                ReaderArg::Generic => gouji_domain::Reader::Generic,
+            let report = match reader {
+                ReaderArg::Auto => read_any(&file, &bytes)?,
+                // The generic reader on a text document, as a layout nobody described is read.
+                ReaderArg::Generic => {
+                    gouji_domain::parse_document_with(&bytes, gouji_domain::Reader::Generic)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
+                }
             };
-            let report = gouji_domain::parse_document_with(&bytes, reader)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             let out = match format {
                 Format::Text => render::parse_summary(&report),
                 Format::Json => serde_json::to_string_pretty(&report)? + "\n",
@@ -397,4 +398,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Detects the format by content (PDF, xlsx, xls or text), reads and parses the document, and
+/// says on stderr which reader ran and which pages could not be read.
+fn read_any(file: &std::path::Path, bytes: &[u8]) -> anyhow::Result<gouji_domain::Report> {
+    let parsed = gouji_readers::detect::parse(bytes, &gouji_readers::Limits::default())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let unit = match parsed.format {
+        gouji_domain::document::Format::Xlsx | gouji_domain::document::Format::Xls => "sheets",
+        _ => "pages",
+    };
+    if parsed.format == gouji_domain::document::Format::Text {
+        eprintln!("{}: read as text", file.display());
+    } else {
+        eprintln!(
+            "{}: read as {} ({} {unit})",
+            file.display(),
+            parsed.format.as_str(),
+            parsed.pages
+        );
+    }
+    if !parsed.no_text_layer.is_empty() {
+        eprintln!(
+            "{}: 无文字层 (no text layer, not read; OCR is not supported) on pages {:?}",
+            file.display(),
+            parsed.no_text_layer
+        );
+    }
+    Ok(parsed.report)
 }

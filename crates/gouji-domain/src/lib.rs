@@ -7,7 +7,9 @@
 //! - [`template`]: table templates of the seed families, loaded from data files;
 //! - [`catalog`]: canonical tables (what a table means) and the families read by the generic
 //!   reader (how a province prints them), loaded from data files;
-//! - [`parse`]: disclosure text → [`model::Report`];
+//! - [`document`]: one document model for every source format (pages → text lines and table
+//!   rows of cells, each with its origin); PDF and Excel readers fill it;
+//! - [`parse`]: disclosure text (or a [`document::Document`]) → [`model::Report`];
 //! - [`rules`]: the 勾稽 rule catalog and its engine;
 //! - [`consolidate`]: rolling units up into a 部门汇总;
 //! - [`synth`]: deterministic synthetic unit reports for consolidation tests, demos and benchmarks;
@@ -20,6 +22,7 @@ pub mod amount;
 pub mod catalog;
 pub mod codes;
 pub mod consolidate;
+pub mod document;
 pub mod hostile;
 pub mod model;
 pub mod parse;
@@ -30,4 +33,4 @@ pub mod work;
 
 pub use amount::MeasureUnit;
 pub use model::{Fact, Report, ReportKind, Scope, UnitType};
-pub use parse::{ParseError, Reader, parse_document, parse_document_with};
+pub use parse::{ParseError, Reader, parse_document, parse_document_with, parse_model};

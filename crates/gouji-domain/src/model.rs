@@ -241,6 +241,13 @@ pub struct Report {
     /// for structured submissions), so that validation need not rescan the whole text.
     #[serde(default, skip_serializing)]
     pub year_mentions: Vec<YearMention>,
+    /// Which reader produced `lines`, and the origin of every line in the original (`origins[i]`
+    /// is line `i + 1`: a PDF page and box, a sheet cell); both empty for a text document,
+    /// whose line numbers are the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<crate::document::Format>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origins: Vec<crate::document::Origin>,
 }
 
 impl Report {
@@ -267,7 +274,46 @@ impl Report {
             unplaced: Vec::new(),
             lines: Vec::new(),
             year_mentions: Vec::new(),
+            format: None,
+            origins: Vec::new(),
         }
+    }
+
+    /// Where line `line` (1-based, as in every [`Provenance`]) came from, for people:
+    /// `第3页 (x 72, y 140)`, `5.一般公共预算支出!A7`; `None` for a text document.
+    pub fn origin_of(&self, line: u32) -> Option<String> {
+        let i = usize::try_from(line).ok()?.checked_sub(1)?;
+        self.origins.get(i).map(crate::document::Origin::describe)
+    }
+
+    /// Where the cell of fact (table, row, column) is in the original, for people: the sheet cell
+    /// (`3.支出预算总表!E9`) when the fact's line is a workbook row and its printed value is in
+    /// exactly one cell of that row; else the line's origin ([`Report::origin_of`]).
+    pub fn cell_origin_of(&self, table: &str, row: &str, column: &str) -> Option<String> {
+        let fact = self.fact(table, row, column)?;
+        let line = fact.source.line;
+        let i = usize::try_from(line).ok()?.checked_sub(1)?;
+        let origin = self.origins.get(i)?;
+        if let crate::document::Origin::Sheet { sheet, row, col } = origin {
+            let text = self
+                .lines
+                .get(i)
+                .map_or(fact.source.text.as_str(), String::as_str);
+            let hits: Vec<usize> = text
+                .split('\t')
+                .enumerate()
+                .filter(|(_, c)| crate::amount::parse_decimal(c.trim()) == Some(fact.value))
+                .map(|(k, _)| k)
+                .collect();
+            if let [k] = hits[..] {
+                let k = u32::try_from(k).ok()?;
+                return Some(format!(
+                    "{sheet}!{}",
+                    crate::document::cell_address(*row, col + k)
+                ));
+            }
+        }
+        Some(origin.describe())
     }
 
     /// The table with this canonical id.

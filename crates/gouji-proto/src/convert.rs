@@ -3,6 +3,7 @@
 use std::str::FromStr;
 
 use gouji_domain::MeasureUnit;
+use gouji_domain::document as dm_doc;
 use gouji_domain::model as dm;
 use gouji_domain::rules as dr;
 use rust_decimal::Decimal;
@@ -198,6 +199,63 @@ pub fn report_to_pb(r: &dm::Report) -> pb::Report {
                 year: m.year,
             })
             .collect(),
+        source_format: r.format.map_or("", |f| f.as_str()).to_string(),
+        line_origins: r.origins.iter().map(origin_to_pb).collect(),
+    }
+}
+
+fn origin_to_pb(o: &dm_doc::Origin) -> pb::LineOrigin {
+    match o {
+        dm_doc::Origin::Pdf { page, bbox } => pb::LineOrigin {
+            page: *page,
+            x0: bbox.x0,
+            top: bbox.top,
+            x1: bbox.x1,
+            bottom: bbox.bottom,
+            ..Default::default()
+        },
+        dm_doc::Origin::Sheet { sheet, row, col } => pb::LineOrigin {
+            sheet: sheet.clone(),
+            row: *row,
+            col: *col,
+            ..Default::default()
+        },
+        dm_doc::Origin::TextLine { line } => pb::LineOrigin {
+            row: *line,
+            ..Default::default()
+        },
+    }
+}
+
+fn origin_from_pb(o: pb::LineOrigin) -> dm_doc::Origin {
+    if !o.sheet.is_empty() {
+        dm_doc::Origin::Sheet {
+            sheet: o.sheet,
+            row: o.row,
+            col: o.col,
+        }
+    } else if o.page > 0 {
+        dm_doc::Origin::Pdf {
+            page: o.page,
+            bbox: dm_doc::BBox {
+                x0: o.x0,
+                top: o.top,
+                x1: o.x1,
+                bottom: o.bottom,
+            },
+        }
+    } else {
+        dm_doc::Origin::TextLine { line: o.row }
+    }
+}
+
+fn format_from_pb(s: &str) -> Option<dm_doc::Format> {
+    match s {
+        "text" => Some(dm_doc::Format::Text),
+        "pdf" => Some(dm_doc::Format::Pdf),
+        "xlsx" => Some(dm_doc::Format::Xlsx),
+        "xls" => Some(dm_doc::Format::Xls),
+        _ => None,
     }
 }
 
@@ -406,6 +464,8 @@ pub fn report_from_pb(p: pb::Report) -> Result<dm::Report, Vec<FieldError>> {
         }
     }
     r.lines = p.source_lines;
+    r.format = format_from_pb(&p.source_format);
+    r.origins = p.line_origins.into_iter().map(origin_from_pb).collect();
     r.year_mentions = p
         .year_mentions
         .into_iter()

@@ -269,6 +269,15 @@ pub fn queue_timeout(waited: std::time::Duration, retry_after: std::time::Durati
     )
 }
 
+/// A document (PDF, workbook or text) that could not be read or parsed: INVALID_ARGUMENT on the
+/// field, with the reader's reason (encrypted, truncated, no text layer, a limit, …).
+pub fn read_error(field: &str, e: &gouji_readers::detect::Error) -> Status {
+    match e {
+        gouji_readers::detect::Error::Parse(p) => parse_error(field, p),
+        e => BadRequest::field(field, e.to_string()).into(),
+    }
+}
+
 /// A requested resource that does not exist (NOT_FOUND with a google.rpc.ResourceInfo detail).
 pub fn not_found(resource_type: &str, name: &str) -> Status {
     let name = truncate(name, MAX_DESCRIPTION_CHARS);

@@ -154,7 +154,7 @@ impl Ingestion {
         match &req.input {
             None => b.add(
                 "input",
-                "one of `document` (UTF-8 text) or `report` is required",
+                "one of `document` (PDF, xlsx, xls or UTF-8 text) or `report` is required",
             ),
             Some(pb::submit_report_request::Input::Document(d)) if d.is_empty() => {
                 b.add("document", "document is empty")
@@ -193,12 +193,14 @@ impl Ingestion {
             Some(pb::submit_report_request::Input::Document(bytes)) => {
                 let parsed = {
                     let bytes = bytes.clone();
+                    // PDF, xlsx, xls or text, told by content; the bytes are stored as sent.
                     gouji_runtime::cpu::run_until("parse task", Some(deadline), move || {
-                        gouji_domain::parse_document(&bytes)
+                        gouji_readers::detect::parse(&bytes, &gouji_readers::Limits::default())
+                            .map(|p| p.report)
                     })
                     .await?
                 };
-                let report = parsed.map_err(|e| status::parse_error("document", &e))?;
+                let report = parsed.map_err(|e| status::read_error("document", &e))?;
                 if report.kind != kind {
                     return Err(BadRequest::field(
                         "kind",

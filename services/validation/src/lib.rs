@@ -12,7 +12,7 @@ use gouji_proto::validation::v1::{
     EchoRequest, EchoResponse, ListRulesRequest, ListRulesResponse, RuleInfo,
     ValidateReportRequest, ValidateReportResponse, validate_report_request::Input,
 };
-use gouji_runtime::status::{BadRequest, parse_error};
+use gouji_runtime::status::{BadRequest, read_error};
 use tonic::{Request, Response, Status};
 
 /// The service implementation (stateless).
@@ -40,7 +40,7 @@ pub fn validate_request(req: ValidateReportRequest) -> Result<ValidateReportResp
         None => {
             return Err(BadRequest::field(
                 "input",
-                "one of `document` (UTF-8 text) or `report` is required",
+                "one of `document` (PDF, xlsx, xls or UTF-8 text) or `report` is required",
             )
             .into());
         }
@@ -48,7 +48,10 @@ pub fn validate_request(req: ValidateReportRequest) -> Result<ValidateReportResp
             if bytes.is_empty() {
                 return Err(BadRequest::field("document", "document is empty").into());
             }
-            gouji_domain::parse_document(&bytes).map_err(|e| parse_error("document", &e))?
+            // PDF, xlsx, xls or text, told by content.
+            gouji_readers::detect::parse(&bytes, &gouji_readers::Limits::default())
+                .map_err(|e| read_error("document", &e))?
+                .report
         }
         Some(Input::Report(r)) => convert::report_from_pb(r).map_err(|errs| {
             let mut b = BadRequest::new();

@@ -22,6 +22,7 @@ use regex::Regex;
 
 use crate::amount::MeasureUnit;
 use crate::catalog::{self, GenericFamily};
+use crate::document::{Document, Format};
 use crate::model::{Report, ReportKind, Scope, Table, Unplaced};
 use crate::template::{self, Family, TableTemplate};
 use crate::work;
@@ -120,7 +121,12 @@ pub fn parse_document_with(bytes: &[u8], reader: Reader) -> Result<Report, Parse
     if text.trim().is_empty() {
         return Err(ParseError::Empty);
     }
-    // The line cap, checked before anything per line is built.
+    parse_guarded(text, reader)
+}
+
+/// Reads `text` under the work caps (`work`): the line cap before anything per line is built,
+/// then the readers, which stop at a cap or at the caller's token.
+fn parse_guarded(text: &str, reader: Reader) -> Result<Report, ParseError> {
     if memchr::memchr_iter(b'\n', text.as_bytes()).count() >= work::MAX_LINES {
         return Err(ParseError::TooMuch {
             what: "lines",
@@ -134,6 +140,29 @@ pub fn parse_document_with(bytes: &[u8], reader: Reader) -> Result<Report, Parse
         Some(stop) => Err(stop.into()),
         None => report,
     }
+}
+
+/// Parses a document read by a PDF or Excel reader (or lifted from text): the model is rendered
+/// to the TAB text the table readers accept (one line per model line) and read like any text;
+/// the report keeps the reader's format and the origin of every line, so that provenance
+/// («第N行») can be shown as the page and box, or the sheet cell, it came from.
+pub fn parse_model(doc: &Document) -> Result<Report, ParseError> {
+    let rendered = doc.render();
+    if rendered.text.len() > MAX_DOCUMENT_BYTES {
+        return Err(ParseError::TooLarge {
+            size: rendered.text.len(),
+            limit: MAX_DOCUMENT_BYTES,
+        });
+    }
+    if rendered.text.trim().is_empty() {
+        return Err(ParseError::Empty);
+    }
+    let mut report = parse_guarded(&rendered.text, Reader::Auto)?;
+    report.format = Some(doc.format);
+    if doc.format != Format::Text {
+        report.origins = rendered.origins;
+    }
+    Ok(report)
 }
 
 fn parse_text(text: &str, reader: Reader) -> Result<Report, ParseError> {
