@@ -49,6 +49,9 @@ enum Command {
         /// Also list info findings (rounding tails).
         #[arg(long)]
         verbose: bool,
+        /// Table reader for text documents: `auto`, or `generic` (as a layout nobody described).
+        #[arg(long, value_enum, default_value = "auto")]
+        reader: ReaderArg,
     },
     /// The main job: start the validation service on loopback, validate the bundled sample
     /// reports (and the seeds and corpus when ../shared has them) over gRPC, print the outcome,
@@ -234,6 +237,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             unit_type,
             verbose,
+            reader,
         } => {
             let unit_type = match unit_type.as_deref() {
                 None => None,
@@ -247,7 +251,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for file in &files {
                 let bytes = std::fs::read(file)
                     .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-                let report = read_any(file, &bytes)?;
+                let report = match reader {
+                    ReaderArg::Auto => read_any(file, &bytes)?,
+                    ReaderArg::Generic => {
+                        gouji_domain::parse_document_with(&bytes, gouji_domain::Reader::Generic)
+                            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
+                    }
+                };
                 let v = gouji_domain::rules::validate(&report, &ctx);
                 any_error |= !v.valid();
                 match format {

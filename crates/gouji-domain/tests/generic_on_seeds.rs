@@ -3,7 +3,8 @@
 //! generic reading through the canonical table both name (公开05 and 表5 are
 //! `gpb_expense_by_function`), by row code or label and by column; the share found with the same
 //! value is the measure, with a floor per seed. A generic cell with another value than the
-//! template's is a misplacement: at most a stated handful are allowed.
+//! template's is a misplacement, and fails the test; so does an error finding that only the
+//! generic reading gives.
 
 mod common;
 
@@ -74,6 +75,25 @@ fn the_generic_reader_reads_the_seed_layouts_as_an_unknown_layout() {
             t.len(),
             differ.len()
         ));
+        // Read as an unknown layout, a seed gets no error its template reading does not also
+        // find: a new province's reports do not cry wolf where the templates would not.
+        let errors = |r: &Report| -> Vec<String> {
+            gouji_domain::rules::validate(r, &gouji_domain::rules::Context::default())
+                .findings
+                .into_iter()
+                .filter(|f| f.severity == gouji_domain::rules::Severity::Error)
+                .map(|f| f.message)
+                .collect()
+        };
+        let known = errors(&template);
+        let new: Vec<String> = errors(&generic)
+            .into_iter()
+            .filter(|e| !known.contains(e))
+            .collect();
+        assert!(
+            new.is_empty(),
+            "seed {n}: errors only the generic reading finds: {new:#?}"
+        );
         assert!(
             differ.is_empty(),
             "seed {n}: the generic reader put another value in a cell the template reads: {differ:?}"
