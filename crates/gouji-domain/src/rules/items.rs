@@ -18,7 +18,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use rust_decimal::Decimal;
 
-use super::{FactIndex, Finding, Location, Severity, fmt, location_at};
+use super::{FactIndex, Finding, Location, Severity, fmt, half_unit_of, location_at};
 use crate::amount::{MeasureUnit, convert, parse_decimal};
 use crate::parse::text::fold;
 
@@ -220,12 +220,6 @@ fn boundary(s: &str, mut at: usize) -> usize {
     at
 }
 
-/// Half a unit of the last printed digit of `printed` (a decimal as printed).
-fn half_unit(printed: &str) -> Decimal {
-    let scale = printed.split_once('.').map_or(0, |(_, f)| f.len() as u32);
-    Decimal::new(5, scale + 1)
-}
-
 fn text_location(r: &FactIndex<'_>, line: u32, suspect: bool) -> Location {
     Location {
         line,
@@ -312,7 +306,7 @@ fn against_table(r: &FactIndex<'_>, item: &Item<'_>, out: &mut Vec<Finding>) {
     let Some(first) = candidates.first() else {
         return;
     };
-    let half = half_unit(item.printed);
+    let half = half_unit_of(item.printed);
     if candidates
         .iter()
         .any(|(.., value, cell_half)| (item.amount - value).abs() <= half + cell_half)
@@ -374,17 +368,17 @@ fn rate(r: &FactIndex<'_>, prose: &Prose, item: &Item<'_>, out: &mut Vec<Finding
     let planned = PLANNED_RE.captures(item.body);
     let (x, hx) = match planned
         .as_ref()
-        .and_then(|b| Some((num(&b[1])?, half_unit(&b[1]))))
+        .and_then(|b| Some((num(&b[1])?, half_unit_of(&b[1]))))
     {
         Some(b) => b,
-        None => (item.amount, half_unit(item.printed)),
+        None => (item.amount, half_unit_of(item.printed)),
     };
     // Shanghai: 执行数为 P … 预算安排 B … 比…执行数增加 y%.
     if let Some(p) = PRIOR_RE.captures(item.body) {
         let prior_printed = &p[1];
         if let Some(b) = &planned
             && let Some(bv) = num(&b[1])
-            && (bv - item.amount).abs() > half_unit(item.printed) + half_unit(&b[1])
+            && (bv - item.amount).abs() > half_unit_of(item.printed) + half_unit_of(&b[1])
         {
             let at = prose.line_at(item.body_at + b.get(0).expect("match").start());
             out.push(Finding::new(
@@ -415,7 +409,7 @@ fn rate(r: &FactIndex<'_>, prose: &Prose, item: &Item<'_>, out: &mut Vec<Finding
             r,
             item,
             (signed, &c[2], &c[0]),
-            rate_range(x, hx, prior, half_unit(prior_printed)),
+            rate_range(x, hx, prior, half_unit_of(prior_printed)),
             at,
             out,
         );
@@ -430,7 +424,7 @@ fn rate(r: &FactIndex<'_>, prose: &Prose, item: &Item<'_>, out: &mut Vec<Finding
         if up != matches!(&c[3], "增长" | "增加") {
             return;
         }
-        let hd = half_unit(&c[2]);
+        let hd = half_unit_of(&c[2]);
         // prior = X ∓ D; the rate is (X − prior) / prior.
         let prior = if up { x - d } else { x + d };
         let signed = if up { y } else { -y };
@@ -456,7 +450,7 @@ fn judge(
     out: &mut Vec<Finding>,
 ) {
     let Some((lo, hi)) = range else { return };
-    let hy = half_unit(printed);
+    let hy = half_unit_of(printed);
     if signed + hy >= lo && signed - hy <= hi {
         return;
     }
@@ -510,7 +504,7 @@ fn repeated(r: &FactIndex<'_>, items: &[Item<'_>], out: &mut Vec<Finding>) {
         }) else {
             continue;
         };
-        if (a.amount - b.amount).abs() <= half_unit(a.printed) + half_unit(b.printed) {
+        if (a.amount - b.amount).abs() <= half_unit_of(a.printed) + half_unit_of(b.printed) {
             continue;
         }
         out.push(Finding::new(

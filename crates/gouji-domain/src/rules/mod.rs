@@ -234,6 +234,13 @@ pub fn rounding_bound(n: usize) -> Decimal {
     Decimal::new(5, 3) * Decimal::from(n as u64 + 1)
 }
 
+/// Half a unit of the last printed digit of a number as printed («53.84» → 0.005, «100» → 0.5):
+/// the rounding a printed figure may carry.
+pub(crate) fn half_unit_of(printed: &str) -> Decimal {
+    let scale = printed.split_once('.').map_or(0, |(_, f)| f.len() as u32);
+    Decimal::new(5, scale + 1)
+}
+
 /// Formats an amount for a message («2,781.88», «-0.40»): the decimal as printed (scale kept),
 /// with thousands separators. Builds the digits directly from the mantissa: messages are built
 /// for every finding, and `Decimal`'s `Display` costs several times more.

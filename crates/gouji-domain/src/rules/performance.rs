@@ -18,7 +18,7 @@ use std::sync::LazyLock;
 
 use rust_decimal::Decimal;
 
-use super::{FactIndex, Finding, Location, Severity, fmt};
+use super::{FactIndex, Finding, Location, Severity, fmt, half_unit_of};
 use crate::amount::parse_decimal;
 use crate::model::{PerformanceScore, Report};
 use crate::parse::text::fold;
@@ -146,7 +146,7 @@ fn execution_rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         }
         let num = |k: usize| {
             let t = cells.get(k)?.trim_end_matches(['%', '％']);
-            parse_decimal(&t.replace(',', "")).map(|v| (v, half(t)))
+            parse_decimal(&t.replace(',', "")).map(|v| (v, half_unit_of(t)))
         };
         let (Some((a, ha)), Some((b, hb)), Some((rate, hr))) =
             (num(c.budget), num(c.actual), num(c.rate))
@@ -213,12 +213,6 @@ fn execution_rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             Some(hr),
         ));
     }
-}
-
-/// Half a unit of the last printed digit.
-fn half(printed: &str) -> Decimal {
-    let scale = printed.split_once('.').map_or(0, |(_, f)| f.len() as u32);
-    Decimal::new(5, scale + 1)
 }
 
 fn is_total(s: &PerformanceScore) -> bool {
