@@ -43,6 +43,13 @@ pub const MIN_QUOTED_BYTES: usize = 1024 * 1024;
 /// stored revision stays within the 64 MiB a response may carry.
 pub const MAX_QUOTED_BYTES: usize = 16 * 1024 * 1024;
 
+/// Most findings of one rule listed for one report; the rest are counted in one G-10 finding.
+/// Real reports have at most a few dozen per rule; a hostile one (200,000 facts, each off by a
+/// cent) would otherwise carry one finding per fact into every response and stored revision.
+pub const MAX_FINDINGS_PER_RULE: usize = 500;
+/// Most findings listed for one report, over all rules (the errors first).
+pub const MAX_FINDINGS: usize = 10_000;
+
 /// Steps between two looks at the cancellation token.
 pub const POLL_EVERY: u32 = 4096;
 

@@ -186,9 +186,55 @@ pub fn validate(report: &Report, ctx: &Context) -> Validation {
             .then_with(|| a.rule_id.cmp(&b.rule_id))
     });
     Validation {
-        findings,
+        findings: cap_findings(findings),
         catalog_version: CATALOG_VERSION,
     }
+}
+
+/// Keeps at most [`crate::work::MAX_FINDINGS_PER_RULE`] findings of each rule and
+/// [`crate::work::MAX_FINDINGS`] in all (they arrive sorted, errors first), and says in one
+/// G-10 finding per cut rule how many were left out, with that rule's severity, so a report
+/// stays invalid when errors were cut. A no-op on every real report.
+fn cap_findings(findings: Vec<Finding>) -> Vec<Finding> {
+    use crate::work::{MAX_FINDINGS, MAX_FINDINGS_PER_RULE};
+    if findings.len() <= MAX_FINDINGS_PER_RULE {
+        return findings;
+    }
+    let mut kept = Vec::with_capacity(findings.len().min(MAX_FINDINGS));
+    // (rule, severity, listed, left out), in order of first appearance.
+    let mut per_rule: Vec<(String, Severity, usize, usize)> = Vec::new();
+    for f in findings {
+        let i = match per_rule.iter().position(|(id, ..)| *id == f.rule_id) {
+            Some(i) => i,
+            None => {
+                per_rule.push((f.rule_id.clone(), f.severity, 0, 0));
+                per_rule.len() - 1
+            }
+        };
+        let entry = &mut per_rule[i];
+        if entry.2 < MAX_FINDINGS_PER_RULE && kept.len() < MAX_FINDINGS {
+            entry.2 += 1;
+            kept.push(f);
+        } else {
+            entry.3 += 1;
+        }
+    }
+    for (id, severity, listed, left_out) in per_rule {
+        if left_out > 0 {
+            kept.push(Finding::new(
+                "G-10",
+                severity,
+                format!(
+                    "规则 {id} 另有 {left_out} 条发现未列出（已列出 {listed} 条；每条规则最多列出 {MAX_FINDINGS_PER_RULE} 条，每份报告最多 {MAX_FINDINGS} 条）。"
+                ),
+                Vec::new(),
+                None,
+                Some(Decimal::from(left_out as u64)),
+                None,
+            ));
+        }
+    }
+    kept
 }
 
 static CATALOG: LazyLock<Vec<RuleInfo>> = LazyLock::new(|| {
@@ -309,8 +355,50 @@ pub(crate) fn location_at(table: &str, row: &str, column: &str, fact: Option<&Fa
 
 #[cfg(test)]
 mod tests {
-    use super::fmt;
+    use super::{Finding, Severity, cap_findings, fmt};
+    use crate::work::{MAX_FINDINGS, MAX_FINDINGS_PER_RULE};
     use rust_decimal::Decimal;
+
+    fn findings(rule: &str, severity: Severity, n: usize) -> Vec<Finding> {
+        (0..n)
+            .map(|i| Finding::new(rule, severity, format!("{i}"), Vec::new(), None, None, None))
+            .collect()
+    }
+
+    #[test]
+    fn findings_are_capped_per_rule_and_the_cut_is_counted_with_its_severity() {
+        // A real report's findings pass unchanged.
+        let few = findings("JS01-1", Severity::Error, 40);
+        assert_eq!(cap_findings(few.clone()).len(), 40);
+        // 3,000 errors of one rule and 20 warnings of another: 500 + 20 listed, one G-10 error.
+        let mut many = findings("JS01-1", Severity::Error, 3_000);
+        many.extend(findings("NR-01", Severity::Warning, 20));
+        let capped = cap_findings(many);
+        assert_eq!(capped.len(), MAX_FINDINGS_PER_RULE + 20 + 1);
+        let cut: Vec<&Finding> = capped.iter().filter(|f| f.rule_id == "G-10").collect();
+        assert_eq!(cut.len(), 1);
+        assert_eq!(
+            cut[0].severity,
+            Severity::Error,
+            "cut errors keep the report invalid"
+        );
+        assert_eq!(cut[0].actual, Some(Decimal::from(2_500)));
+        assert!(cut[0].message.contains("JS01-1") && cut[0].message.contains("2500"));
+        // Over all rules at most MAX_FINDINGS are listed, plus one count per cut rule.
+        let mut huge = Vec::new();
+        for r in 0..40 {
+            huge.extend(findings(&format!("R-{r:02}"), Severity::Warning, 400));
+        }
+        let capped = cap_findings(huge);
+        let listed = capped.iter().filter(|f| f.rule_id != "G-10").count();
+        assert_eq!(listed, MAX_FINDINGS);
+        let left_out: u64 = capped
+            .iter()
+            .filter(|f| f.rule_id == "G-10")
+            .map(|f| u64::try_from(f.actual.unwrap()).unwrap())
+            .sum();
+        assert_eq!(listed as u64 + left_out, 16_000);
+    }
 
     #[test]
     fn fmt_prints_the_decimal_with_thousands_separators() {

@@ -62,6 +62,13 @@ pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
         "报表格式未识别",
         "文档不属于任何已描述的省份模板：表格按表名与表头读取，报告注明这一点。",
     ),
+    (
+        "G-10",
+        Severity::Info,
+        "ST",
+        "发现过多未全部列出",
+        "一条规则的发现超过 500 条（或一份报告超过 10,000 条）时只列出前面的，其余的条数另列一条，严重程度与被截断的规则相同（截断错误时报告仍为不通过）。",
+    ),
 ];
 
 pub(super) fn check(report: &FactIndex<'_>, out: &mut Vec<Finding>) {
