@@ -761,7 +761,7 @@ const REVISION_COLUMNS: &str = "r.id, r.unit_code, r.year, r.kind, r.consolidate
      r.idempotency_key, r.content_hash, r.report_json, r.validation_state, r.valid, \
      r.catalog_version, r.findings_json, r.submitted_at, r.validated_at, \
      (r.document IS NOT NULL) AS has_document, r.validation_attempts, r.validation_failures, \
-     r.validation_error";
+     r.next_attempt_at, r.validation_error";
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {

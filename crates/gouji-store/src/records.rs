@@ -74,6 +74,9 @@ pub struct RevisionRecord {
     /// Those of the failed attempts that count towards the retry maximum (validation answered
     /// with an error rather than being unreachable).
     pub validation_failures: u32,
+    /// When the next validation attempt of a pending revision is due (Unix milliseconds; the
+    /// previous attempt failed `RetryPolicy::delay(validation_attempts)` before it).
+    pub next_attempt_at: i64,
     /// Why validation failed for good ([`ValidationState::Failed`]), or the last attempt's
     /// error while the revision is still pending.
     pub validation_error: Option<String>,
@@ -203,6 +206,7 @@ pub(crate) struct RevisionRow {
     has_document: bool,
     validation_attempts: i32,
     validation_failures: i32,
+    next_attempt_at: i64,
     validation_error: Option<String>,
 }
 
@@ -243,6 +247,7 @@ impl RevisionRow {
             has_document: self.has_document,
             validation_attempts: u32::try_from(self.validation_attempts).unwrap_or(0),
             validation_failures: u32::try_from(self.validation_failures).unwrap_or(0),
+            next_attempt_at: self.next_attempt_at,
             validation_error: self.validation_error,
         })
     }

@@ -18,6 +18,7 @@
 //! an outage must not turn a province's pending reports into failures.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -48,6 +49,9 @@ pub struct ValidationClient {
     timeout: Duration,
     in_flight: InFlight,
     policy: RetryPolicy,
+    /// When validation last answered a call (milliseconds since the epoch; 0: never), with a
+    /// verdict or an error of its own — UNAVAILABLE is no answer.
+    answered_at: Arc<AtomicI64>,
 }
 
 /// Idempotency keys of the revisions this process is storing or validating right now.
@@ -99,6 +103,7 @@ impl ValidationClient {
             timeout,
             in_flight: InFlight::default(),
             policy: RetryPolicy::default(),
+            answered_at: Arc::new(AtomicI64::new(0)),
         })
     }
 
@@ -106,6 +111,19 @@ impl ValidationClient {
     pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.policy = policy;
         self
+    }
+
+    /// Whether validation answered a call after `rec`'s previous attempt (none for a first
+    /// attempt): the previous attempt ended when its retry was scheduled,
+    /// `next_attempt_at − delay(attempts)`.
+    fn answered_since_last_attempt(&self, rec: &RevisionRecord) -> bool {
+        if rec.validation_attempts == 0 {
+            return false;
+        }
+        let next = rec.next_attempt_at;
+        let delay = self.policy.delay(rec.validation_attempts);
+        let previous = next.saturating_sub(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+        self.answered_at.load(Ordering::Relaxed) > previous
     }
 
     /// How this client's pending revisions are retried.
@@ -144,12 +162,14 @@ impl ValidationClient {
             omit_report: true,
         });
         request.set_timeout(self.timeout);
-        let resp = self
-            .client
-            .clone()
-            .validate_report(request)
-            .await?
-            .into_inner();
+        let answer = self.client.clone().validate_report(request).await;
+        if answer
+            .as_ref()
+            .map_or_else(|s| s.code() != Code::Unavailable, |_| true)
+        {
+            self.answered_at.fetch_max(now_millis(), Ordering::Relaxed);
+        }
+        let resp = answer?.into_inner();
         Ok(Verdict {
             valid: resp.valid,
             catalog_version: resp.catalog_version,
@@ -233,8 +253,18 @@ enum Class {
     Unreachable,
 }
 
-fn classify(status: &tonic::Status) -> Class {
+/// How a failed attempt counts. `answered_since_last_attempt`: validation answered some call
+/// after this revision's previous attempt failed. Then an UNAVAILABLE for this revision is not an
+/// outage but this revision breaking validation's connection (a document that crashes or
+/// kills the service each time): it counts towards the maximum, so such a revision ends
+/// failed instead of being retried forever, while a real outage (nothing answered) never does.
+fn classify(status: &tonic::Status, answered_since_last_attempt: bool) -> Class {
     match status.code() {
+        Code::Unavailable
+            if answered_since_last_attempt && status.get_details_retry_info().is_none() =>
+        {
+            Class::Counted
+        }
         Code::InvalidArgument | Code::OutOfRange => Class::Terminal,
         // Shedding load says when to come back (google.rpc.RetryInfo); a quota or size refusal
         // without a retry delay is about the request.
@@ -300,7 +330,10 @@ pub async fn validate_and_record(
     };
     let verdict = match client.validate(rec, source, unit_type).await {
         Ok(v) => v,
-        Err(status) => return record_failure(store, rec, &status, policy).await,
+        Err(status) => {
+            let answered = client.answered_since_last_attempt(rec);
+            return record_failure(store, rec, &status, policy, answered).await;
+        }
     };
     if let Err(e) = store
         .record_validation(
@@ -330,8 +363,9 @@ async fn record_failure(
     rec: &RevisionRecord,
     status: &tonic::Status,
     policy: &RetryPolicy,
+    answered_since_last_attempt: bool,
 ) -> Attempt {
-    let class = classify(status);
+    let class = classify(status, answered_since_last_attempt);
     let why = reason(status);
     let terminal = match class {
         Class::Terminal => true,
@@ -442,7 +476,7 @@ mod tests {
 
     #[test]
     fn refusals_are_terminal_and_outages_never_are() {
-        let c = |s: tonic::Status| classify(&s);
+        let c = |s: tonic::Status| classify(&s, false);
         assert_eq!(c(tonic::Status::invalid_argument("x")), Class::Terminal);
         assert_eq!(c(tonic::Status::out_of_range("too large")), Class::Terminal);
         assert_eq!(c(tonic::Status::resource_exhausted("x")), Class::Terminal);
@@ -457,6 +491,24 @@ mod tests {
             details,
         );
         assert_eq!(c(shed), Class::Unreachable);
+    }
+
+    #[test]
+    fn unavailable_counts_only_when_validation_answered_others_meanwhile() {
+        let down = tonic::Status::unavailable("connection reset");
+        // An outage (nothing answered since this revision's last attempt) never counts.
+        assert_eq!(classify(&down, false), Class::Unreachable);
+        // Validation answered other revisions, but this one's call breaks every time.
+        assert_eq!(classify(&down, true), Class::Counted);
+        // Shedding load is never this revision's fault.
+        let mut details = tonic_types::ErrorDetails::new();
+        details.set_retry_info(Some(Duration::from_secs(1)));
+        let queue_timeout = <tonic::Status as tonic_types::StatusExt>::with_error_details(
+            tonic::Code::Unavailable,
+            "queue wait exceeded",
+            details,
+        );
+        assert_eq!(classify(&queue_timeout, true), Class::Unreachable);
     }
 
     #[test]
