@@ -50,6 +50,15 @@ pub const MAX_FINDINGS_PER_RULE: usize = 500;
 /// Most findings listed for one report, over all rules (the errors first).
 pub const MAX_FINDINGS: usize = 10_000;
 
+/// Most characters of its source line one finding's location quotes (a real table row or
+/// narrative sentence is far shorter; a hostile document can have a line of megabytes).
+pub const MAX_LOCATION_TEXT_CHARS: usize = 1_000;
+/// Most bytes of source text the findings of one report quote in all; past it each further
+/// location quotes at most [`MIN_LOCATION_TEXT_CHARS`].
+pub const MAX_FINDINGS_TEXT_BYTES: usize = 8 * 1024 * 1024;
+/// What a location still quotes once [`MAX_FINDINGS_TEXT_BYTES`] is spent.
+pub const MIN_LOCATION_TEXT_CHARS: usize = 64;
+
 /// Steps between two looks at the cancellation token.
 pub const POLL_EVERY: u32 = 4096;
 

@@ -405,6 +405,22 @@ fn cases() -> Vec<Case> {
                 says: &["未识别报表格式"],
             },
         },
+        Case {
+            id: "G-10",
+            build: |fail| {
+                // One placeholder per line: 500 RD-01 findings are listed, more are counted.
+                let n = if fail { 600 } else { 500 };
+                let lines: Vec<String> = (0..n).map(|i| format!("第{i}项：XX局承担")).collect();
+                let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+                (prose(ReportKind::Budget, &lines), ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: None,
+                actual: Some("100"),
+                says: &["规则 RD-01 另有 100 条发现未列出", "已列出 500 条"],
+            },
+        },
         // ---- 编制说明 per-项 paragraphs ----
         Case {
             id: "NR-17",

@@ -194,10 +194,12 @@ pub fn validate(report: &Report, ctx: &Context) -> Validation {
 /// Keeps at most [`crate::work::MAX_FINDINGS_PER_RULE`] findings of each rule and
 /// [`crate::work::MAX_FINDINGS`] in all (they arrive sorted, errors first), and says in one
 /// G-10 finding per cut rule how many were left out, with that rule's severity, so a report
-/// stays invalid when errors were cut. A no-op on every real report.
-fn cap_findings(findings: Vec<Finding>) -> Vec<Finding> {
+/// stays invalid when errors were cut; then bounds the text they quote ([`bound_quotes`]).
+/// A no-op on every real report.
+fn cap_findings(mut findings: Vec<Finding>) -> Vec<Finding> {
     use crate::work::{MAX_FINDINGS, MAX_FINDINGS_PER_RULE};
     if findings.len() <= MAX_FINDINGS_PER_RULE {
+        bound_quotes(&mut findings);
         return findings;
     }
     let mut kept = Vec::with_capacity(findings.len().min(MAX_FINDINGS));
@@ -234,7 +236,31 @@ fn cap_findings(findings: Vec<Finding>) -> Vec<Finding> {
             ));
         }
     }
+    bound_quotes(&mut kept);
     kept
+}
+
+/// Cuts the source text the findings quote to [`crate::work::MAX_LOCATION_TEXT_CHARS`] per
+/// location and [`crate::work::MAX_FINDINGS_TEXT_BYTES`] in all (then
+/// [`crate::work::MIN_LOCATION_TEXT_CHARS`] per location), marking a cut with «…».
+fn bound_quotes(findings: &mut [Finding]) {
+    use crate::work::{MAX_FINDINGS_TEXT_BYTES, MAX_LOCATION_TEXT_CHARS, MIN_LOCATION_TEXT_CHARS};
+    let mut spent = 0usize;
+    for l in findings.iter_mut().flat_map(|f| f.locations.iter_mut()) {
+        let limit = if spent > MAX_FINDINGS_TEXT_BYTES {
+            MIN_LOCATION_TEXT_CHARS
+        } else {
+            MAX_LOCATION_TEXT_CHARS
+        };
+        // A char is at most 4 bytes: shorter texts need no counting.
+        if l.text.len() > limit
+            && let Some((cut, _)) = l.text.char_indices().nth(limit)
+        {
+            l.text.truncate(cut);
+            l.text.push('…');
+        }
+        spent += l.text.len();
+    }
 }
 
 static CATALOG: LazyLock<Vec<RuleInfo>> = LazyLock::new(|| {
@@ -398,6 +424,50 @@ mod tests {
             .map(|f| u64::try_from(f.actual.unwrap()).unwrap())
             .sum();
         assert_eq!(listed as u64 + left_out, 16_000);
+    }
+
+    #[test]
+    fn quoted_text_is_cut_per_location_and_in_all() {
+        use super::Location;
+        use crate::work::{MAX_LOCATION_TEXT_CHARS, MIN_LOCATION_TEXT_CHARS};
+        let quoting = |text: &str, n: usize| -> Vec<Finding> {
+            (0..n)
+                .map(|i| {
+                    let at = Location {
+                        text: text.to_string(),
+                        line: 7,
+                        ..Location::default()
+                    };
+                    let rule = format!("NR-{:02}", i % 8);
+                    Finding::new(
+                        &rule,
+                        Severity::Warning,
+                        "x".into(),
+                        vec![at],
+                        None,
+                        None,
+                        None,
+                    )
+                })
+                .collect()
+        };
+        // A real sentence is kept whole.
+        let real = "一般公共预算财政拨款支出 2,781.88 万元，比上年增加 19.52 万元。";
+        assert_eq!(cap_findings(quoting(real, 3))[0].locations[0].text, real);
+        // A line of megabytes (one hostile line, 3 bytes a char) is cut, and once 8 MiB are
+        // quoted each further location quotes 64 characters (8 rules × 450 findings).
+        let long = "数".repeat(1_000_000);
+        let cut = cap_findings(quoting(&long, 3_600));
+        let first = &cut[0].locations[0].text;
+        assert_eq!(first.chars().count(), MAX_LOCATION_TEXT_CHARS + 1);
+        assert!(first.ends_with('…'));
+        let last = &cut[3_599].locations[0].text;
+        assert_eq!(last.chars().count(), MIN_LOCATION_TEXT_CHARS + 1);
+        let total: usize = cut.iter().map(|f| f.locations[0].text.len()).sum();
+        assert!(
+            total < 8 * 1024 * 1024 + 3_600 * 3 * 65 + 3 * 1_001,
+            "{total}"
+        );
     }
 
     #[test]
