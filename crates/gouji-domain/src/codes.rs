@@ -201,6 +201,20 @@ impl CodeLists {
             .map(|(_, c)| c.as_str())
     }
 
+    /// The functional 类 code of a label that is exactly a 类 name, current or former
+    /// («卫生健康支出», «医疗卫生与计划生育支出» → 210); unlike [`Self::class_code_by_name`] no
+    /// label that merely contains one («其中：卫生健康支出结转»).
+    pub fn class_code_exact(&self, name: &str) -> Option<&str> {
+        let folded = crate::parse::text::fold(name);
+        if let Some(c) = self.class_by_name.get(&folded) {
+            return Some(c);
+        }
+        renamed()
+            .iter()
+            .find(|r| r.old == folded && r.code.len() == 3)
+            .map(|r| r.code.as_str())
+    }
+
     /// All functional 类 codes with names.
     pub fn classes(&self) -> impl Iterator<Item = (&str, &str)> {
         self.class_by_name
@@ -292,6 +306,9 @@ mod tests {
         let l = lists();
         assert_eq!(l.class_code_by_name("卫生健康支出"), Some("210"));
         assert_eq!(l.class_code_by_name("九、卫生健康支出"), Some("210"));
+        assert_eq!(l.class_code_exact("卫生健康支出"), Some("210"));
+        assert_eq!(l.class_code_exact("医疗卫生与计划生育支出"), Some("210"));
+        assert_eq!(l.class_code_exact("卫生健康支出结转"), None);
         assert_eq!(
             l.economic_code_by_name("其他支出", Some("399")),
             Some("39999")

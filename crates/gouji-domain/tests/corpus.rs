@@ -84,7 +84,8 @@ fn shanghai_unit_budget_cells_in_yuan_with_a_sangong_table_in_wanyuan() {
     cell(
         &r,
         "income_expense_summary",
-        "一般公共服务支出",
+        // «一般公共服务支出», printed without a code, is keyed by its 类 code.
+        "201",
         "预算数",
         "82096797.42",
         y,
@@ -92,7 +93,8 @@ fn shanghai_unit_budget_cells_in_yuan_with_a_sangong_table_in_wanyuan() {
     cell(
         &r,
         "income_expense_summary",
-        "一般公共服务支出",
+        // «一般公共服务支出», printed without a code, is keyed by its 类 code.
+        "201",
         "人员经费",
         "13819399.88",
         y,
@@ -190,7 +192,8 @@ fn jiangsu_budget_cells_two_sided_and_broken_labels() {
     cell(
         &r,
         "income_expense_summary",
-        "公共安全支出",
+        // «公共安全支出», printed without a code, is keyed by its 类 code.
+        "204",
         "预算数",
         "16593.12",
         w,

@@ -31,11 +31,12 @@ fn cells(r: &Report) -> HashMap<(String, String, String), Decimal> {
     out
 }
 
-/// Share of the template's cells the generic reader reads alike, per seed (measured 2026-12-01:
-/// 162/181, 183/215, 155/241, 62/126, 140/205). What remains is mostly naming, not misreading:
-/// the summaries' expenditure rows keyed by label instead of class code, 表6's two label
-/// columns, and the OCR seed S3's garbled 栏次 row.
-const FLOOR: [f64; 5] = [0.85, 0.80, 0.60, 0.45, 0.65];
+/// Share of the template's cells the generic reader reads alike, per seed (measured 2026-12-02:
+/// 171/181, 202/215, 186/241, 79/126, 198/205; 162, 183, 155, 62, 140 before column-numbering
+/// rows with labels or misread marks were recognised and 类 names keyed by their code). What
+/// remains is mostly naming, not misreading: 表6's two label columns (economic names without
+/// codes), the 三公 table's orientation, and the OCR seed S3's garbled headers.
+const FLOOR: [f64; 5] = [0.92, 0.90, 0.75, 0.60, 0.93];
 
 /// `DUMP=1` prints what differs.
 #[test]

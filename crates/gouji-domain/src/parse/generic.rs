@@ -25,6 +25,7 @@ use super::text::{fold, strip_ordinal};
 use super::{Line, unplaced};
 use crate::amount::{CellKind, CellText, MeasureUnit, cell_kind, read_cell};
 use crate::catalog::{self, CanonicalTable, GenericFamily};
+use crate::codes;
 use crate::model::{Fact, Provenance, RowLabel, Table, Unplaced};
 
 /// Where a table starts: its title line and what the title means.
@@ -266,14 +267,8 @@ fn role_of(name: &str) -> Role {
 fn leaves(header: &[&Line]) -> Vec<Leaf> {
     let rows: Vec<Vec<(usize, String)>> = header
         .iter()
-        .map(|l| {
-            l.cells
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| !c.is_empty())
-                .map(|(p, c)| (p, fold(c)))
-                .collect()
-        })
+        .map(|l| header_cells(l))
+        .filter(|cells| !cells.is_empty())
         .collect();
     let mut starts: Vec<usize> = rows.iter().flatten().map(|(p, _)| *p).collect();
     starts.sort_unstable();
@@ -484,13 +479,7 @@ pub(crate) fn read_region(
         }
     }
     let unit = unit.unwrap_or(doc_unit);
-    // The 栏次 row («栏次 | | 1 | 2 | 3») numbers the columns: it names none of them.
-    let named: Vec<&Line> = header
-        .iter()
-        .copied()
-        .filter(|l| !is_column_number_row(l))
-        .collect();
-    let leaves = leaves(&named);
+    let leaves = leaves(&header);
     // A header row printed again after a page break (folded, so the tab layout does not matter).
     let header_lines: Vec<&str> = header.iter().map(|l| l.folded.as_ref()).collect();
     let mut r = RowReader {
@@ -563,16 +552,55 @@ pub(crate) fn read_region(
     }
 }
 
-/// A header row that numbers the columns: its first cell is 栏次/行次/序号 and every other cell is a
-/// small number (or blank).
-fn is_column_number_row(l: &Line) -> bool {
-    let mut cells = l.cells.iter().filter(|c| !c.is_empty());
-    let first = cells.next().map_or(String::new(), |c| fold(c));
-    matches!(first.as_str(), "栏次" | "行次" | "序号")
-        && cells.all(|c| {
-            c.len() <= 3 && c.bytes().all(|b| b.is_ascii_digit())
-                || matches!(fold(c).as_str(), "栏次" | "行次" | "序号")
-        })
+/// The named cells of a header row, folded, by position. A 栏次 row numbers the columns and names
+/// none of them: «栏次 | | 1 | 2 | 3», also when it opens with the labels of the code and name
+/// columns («科目代码 | 科目名称 | 栏次 | 1 | 2 …», whose numbers then stand one column off)
+/// or its numbers came out of OCR as marks («栏次 | 1 | 2 | 8 | 4 | ь | ь»), or the 栏次 itself
+/// did («档次 | | 1 | 档次 | | 2 | 3»). Of such a row only the labels of the code and name
+/// columns are kept.
+fn header_cells(l: &Line) -> Vec<(usize, String)> {
+    let cells: Vec<(usize, String)> = l
+        .cells
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.is_empty())
+        .map(|(p, c)| (p, fold(c)))
+        .collect();
+    let is_marker = |c: &str| matches!(c, "栏次" | "行次" | "序号");
+    let is_number = |c: &str| c.len() <= 3 && c.bytes().all(|b| b.is_ascii_digit());
+    let Some(m) = cells.iter().position(|(_, c)| is_marker(c)) else {
+        // The marker itself misread («档次 | | 1 | 档次 | | 2 | 3»): column numbers 1, 2, 3 …
+        // rising, beside nothing but short marks. The longer labels are kept.
+        let numbers: Vec<u32> = cells
+            .iter()
+            .filter(|(_, c)| is_number(c))
+            .filter_map(|(_, c)| c.parse().ok())
+            .collect();
+        let rising =
+            numbers.len() >= 2 && numbers[0] == 1 && numbers.windows(2).all(|w| w[1] > w[0]);
+        let others_short = cells
+            .iter()
+            .filter(|(_, c)| !is_number(c))
+            .all(|(_, c)| c.chars().count() <= 2 || c.chars().count() >= 4);
+        if rising && others_short {
+            return cells
+                .into_iter()
+                .filter(|(_, c)| !is_number(c) && c.chars().count() >= 4)
+                .collect();
+        }
+        return cells;
+    };
+    // What follows the marker numbers columns: short marks with no Chinese character (or more
+    // markers, for a two-sided table).
+    let numbers = cells[m + 1..].iter().all(|(_, c)| {
+        is_marker(c) || c.chars().count() <= 3 && !c.chars().any(|ch| ch >= '\u{3000}')
+    });
+    if !numbers {
+        return cells;
+    }
+    let mut cells = cells;
+    cells.truncate(m);
+    cells
 }
 
 /// After a header row: a row that starts the body — a code, or a 合计/总计 label standing alone
@@ -859,6 +887,11 @@ impl RowReader<'_> {
         }
     }
 
+    /// True when the table has a column of classification codes.
+    fn has_code_column(&self) -> bool {
+        self.leaves.iter().any(|x| x.role == Role::Code)
+    }
+
     /// True when the leaf nearest to position `pos` is a code column.
     fn in_code_column(&self, pos: usize) -> bool {
         self.leaves
@@ -945,6 +978,14 @@ impl RowReader<'_> {
             }
             let key = match &code {
                 Some(c) => c.clone(),
+                // «社会保障和就业支出» in a table without a code column (the summaries'
+                // expenditure side) is the 类 208, as a coded table keys it.
+                None if !label.is_empty()
+                    && !self.has_code_column()
+                    && let Some(c) = codes::lists().class_code_exact(&label_key(&label)) =>
+                {
+                    c.to_string()
+                }
                 None if !label.is_empty() && p.sides.len() > 1 => {
                     self.side_total(label_key(&label), side)
                 }
