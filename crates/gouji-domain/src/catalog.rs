@@ -26,6 +26,10 @@ pub struct CanonicalTable {
     /// Income items on the left, expenditure on the right.
     #[serde(default)]
     pub two_sided: bool,
+    /// Rows are 部门经济分类 items: a table printed without codes is keyed by the codes of its
+    /// row names («基本工资» → 30101), as a coded one is.
+    #[serde(default)]
+    pub economic_rows: bool,
     /// Row identities between columns (CT-04): in every row, `total` = Σ `parts`.
     #[serde(default)]
     pub row_sums: Vec<RowSum>,

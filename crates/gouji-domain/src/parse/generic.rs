@@ -493,6 +493,9 @@ pub(crate) fn read_region(
         unreadable: Vec::new(),
         unplaced: Vec::new(),
         last_code: [String::new(), String::new()],
+        economic: catalog::catalog_table(id.split('@').next().unwrap_or(id))
+            .is_some_and(|t| t.economic_rows),
+        econ_lei: None,
         pending_code: None,
         by_role: by_role(&leaves),
     };
@@ -650,6 +653,10 @@ struct RowReader<'a> {
     unplaced: Vec<Unplaced>,
     /// Last 类 and 类+款 seen, for code cells left blank under a parent.
     last_code: [String; 2],
+    /// Rows are economic classification items ([`CanonicalTable::economic_rows`]).
+    economic: bool,
+    /// The economic 类 of the last row keyed by an economic name (for its 款 names).
+    econ_lei: Option<String>,
     /// A code row printed without amounts, whose amounts may follow on the next line.
     pending_code: Option<(String, String)>,
     /// Leaf indexes by role ([`CODE`], [`LABEL`], [`AMOUNT`]), in column order.
@@ -887,6 +894,19 @@ impl RowReader<'_> {
         }
     }
 
+    /// The economic code of a row's first label, a 款 looked up under the last 类 first.
+    fn economic_code(&mut self, label: &str) -> Option<String> {
+        let first = label.split(' ').next().unwrap_or(label);
+        let lists = codes::lists();
+        let code = lists
+            .economic_code_by_name(&label_key(first), self.econ_lei.as_deref())?
+            .to_string();
+        if code.len() == 3 {
+            self.econ_lei = Some(code.clone());
+        }
+        Some(code)
+    }
+
     /// True when the table has a column of classification codes.
     fn has_code_column(&self) -> bool {
         self.leaves.iter().any(|x| x.role == Role::Code)
@@ -978,6 +998,14 @@ impl RowReader<'_> {
             }
             let key = match &code {
                 Some(c) => c.clone(),
+                // «基本工资 | 工资奖金津补贴» in an economic table without codes: the first
+                // label names the item, 30101, as a coded table keys it.
+                None if self.economic
+                    && !self.has_code_column()
+                    && let Some(c) = self.economic_code(&label) =>
+                {
+                    c
+                }
                 // «社会保障和就业支出» in a table without a code column (the summaries'
                 // expenditure side) is the 类 208, as a coded table keys it.
                 None if !label.is_empty()
