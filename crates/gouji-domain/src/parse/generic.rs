@@ -498,6 +498,7 @@ pub(crate) fn read_region(
         econ_lei: None,
         pending_code: None,
         by_role: by_role(&leaves),
+        grouped: grouped_columns(&leaves),
     };
     let placed: Vec<Option<Placed>> = data
         .iter()
@@ -553,6 +554,59 @@ pub(crate) fn read_region(
         facts: r.facts,
         unplaced: r.unplaced,
     }
+}
+
+/// A table without row labels whose header repeats the same columns under two or more groups
+/// («预算数 | 合计 · 因公出国（境）费 · 公务用车购置及运行维护费 (小计 · 购置费 · 运行维护费) ·
+/// 公务接待费», then «决算数 | » the same): the groups are rows and the columns are named within
+/// their group, a 小计 by the group above it. Per leaf (row, column); empty for a leaf that is
+/// not an amount. `None` for any other layout.
+fn grouped_columns(leaves: &[Leaf]) -> Option<Vec<(String, String)>> {
+    if leaves
+        .iter()
+        .any(|x| matches!(x.role, Role::Label | Role::Code))
+    {
+        return None;
+    }
+    let amounts: Vec<&Leaf> = leaves.iter().filter(|x| x.role == Role::Amount).collect();
+    if amounts.len() < 4 || amounts.iter().any(|x| x.path.len() < 2) {
+        return None;
+    }
+    let within = |x: &Leaf| -> String {
+        let n = x.path.len();
+        if n >= 3 && x.path[n - 1] == "小计" {
+            catalog::column_key(&x.path[n - 2])
+        } else {
+            catalog::column_key(&x.path[n - 1])
+        }
+    };
+    let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
+    for x in &amounts {
+        let top = x.path[0].as_str();
+        match groups.iter_mut().find(|(g, _)| *g == top) {
+            Some((_, cols)) => cols.push(within(x)),
+            None => groups.push((top, vec![within(x)])),
+        }
+    }
+    let same = groups.windows(2).all(|w| w[0].1 == w[1].1);
+    let distinct = groups
+        .iter()
+        .all(|(_, cols)| cols.iter().enumerate().all(|(i, c)| !cols[..i].contains(c)));
+    if groups.len() < 2 || !same || !distinct {
+        return None;
+    }
+    Some(
+        leaves
+            .iter()
+            .map(|x| {
+                if x.role == Role::Amount {
+                    (catalog::column_key(&x.path[0]), within(x))
+                } else {
+                    (String::new(), String::new())
+                }
+            })
+            .collect(),
+    )
 }
 
 /// The named cells of a header row, folded, by position. A 栏次 row numbers the columns and names
@@ -661,6 +715,9 @@ struct RowReader<'a> {
     pending_code: Option<(String, String)>,
     /// Leaf indexes by role ([`CODE`], [`LABEL`], [`AMOUNT`]), in column order.
     by_role: [Vec<usize>; 3],
+    /// Per leaf, (row, column) when the table is one line of amounts under repeated groups
+    /// ([`grouped_columns`]).
+    grouped: Option<Vec<(String, String)>>,
 }
 
 const CODE: usize = 0;
@@ -1035,13 +1092,23 @@ impl RowReader<'_> {
                 // A fragment of a broken label: its amounts are on the neighbouring row.
                 continue;
             }
-            self.add_row(&key, &label, l);
+            if self.grouped.is_none() {
+                self.add_row(&key, &label, l);
+            }
             for (leaf, cell) in &side.amounts {
-                let column = self
+                let mut column = self
                     .leaves
                     .get(*leaf)
                     .map(|x| x.key.clone())
                     .unwrap_or_else(|| format!("第{}列", usize::MAX - leaf + 1));
+                let mut key = key.clone();
+                if let Some((row, col)) = self.grouped.as_ref().and_then(|g| g.get(*leaf)).cloned()
+                {
+                    // «预算数 | 合计 …  决算数 | 合计 …» over one line of amounts: the groups
+                    // are the rows.
+                    self.add_row(&row, &row, l);
+                    (key, column) = (row, col);
+                }
                 match read_cell(cell) {
                     CellText::Number { value, .. } => {
                         // Past a cap the parse fails; nothing more is kept.
