@@ -53,6 +53,8 @@ struct CatalogFile {
     #[serde(rename = "table")]
     tables: Vec<CanonicalTable>,
     columns: HashMap<String, String>,
+    #[serde(default)]
+    vocabulary: Vec<String>,
 }
 
 /// A table of a generic family: which canonical table a printed number means.
@@ -104,6 +106,8 @@ impl GenericFamily {
 struct Catalog {
     tables: Vec<CanonicalTable>,
     columns: HashMap<String, String>,
+    /// Standard column names (folded): the vocabulary's and every canonical key of `columns`.
+    vocabulary: Vec<String>,
 }
 
 const FAMILY_SOURCES: &[(&str, &str)] = &[
@@ -142,8 +146,20 @@ static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
         .columns
         .into_iter()
         .map(|(k, v)| (fold(&k), fold(&v)))
+        .collect::<HashMap<String, String>>();
+    let mut vocabulary: Vec<String> = file
+        .vocabulary
+        .iter()
+        .map(|v| fold(v))
+        .chain(columns.values().cloned())
         .collect();
-    Catalog { tables, columns }
+    vocabulary.sort();
+    vocabulary.dedup();
+    Catalog {
+        tables,
+        columns,
+        vocabulary,
+    }
 });
 
 static FAMILIES: LazyLock<Vec<GenericFamily>> = LazyLock::new(|| {
@@ -228,6 +244,29 @@ pub fn column_key(folded: &str) -> String {
         .unwrap_or_else(|| folded.to_string())
 }
 
+/// [`column_key`], and a header that misses a standard column name by one misread character
+/// (two in a name of eight or more) is that name — when exactly one name is that near. For
+/// headers that came out of OCR; a header of another length or two near names keeps its text.
+pub fn column_key_near(folded: &str) -> String {
+    let key = column_key(folded);
+    if CATALOG.vocabulary.contains(&key) {
+        return key;
+    }
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() < 3 {
+        return key;
+    }
+    let allowed = if chars.len() >= 8 { 2 } else { 1 };
+    let mut near = CATALOG.vocabulary.iter().filter(|v| {
+        v.chars().count() == chars.len()
+            && v.chars().zip(&chars).filter(|(a, b)| a != *b).count() <= allowed
+    });
+    match (near.next(), near.next()) {
+        (Some(v), None) => v.clone(),
+        _ => key,
+    }
+}
+
 /// The canonical table a folded title names, if any: a family's own title variants first, then
 /// the catalog's most specific keyword set.
 pub fn classify_title(
@@ -265,6 +304,28 @@ pub fn classify_title(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_header_one_misread_character_from_a_standard_name_is_that_name() {
+        let near = |h: &str| column_key_near(&fold(h));
+        // Misread by OCR in seed S3.
+        assert_eq!(near("决算撤"), "决算数");
+        assert_eq!(near("一般公共预算财政接数"), "一般公共预算财政拨款");
+        // Standard names, and names one character from another, stay themselves.
+        for name in [
+            "决算数",
+            "预算数",
+            "其他支出",
+            "其他收入",
+            "年初结转和结余",
+            "执行数",
+        ] {
+            assert_eq!(near(name), name);
+        }
+        // Too short to judge, or near nothing.
+        assert_eq!(near("合汁"), "合汁");
+        assert_eq!(near("绩效目标"), "绩效目标");
+    }
 
     fn id(title: &str) -> Option<&'static str> {
         classify_title(&fold(title), None).map(|t| t.id.as_str())

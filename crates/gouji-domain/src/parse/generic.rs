@@ -293,13 +293,13 @@ fn leaves(header: &[&Line]) -> Vec<Leaf> {
             continue;
         };
         let role = role_of(&name);
-        let mut key = catalog::column_key(&name);
+        let mut key = catalog::column_key_near(&name);
         // «预算数 | 合计» (a total above its breakdown) is the 预算数 column itself.
         if key == "合计"
             && let Some(parent) = path
                 .len()
                 .checked_sub(2)
-                .map(|i| catalog::column_key(&path[i]))
+                .map(|i| catalog::column_key_near(&path[i]))
             && matches!(parent.as_str(), "预算数" | "决算数")
         {
             key = parent;
@@ -575,9 +575,9 @@ fn grouped_columns(leaves: &[Leaf]) -> Option<Vec<(String, String)>> {
     let within = |x: &Leaf| -> String {
         let n = x.path.len();
         if n >= 3 && x.path[n - 1] == "小计" {
-            catalog::column_key(&x.path[n - 2])
+            catalog::column_key_near(&x.path[n - 2])
         } else {
-            catalog::column_key(&x.path[n - 1])
+            catalog::column_key_near(&x.path[n - 1])
         }
     };
     let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
@@ -600,7 +600,7 @@ fn grouped_columns(leaves: &[Leaf]) -> Option<Vec<(String, String)>> {
             .iter()
             .map(|x| {
                 if x.role == Role::Amount {
-                    (catalog::column_key(&x.path[0]), within(x))
+                    (catalog::column_key_near(&x.path[0]), within(x))
                 } else {
                     (String::new(), String::new())
                 }
@@ -616,11 +616,12 @@ fn grouped_columns(leaves: &[Leaf]) -> Option<Vec<(String, String)>> {
 /// did («档次 | | 1 | 档次 | | 2 | 3»). Of such a row only the labels of the code and name
 /// columns are kept.
 fn header_cells(l: &Line) -> Vec<(usize, String)> {
+    // A cell of marks only («_», «—», «'») is scan noise, not a name.
     let cells: Vec<(usize, String)> = l
         .cells
         .iter()
         .enumerate()
-        .filter(|(_, c)| !c.is_empty())
+        .filter(|(_, c)| c.chars().any(char::is_alphanumeric))
         .map(|(p, c)| (p, fold(c)))
         .collect();
     let is_marker = |c: &str| matches!(c, "栏次" | "行次" | "序号");
