@@ -380,6 +380,15 @@ fn is_data_row(l: &Line) -> bool {
         }
 }
 
+/// A row of one cell that opens with an ordinal and holds no amount («一、政府采购情况»).
+fn is_section_heading(l: &Line) -> bool {
+    let mut cells = l.cells.iter().filter(|c| !c.is_empty());
+    match (cells.next(), cells.next()) {
+        (Some(c), None) => strip_ordinal(c).len() != c.len() && cell_kind(c) != CellKind::Number,
+        _ => false,
+    }
+}
+
 /// A metadata row (unit, entity, 表号) inside a table region.
 fn is_meta_row(l: &Line) -> bool {
     let non_empty: Vec<&str> = l.cells.iter().filter(|c| !c.is_empty()).copied().collect();
@@ -470,6 +479,10 @@ pub(crate) fn read_region(
             continue;
         }
         if k == 0 || !is_tab_line(l) || is_meta_row(l) {
+            continue;
+        }
+        if data.is_empty() && header.is_empty() && is_section_heading(l) {
+            // «一、政府采购情况» above the header of its part of the table: a heading, no row.
             continue;
         }
         if data.is_empty() && !is_data_row(l) && (header.is_empty() || !looks_like_first_data(l)) {
