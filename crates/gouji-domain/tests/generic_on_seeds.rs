@@ -97,6 +97,18 @@ fn the_generic_reader_reads_the_seed_layouts_as_an_unknown_layout() {
             new.is_empty(),
             "seed {n}: errors only the generic reading finds: {new:#?}"
         );
+        // No amount outside every header column (a 行次 or 栏次 number read as an amount lands
+        // in «第N列»).
+        let outside: Vec<_> = generic
+            .facts
+            .iter()
+            .filter(|f| f.column.starts_with('第') && f.column.ends_with('列'))
+            .map(|f| (&f.table, &f.row, &f.column, f.value))
+            .collect();
+        assert!(
+            outside.is_empty(),
+            "seed {n}: amounts outside every header column: {outside:?}"
+        );
         assert!(
             differ.is_empty(),
             "seed {n}: the generic reader put another value in a cell the template reads: {differ:?}"
