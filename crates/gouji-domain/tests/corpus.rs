@@ -60,9 +60,28 @@ fn every_corpus_document_is_read_with_its_family_and_every_table_of_it() {
             );
         } else {
             assert!(r.facts.len() > 100, "{stem}: {} facts", r.facts.len());
+            // The unit, as the cover or the tables name it (a cover title split over lines or
+            // opening with its year, «2017 年度江苏省高级人民法院部门预算公开», included).
+            let unit = MANIFEST_UNITS
+                .iter()
+                .find(|(prefix, _)| stem.starts_with(prefix))
+                .map(|(_, u)| *u)
+                .expect("unit listed");
+            assert_eq!(r.subject, unit, "{stem}");
         }
     }
 }
+
+/// The unit of each corpus document, as MANIFEST.md names it (short forms as printed).
+const MANIFEST_UNITS: &[(&str, &str)] = &[
+    ("jiangsu_gjfy", "江苏省高级人民法院"),
+    ("jiangsu_jcy", "江苏省人民检察院"),
+    ("jiangsu_rdbgt", "江苏省人大常委会办公厅"),
+    ("jiangsu_swbgt", "江苏省委办公厅"),
+    ("jiangsu_zxbgt", "江苏省政协办公厅"),
+    ("putuo_shfly", "上海市普陀区社会福利院"),
+    ("putuo_zfb", "上海市普陀区人民政府办公室"),
+];
 
 #[test]
 fn shanghai_unit_budget_cells_in_yuan_with_a_sangong_table_in_wanyuan() {

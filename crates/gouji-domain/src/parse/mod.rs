@@ -619,14 +619,17 @@ fn fill_identity(lines: &[Line], report: &mut Report) {
         .into_iter()
         .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
         .map(|(n, _)| n);
-    let title_line = lines
+    let title_lines: Vec<&str> = lines
         .iter()
-        .find(|l| !l.text.trim().is_empty() && !l.noise)
-        .map(|l| l.text.trim().to_string());
-    report.subject = match (from_tables, &title_line) {
-        (Some(n), _) => n,
-        (None, Some(t)) => subject_from_title(t),
-        (None, None) => String::new(),
+        .filter(|l| !l.text.trim().is_empty() && !l.noise)
+        .take(3)
+        .map(|l| l.text.trim())
+        .collect();
+    report.subject = match from_tables {
+        Some(n) => n,
+        None => subject_from_cover(&title_lines)
+            .or_else(|| title_lines.first().map(|t| subject_from_title(t)))
+            .unwrap_or_default(),
     };
     // Year: most frequent plausible "20XX年度" near the top and in table headers.
     let mut years: HashMap<i32, usize> = HashMap::new();
@@ -664,6 +667,45 @@ fn fill_identity(lines: &[Line], report: &mut Report) {
     } else {
         Scope::Unit
     };
+}
+
+/// The unit a cover names: its title, over up to three lines up to the one that says 预算 or
+/// 决算 («2018 年度江苏省高级» / «人民法院预算公开»), without the year and the kind of document
+/// («江苏省高级人民法院»). `None` when the cover does not read so.
+fn subject_from_cover(lines: &[&str]) -> Option<String> {
+    const KINDS: [&str; 8] = [
+        "部门预算",
+        "部门决算",
+        "单位预算",
+        "单位决算",
+        "预算公开",
+        "决算公开",
+        "预算",
+        "决算",
+    ];
+    let end = lines
+        .iter()
+        .position(|l| l.contains("预算") || l.contains("决算"))?;
+    let joined: String = lines[..=end]
+        .concat()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let without_year = YEAR_RE.replace_all(&joined, "");
+    let cut = KINDS
+        .iter()
+        .filter_map(|k| without_year.find(k))
+        .min()
+        .unwrap_or(without_year.len());
+    // «江苏省人民检察院 / 年部门预算 / 2017»: the year's digits printed after its 年.
+    let name = without_year[..cut]
+        .trim_matches(|c: char| c.is_ascii_punctuation() || c == '“' || c == '”')
+        .trim_end_matches(['年', '度']);
+    let plausible = name.chars().count() >= 4
+        && !name.chars().all(|c| c.is_ascii_digit())
+        && MeasureUnit::from_label(name).is_none()
+        && !name.contains(['：', ':']);
+    plausible.then(|| name.to_string())
 }
 
 fn subject_from_title(t: &str) -> String {
