@@ -406,6 +406,39 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            id: "RD-09",
+            build: |fail| {
+                let mut r = report(ReportKind::Budget, "shanghai-ys");
+                cell(&mut r, "expense_by_function", "2080505", "合计", "10.00");
+                row(
+                    &mut r,
+                    "expense_by_function",
+                    "2080505",
+                    "机关事业单位基本养老保险缴费支出",
+                    false,
+                );
+                // The same code in 表5, printed with another 项's name when failing, cut short
+                // (a label broken over two rows) when passing.
+                let other = if fail {
+                    "2080505 机关事业单位职业年金缴费支出"
+                } else {
+                    "2080505 机关事业单位基本养老"
+                };
+                row(&mut r, "gpb_expense_by_function", "2080505", other, false);
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: None,
+                actual: None,
+                says: &[
+                    "科目 2080505",
+                    "“机关事业单位基本养老保险缴费支出”",
+                    "“机关事业单位职业年金缴费支出”",
+                ],
+            },
+        },
+        Case {
             id: "G-10",
             build: |fail| {
                 // One placeholder per line: 500 RD-01 findings are listed, more are counted.

@@ -70,6 +70,13 @@ pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
         "原因与增减方向相反",
         "说明“增加/增长”的原因只讲“减少/下降”（或相反），请核对。",
     ),
+    (
+        "RD-09",
+        Severity::Warning,
+        "XT",
+        "同一科目代码名称不一",
+        "同一功能或经济分类科目代码在不同表中印有不同名称（截断、空格和序号不计；更名前后的新旧名称见 RD-05），疑为代码或名称填错。",
+    ),
 ];
 
 static PLACEHOLDER_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -317,6 +324,90 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     }
     renamed(r, &old_names, out);
     copied(r, &reasons, out);
+    names_by_code(r, out);
+}
+
+/// RD-09: one 科目 code printed with two names in the report's tables. A name cut short (a label
+/// broken over rows) or the renamed pair of `data/renamed_subjects.csv` is no difference; each
+/// code is reported once, quoting the first row of each name.
+fn names_by_code(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    // code → (name, table id, row line) of its first printing.
+    let mut first: std::collections::HashMap<&str, (String, &str, u32)> =
+        std::collections::HashMap::new();
+    let mut reported: Vec<&str> = Vec::new();
+    for t in &r.tables {
+        for row in &t.rows {
+            let code = row.key.as_str();
+            if !(matches!(code.len(), 3 | 5 | 7)
+                && code.bytes().all(|b| b.is_ascii_digit())
+                && matches!(code.as_bytes()[0], b'2' | b'3' | b'5'))
+            {
+                continue;
+            }
+            let name = subject_name(&row.label, code);
+            if name.is_empty() {
+                continue;
+            }
+            let Some((seen, table, line)) = first.get(code) else {
+                first.insert(code, (name, t.id.as_str(), row.line));
+                continue;
+            };
+            if reported.contains(&code) || same_subject(seen, &name, code) {
+                continue;
+            }
+            reported.push(code);
+            let quote = |no: u32| Location {
+                table: String::new(),
+                row: code.to_string(),
+                line: no,
+                text: r
+                    .lines
+                    .get(no.saturating_sub(1) as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+                suspect: true,
+                ..Location::default()
+            };
+            let (mut a, mut b) = (quote(*line), quote(row.line));
+            a.table = (*table).to_string();
+            b.table = t.id.clone();
+            out.push(Finding::new(
+                "RD-09",
+                Severity::Warning,
+                format!(
+                    "科目 {code} 在第{}行名为“{seen}”，在第{}行名为“{name}”，同一代码名称不一，请核对代码或名称",
+                    line, row.line
+                ),
+                vec![a, b],
+                None,
+                None,
+                None,
+            ));
+        }
+    }
+}
+
+/// A row label as a 科目 name: folded, without spaces, a leading code, ordinal or «其中：».
+fn subject_name(label: &str, code: &str) -> String {
+    let folded: String = crate::parse::text::fold(label)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let s = folded.strip_prefix(code).unwrap_or(&folded);
+    let s = crate::parse::text::strip_ordinal(s);
+    let s = s.strip_prefix("其中:").unwrap_or(s);
+    s.trim_start_matches(|c: char| c.is_ascii_digit() || matches!(c, '.' | '、'))
+        .to_string()
+}
+
+/// Two printed names of one code are the same 科目: equal, one cut short of the other, or a
+/// renamed 科目's old and new name.
+fn same_subject(a: &str, b: &str, code: &str) -> bool {
+    a.starts_with(b)
+        || b.starts_with(a)
+        || codes::renamed()
+            .iter()
+            .any(|x| x.code == code && (x.old == a && x.new == b || x.old == b && x.new == a))
 }
 
 fn at(rule: &str, severity: Severity, message: String, line: &str, no: u32) -> Finding {
