@@ -186,6 +186,8 @@ struct Outcome {
     errors: usize,
     elapsed: Duration,
     latencies: Vec<Duration>,
+    /// CPU the server's threads spent in the measured window.
+    server_cpu: Duration,
 }
 
 /// Keeps `concurrency` calls in flight for `warmup + secs`; measures only after the warm-up.
@@ -222,10 +224,12 @@ async fn drive(channels: &[Channel], w: &Workload, o: Options) -> Outcome {
     }
     tokio::time::sleep(Duration::from_secs_f64(o.warmup)).await;
     measuring.store(true, Ordering::Relaxed);
+    let cpu_before = threads_cpu(SERVER_THREADS);
     let start = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(o.secs)).await;
     stop.store(true, Ordering::Relaxed);
     let elapsed = start.elapsed();
+    let server_cpu = cpu_since(SERVER_THREADS, &cpu_before);
     let mut latencies = Vec::new();
     let mut errors = 0;
     for t in tasks {
@@ -240,6 +244,7 @@ async fn drive(channels: &[Channel], w: &Workload, o: Options) -> Outcome {
         errors,
         elapsed,
         latencies,
+        server_cpu,
     }
 }
 
@@ -262,6 +267,43 @@ fn thread_cpu() -> Option<Duration> {
         s.split_whitespace().next()?.parse().ok()?,
     ))
 }
+
+/// CPU time of each thread of this process whose name starts with `prefix` (Linux
+/// `/proc/self/task/*/schedstat`), by thread id.
+fn threads_cpu(prefix: &str) -> std::collections::HashMap<u64, Duration> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for t in tasks.filter_map(Result::ok) {
+        let Some(tid) = t.file_name().to_str().and_then(|s| s.parse::<u64>().ok()) else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if !comm.trim_end().starts_with(prefix) {
+            continue;
+        }
+        if let Some(ns) = std::fs::read_to_string(t.path().join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        {
+            out.insert(tid, Duration::from_nanos(ns));
+        }
+    }
+    out
+}
+
+/// CPU the `prefix` threads spent since `before` (threads started since count from zero).
+fn cpu_since(prefix: &str, before: &std::collections::HashMap<u64, Duration>) -> Duration {
+    threads_cpu(prefix)
+        .into_iter()
+        .map(|(tid, now)| now.saturating_sub(before.get(&tid).copied().unwrap_or_default()))
+        .sum()
+}
+
+/// Name prefix of the server runtime's threads (its workers and its blocking pool, where the CPU
+/// gate runs parse and rules); the client runs on other threads.
+const SERVER_THREADS: &str = "gouji-srv";
 
 /// CPU one `ValidateReport` request costs in-process (decode + validate_request), averaged over
 /// about a second of rounds through `requests`.
@@ -291,16 +333,26 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let bytes: usize = docs.iter().map(Vec::len).sum();
+    // The server on a runtime of its own, so that its threads' CPU can be told from the
+    // client's; its blocking threads are kept for the whole run (a thread that exits takes its
+    // CPU count with it).
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name(SERVER_THREADS)
+        .thread_keep_alive(Duration::from_secs(3_600))
+        .build()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_name("gouji-load")
         .build()?;
+    let server_handle = server_rt.handle().clone();
     rt.block_on(async move {
         let limits = Limits::default();
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let router = server::builder(limits).add_service(Validator.into_server(limits));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(router.serve_with_incoming_shutdown(
+        let server = server_handle.spawn(router.serve_with_incoming_shutdown(
             TcpIncoming::from(listener).with_nodelay(Some(true)),
             async {
                 let _ = stop_rx.await;
@@ -422,6 +474,17 @@ fn main() -> anyhow::Result<()> {
                     per_request.as_secs_f64() * 1e6,
                     capacity,
                     rate / capacity
+                );
+                // The same share on the cores the server actually had (the client and anything
+                // else on the machine took the rest): in-process CPU ÷ the server's CPU per
+                // request over gRPC.
+                let server_per_request = out.server_cpu.as_secs_f64() / out.requests.max(1) as f64;
+                println!(
+                    "{:<34} server threads {:>8.1} µs CPU per request ({:.2} cores busy) → {:.3} of in-process capacity on the cores it had",
+                    "",
+                    server_per_request * 1e6,
+                    out.server_cpu.as_secs_f64() / out.elapsed.as_secs_f64(),
+                    per_request.as_secs_f64() / server_per_request.max(1e-12)
                 );
             }
         }
