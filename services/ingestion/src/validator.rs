@@ -160,6 +160,7 @@ impl ValidationClient {
             }),
             // The revision already holds the report; only findings are needed back.
             omit_report: true,
+            ..Default::default()
         });
         request.set_timeout(self.timeout);
         let answer = self.client.clone().validate_report(request).await;

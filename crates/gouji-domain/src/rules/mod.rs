@@ -16,6 +16,7 @@ mod items;
 mod narrative;
 mod performance;
 mod reading;
+pub mod related;
 mod structure;
 
 use std::sync::LazyLock;
@@ -26,6 +27,9 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Fact, Report, UnitType};
 
 pub use index::FactIndex;
+pub use related::{
+    Related, RelatedValidation, Relation, ReportRef, UsedReport, validate_related,
+};
 
 /// Version of the rule catalog; stored with every set of findings.
 pub const CATALOG_VERSION: &str = "2026.11.2";
@@ -70,6 +74,10 @@ pub struct Location {
     /// The location most likely to be wrong.
     #[serde(default)]
     pub suspect: bool,
+    /// The other report this location is in (cross-report rules, XR-*); `None` for the report
+    /// under check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<related::ReportRef>,
 }
 
 /// One result of one rule.
@@ -282,6 +290,7 @@ static CATALOG: LazyLock<Vec<RuleInfo>> = LazyLock::new(|| {
         .chain(performance::CATALOG.iter())
         .chain(items::CATALOG.iter())
         .chain(reading::CATALOG.iter())
+        .chain(related::CATALOG.iter())
         .chain(crate::consolidate::CATALOG.iter())
     {
         out.push(RuleInfo {

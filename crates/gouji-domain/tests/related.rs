@@ -1,0 +1,236 @@
+//! Cross-report rules (XR-*) on real documents: the Jiangsu departments' 部门预算 of 2017, 2018
+//! and 2019 checked against each other's previous year, the Putuo 部门 report against its only
+//! 单位 report, and fixtures composed from the seeds (决算) for the carry-forward rule.
+//!
+//! The golden file `tests/golden/related/jiangsu.txt` lists every «比上年» claim the rules read
+//! with its outcome, then the findings (refresh with `UPDATE_GOLDEN=1`, then re-verify every
+//! error against the two texts and update `VERIFIED` below).
+
+mod common;
+
+use common::{assert_golden, corpus, corpus_text, seed_bytes};
+use gouji_domain::rules::{Related, ReportRef, Severity, validate_related};
+use gouji_domain::{Report, parse_document};
+
+fn related(report: Report) -> Related {
+    Related {
+        reference: ReportRef::of(&report),
+        report,
+    }
+}
+
+/// Every «比上年» claim of `current` checked against `prior`, and the findings, as text.
+fn pair_text(name: &str, current: &Report, prior: Report) -> (String, usize) {
+    let this = ReportRef::of(current);
+    let x = validate_related(current, &this, &[related(prior)]);
+    let mut out = format!("== {name}\n");
+    for u in &x.used {
+        out.push_str(&format!("used {:?} {}\n", u.relation, u.reference.describe()));
+    }
+    for c in &x.checks {
+        out.push_str(&format!(
+            "check {} line {}: {} — {}\n",
+            c.rule_id, c.line, c.claim, c.outcome
+        ));
+    }
+    let mut errors = 0;
+    for f in &x.findings {
+        if f.severity == Severity::Error {
+            errors += 1;
+        }
+        out.push_str(&format!("{} {:?} {}\n", f.rule_id, f.severity, f.message));
+        // Every finding names the other report in one of its locations.
+        assert!(
+            f.locations.iter().any(|l| l.report.is_some()),
+            "{name}: {f:?} does not name the other report"
+        );
+    }
+    (out, errors)
+}
+
+/// The Jiangsu units with reports for consecutive years in the corpus.
+const PAIRS: &[(&str, &str)] = &[
+    ("jiangsu_jcy_2018_bmys", "jiangsu_jcy_2017_bmys"),
+    ("jiangsu_jcy_2019_bmys", "jiangsu_jcy_2018_bmys"),
+    ("jiangsu_gjfy_2018_bmys", "jiangsu_gjfy_2017_bmys"),
+    ("jiangsu_gjfy_2019_bmys", "jiangsu_gjfy_2018_bmys"),
+    ("jiangsu_rdbgt_2018_bmys", "jiangsu_rdbgt_2017_bmys"),
+    ("jiangsu_swbgt_2018_bmys", "jiangsu_swbgt_2017_bmys"),
+    ("jiangsu_zxbgt_2018_bmys", "jiangsu_zxbgt_2017_bmys"),
+];
+
+#[test]
+fn jiangsu_claims_are_checked_against_the_prior_year_report() {
+    let mut text = String::new();
+    let mut errors = 0;
+    let mut checks = 0;
+    for (now, before) in PAIRS {
+        let (Some(current), Some(prior)) = (corpus(now), corpus(before)) else {
+            return;
+        };
+        assert_eq!(current.year, prior.year + 1, "{now} / {before}");
+        let (t, e) = pair_text(&format!("{now} vs {before}"), &current, prior);
+        checks += t.lines().filter(|l| l.starts_with("check ")).count();
+        errors += e;
+        text.push_str(&t);
+    }
+    assert_golden("related/jiangsu.txt", &text);
+    // The claims are read (not silently skipped) and the errors are the verified ones.
+    assert!(checks >= 40, "{checks} claims checked");
+    assert_eq!(errors, VERIFIED.len(), "errors changed; verify each by hand");
+}
+
+/// Every error of `related/jiangsu.txt`, verified by hand against the two texts.
+const VERIFIED: &[&str] = &[];
+
+/// The seed S0 (a 2024 单位决算) cut before its 情况说明, so that only its tables take part.
+fn s0_tables() -> Option<String> {
+    let text = String::from_utf8(seed_bytes(0)?).expect("utf-8");
+    let cut = text.rfind("第三部分 情况说明").expect("S0 has a 情况说明");
+    Some(text[..cut].to_string())
+}
+
+/// S0 as its own prior year: year 2023, and 年末结转和结余 (公开01) printed as `carry`.
+fn s0_as_prior_year(carry: Option<&str>) -> Option<Report> {
+    let text = s0_tables()?.replace("2024", "2023");
+    let text = match carry {
+        Some(v) => text.replacen(
+            "年初结转和结余\t29\t\t年末结转和结余\t60\t",
+            &format!("年初结转和结余\t29\t\t年末结转和结余\t60\t{v}"),
+            1,
+        ),
+        None => text,
+    };
+    Some(parse_document(text.as_bytes()).expect("parses"))
+}
+
+fn s0(opening: Option<&str>) -> Option<Report> {
+    let text = s0_tables()?;
+    let text = match opening {
+        Some(v) => text.replacen(
+            "年初结转和结余\t29\t\t年末结转和结余\t60\t",
+            &format!("年初结转和结余\t29\t{v}\t年末结转和结余\t60\t"),
+            1,
+        ),
+        None => text,
+    };
+    Some(parse_document(text.as_bytes()).expect("parses"))
+}
+
+#[test]
+fn a_wrong_opening_balance_is_one_error_naming_both_reports() {
+    let (Some(current), Some(prior)) = (s0(None), s0_as_prior_year(Some("12.34"))) else {
+        return;
+    };
+    assert_eq!(prior.year, 2023);
+    let this = ReportRef::of(&current);
+    let x = validate_related(&current, &this, &[related(prior)]);
+    let xr01: Vec<_> = x.findings.iter().filter(|f| f.rule_id == "XR-01").collect();
+    assert_eq!(xr01.len(), 1, "{xr01:#?}");
+    let f = xr01[0];
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.actual, Some("0".parse().unwrap()));
+    assert_eq!(f.expected, Some("12.34".parse().unwrap()));
+    // Both reports are named: this one's 年初 line and the prior report's 年末 line.
+    assert!(f.locations[0].report.is_none());
+    assert!(f.locations[0].text.contains("年初结转和结余"));
+    let other = f.locations[1].report.as_ref().expect("names the prior report");
+    assert_eq!(other.year, 2023);
+    assert!(f.locations[1].text.contains("12.34"), "{:?}", f.locations[1]);
+    assert!(f.message.contains("2023年决算"), "{}", f.message);
+}
+
+#[test]
+fn a_right_opening_balance_gives_no_carry_forward_finding() {
+    for (opening, closing) in [(None, None), (Some("12.34"), Some("12.34"))] {
+        let (Some(current), Some(prior)) = (s0(opening), s0_as_prior_year(closing)) else {
+            return;
+        };
+        let this = ReportRef::of(&current);
+        let x = validate_related(&current, &this, &[related(prior)]);
+        let xr01: Vec<_> = x.findings.iter().filter(|f| f.rule_id == "XR-01").collect();
+        assert!(xr01.is_empty(), "{opening:?}/{closing:?}: {xr01:#?}");
+        assert_eq!(x.used.len(), 1);
+    }
+}
+
+#[test]
+fn rules_without_their_related_report_find_nothing() {
+    let Some(current) = corpus("jiangsu_jcy_2018_bmys") else {
+        return;
+    };
+    let this = ReportRef::of(&current);
+    let none = validate_related(&current, &this, &[]);
+    assert!(none.findings.is_empty() && none.used.is_empty() && none.checks.is_empty());
+    // A report two years back is no related report of this one.
+    let Some(older) = corpus("jiangsu_jcy_2017_bmys") else {
+        return;
+    };
+    let mut older = related(older);
+    older.reference.year = 2016;
+    older.report.year = 2016;
+    let x = validate_related(&current, &this, &[older]);
+    assert!(x.findings.is_empty() && x.used.is_empty(), "{:#?}", x.findings);
+}
+
+#[test]
+fn a_department_whose_only_unit_is_identical_passes() {
+    let (Some(dept), Some(unit)) = (corpus("putuo_zfb_2025_bmys"), corpus("putuo_zfb_2025_dwys"))
+    else {
+        return;
+    };
+    let this = ReportRef::of(&dept);
+    let x = gouji_domain::rules::related::department_check(&dept, &this, &[related(unit)], true);
+    let errors: Vec<_> = x.iter().filter(|f| f.severity == Severity::Error).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn a_unit_line_larger_than_its_department_line_is_an_error_naming_both() {
+    let (Some(dept), Some(unit_text)) = (corpus("putuo_zfb_2025_bmys"), corpus_text("putuo_zfb_2025_dwys"))
+    else {
+        return;
+    };
+    let unit = parse_document(&unit_text).expect("parses");
+    // Raise one 项 of the unit's 支出 table by 1,000,000 元.
+    let (row, fact) = unit
+        .facts
+        .iter()
+        .filter(|f| {
+            f.table == "expense_by_function"
+                && f.row.len() == 7
+                && f.value > rust_decimal::Decimal::ZERO
+        })
+        .map(|f| (f.row.clone(), f.clone()))
+        .next()
+        .expect("a 项 row");
+    let line = &fact.source.text;
+    let printed = line
+        .split('\t')
+        .find(|c| gouji_domain::amount::parse_decimal(&c.trim().replace(',', "")) == Some(fact.value))
+        .expect("the cell as printed")
+        .trim()
+        .to_string();
+    let raised = (fact.value + rust_decimal::Decimal::from(1_000_000)).to_string();
+    let text = String::from_utf8(unit_text).unwrap().replacen(
+        line.as_str(),
+        &line.replacen(&printed, &raised, 1),
+        1,
+    );
+    let unit = parse_document(text.as_bytes()).expect("parses");
+    let this = ReportRef::of(&dept);
+    let x = validate_related(&dept, &this, &[related(unit)]);
+    let hit = x
+        .findings
+        .iter()
+        .find(|f| {
+            f.rule_id == "XR-05" && f.severity == Severity::Error && f.locations.iter().any(|l| l.row == row)
+        })
+        .unwrap_or_else(|| panic!("no XR-05 error on {row}: {:#?}", x.findings));
+    assert!(hit.message.contains("大于"), "{}", hit.message);
+    // The department's line and the unit's line, each with its report.
+    let dept_loc = hit.locations.iter().find(|l| l.report.as_ref().is_some_and(|r| r.scope == gouji_domain::Scope::Department));
+    let unit_loc = hit.locations.iter().find(|l| l.report.as_ref().is_some_and(|r| r.scope == gouji_domain::Scope::Unit));
+    assert!(dept_loc.is_some_and(|l| l.line > 0), "{hit:#?}");
+    assert!(unit_loc.is_some_and(|l| l.text.contains(&raised) || l.line > 0), "{hit:#?}");
+}
