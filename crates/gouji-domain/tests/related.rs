@@ -81,7 +81,20 @@ fn jiangsu_claims_are_checked_against_the_prior_year_report() {
 }
 
 /// Every error of `related/jiangsu.txt`, verified by hand against the two texts.
-const VERIFIED: &[&str] = &[];
+const VERIFIED: &[&str] = &[
+    // jcy 2018 §五 (line 656) and §七 (line 709): «财政拨款预算支出 21,940.96 万元 … 与上年相比，
+    // 财政拨款支出增加 3,958.98 万元» ⇒ 2017 = 21,940.96 − 3,958.98 = 17,981.98. jcy 2017 公开 七
+    // 一般公共预算支出预算表 «合计 17,981.68» (line 322; 四 财政拨款收支总表 line 260 the same),
+    // and jcy 2018 itself says in §一 «一般公共预算收入预算 21,940.96 万元，与上年相比增加
+    // 3,959.28 万元» (= 21,940.96 − 17,981.68). The 3,958.98 is off by 0.30; two sections print it.
+    "jcy 2018 §五 财政拨款支出增加 3,958.98 (2017 = 17,981.68, not 17,981.98)",
+    "jcy 2018 §七 一般公共预算财政拨款支出增加 3,958.98 (same)",
+    // gjfy 2018 line 529–530: «2．法院（款）一般行政事务管理（项）支出 6049.97 万元，与上年相比
+    // 减少 392.92 万元，减少 5.95%» ⇒ 2017 = 6,442.89. gjfy 2017 2040502 一般行政管理事务
+    // 6,432.89 (lines 322 and 383; its own §五 line 591 «支出 6432.89 万元»). 6,432.89 − 6,049.97 =
+    // 382.92, and 382.92 / 6,432.89 = 5.95% — the printed rate: 392.92 is a typo for 382.92.
+    "gjfy 2018 2040502 减少 392.92 (should be 382.92)",
+];
 
 /// The seed S0 (a 2024 单位决算) cut before its 情况说明, so that only its tables take part.
 fn s0_tables() -> Option<String> {

@@ -624,18 +624,88 @@ fn rate_after<'a>(r: &Report, figs: &'a [Figure], i: usize) -> Option<(&'a Figur
 }
 
 /// The amount a change is a change of: the nearest amount before it in its section, on its line
-/// or the three before, that is not itself a change.
-fn subject_of<'a>(r: &Report, figs: &'a [Figure], i: usize, prior_year: i32) -> Option<&'a Figure> {
+/// or the three before, that is not itself a change (a share «占…的 y%» may sit between them).
+/// When the amount's unit wrapped to the change's line («… 33172.15 / 万元，与上年相比…»), the
+/// parser has no figure for it: it is read from the end of the previous line.
+fn subject_of(r: &Report, figs: &[Figure], i: usize, prior_year: i32) -> Option<Figure> {
     let c = &figs[i];
-    figs[..i].iter().rev().take_while(|g| g.section == c.section && g.source.line + 3 >= c.source.line).find(|g| {
-        g.kind == FigureKind::Amount
-            && g.value.is_some()
-            && g.direction.is_none()
-            && change_claim(r, g, prior_year).is_none()
-    }).filter(|g| {
-        // A percentage between them belongs to another clause.
-        !figs[..i].iter().rev().take_while(|h| !std::ptr::eq(*h, *g)).any(|h| h.kind != FigureKind::Amount)
-    }).filter(|g| !digits_between(r, g, c))
+    if let Some(w) = wrapped_subject(r, c) {
+        return Some(w);
+    }
+    let is_share = |h: &Figure| h.kind == FigureKind::Percent && fold(&h.label).contains('占');
+    figs[..i]
+        .iter()
+        .rev()
+        .take_while(|g| g.section == c.section && g.source.line + 3 >= c.source.line)
+        .find(|g| {
+            g.kind == FigureKind::Amount
+                && g.value.is_some()
+                && g.direction.is_none()
+                && change_claim(r, g, prior_year).is_none()
+        })
+        .filter(|g| {
+            // A percentage between them (other than a share) belongs to another clause.
+            !figs[..i]
+                .iter()
+                .rev()
+                .take_while(|h| !std::ptr::eq(*h, *g))
+                .any(|h| h.kind != FigureKind::Amount && !is_share(h))
+        })
+        .filter(|g| !digits_between(r, g, c))
+        .cloned()
+}
+
+/// «…预算总计 33172.15 / 万元，与上年相比…增加 X»: the amount at the end of the previous line
+/// whose unit starts the change's line.
+fn wrapped_subject(r: &Report, c: &Figure) -> Option<Figure> {
+    let t = &c.source.text;
+    let head: String = t[..t.find(number_of(c))?]
+        .chars()
+        .filter(|ch| !ch.is_whitespace())
+        .collect();
+    let rest = head
+        .strip_prefix("万元")
+        .or_else(|| head.strip_prefix('元'))?;
+    if rest.contains('。') || rest.chars().any(|ch| ch.is_ascii_digit()) {
+        return None;
+    }
+    let prev_line = c.source.line.checked_sub(1)?;
+    let prev = line_text(r, prev_line)?;
+    if prev.contains('\t') {
+        return None;
+    }
+    let tail = prev.trim_end();
+    let wan = head.starts_with('元') && tail.ends_with('万');
+    let tail = tail.trim_end_matches('万').trim_end();
+    let start = tail
+        .char_indices()
+        .rev()
+        .take_while(|(_, ch)| ch.is_ascii_digit() || *ch == ',' || *ch == '.')
+        .last()
+        .map(|(i, _)| i)?;
+    let num = &tail[start..];
+    if tail[..start].ends_with(|ch: char| ch.is_ascii_alphanumeric()) || num.starts_with([',', '.']) {
+        return None;
+    }
+    let value = crate::amount::parse_decimal(&num.replace(',', ""))?;
+    let unit = if head.starts_with("万元") || wan {
+        MeasureUnit::Wanyuan
+    } else {
+        MeasureUnit::Yuan
+    };
+    Some(Figure {
+        section: c.section,
+        kind: FigureKind::Amount,
+        label: tail[..start].trim().chars().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect(),
+        value: Some(value),
+        unit,
+        printed: format!("{num}{}", unit.label()),
+        direction: None,
+        source: crate::model::Provenance {
+            line: prev_line,
+            text: prev.to_string(),
+        },
+    })
 }
 
 /// The number of a figure as printed («3,958.67» of «3,958.67 万元»).
@@ -682,7 +752,11 @@ fn digits_between(r: &Report, a: &Figure, b: &Figure) -> bool {
             while j < chars.len() && (chars[j].is_ascii_digit() || chars[j] == '.' || chars[j] == ',') {
                 j += 1;
             }
-            if chars.get(j) != Some(&'年') && chars.get(j) != Some(&'月') {
+            let year_or_month = matches!(chars.get(j), Some('年' | '月'));
+            // «占本年支出合计的 99.94%»: a share of the same amount.
+            let share = matches!(chars.get(j), Some('%' | '％'))
+                && chars[i.saturating_sub(12)..i].contains(&'占');
+            if !year_or_month && !share {
                 return true;
             }
             i = j;
@@ -719,6 +793,22 @@ fn cells_printing<'a>(cx: &Pair<'a>, value: Decimal) -> Vec<Match<'a>> {
                 continue;
             }
             let row_printed = t1.rows.iter().any(|x| x.key == f.row);
+            // A code whose name changed between the years is another 科目 (2018's 2040405
+            // «公诉、审判、侦查、执行等检察监督支出» took in four 2017 项): not comparable.
+            let name = |t: &crate::model::Table| {
+                t.rows
+                    .iter()
+                    .find(|x| x.key == f.row)
+                    .map(|x| fold(&x.label).chars().filter(|c| !c.is_whitespace()).collect::<String>())
+            };
+            if f.row.bytes().all(|b| b.is_ascii_digit())
+                && let (Some(a), Some(b)) = (name(t0), name(t1))
+                && !a.is_empty()
+                && !b.is_empty()
+                && a != b
+            {
+                continue;
+            }
             let column_printed = cx.other.facts_of(&t1.id).any(|g| g.column == f.column);
             if !row_printed && !column_printed {
                 continue;
@@ -771,6 +861,12 @@ fn changes(cx: &Pair<'_>, out: &mut Vec<Finding>, checks: &mut Vec<Checked>) {
         }
         let (subject, change, claim) = if let Some(claim) = change_claim(cx.this, f, prior_year) {
             let Some(s) = subject_of(cx.this, figs, i, prior_year) else {
+                checks.push(Checked {
+                    rule_id: id.to_string(),
+                    line: f.source.line,
+                    claim: format!("{}{}", fold(&f.label), f.printed),
+                    outcome: "不适用：未读出本年数（跨行或其他数字之间）".into(),
+                });
                 continue;
             };
             if s.unit != MeasureUnit::Wanyuan {
@@ -778,10 +874,11 @@ fn changes(cx: &Pair<'_>, out: &mut Vec<Finding>, checks: &mut Vec<Checked>) {
             }
             (s, Some(f), claim)
         } else if same_claim(cx.this, f) {
-            (f, None, Claim::Same)
+            (f.clone(), None, Claim::Same)
         } else {
             continue;
         };
+        let subject = &subject;
         let (Some(s), x) = (subject.value, change.and_then(|c| c.value)) else {
             continue;
         };
@@ -883,6 +980,16 @@ fn changes(cx: &Pair<'_>, out: &mut Vec<Finding>, checks: &mut Vec<Checked>) {
             m.fact.column,
             fmt(*q)
         ));
+        // The prior report's own 情况说明 may state the implied figure while its table says
+        // otherwise (or the table was misread): then the prior report disagrees with itself, and
+        // this claim is only a warning.
+        let prior_says = cx.other.figures.iter().find(|g| {
+            g.kind == FigureKind::Amount
+                && g.direction.is_none()
+                && g.value
+                    .and_then(|v| convert(v, g.unit, MeasureUnit::Wanyuan))
+                    .is_some_and(|v| v == implied)
+        });
         let claim_fig = change.unwrap_or(subject);
         let what = match change {
             Some(c) => format!("“{}{}”", fold(&c.label), c.printed),
@@ -899,11 +1006,20 @@ fn changes(cx: &Pair<'_>, out: &mut Vec<Finding>, checks: &mut Vec<Checked>) {
             (&m.fact.row, &m.fact.column),
             Some(cx.other_ref),
         ));
+        if let Some(g) = prior_says {
+            let mut l = figure_location(cx.other, g, false);
+            l.report = Some(cx.other_ref.clone());
+            locs.push(l);
+        }
         out.push(Finding::new(
             id,
-            Severity::Error,
+            if prior_says.is_some() {
+                Severity::Warning
+            } else {
+                Severity::Error
+            },
             format!(
-                "本年 {} 万元{}，即上年为 {} 万元；但{} {} {} {} 为 {} 万元（相差 {} 万元）",
+                "本年 {} 万元{}，即上年为 {} 万元；但{} {} {} {} 为 {} 万元（相差 {} 万元）{}",
                 fmt(s),
                 what,
                 fmt(implied),
@@ -912,7 +1028,12 @@ fn changes(cx: &Pair<'_>, out: &mut Vec<Finding>, checks: &mut Vec<Checked>) {
                 m.fact.row,
                 m.fact.column,
                 fmt(*q),
-                fmt(implied - *q)
+                fmt(implied - *q),
+                if prior_says.is_some() {
+                    "；上年报告情况说明中写有该数，与其表格不一致，请核对"
+                } else {
+                    ""
+                }
             ),
             locs,
             Some(*q),
@@ -959,6 +1080,8 @@ fn rate_check(
     let wrong_direction = dir.is_some() && signed.is_sign_negative() != mid.is_sign_negative() && !mid.is_zero();
     let severity = if wrong_direction || gap > Decimal::ONE {
         Severity::Error
+    } else if gap <= Decimal::new(1, 2) {
+        Severity::Info
     } else {
         Severity::Warning
     };
@@ -979,8 +1102,9 @@ fn rate_check(
         id,
         severity,
         format!(
-            "“{}{}”：本年 {} 万元，{} {} {} 为 {} 万元，应为 {}%{}",
-            fold(&p.label),
+            "“{}{}，{}”：本年 {} 万元，{} {} {} 为 {} 万元，应为 {}%{}",
+            fold(&change.label),
+            change.printed,
             p.printed,
             fmt(s),
             cx.other_ref.describe(),
@@ -1009,7 +1133,10 @@ fn identity(cx: &Pair<'_>, out: &mut Vec<Finding>) {
         f
     };
     let (a, b) = (norm(&cx.this.subject), norm(&cx.other.subject));
-    if !a.is_empty() && !b.is_empty() && a != b {
+    // A subject with fewer than two Chinese characters is a name the reader did not find (a
+    // cover read as «2018»), not a rename.
+    let named = |s: &str| s.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).count() >= 2;
+    if named(&a) && named(&b) && a != b {
         out.push(Finding::new(
             "XR-06",
             Severity::Warning,
