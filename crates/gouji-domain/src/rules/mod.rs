@@ -32,7 +32,7 @@ pub use related::{
 };
 
 /// Version of the rule catalog; stored with every set of findings.
-pub const CATALOG_VERSION: &str = "2026.11.2";
+pub const CATALOG_VERSION: &str = "2026.12.1";
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -132,7 +132,7 @@ pub struct RuleInfo {
     pub id: String,
     pub severity: Severity,
     pub title: String,
-    /// ST structure, IT intra-table, XT cross-table, NA narrative, CU cross-unit.
+    /// ST structure, IT intra-table, XT cross-table, NA narrative, CU cross-unit, XR cross-report.
     pub scope: &'static str,
     pub description: String,
 }
