@@ -247,3 +247,100 @@ fn a_unit_line_larger_than_its_department_line_is_an_error_naming_both() {
     assert!(dept_loc.is_some_and(|l| l.line > 0), "{hit:#?}");
     assert!(unit_loc.is_some_and(|l| l.text.contains(&raised) || l.line > 0), "{hit:#?}");
 }
+
+/// XR-02 on a 决算: S0 says «与上年相比，收入总计减少1,884.42万元» (line 413) of its 2,781.88; a
+/// prior year whose 公开01 总计 is 2,781.88 + 1,884.42 = 4,666.30 agrees, one of 2,781.88 does not.
+#[test]
+fn a_final_accounts_change_is_checked_against_the_prior_final_accounts() {
+    let Some(text) = seed_bytes(0).map(|b| String::from_utf8(b).unwrap()) else {
+        return;
+    };
+    let current = parse_document(text.as_bytes()).expect("parses");
+    let prior_text = |total: &str| {
+        let t = text[..text.rfind("第三部分 情况说明").unwrap()].replace("2024", "2023");
+        t.replacen(
+            "总计\t31\t2781.88\t总计\t62\t2781.88",
+            &format!("总计\t31\t{total}\t总计\t62\t{total}"),
+            1,
+        )
+    };
+    let this = ReportRef::of(&current);
+    let run = |total: &str| {
+        let prior = parse_document(prior_text(total).as_bytes()).expect("parses");
+        validate_related(&current, &this, &[related(prior)])
+    };
+    let on_413 = |x: &gouji_domain::rules::RelatedValidation| {
+        x.checks
+            .iter()
+            .filter(|c| c.line == 413 && c.rule_id == "XR-02")
+            .map(|c| c.outcome.clone())
+            .collect::<Vec<_>>()
+    };
+    let right = run("4666.30");
+    assert!(
+        on_413(&right).iter().any(|o| o.starts_with("一致")),
+        "{:#?}",
+        right.checks
+    );
+    assert!(!right.findings.iter().any(|f| f.rule_id == "XR-02"
+        && f.locations[0].line == 413
+        && f.message.contains("收入总计")));
+    let wrong = run("2781.88");
+    assert!(on_413(&wrong).iter().any(|o| o.starts_with("不一致")), "{:#?}", wrong.checks);
+    let f = wrong
+        .findings
+        .iter()
+        .find(|f| f.rule_id == "XR-02" && f.locations[0].line == 413)
+        .expect("XR-02 on line 413");
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.actual, Some("4666.30".parse().unwrap()), "{f:#?}");
+    assert_eq!(f.expected, Some("2781.88".parse().unwrap()));
+}
+
+/// XR-04: S0 (a 2024 决算) read with S2 (a 2024 预算) as if it were the same unit's budget: S0's
+/// «社会保障和就业支出年初预算49.25万元» and two more 类 differ from S2's 表5 (38.87, 992.81,
+/// 32.96); with S0's figures set to those, nothing is found.
+#[test]
+fn a_final_accounts_initial_budget_is_checked_against_the_budget() {
+    let (Some(s0), Some(s2)) = (seed_bytes(0), seed_bytes(2)) else {
+        return;
+    };
+    let budget = parse_document(&s2).expect("parses");
+    let text = String::from_utf8(s0).unwrap();
+    let check = |t: &str| {
+        let r = parse_document(t.as_bytes()).expect("parses");
+        let this = ReportRef::of(&r);
+        validate_related(&r, &this, &[related(budget.clone())])
+            .findings
+            .into_iter()
+            .filter(|f| f.rule_id == "XR-04")
+            .collect::<Vec<_>>()
+    };
+    let found = check(&text);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(found.iter().all(|f| f.severity == Severity::Error
+        && f.locations.iter().any(|l| l.report.as_ref().is_some_and(|r| r.kind == gouji_domain::ReportKind::Budget))));
+    let fixed = text
+        .replace("社会保障和就业支出年初预算49.25万元", "社会保障和就业支出年初预算38.87万元")
+        .replace("卫生健康支出年初预算3,974.80万元", "卫生健康支出年初预算992.81万元")
+        .replace("住房保障支出年初预算45.76万元", "住房保障支出年初预算32.96万元");
+    assert_eq!(check(&fixed), vec![]);
+}
+
+/// XR-06: the prior year's report printed under another name is a warning; the same name none.
+#[test]
+fn a_renamed_unit_is_a_warning() {
+    let (Some(current), Some(prior)) = (corpus("jiangsu_jcy_2018_bmys"), corpus("jiangsu_jcy_2017_bmys")) else {
+        return;
+    };
+    let this = ReportRef::of(&current);
+    let same = validate_related(&current, &this, &[related(prior.clone())]);
+    assert!(!same.findings.iter().any(|f| f.rule_id == "XR-06"));
+    let mut renamed = prior;
+    renamed.subject = "江苏省检察院".into();
+    let x = validate_related(&current, &this, &[related(renamed)]);
+    let w: Vec<_> = x.findings.iter().filter(|f| f.rule_id == "XR-06").collect();
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert_eq!(w[0].severity, Severity::Warning);
+    assert!(w[0].message.contains("江苏省检察院"));
+}

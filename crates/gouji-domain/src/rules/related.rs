@@ -724,16 +724,18 @@ fn digits_between(r: &Report, a: &Figure, b: &Figure) -> bool {
     let (na, nb) = (number_of(a), number_of(b));
     let ta = &a.source.text;
     let tb = &b.source.text;
-    let Some(pa) = ta.find(na).map(|p| p + na.len()) else {
-        return false;
-    };
     let mut between = String::new();
     if a.source.line == b.source.line {
-        let Some(pb) = ta[pa..].find(nb).map(|p| p + pa) else {
+        // `b` at its first occurrence, `a` at its last one before it.
+        let Some(pb) = ta.find(nb) else { return false };
+        let Some(pa) = ta[..pb].rfind(na).map(|p| p + na.len()) else {
             return false;
         };
         between.push_str(&ta[pa..pb]);
     } else {
+        let Some(pa) = ta.rfind(na).map(|p| p + na.len()) else {
+            return false;
+        };
         between.push_str(&ta[pa..]);
         for l in a.source.line + 1..b.source.line {
             match line_text(r, l) {
