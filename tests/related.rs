@@ -46,9 +46,11 @@ fn has_prior_year_error(r: &StoredReport) -> bool {
         f.rule_id == "XR-03"
             && f.severity == rpb::Severity::Error as i32
             && f.message.contains("17,981.98")
-            && f.locations
-                .iter()
-                .any(|l| l.report.as_ref().is_some_and(|x| x.year == 2017 && x.revision == 1))
+            && f.locations.iter().any(|l| {
+                l.report
+                    .as_ref()
+                    .is_some_and(|x| x.year == 2017 && x.revision == 1)
+            })
     })
 }
 
@@ -76,14 +78,22 @@ async fn prior_year_arriving_later_triggers_revalidation(backend: Backend) {
     .unwrap();
 
     // 2018 alone: no related report, so no cross-report finding and none used.
-    let r = client.submit_report(submit(2018, y2018)).await.unwrap().into_inner();
+    let r = client
+        .submit_report(submit(2018, y2018))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(r.validation_state, ValidationState::Validated as i32);
     let alone = client.get_report(get(2018)).await.unwrap().into_inner();
     assert!(alone.related_used.is_empty(), "{:?}", alone.related_used);
     assert!(!alone.findings.iter().any(|f| f.rule_id.starts_with("XR-")));
 
     // 2017 arrives: it has no prior year itself, but 2018 depends on it.
-    let r = client.submit_report(submit(2017, y2017)).await.unwrap().into_inner();
+    let r = client
+        .submit_report(submit(2017, y2017))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(r.validation_state, ValidationState::Validated as i32);
     let prior = client.get_report(get(2017)).await.unwrap().into_inner();
     assert!(!prior.findings.iter().any(|f| f.rule_id.starts_with("XR-")));
@@ -100,12 +110,27 @@ async fn prior_year_arriving_later_triggers_revalidation(backend: Backend) {
     .await
     .expect("2018 revalidated against 2017");
     assert_eq!(revalidated.revision, 1, "the same revision, revalidated");
-    assert_eq!(revalidated.validation_state, ValidationState::Validated as i32);
-    assert_eq!(revalidated.related_used.len(), 1, "{:?}", revalidated.related_used);
+    assert_eq!(
+        revalidated.validation_state,
+        ValidationState::Validated as i32
+    );
+    assert_eq!(
+        revalidated.related_used.len(),
+        1,
+        "{:?}",
+        revalidated.related_used
+    );
     let used = &revalidated.related_used[0];
-    assert_eq!((used.unit.as_str(), used.year, used.revision), ("JS-JCY", 2017, 1));
+    assert_eq!(
+        (used.unit.as_str(), used.year, used.revision),
+        ("JS-JCY", 2017, 1)
+    );
     assert_eq!(used.kind, BUDGET);
-    assert!(has_prior_year_error(&revalidated), "{:#?}", revalidated.findings);
+    assert!(
+        has_prior_year_error(&revalidated),
+        "{:#?}",
+        revalidated.findings
+    );
     // The findings of 2018's own rules are still there.
     assert!(revalidated.findings.len() > alone.findings.len());
     let _ = c.get_report(get(2018)).await.unwrap();

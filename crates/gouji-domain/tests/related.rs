@@ -25,7 +25,11 @@ fn pair_text(name: &str, current: &Report, prior: Report) -> (String, usize) {
     let x = validate_related(current, &this, &[related(prior)]);
     let mut out = format!("== {name}\n");
     for u in &x.used {
-        out.push_str(&format!("used {:?} {}\n", u.relation, u.reference.describe()));
+        out.push_str(&format!(
+            "used {:?} {}\n",
+            u.relation,
+            u.reference.describe()
+        ));
     }
     for c in &x.checks {
         out.push_str(&format!(
@@ -77,7 +81,11 @@ fn jiangsu_claims_are_checked_against_the_prior_year_report() {
     assert_golden("related/jiangsu.txt", &text);
     // The claims are read (not silently skipped) and the errors are the verified ones.
     assert!(checks >= 40, "{checks} claims checked");
-    assert_eq!(errors, VERIFIED.len(), "errors changed; verify each by hand");
+    assert_eq!(
+        errors,
+        VERIFIED.len(),
+        "errors changed; verify each by hand"
+    );
 }
 
 /// Every error of `related/jiangsu.txt`, verified by hand against the two texts.
@@ -147,9 +155,16 @@ fn a_wrong_opening_balance_is_one_error_naming_both_reports() {
     // Both reports are named: this one's 年初 line and the prior report's 年末 line.
     assert!(f.locations[0].report.is_none());
     assert!(f.locations[0].text.contains("年初结转和结余"));
-    let other = f.locations[1].report.as_ref().expect("names the prior report");
+    let other = f.locations[1]
+        .report
+        .as_ref()
+        .expect("names the prior report");
     assert_eq!(other.year, 2023);
-    assert!(f.locations[1].text.contains("12.34"), "{:?}", f.locations[1]);
+    assert!(
+        f.locations[1].text.contains("12.34"),
+        "{:?}",
+        f.locations[1]
+    );
     assert!(f.message.contains("2023年决算"), "{}", f.message);
 }
 
@@ -183,7 +198,11 @@ fn rules_without_their_related_report_find_nothing() {
     older.reference.year = 2016;
     older.report.year = 2016;
     let x = validate_related(&current, &this, &[older]);
-    assert!(x.findings.is_empty() && x.used.is_empty(), "{:#?}", x.findings);
+    assert!(
+        x.findings.is_empty() && x.used.is_empty(),
+        "{:#?}",
+        x.findings
+    );
 }
 
 #[test]
@@ -200,8 +219,10 @@ fn a_department_whose_only_unit_is_identical_passes() {
 
 #[test]
 fn a_unit_line_larger_than_its_department_line_is_an_error_naming_both() {
-    let (Some(dept), Some(unit_text)) = (corpus("putuo_zfb_2025_bmys"), corpus_text("putuo_zfb_2025_dwys"))
-    else {
+    let (Some(dept), Some(unit_text)) = (
+        corpus("putuo_zfb_2025_bmys"),
+        corpus_text("putuo_zfb_2025_dwys"),
+    ) else {
         return;
     };
     let unit = parse_document(&unit_text).expect("parses");
@@ -220,7 +241,9 @@ fn a_unit_line_larger_than_its_department_line_is_an_error_naming_both() {
     let line = &fact.source.text;
     let printed = line
         .split('\t')
-        .find(|c| gouji_domain::amount::parse_decimal(&c.trim().replace(',', "")) == Some(fact.value))
+        .find(|c| {
+            gouji_domain::amount::parse_decimal(&c.trim().replace(',', "")) == Some(fact.value)
+        })
         .expect("the cell as printed")
         .trim()
         .to_string();
@@ -237,15 +260,28 @@ fn a_unit_line_larger_than_its_department_line_is_an_error_naming_both() {
         .findings
         .iter()
         .find(|f| {
-            f.rule_id == "XR-05" && f.severity == Severity::Error && f.locations.iter().any(|l| l.row == row)
+            f.rule_id == "XR-05"
+                && f.severity == Severity::Error
+                && f.locations.iter().any(|l| l.row == row)
         })
         .unwrap_or_else(|| panic!("no XR-05 error on {row}: {:#?}", x.findings));
     assert!(hit.message.contains("大于"), "{}", hit.message);
     // The department's line and the unit's line, each with its report.
-    let dept_loc = hit.locations.iter().find(|l| l.report.as_ref().is_some_and(|r| r.scope == gouji_domain::Scope::Department));
-    let unit_loc = hit.locations.iter().find(|l| l.report.as_ref().is_some_and(|r| r.scope == gouji_domain::Scope::Unit));
+    let dept_loc = hit.locations.iter().find(|l| {
+        l.report
+            .as_ref()
+            .is_some_and(|r| r.scope == gouji_domain::Scope::Department)
+    });
+    let unit_loc = hit.locations.iter().find(|l| {
+        l.report
+            .as_ref()
+            .is_some_and(|r| r.scope == gouji_domain::Scope::Unit)
+    });
     assert!(dept_loc.is_some_and(|l| l.line > 0), "{hit:#?}");
-    assert!(unit_loc.is_some_and(|l| l.text.contains(&raised) || l.line > 0), "{hit:#?}");
+    assert!(
+        unit_loc.is_some_and(|l| l.text.contains(&raised) || l.line > 0),
+        "{hit:#?}"
+    );
 }
 
 /// XR-02 on a 决算: S0 says «与上年相比，收入总计减少1,884.42万元» (line 413) of its 2,781.88; a
@@ -286,7 +322,11 @@ fn a_final_accounts_change_is_checked_against_the_prior_final_accounts() {
         && f.locations[0].line == 413
         && f.message.contains("收入总计")));
     let wrong = run("2781.88");
-    assert!(on_413(&wrong).iter().any(|o| o.starts_with("不一致")), "{:#?}", wrong.checks);
+    assert!(
+        on_413(&wrong).iter().any(|o| o.starts_with("不一致")),
+        "{:#?}",
+        wrong.checks
+    );
     let f = wrong
         .findings
         .iter()
@@ -319,18 +359,34 @@ fn a_final_accounts_initial_budget_is_checked_against_the_budget() {
     let found = check(&text);
     assert_eq!(found.len(), 3, "{found:#?}");
     assert!(found.iter().all(|f| f.severity == Severity::Error
-        && f.locations.iter().any(|l| l.report.as_ref().is_some_and(|r| r.kind == gouji_domain::ReportKind::Budget))));
+        && f.locations.iter().any(|l| {
+            l.report
+                .as_ref()
+                .is_some_and(|r| r.kind == gouji_domain::ReportKind::Budget)
+        })));
     let fixed = text
-        .replace("社会保障和就业支出年初预算49.25万元", "社会保障和就业支出年初预算38.87万元")
-        .replace("卫生健康支出年初预算3,974.80万元", "卫生健康支出年初预算992.81万元")
-        .replace("住房保障支出年初预算45.76万元", "住房保障支出年初预算32.96万元");
+        .replace(
+            "社会保障和就业支出年初预算49.25万元",
+            "社会保障和就业支出年初预算38.87万元",
+        )
+        .replace(
+            "卫生健康支出年初预算3,974.80万元",
+            "卫生健康支出年初预算992.81万元",
+        )
+        .replace(
+            "住房保障支出年初预算45.76万元",
+            "住房保障支出年初预算32.96万元",
+        );
     assert_eq!(check(&fixed), vec![]);
 }
 
 /// XR-06: the prior year's report printed under another name is a warning; the same name none.
 #[test]
 fn a_renamed_unit_is_a_warning() {
-    let (Some(current), Some(prior)) = (corpus("jiangsu_jcy_2018_bmys"), corpus("jiangsu_jcy_2017_bmys")) else {
+    let (Some(current), Some(prior)) = (
+        corpus("jiangsu_jcy_2018_bmys"),
+        corpus("jiangsu_jcy_2017_bmys"),
+    ) else {
         return;
     };
     let this = ReportRef::of(&current);

@@ -480,8 +480,9 @@ impl Store {
         related: &[gouji_domain::rules::ReportRef],
         started: i64,
     ) -> Result<()> {
-        let json = serde_json::to_string(related)
-            .map_err(|e| StoreError::Corrupt(format!("related reports cannot be serialised: {e}")))?;
+        let json = serde_json::to_string(related).map_err(|e| {
+            StoreError::Corrupt(format!("related reports cannot be serialised: {e}"))
+        })?;
         let sql = "UPDATE revisions SET related_json = $1, revalidate_at = CASE \
                    WHEN revalidate_at <= $2 THEN NULL ELSE revalidate_at END WHERE id = $3";
         with_pool!(self, write, |pool| {

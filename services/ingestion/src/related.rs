@@ -119,7 +119,12 @@ pub async fn mark_dependents(store: &Store, rec: &RevisionRecord) -> Result<usiz
     let u = &rec.unit_code;
     let mut keys = vec![(u.clone(), rec.year + 1, rec.kind, rec.consolidated)];
     if rec.kind == ReportKind::Budget {
-        keys.push((u.clone(), rec.year, ReportKind::FinalAccounts, rec.consolidated));
+        keys.push((
+            u.clone(),
+            rec.year,
+            ReportKind::FinalAccounts,
+            rec.consolidated,
+        ));
     }
     if rec.consolidated {
         keys.push((u.clone(), rec.year, rec.kind, false));

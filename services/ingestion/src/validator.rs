@@ -166,7 +166,9 @@ impl ValidationClient {
             // The revision already holds the report; only findings are needed back.
             omit_report: true,
             related,
-            subject_ref: Some(convert::report_ref_to_pb(&crate::related::reference_of(rec))),
+            subject_ref: Some(convert::report_ref_to_pb(&crate::related::reference_of(
+                rec,
+            ))),
         });
         request.set_timeout(self.timeout);
         let answer = self.client.clone().validate_report(request).await;

@@ -27,9 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Fact, Report, UnitType};
 
 pub use index::FactIndex;
-pub use related::{
-    Related, RelatedValidation, Relation, ReportRef, UsedReport, validate_related,
-};
+pub use related::{Related, RelatedValidation, Relation, ReportRef, UsedReport, validate_related};
 
 /// Version of the rule catalog; stored with every set of findings.
 pub const CATALOG_VERSION: &str = "2026.12.1";

@@ -218,7 +218,11 @@ pub struct RelatedValidation {
 
 /// Runs the cross-report rules over `report` (whose reference is `this`) and the related
 /// reports. Reports without a relation to `this` are ignored (and not listed as used).
-pub fn validate_related(report: &Report, this: &ReportRef, related: &[Related]) -> RelatedValidation {
+pub fn validate_related(
+    report: &Report,
+    this: &ReportRef,
+    related: &[Related],
+) -> RelatedValidation {
     let mut out = RelatedValidation::default();
     let mut units: Vec<&Related> = Vec::new();
     let mut department: Option<&Related> = None;
@@ -235,7 +239,6 @@ pub fn validate_related(report: &Report, this: &ReportRef, related: &[Related]) 
         });
         let cx = Pair {
             this: report,
-            this_ref: this,
             other: &r.report,
             other_ref: &r.reference,
         };
@@ -275,7 +278,6 @@ pub fn validate_related(report: &Report, this: &ReportRef, related: &[Related]) 
 /// The report under check and one related report.
 struct Pair<'a> {
     this: &'a Report,
-    this_ref: &'a ReportRef,
     other: &'a Report,
     other_ref: &'a ReportRef,
 }
@@ -322,15 +324,20 @@ fn wan(f: &Fact) -> Option<(Decimal, Decimal)> {
     }
     Some((
         convert(f.value, f.unit, MeasureUnit::Wanyuan)?,
-        convert(Decimal::new(5, f.value.scale() + 1), f.unit, MeasureUnit::Wanyuan)?,
+        convert(
+            Decimal::new(5, f.value.scale() + 1),
+            f.unit,
+            MeasureUnit::Wanyuan,
+        )?,
     ))
 }
 
 /// The table of `report` whose canonical meaning is `canonical`.
 fn table_by_meaning<'a>(report: &'a Report, canonical: &str) -> Option<&'a crate::model::Table> {
-    report.tables.iter().find(|t| {
-        canonical_of(&report.family, &t.id).is_some_and(|c| c.id == canonical)
-    })
+    report
+        .tables
+        .iter()
+        .find(|t| canonical_of(&report.family, &t.id).is_some_and(|c| c.id == canonical))
 }
 
 fn unreadable(report: &Report, table: &str, row: &str, column: &str) -> bool {
@@ -340,7 +347,10 @@ fn unreadable(report: &Report, table: &str, row: &str, column: &str) -> bool {
 }
 
 /// XR-01: (canonical table, row, column) of 年初 in Y and of 年末 in Y−1.
-const CARRY: &[(&str, (&str, &str), (&str, &str))] = &[
+/// (row, column) of a cell.
+type Cell = (&'static str, &'static str);
+
+const CARRY: &[(&str, Cell, Cell)] = &[
     (
         "income_expense_summary",
         ("年初结转和结余", "决算数"),
@@ -420,7 +430,8 @@ fn carry_forward(cx: &Pair<'_>, out: &mut Vec<Finding>) {
     for (t0, r0, c0, t1, r1, c1) in pairs {
         // The row must be a row of both tables (blank cells are 0; an unprinted row is not).
         let has_row = |rep: &Report, t: &str, r: &str| {
-            rep.table(t).is_some_and(|tb| tb.rows.iter().any(|x| x.key == r))
+            rep.table(t)
+                .is_some_and(|tb| tb.rows.iter().any(|x| x.key == r))
         };
         if !has_row(cx.this, &t0, &r0) || !has_row(cx.other, &t1, &r1) {
             continue;
@@ -434,10 +445,9 @@ fn carry_forward(cx: &Pair<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         let zero = (Decimal::ZERO, Decimal::ZERO);
-        let (Some((a, ha)), Some((b, hb))) = (
-            now.map_or(Some(zero), wan),
-            before.map_or(Some(zero), wan),
-        ) else {
+        let (Some((a, ha)), Some((b, hb))) =
+            (now.map_or(Some(zero), wan), before.map_or(Some(zero), wan))
+        else {
             continue;
         };
         let gap = (a - b).abs();
@@ -500,10 +510,22 @@ fn line_text(r: &Report, line: u32) -> Option<&str> {
 /// wraps in extracted text), with spaces removed.
 fn before(r: &Report, f: &Figure) -> String {
     let t = &f.source.text;
-    let at = t.find(f.printed.split(['万', '%', '％']).next().unwrap_or(&f.printed));
+    let at = t.find(
+        f.printed
+            .split(['万', '%', '％'])
+            .next()
+            .unwrap_or(&f.printed),
+    );
     let head = at.map_or(t.as_str(), |p| &t[..p]);
     let prev = line_text(r, f.source.line.saturating_sub(1)).unwrap_or("");
-    let prev: String = prev.chars().rev().take(24).collect::<Vec<_>>().into_iter().rev().collect();
+    let prev: String = prev
+        .chars()
+        .rev()
+        .take(24)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     let mut s = if head.chars().count() < 24 && !prev.contains('\t') {
         prev
     } else {
@@ -557,7 +579,14 @@ fn change_claim(r: &Report, f: &Figure, prior_year: i32) -> Option<Claim> {
     let b = before(r, f);
     let label = fold(&f.label);
     let last_year = format!("{prior_year}年");
-    let tail: String = b.chars().rev().take(16).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = b
+        .chars()
+        .rev()
+        .take(16)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     if !(tail.contains("上年") || tail.contains(&last_year)) {
         return None;
     }
@@ -571,11 +600,15 @@ fn change_claim(r: &Report, f: &Figure, prior_year: i32) -> Option<Claim> {
         _ => {}
     }
     let l = label.trim_end_matches(['了', '约', '为']);
-    if l.ends_with("小于上年预算数") || l.ends_with("低于上年预算数") || l.ends_with("少于上年预算数")
+    if l.ends_with("小于上年预算数")
+        || l.ends_with("低于上年预算数")
+        || l.ends_with("少于上年预算数")
     {
         return Some(Claim::Down);
     }
-    if l.ends_with("大于上年预算数") || l.ends_with("高于上年预算数") || l.ends_with("多于上年预算数")
+    if l.ends_with("大于上年预算数")
+        || l.ends_with("高于上年预算数")
+        || l.ends_with("多于上年预算数")
     {
         return Some(Claim::Up);
     }
@@ -590,11 +623,22 @@ fn same_claim(r: &Report, f: &Figure) -> bool {
     let a = after(r, f);
     let a = a.trim_start_matches(['，', ',', '；']);
     let head: String = a.chars().take(16).collect();
-    let names_last_year = head.starts_with("与上年") || head.starts_with("本年数等于上年") || head.starts_with("和上年");
+    let names_last_year = head.starts_with("与上年")
+        || head.starts_with("本年数等于上年")
+        || head.starts_with("和上年");
     names_last_year
-        && ["相等", "一致", "持平", "相同", "等于上年", "无变化", "未发生变化", "不变"]
-            .iter()
-            .any(|w| head.contains(w))
+        && [
+            "相等",
+            "一致",
+            "持平",
+            "相同",
+            "等于上年",
+            "无变化",
+            "未发生变化",
+            "不变",
+        ]
+        .iter()
+        .any(|w| head.contains(w))
         && !head.contains("增")
         && !head.contains("减")
 }
@@ -613,9 +657,15 @@ fn rate_after<'a>(r: &Report, figs: &'a [Figure], i: usize) -> Option<(&'a Figur
     if between.contains('。') || between.contains('；') || between.chars().count() > 16 {
         return None;
     }
-    let dir = if ["增长", "增加", "上升", "提高", "增幅"].iter().any(|w| between.contains(w)) {
+    let dir = if ["增长", "增加", "上升", "提高", "增幅"]
+        .iter()
+        .any(|w| between.contains(w))
+    {
         Some(Claim::Up)
-    } else if ["下降", "减少", "降低", "降幅", "减幅"].iter().any(|w| between.contains(w)) {
+    } else if ["下降", "减少", "降低", "降幅", "减幅"]
+        .iter()
+        .any(|w| between.contains(w))
+    {
         Some(Claim::Down)
     } else {
         None
@@ -684,7 +734,8 @@ fn wrapped_subject(r: &Report, c: &Figure) -> Option<Figure> {
         .last()
         .map(|(i, _)| i)?;
     let num = &tail[start..];
-    if tail[..start].ends_with(|ch: char| ch.is_ascii_alphanumeric()) || num.starts_with([',', '.']) {
+    if tail[..start].ends_with(|ch: char| ch.is_ascii_alphanumeric()) || num.starts_with([',', '.'])
+    {
         return None;
     }
     let value = crate::amount::parse_decimal(&num.replace(',', ""))?;
@@ -696,7 +747,15 @@ fn wrapped_subject(r: &Report, c: &Figure) -> Option<Figure> {
     Some(Figure {
         section: c.section,
         kind: FigureKind::Amount,
-        label: tail[..start].trim().chars().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect(),
+        label: tail[..start]
+            .trim()
+            .chars()
+            .rev()
+            .take(12)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect(),
         value: Some(value),
         unit,
         printed: format!("{num}{}", unit.label()),
@@ -751,7 +810,9 @@ fn digits_between(r: &Report, a: &Figure, b: &Figure) -> bool {
     while i < chars.len() {
         if chars[i].is_ascii_digit() {
             let mut j = i;
-            while j < chars.len() && (chars[j].is_ascii_digit() || chars[j] == '.' || chars[j] == ',') {
+            while j < chars.len()
+                && (chars[j].is_ascii_digit() || chars[j] == '.' || chars[j] == ',')
+            {
                 j += 1;
             }
             let year_or_month = matches!(chars.get(j), Some('年' | '月'));
@@ -798,10 +859,12 @@ fn cells_printing<'a>(cx: &Pair<'a>, value: Decimal) -> Vec<Match<'a>> {
             // A code whose name changed between the years is another 科目 (2018's 2040405
             // «公诉、审判、侦查、执行等检察监督支出» took in four 2017 项): not comparable.
             let name = |t: &crate::model::Table| {
-                t.rows
-                    .iter()
-                    .find(|x| x.key == f.row)
-                    .map(|x| fold(&x.label).chars().filter(|c| !c.is_whitespace()).collect::<String>())
+                t.rows.iter().find(|x| x.key == f.row).map(|x| {
+                    fold(&x.label)
+                        .chars()
+                        .filter(|c| !c.is_whitespace())
+                        .collect::<String>()
+                })
             };
             if f.row.bytes().all(|b| b.is_ascii_digit())
                 && let (Some(a), Some(b)) = (name(t0), name(t1))
@@ -828,7 +891,6 @@ fn cells_printing<'a>(cx: &Pair<'a>, value: Decimal) -> Vec<Match<'a>> {
                     None
                 },
             });
-            let _ = row_printed;
         }
     }
     out
@@ -940,7 +1002,10 @@ fn changes(cx: &Pair<'_>, out: &mut Vec<Finding>, checks: &mut Vec<Checked>) {
             check(if implied.is_zero() {
                 "一致：新增（上年表中无此行）".into()
             } else {
-                format!("不适用：上年报告无 {} {} 行", matches[0].prior_table, matches[0].fact.row)
+                format!(
+                    "不适用：上年报告无 {} {} 行",
+                    matches[0].prior_table, matches[0].fact.row
+                )
             });
             continue;
         }
@@ -1001,7 +1066,12 @@ fn changes(cx: &Pair<'_>, out: &mut Vec<Finding>, checks: &mut Vec<Checked>) {
         if change.is_some() && subject.source.line != claim_fig.source.line {
             locs.push(figure_location(cx.this, subject, false));
         }
-        locs.push(fact_location(m.table, Some(m.fact), (&m.fact.row, &m.fact.column), None));
+        locs.push(fact_location(
+            m.table,
+            Some(m.fact),
+            (&m.fact.row, &m.fact.column),
+            None,
+        ));
         locs.push(cell_location(
             cx.other,
             m.prior_table,
@@ -1065,7 +1135,12 @@ fn rate_check(
         _ => y,
     };
     let hundred = Decimal::ONE_HUNDRED;
-    let corners = [(s - hs, q - hq), (s - hs, q + hq), (s + hs, q - hq), (s + hs, q + hq)];
+    let corners = [
+        (s - hs, q - hq),
+        (s - hs, q + hq),
+        (s + hs, q - hq),
+        (s + hs, q + hq),
+    ];
     let vals: Vec<Decimal> = corners
         .iter()
         .filter_map(|(a, b)| (a - b).checked_mul(hundred)?.checked_div(*b))
@@ -1078,8 +1153,13 @@ fn rate_check(
         return;
     }
     let mid = ((s - q) * hundred / q).round_dp(2);
-    let gap = if signed < lo { lo - signed } else { signed - hi };
-    let wrong_direction = dir.is_some() && signed.is_sign_negative() != mid.is_sign_negative() && !mid.is_zero();
+    let gap = if signed < lo {
+        lo - signed
+    } else {
+        signed - hi
+    };
+    let wrong_direction =
+        dir.is_some() && signed.is_sign_negative() != mid.is_sign_negative() && !mid.is_zero();
     let severity = if wrong_direction || gap > Decimal::ONE {
         Severity::Error
     } else if gap <= Decimal::new(1, 2) {
@@ -1114,7 +1194,11 @@ fn rate_check(
             m.fact.column,
             fmt(q),
             fmt(mid),
-            if wrong_direction { "，增减方向相反" } else { "" }
+            if wrong_direction {
+                "，增减方向相反"
+            } else {
+                ""
+            }
         ),
         locs,
         Some(mid),
@@ -1137,7 +1221,12 @@ fn identity(cx: &Pair<'_>, out: &mut Vec<Finding>) {
     let (a, b) = (norm(&cx.this.subject), norm(&cx.other.subject));
     // A subject with fewer than two Chinese characters is a name the reader did not find (a
     // cover read as «2018»), not a rename.
-    let named = |s: &str| s.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).count() >= 2;
+    let named = |s: &str| {
+        s.chars()
+            .filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c))
+            .count()
+            >= 2
+    };
     if named(&a) && named(&b) && a != b {
         out.push(Finding::new(
             "XR-06",
@@ -1198,7 +1287,6 @@ fn identity(cx: &Pair<'_>, out: &mut Vec<Finding>) {
             None,
         ));
     }
-    let _ = cx.this_ref;
 }
 
 /// Function-classified tables a «年初预算» figure may quote in the 预算, most specific first.
@@ -1220,7 +1308,14 @@ fn budget_figures(cx: &Pair<'_>, out: &mut Vec<Finding>) {
             f.value.and_then(|v| {
                 Some((
                     convert(v, f.unit, MeasureUnit::Wanyuan)?,
-                    convert(half_unit_of(&f.printed.replace(|c: char| !c.is_ascii_digit() && c != '.', "")), f.unit, MeasureUnit::Wanyuan)?,
+                    convert(
+                        half_unit_of(
+                            &f.printed
+                                .replace(|c: char| !c.is_ascii_digit() && c != '.', ""),
+                        ),
+                        f.unit,
+                        MeasureUnit::Wanyuan,
+                    )?,
                 ))
             }),
         ) else {
@@ -1235,7 +1330,9 @@ fn budget_figures(cx: &Pair<'_>, out: &mut Vec<Finding>) {
             continue;
         };
         let name = name
-            .trim_start_matches(|c: char| c.is_ascii_digit() || "年度.．、（）()一二三四五六七八九十".contains(c))
+            .trim_start_matches(|c: char| {
+                c.is_ascii_digit() || "年度.．、（）()一二三四五六七八九十".contains(c)
+            })
             .trim_end_matches("支出")
             .trim();
         if name.chars().count() < 2 {
@@ -1384,12 +1481,11 @@ fn department_vs_units(
     let mut c = Consolidator::new(root, dept.kind, dept.year);
     let mut added: Vec<(String, &Related)> = Vec::new();
     for (i, u) in units.iter().enumerate() {
-        let mut unit_code = code(&u.reference, i);
-        // A single unit carrying the department's code is its 本级 (no parent).
+        let unit_code = code(&u.reference, i);
+        // The unit carrying the department's code is its 本级 (no parent), and so is a single
+        // unit; the others are the department's children.
         let mut meta = UnitMeta::new(unit_code.clone(), u.report.subject.clone());
-        if unit_code == root_code {
-            unit_code = root_code.clone();
-        } else if units.len() > 1 {
+        if unit_code != root_code && units.len() > 1 {
             meta = meta.with_parent(root_code.clone());
         }
         if let Some(t) = u.report.unit_type {
@@ -1416,12 +1512,19 @@ fn department_vs_units(
         if !all {
             // With units missing only an expenditure or fiscal line can be bounded: internal
             // transfers of absent units are not eliminated.
-            let transfer = ["上级", "附属", "上缴", "收入"].iter().any(|w| d.row.contains(w) || d.column.contains(w));
+            let transfer = ["上级", "附属", "上缴", "收入"]
+                .iter()
+                .any(|w| d.row.contains(w) || d.column.contains(w));
             if transfer {
                 continue;
             }
         }
-        let mut locs = vec![cell_location(dept, &d.table, (&d.row, &d.column), Some(dept_ref))];
+        let mut locs = vec![cell_location(
+            dept,
+            &d.table,
+            (&d.row, &d.column),
+            Some(dept_ref),
+        )];
         for (code, _) in d.contributions.iter().filter(|(_, v)| !v.is_zero()) {
             if let Some(u) = unit_of(code) {
                 let mut l =
