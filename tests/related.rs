@@ -99,7 +99,7 @@ async fn prior_year_arriving_later_triggers_revalidation(backend: Backend) {
     assert!(!prior.findings.iter().any(|f| f.rule_id.starts_with("XR-")));
 
     // 2018 is revalidated in the background against 2017 revision 1.
-    let mut c = client.clone();
+    let c = client.clone();
     let revalidated = eventually(Duration::from_secs(60), || {
         let mut c = c.clone();
         async move {
@@ -133,7 +133,50 @@ async fn prior_year_arriving_later_triggers_revalidation(backend: Backend) {
     );
     // The findings of 2018's own rules are still there.
     assert!(revalidated.findings.len() > alone.findings.len());
-    let _ = c.get_report(get(2018)).await.unwrap();
+
+    // 2017 is revised: its 财政拨款 total now prints 17,981.98 everywhere. 2018 is revalidated
+    // against revision 2: «增加 3,958.98» now agrees, «增加 3,959.28» (⇒ 17,981.68) does not.
+    let revised = String::from_utf8(corpus("jiangsu_jcy_2017_bmys").unwrap())
+        .unwrap()
+        .replace("17,981.68", "17,981.98")
+        .replace("17981.68", "17981.98");
+    let r = client
+        .submit_report(submit(2017, revised.into_bytes()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.revision, 2);
+    let again = eventually(Duration::from_secs(60), || {
+        let mut c = c.clone();
+        async move {
+            let r = c.get_report(get(2018)).await.ok()?.into_inner();
+            r.related_used
+                .iter()
+                .any(|u| u.year == 2017 && u.revision == 2)
+                .then_some(r)
+        }
+    })
+    .await
+    .expect("2018 revalidated against 2017 revision 2");
+    assert_eq!(again.revision, 1);
+    let xr: Vec<_> = again
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "XR-03" && f.severity == rpb::Severity::Error as i32)
+        .collect();
+    assert!(
+        !xr.iter().any(|f| f.message.contains("即上年为 17,981.98")),
+        "{xr:#?}"
+    );
+    assert!(
+        xr.iter().any(|f| f.message.contains("即上年为 17,981.68")
+            && f.locations
+                .iter()
+                .any(|l| l.report.as_ref().is_some_and(|x| x.revision == 2))),
+        "{xr:#?}"
+    );
+    let latest = client.get_report(get(2017)).await.unwrap().into_inner();
+    assert_eq!(latest.revision, 2);
     db.drop_async().await;
 }
 
