@@ -531,6 +531,7 @@ async fn metrics_are_exported_over_otlp() {
                 input: Some(validate_report_request::Input::Document(document.clone())),
                 context: None,
                 omit_report: true,
+                ..Default::default()
             })
             .await
             .unwrap();
@@ -573,6 +574,7 @@ async fn metrics_are_exported_over_otlp() {
             input: Some(validate_report_request::Input::Document(document.clone())),
             context: None,
             omit_report: true,
+            ..Default::default()
         })
         .await
         .unwrap();

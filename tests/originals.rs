@@ -143,6 +143,7 @@ async fn validate_report_reads_originals_by_content() {
         input: Some(VInput::Document(doc)),
         context: None,
         omit_report: false,
+        ..Default::default()
     };
     for (original, text, format) in [(xls, xls_txt, "xls"), (pdf, pdf_txt, "pdf")] {
         let a = client

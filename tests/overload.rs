@@ -115,6 +115,7 @@ async fn four_times_capacity_is_shed_quickly_with_retry_info() {
                     input: Some(validate_report_request::Input::Document(doc)),
                     context: None,
                     omit_report: true,
+                    ..Default::default()
                 });
                 req.set_timeout(DEADLINE);
                 let t = Instant::now();

@@ -348,6 +348,7 @@ async fn submit_and_the_validation_it_calls_are_one_trace() {
             )),
             context: None,
             omit_report: true,
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -248,6 +248,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let ctx = gouji_domain::rules::Context { unit_type };
             let mut any_error = false;
             let mut json = Vec::new();
+            let mut reports = Vec::with_capacity(files.len());
             for file in &files {
                 let bytes = std::fs::read(file)
                     .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
@@ -258,11 +259,52 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
                     }
                 };
-                let v = gouji_domain::rules::validate(&report, &ctx);
+                reports.push(report);
+            }
+            // Several files are taken as reports of one unit (and its department or units):
+            // each is checked against the others by the cross-report rules (XR-*).
+            let refs: Vec<gouji_domain::rules::ReportRef> = reports
+                .iter()
+                .map(gouji_domain::rules::ReportRef::of)
+                .collect();
+            for (i, (file, report)) in files.iter().zip(&reports).enumerate() {
+                let mut v = gouji_domain::rules::validate(report, &ctx);
+                let related: Vec<gouji_domain::rules::Related> = reports
+                    .iter()
+                    .zip(&refs)
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, (r, reference))| gouji_domain::rules::Related {
+                        reference: reference.clone(),
+                        report: r.clone(),
+                    })
+                    .collect();
+                let x = gouji_domain::rules::validate_related(report, &refs[i], &related);
+                v.findings.extend(x.findings);
+                v.findings.sort_by(|a, b| {
+                    b.severity
+                        .cmp(&a.severity)
+                        .then_with(|| a.rule_id.cmp(&b.rule_id))
+                });
                 any_error |= !v.valid();
+                let used: Vec<String> = x
+                    .used
+                    .iter()
+                    .map(|u| format!("{}：{}", u.relation.label(), u.reference.describe()))
+                    .collect();
                 match format {
-                    Format::Json => json.push(serde_json::json!({"file": file, "subject": report.subject, "valid": v.valid(), "catalog_version": v.catalog_version, "findings": v.findings})),
-                    _ => emit(&render::findings(&file.display().to_string(), &report, &v, verbose))?,
+                    Format::Json => json.push(serde_json::json!({"file": file, "subject": report.subject, "valid": v.valid(), "catalog_version": v.catalog_version, "related_used": x.used, "findings": v.findings})),
+                    _ => {
+                        if files.len() > 1 {
+                            let line = if used.is_empty() {
+                                format!("{}: 无相关报告（跨报告规则不适用）\n", file.display())
+                            } else {
+                                format!("{}: 对照 {}\n", file.display(), used.join("；"))
+                            };
+                            emit(&line)?;
+                        }
+                        emit(&render::findings(&file.display().to_string(), report, &v, verbose))?
+                    }
                 }
             }
             if matches!(format, Format::Json) {

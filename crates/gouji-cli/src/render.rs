@@ -140,11 +140,15 @@ pub(crate) fn findings(
             let _ = writeln!(out, "  [{}] {}", f.rule_id, f.message);
             for l in f.locations.iter().filter(|l| l.line > 0).take(4) {
                 let mark = if l.suspect { "→" } else { " " };
-                // A PDF or workbook line also names where it is in the original.
-                let at = report
-                    .cell_origin_of(&l.table, &l.row, &l.column)
-                    .or_else(|| report.origin_of(l.line))
-                    .map_or_else(String::new, |o| format!(" [{o}]"));
+                // A PDF or workbook line also names where it is in the original; a line of
+                // another report (cross-report rules) names that report.
+                let at = match &l.report {
+                    Some(other) => format!(" [{}]", other.describe()),
+                    None => report
+                        .cell_origin_of(&l.table, &l.row, &l.column)
+                        .or_else(|| report.origin_of(l.line))
+                        .map_or_else(String::new, |o| format!(" [{o}]")),
+                };
                 let _ = writeln!(
                     out,
                     "      {mark} 第{}行{at}: {}",

@@ -114,3 +114,65 @@ fn output_into_a_pipe_closed_early_is_not_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(status.success(), "{status:?}: {stderr}");
 }
+
+/// A corpus document (`../shared/corpus` beside the repository, or `$GOUJI_CORPUS`).
+fn corpus(stem: &str) -> PathBuf {
+    let dir = std::env::var_os("GOUJI_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+        });
+    let path = dir.join(format!("{stem}.txt"));
+    assert!(
+        path.exists(),
+        "corpus document {} missing: set GOUJI_CORPUS",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn check_of_two_years_checks_each_against_the_other_and_names_the_report_used() {
+    let out = gouji()
+        .arg("check")
+        .arg(corpus("jiangsu_jcy_2018_bmys"))
+        .arg(corpus("jiangsu_jcy_2017_bmys"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // 2018 names 2017 as its prior-year report; 2017 has none (2016 was not given).
+    assert!(
+        lines[0]
+            .contains("jiangsu_jcy_2018_bmys.txt: 对照 上年同类报告：江苏省人民检察院 2017年预算"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        text.contains("jiangsu_jcy_2017_bmys.txt: 无相关报告"),
+        "{text}"
+    );
+    // «财政拨款支出增加 3,958.98 万元» implies 17,981.98; 2017 prints 17,981.68 (line 322):
+    // the finding quotes 2018's sentence and 2017's table row, naming that report.
+    let at = lines
+        .iter()
+        .position(|l| l.contains("[XR-03]") && l.contains("17,981.98"))
+        .unwrap_or_else(|| panic!("XR-03 finding:\n{text}"));
+    let quoted: Vec<&str> = lines[at + 1..]
+        .iter()
+        .take_while(|l| l.starts_with("      "))
+        .copied()
+        .collect();
+    assert!(
+        quoted
+            .iter()
+            .any(|l| l.contains("→") && l.contains("增加 3,958.98")),
+        "{quoted:#?}"
+    );
+    assert!(
+        quoted
+            .iter()
+            .any(|l| l.contains("[江苏省人民检察院 2017年预算（部门）]") && l.contains("17,981.68")),
+        "{quoted:#?}"
+    );
+}

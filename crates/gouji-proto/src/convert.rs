@@ -498,12 +498,45 @@ pub fn finding_to_pb(f: &dr::Finding) -> pb::Finding {
                 section: l.section.clone(),
                 source: source(l.line, &l.text),
                 suspect: l.suspect,
+                report: l.report.as_ref().map(report_ref_to_pb),
             })
             .collect(),
         expected: opt(f.expected),
         actual: opt(f.actual),
         difference: opt(f.difference),
         tolerance: opt(f.tolerance),
+    }
+}
+
+/// Domain report reference → wire.
+pub fn report_ref_to_pb(r: &dr::ReportRef) -> pb::ReportRef {
+    pb::ReportRef {
+        unit: r.unit.clone(),
+        name: r.name.clone(),
+        year: r.year,
+        kind: kind_to_pb(r.kind),
+        scope: (match r.scope {
+            dm::Scope::Unit => pb::ReportScope::Unit,
+            dm::Scope::Department => pb::ReportScope::Department,
+        }) as i32,
+        revision: r.revision,
+    }
+}
+
+/// Wire report reference → domain (an unspecified kind is 决算, an unspecified scope 单位, as
+/// for reports).
+pub fn report_ref_from_pb(r: &pb::ReportRef) -> dr::ReportRef {
+    dr::ReportRef {
+        unit: r.unit.clone(),
+        name: r.name.clone(),
+        year: r.year,
+        kind: kind_from_pb(r.kind).unwrap_or(dm::ReportKind::FinalAccounts),
+        scope: if r.scope == pb::ReportScope::Department as i32 {
+            dm::Scope::Department
+        } else {
+            dm::Scope::Unit
+        },
+        revision: r.revision,
     }
 }
 
@@ -547,6 +580,7 @@ pub fn finding_from_pb(f: &pb::Finding) -> dr::Finding {
                     .map(|s| s.text.clone())
                     .unwrap_or_default(),
                 suspect: l.suspect,
+                report: l.report.as_ref().map(report_ref_from_pb),
             })
             .collect(),
         expected: opt(&f.expected),

@@ -319,6 +319,7 @@ mod tests {
                 year: 2100,
             }),
             omit_report: true,
+            ..Default::default()
         };
         assert!(req.encoded_len() <= Limits::default().max_request_bytes);
     }

@@ -470,6 +470,80 @@ impl Store {
         Ok(done > 0)
     }
 
+    /// Records which related reports (with their revisions) the findings just recorded used,
+    /// and clears the revision's revalidation mark when it was set at or before `started` (the
+    /// unix milliseconds at which this validation read its related reports: a mark set later
+    /// stays, so that a report arriving meanwhile is not missed).
+    pub async fn record_related(
+        &self,
+        id: i64,
+        related: &[gouji_domain::rules::ReportRef],
+        started: i64,
+    ) -> Result<()> {
+        let json = serde_json::to_string(related).map_err(|e| {
+            StoreError::Corrupt(format!("related reports cannot be serialised: {e}"))
+        })?;
+        let sql = "UPDATE revisions SET related_json = $1, revalidate_at = CASE \
+                   WHEN revalidate_at <= $2 THEN NULL ELSE revalidate_at END WHERE id = $3";
+        with_pool!(self, write, |pool| {
+            sqlx::query(sql)
+                .bind(&json)
+                .bind(started)
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Marks the latest revision of a report for revalidation at `at` (unix milliseconds), when
+    /// it has been validated (a pending one reads its related reports when it is validated).
+    /// Returns whether a revision was marked.
+    pub async fn request_revalidation(
+        &self,
+        unit_code: &str,
+        year: i32,
+        kind: ReportKind,
+        consolidated: bool,
+        at: i64,
+    ) -> Result<bool> {
+        let Some(rec) = self
+            .get_revision(unit_code, year, kind, consolidated, None)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let sql = "UPDATE revisions SET revalidate_at = $1 WHERE id = $2 \
+                   AND validation_state = 'validated'";
+        let done = with_pool!(self, write, |pool| {
+            sqlx::query(sql)
+                .bind(at)
+                .bind(rec.id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    /// Validated revisions due for revalidation at `now` (a related report arrived or was
+    /// revised), the longest overdue first.
+    pub async fn due_for_revalidation(&self, now: i64, limit: u32) -> Result<Vec<RevisionRecord>> {
+        let sql = format!(
+            "SELECT {REVISION_COLUMNS} FROM revisions r WHERE revalidate_at IS NOT NULL \
+             AND revalidate_at <= $1 AND validation_state = 'validated' \
+             ORDER BY revalidate_at, id LIMIT $2"
+        );
+        let rows: Vec<RevisionRow> = with_pool!(self, read, |pool| {
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(now)
+                .bind(limit as i64)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(RevisionRow::into_record).collect()
+    }
+
     /// Pending revisions whose next attempt is due at `now` (unix milliseconds), the longest
     /// overdue first. Each revision keeps its own schedule, so one that keeps failing (and
     /// backs off) never holds up the others.
@@ -761,7 +835,7 @@ const REVISION_COLUMNS: &str = "r.id, r.unit_code, r.year, r.kind, r.consolidate
      r.idempotency_key, r.content_hash, r.report_json, r.validation_state, r.valid, \
      r.catalog_version, r.findings_json, r.submitted_at, r.validated_at, \
      (r.document IS NOT NULL) AS has_document, r.validation_attempts, r.validation_failures, \
-     r.next_attempt_at, r.validation_error";
+     r.next_attempt_at, r.validation_error, r.related_json";
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {

@@ -1,7 +1,7 @@
 //! Records the store reads and writes, and their row encodings.
 
 use gouji_domain::model::{Report, ReportKind, UnitType};
-use gouji_domain::rules::Finding;
+use gouji_domain::rules::{Finding, ReportRef};
 
 use crate::{Result, StoreError, decode_report};
 
@@ -80,6 +80,8 @@ pub struct RevisionRecord {
     /// Why validation failed for good ([`ValidationState::Failed`]), or the last attempt's
     /// error while the revision is still pending.
     pub validation_error: Option<String>,
+    /// The related reports (and their revisions) the latest findings' cross-report rules used.
+    pub related_used: Vec<ReportRef>,
 }
 
 impl RevisionRecord {
@@ -208,6 +210,7 @@ pub(crate) struct RevisionRow {
     validation_failures: i32,
     next_attempt_at: i64,
     validation_error: Option<String>,
+    related_json: Option<String>,
 }
 
 impl RevisionRow {
@@ -249,6 +252,12 @@ impl RevisionRow {
             validation_failures: u32::try_from(self.validation_failures).unwrap_or(0),
             next_attempt_at: self.next_attempt_at,
             validation_error: self.validation_error,
+            related_used: match &self.related_json {
+                None => Vec::new(),
+                Some(json) => serde_json::from_str(json).map_err(|e| {
+                    StoreError::Corrupt(format!("revision {}: related reports: {e}", self.id))
+                })?,
+            },
         })
     }
 }

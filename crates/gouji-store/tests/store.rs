@@ -807,3 +807,75 @@ both_backends!(pending_revisions_keep_their_own_schedule, |store| {
     assert_eq!(by_id(c).validation_error, None);
     assert_eq!(store.validation_counts().await.unwrap(), (1, 1, 1));
 });
+
+both_backends!(related_reports_used_and_revalidation_marks, |store| {
+    use gouji_domain::rules::ReportRef;
+    register_ningqiang(store).await;
+    let rec = store
+        .submit(&submission("610726002", "r1", report("经办中心", "19.52")))
+        .await
+        .unwrap()
+        .into_record();
+    // Pending: not marked (its validation will read its related reports anyway).
+    let fa = ReportKind::FinalAccounts;
+    assert!(
+        !store
+            .request_revalidation("610726002", 2024, fa, false, 10)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .request_revalidation("610726002", 2023, fa, false, 10)
+            .await
+            .unwrap(),
+        "no such report"
+    );
+    store
+        .record_validation(rec.id, true, "v", &[])
+        .await
+        .unwrap();
+    let used = vec![ReportRef {
+        unit: "610726002".into(),
+        name: "经办中心".into(),
+        year: 2023,
+        kind: fa,
+        scope: Scope::Unit,
+        revision: 3,
+    }];
+    store.record_related(rec.id, &used, 5).await.unwrap();
+    let got = store
+        .get_revision("610726002", 2024, fa, false, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.related_used, used);
+    // Validated: marked at 10, due from 10 on.
+    assert!(
+        store
+            .request_revalidation("610726002", 2024, fa, false, 10)
+            .await
+            .unwrap()
+    );
+    assert!(store.due_for_revalidation(9, 10).await.unwrap().is_empty());
+    let due = store.due_for_revalidation(10, 10).await.unwrap();
+    assert_eq!(due.iter().map(|r| r.id).collect::<Vec<_>>(), vec![rec.id]);
+    // A revalidation that read its related reports before the mark keeps it …
+    store.record_related(rec.id, &used, 9).await.unwrap();
+    assert_eq!(store.due_for_revalidation(10, 10).await.unwrap().len(), 1);
+    // … one that read them after clears it.
+    store.record_related(rec.id, &[], 10).await.unwrap();
+    assert!(
+        store
+            .due_for_revalidation(i64::MAX, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let got = store
+        .get_revision("610726002", 2024, fa, false, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(got.related_used.is_empty());
+});

@@ -303,6 +303,7 @@ impl Aggregation {
                         year: req.year,
                     }),
                     omit_report: true,
+                    ..Default::default()
                 },
                 timeout,
             ))

@@ -7,6 +7,7 @@
 //! the request, call the store, map errors through `gouji_runtime::status`.
 
 mod page_token;
+pub mod related;
 pub mod validator;
 mod wire;
 
@@ -427,6 +428,11 @@ impl IngestionService for Ingestion {
         let outcome = match outcome {
             SubmitOutcome::Stored(mut rec) => {
                 tracing::info!(report = %rec.report_id(), revision = rec.revision, "stored");
+                // Reports checked against this one (its next year, its department, …) are
+                // revalidated in the background.
+                if let Err(e) = related::mark_dependents(&self.store, &rec).await {
+                    tracing::warn!(error = %e, "cannot mark dependent reports for revalidation");
+                }
                 let attempt = match &claim {
                     Some(claim) => {
                         validator::validate_and_record(

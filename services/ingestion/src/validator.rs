@@ -26,7 +26,9 @@ use gouji_domain::model::{Report, UnitType};
 use gouji_domain::rules::Finding;
 use gouji_proto::convert;
 use gouji_proto::validation::v1::validation_service_client::ValidationServiceClient;
-use gouji_proto::validation::v1::{ReportContext, ValidateReportRequest, validate_report_request};
+use gouji_proto::validation::v1::{
+    RelatedReport, ReportContext, ValidateReportRequest, validate_report_request,
+};
 use gouji_runtime::server::ServiceChannel;
 use gouji_store::{RevisionRecord, Store, ValidationState};
 use prost::Message as _;
@@ -39,6 +41,8 @@ pub struct Verdict {
     pub valid: bool,
     pub catalog_version: String,
     pub findings: Vec<Finding>,
+    /// The related reports (with revisions) the cross-report rules used.
+    pub related_used: Vec<gouji_domain::rules::ReportRef>,
 }
 
 /// Client of `gouji.validation.v1.ValidationService`; connects lazily, so the ingestion
@@ -144,6 +148,7 @@ impl ValidationClient {
         rec: &RevisionRecord,
         source: Source,
         unit_type: Option<UnitType>,
+        related: Vec<RelatedReport>,
     ) -> Result<Verdict, tonic::Status> {
         let input = match source {
             Source::Document(bytes) => validate_report_request::Input::Document(bytes),
@@ -160,6 +165,10 @@ impl ValidationClient {
             }),
             // The revision already holds the report; only findings are needed back.
             omit_report: true,
+            related,
+            subject_ref: Some(convert::report_ref_to_pb(&crate::related::reference_of(
+                rec,
+            ))),
         });
         request.set_timeout(self.timeout);
         let answer = self.client.clone().validate_report(request).await;
@@ -174,6 +183,11 @@ impl ValidationClient {
             valid: resp.valid,
             catalog_version: resp.catalog_version,
             findings: resp.findings.iter().map(convert::finding_from_pb).collect(),
+            related_used: resp
+                .related_used
+                .iter()
+                .map(convert::report_ref_from_pb)
+                .collect(),
         })
     }
 }
@@ -328,7 +342,17 @@ pub async fn validate_and_record(
             return Attempt::Pending;
         }
     };
-    let verdict = match client.validate(rec, source, unit_type).await {
+    // The related reports as they are now; a mark for revalidation set after this instant
+    // stays (see `Store::record_related`).
+    let started = now_millis();
+    let related = match crate::related::related_reports(store, rec).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, id = rec.id, "cannot read related reports");
+            return Attempt::Pending;
+        }
+    };
+    let verdict = match client.validate(rec, source, unit_type, related).await {
         Ok(v) => v,
         Err(status) => {
             let answered = client.answered_since_last_attempt(rec);
@@ -346,6 +370,12 @@ pub async fn validate_and_record(
     {
         tracing::warn!(error = %e, id = rec.id, "cannot record validation; stays pending");
         return Attempt::Pending;
+    }
+    if let Err(e) = store
+        .record_related(rec.id, &verdict.related_used, started)
+        .await
+    {
+        tracing::warn!(error = %e, id = rec.id, "cannot record the related reports used");
     }
     tracing::info!(
         report = %rec.report_id(),
@@ -453,10 +483,48 @@ pub async fn revalidate_pending(store: Store, client: ValidationClient, interval
             }
             validate_and_record(&store, &client, &rec, None, &claim).await;
         }
-        if !full {
+        let revalidated = revalidate_dependents(&store, &client, policy.batch).await;
+        if !full && !revalidated {
             tokio::time::sleep(interval).await;
         }
     }
+}
+
+/// One round of revalidation: validated revisions whose related reports arrived or were revised
+/// since their findings ([`crate::related::mark_dependents`]) are validated again, with the
+/// related reports as they are now. A failed attempt leaves the revision's verdict as it was
+/// and tries again later. Returns true when a full batch was due (more may be waiting).
+async fn revalidate_dependents(store: &Store, client: &ValidationClient, batch: u32) -> bool {
+    let due = match store.due_for_revalidation(now_millis(), batch).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list revisions due for revalidation");
+            return false;
+        }
+    };
+    let full = due.len() >= batch as usize;
+    for rec in due {
+        let Some(claim) = client.claim(&rec.idempotency_key) else {
+            continue;
+        };
+        tracing::info!(report = %rec.report_id(), revision = rec.revision, "revalidating: a related report changed");
+        if !matches!(
+            validate_and_record(store, client, &rec, None, &claim).await,
+            Attempt::Validated(_)
+        ) {
+            // Not validated this time (validation unreachable): keep the mark, later.
+            let later = now_millis().saturating_add(
+                i64::try_from(client.policy.first_delay.as_millis()).unwrap_or(i64::MAX),
+            );
+            if let Err(e) = store
+                .request_revalidation(&rec.unit_code, rec.year, rec.kind, rec.consolidated, later)
+                .await
+            {
+                tracing::warn!(error = %e, id = rec.id, "cannot defer revalidation");
+            }
+        }
+    }
+    full
 }
 
 #[cfg(test)]

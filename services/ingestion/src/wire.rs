@@ -63,6 +63,11 @@ pub(crate) fn revision_to_pb(r: &RevisionRecord, with_report: bool) -> pb::Store
         content_hash: r.content_hash.clone(),
         submitted_at: rfc3339(r.submitted_at),
         validation_error: r.validation_error.clone().unwrap_or_default(),
+        related_used: r
+            .related_used
+            .iter()
+            .map(convert::report_ref_to_pb)
+            .collect(),
     }
 }
 

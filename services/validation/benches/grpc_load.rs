@@ -381,6 +381,7 @@ fn main() -> anyhow::Result<()> {
                 input: Some(input),
                 context: None,
                 omit_report,
+                ..Default::default()
             }
             .encode_to_vec()
             .into()

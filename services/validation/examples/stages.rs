@@ -72,6 +72,7 @@ fn main() {
                     input: Some(input),
                     context: None,
                     omit_report,
+                    ..Default::default()
                 }
                 .encode_to_vec()
             })

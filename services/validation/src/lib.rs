@@ -33,8 +33,10 @@ impl Validator {
 
 /// Validates a request in-process; shared by the gRPC handler and benchmarks.
 /// Takes the request by value: a structured report's strings move into the domain report.
-pub fn validate_request(req: ValidateReportRequest) -> Result<ValidateReportResponse, Status> {
+pub fn validate_request(mut req: ValidateReportRequest) -> Result<ValidateReportResponse, Status> {
     let ctx_pb = req.context.unwrap_or_default();
+    let subject_ref = req.subject_ref.take();
+    let related_pb = std::mem::take(&mut req.related);
     let from_document = matches!(req.input, Some(Input::Document(_)));
     let mut report = match req.input {
         None => {
@@ -72,7 +74,54 @@ pub fn validate_request(req: ValidateReportRequest) -> Result<ValidateReportResp
     let ctx = Context {
         unit_type: convert::unit_type_from_pb(ctx_pb.unit_type),
     };
-    let v = rules::validate(&report, &ctx);
+    let mut v = rules::validate(&report, &ctx);
+    // Cross-report rules (XR-*) over the related reports the caller supplied.
+    let mut related = Vec::with_capacity(related_pb.len());
+    for (i, r) in related_pb.into_iter().enumerate() {
+        let (Some(reference), Some(rep)) = (r.r#ref, r.report) else {
+            return Err(BadRequest::field(
+                format!("related[{i}]"),
+                "a related report needs both `ref` and `report`",
+            )
+            .into());
+        };
+        let report = convert::report_from_pb(rep).map_err(|errs| {
+            let mut b = BadRequest::new();
+            for e in errs {
+                b.add(format!("related[{i}].report.{}", e.field), e.description);
+            }
+            Status::from(b)
+        })?;
+        related.push(rules::Related {
+            reference: convert::report_ref_from_pb(&reference),
+            report,
+        });
+    }
+    let mut related_used = Vec::new();
+    if !related.is_empty() {
+        let this = subject_ref.as_ref().map_or_else(
+            || rules::ReportRef::of(&report),
+            |r| {
+                let mut t = convert::report_ref_from_pb(r);
+                // What the document says wins over what the caller guessed.
+                t.year = report.year;
+                t.kind = report.kind;
+                t
+            },
+        );
+        let x = rules::validate_related(&report, &this, &related);
+        v.findings.extend(x.findings);
+        v.findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.rule_id.cmp(&b.rule_id))
+        });
+        related_used = x
+            .used
+            .iter()
+            .map(|u| convert::report_ref_to_pb(&u.reference))
+            .collect();
+    }
     // The caller went away or its deadline passed while the rules ran: the findings are partial.
     if let Some(stop) = gouji_domain::work::cancelled() {
         return Err(gouji_runtime::status::stopped(stop));
@@ -90,6 +139,7 @@ pub fn validate_request(req: ValidateReportRequest) -> Result<ValidateReportResp
         error_count: v.count(Severity::Error) as u32,
         warning_count: v.count(Severity::Warning) as u32,
         info_count: v.count(Severity::Info) as u32,
+        related_used,
     })
 }
 

@@ -16,6 +16,7 @@ mod items;
 mod narrative;
 mod performance;
 mod reading;
+pub mod related;
 mod structure;
 
 use std::sync::LazyLock;
@@ -26,9 +27,10 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Fact, Report, UnitType};
 
 pub use index::FactIndex;
+pub use related::{Related, RelatedValidation, Relation, ReportRef, UsedReport, validate_related};
 
 /// Version of the rule catalog; stored with every set of findings.
-pub const CATALOG_VERSION: &str = "2026.11.2";
+pub const CATALOG_VERSION: &str = "2026.12.1";
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -70,6 +72,10 @@ pub struct Location {
     /// The location most likely to be wrong.
     #[serde(default)]
     pub suspect: bool,
+    /// The other report this location is in (cross-report rules, XR-*); `None` for the report
+    /// under check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<related::ReportRef>,
 }
 
 /// One result of one rule.
@@ -124,7 +130,7 @@ pub struct RuleInfo {
     pub id: String,
     pub severity: Severity,
     pub title: String,
-    /// ST structure, IT intra-table, XT cross-table, NA narrative, CU cross-unit.
+    /// ST structure, IT intra-table, XT cross-table, NA narrative, CU cross-unit, XR cross-report.
     pub scope: &'static str,
     pub description: String,
 }
@@ -282,6 +288,7 @@ static CATALOG: LazyLock<Vec<RuleInfo>> = LazyLock::new(|| {
         .chain(performance::CATALOG.iter())
         .chain(items::CATALOG.iter())
         .chain(reading::CATALOG.iter())
+        .chain(related::CATALOG.iter())
         .chain(crate::consolidate::CATALOG.iter())
     {
         out.push(RuleInfo {

@@ -1,0 +1,159 @@
+//! Related reports for the cross-report rules (XR-*): which stored reports a revision is checked
+//! against, and which stored reports depend on a revision that just arrived.
+//!
+//! A report of unit U, year Y, kind K is related to:
+//! - U's latest report of year Y−1, kind K (the prior year: XR-01, XR-02/03, XR-06);
+//! - for a 决算: U's latest 预算 of year Y (XR-04);
+//! - for U's own report: the filed 部门汇总 (`consolidated`) of U itself or of U's parent, year Y,
+//!   kind K (XR-05, the unit against its department);
+//! - for U's filed 汇总: U's own report and its direct children's own reports, year Y, kind K
+//!   (XR-05, the department against its units).
+//!
+//! The dependents of a revision are the reports it is related to, seen from the other side;
+//! [`mark_dependents`] marks their latest validated revisions for revalidation, which the
+//! background loop ([`crate::validator::revalidate_pending`]) carries out.
+
+use gouji_domain::model::{ReportKind, Scope};
+use gouji_domain::rules::ReportRef;
+use gouji_proto::convert;
+use gouji_proto::validation::v1::RelatedReport;
+use gouji_store::{RevisionRecord, Store, StoreError};
+use prost::Message as _;
+
+/// At most this many related reports are sent with one validation (a department with more
+/// units is checked against the first ones only: XR-05 then bounds, never asserts equality).
+const MAX_RELATED: usize = 64;
+
+/// The reference of a stored revision.
+pub fn reference_of(rec: &RevisionRecord) -> ReportRef {
+    ReportRef {
+        unit: rec.unit_code.clone(),
+        name: rec.report.subject.clone(),
+        year: rec.year,
+        kind: rec.kind,
+        scope: if rec.consolidated {
+            Scope::Department
+        } else {
+            Scope::Unit
+        },
+        revision: rec.revision,
+    }
+}
+
+/// The (unit, year, kind, consolidated) reports `rec` is related to, in the order of the module
+/// documentation.
+async fn related_keys(
+    store: &Store,
+    rec: &RevisionRecord,
+) -> Result<Vec<(String, i32, ReportKind, bool)>, StoreError> {
+    let u = &rec.unit_code;
+    let mut keys = vec![(u.clone(), rec.year - 1, rec.kind, rec.consolidated)];
+    if rec.kind == ReportKind::FinalAccounts {
+        keys.push((u.clone(), rec.year, ReportKind::Budget, rec.consolidated));
+    }
+    if rec.consolidated {
+        keys.push((u.clone(), rec.year, rec.kind, false));
+        for child in children(store, u).await? {
+            keys.push((child, rec.year, rec.kind, false));
+        }
+    } else {
+        keys.push((u.clone(), rec.year, rec.kind, true));
+        if let Some(parent) = store.get_unit(u).await?.and_then(|x| x.parent_code) {
+            keys.push((parent, rec.year, rec.kind, true));
+        }
+    }
+    Ok(keys)
+}
+
+/// The direct children of unit `code`.
+async fn children(store: &Store, code: &str) -> Result<Vec<String>, StoreError> {
+    Ok(store
+        .list_units(Some(code))
+        .await?
+        .into_iter()
+        .filter(|x| x.parent_code.as_deref() == Some(code))
+        .map(|x| x.code)
+        .collect())
+}
+
+/// The latest stored revision of every report `rec` is related to, in wire form, within the
+/// message budget.
+pub async fn related_reports(
+    store: &Store,
+    rec: &RevisionRecord,
+) -> Result<Vec<RelatedReport>, StoreError> {
+    let mut out = Vec::new();
+    let mut bytes = 0usize;
+    let budget = gouji_runtime::server::MAX_CONTENT_BYTES / 2;
+    for (unit, year, kind, consolidated) in related_keys(store, rec).await? {
+        if out.len() >= MAX_RELATED {
+            break;
+        }
+        let Some(other) = store
+            .get_revision(&unit, year, kind, consolidated, None)
+            .await?
+        else {
+            continue;
+        };
+        if other.id == rec.id {
+            continue;
+        }
+        let report = convert::report_to_pb(&other.report);
+        bytes += report.encoded_len();
+        if bytes > budget {
+            tracing::warn!(report = %rec.report_id(), "related reports beyond the message budget are not sent");
+            break;
+        }
+        out.push(RelatedReport {
+            r#ref: Some(convert::report_ref_to_pb(&reference_of(&other))),
+            report: Some(report),
+        });
+    }
+    Ok(out)
+}
+
+/// Marks for revalidation the latest validated revision of every stored report that `rec` is a
+/// related report of (its next year, its 决算 for a 预算, its department, its units). Returns how
+/// many were marked.
+pub async fn mark_dependents(store: &Store, rec: &RevisionRecord) -> Result<usize, StoreError> {
+    let u = &rec.unit_code;
+    let mut keys = vec![(u.clone(), rec.year + 1, rec.kind, rec.consolidated)];
+    if rec.kind == ReportKind::Budget {
+        keys.push((
+            u.clone(),
+            rec.year,
+            ReportKind::FinalAccounts,
+            rec.consolidated,
+        ));
+    }
+    if rec.consolidated {
+        keys.push((u.clone(), rec.year, rec.kind, false));
+        for child in children(store, u).await? {
+            keys.push((child, rec.year, rec.kind, false));
+        }
+    } else {
+        keys.push((u.clone(), rec.year, rec.kind, true));
+        if let Some(parent) = store.get_unit(u).await?.and_then(|x| x.parent_code) {
+            keys.push((parent, rec.year, rec.kind, true));
+        }
+    }
+    let now = now_millis();
+    let mut marked = 0;
+    for (unit, year, kind, consolidated) in keys {
+        if store
+            .request_revalidation(&unit, year, kind, consolidated, now)
+            .await?
+        {
+            tracing::info!(unit = %unit, year, ?kind, consolidated, "marked for revalidation: a related report arrived");
+            marked += 1;
+        }
+    }
+    Ok(marked)
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
