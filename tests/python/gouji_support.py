@@ -165,7 +165,8 @@ def start_service(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=stderr,
-            env={**os.environ, **(env or {})},
+            # Development mode (loopback, no credentials) unless the test configures security.
+            env={"GOUJI_DEV_INSECURE": "1", **os.environ, **(env or {})},
             text=True,
             encoding="utf-8",
             errors="replace",

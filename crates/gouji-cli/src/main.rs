@@ -69,6 +69,11 @@ enum Command {
     },
     /// Print the rule catalog as Markdown.
     Rules,
+    /// Bearer tokens for the services (docs/security.md).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Submit documents to the ingestion service: a new revision each, validated on arrival,
     /// with a summary of findings per report at the end. Exit status 1 when any has errors.
     Submit {
@@ -152,6 +157,32 @@ enum Command {
 enum ReaderArg {
     Auto,
     Generic,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Sign a token with the Ed25519 private key and print it.
+    Issue {
+        /// PEM file of the Ed25519 private key (PKCS#8), e.g. from scripts/dev-certs.sh.
+        #[arg(long)]
+        key: PathBuf,
+        /// province, department, unit, validator or operator.
+        #[arg(long)]
+        role: String,
+        /// The unit code a department or unit acts for.
+        #[arg(long)]
+        unit: Option<String>,
+        /// Who the token is for (a person or a platform account).
+        #[arg(long, default_value = "dev")]
+        subject: String,
+        /// Lifetime in seconds (at most one day).
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+        #[arg(long, default_value = gouji_auth::token::DEFAULT_ISSUER)]
+        issuer: String,
+        #[arg(long, default_value = gouji_auth::token::DEFAULT_AUDIENCE)]
+        audience: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -420,6 +451,42 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token {
+            command:
+                TokenCommand::Issue {
+                    key,
+                    role,
+                    unit,
+                    subject,
+                    ttl,
+                    issuer,
+                    audience,
+                },
+        } => {
+            let pem = std::fs::read(&key)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", key.display()))?;
+            let signer = gouji_auth::token::Issuer::from_private_pem(&pem, &issuer, &audience)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;
+            let role: gouji_auth::Role = role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            anyhow::ensure!(
+                role != gouji_auth::Role::Service,
+                "role `service` is given by mutual TLS, never by a token"
+            );
+            anyhow::ensure!(
+                role.is_scoped() == unit.is_some(),
+                "--unit is required for department and unit, and refused for other roles"
+            );
+            let token = signer
+                .issue(
+                    &subject,
+                    role,
+                    unit.as_deref(),
+                    std::time::Duration::from_secs(ttl),
+                )
+                .map_err(|e| anyhow::anyhow!(e))?;
+            emit(&format!("{token}\n"))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Rules => {

@@ -1,4 +1,5 @@
-//! Shared service plumbing for the Gouji binaries: telemetry, the one place that maps errors to
+//! Shared service plumbing for the Gouji binaries: authentication and authorization at the
+//! edge (`auth`: TLS, bearer tokens, mutual TLS between services, development mode), telemetry, the one place that maps errors to
 //! gRPC status codes, a server harness (health, reflection, limits, graceful shutdown), and the
 //! CPU gate every CPU-bound request step goes through (`cpu`), admission control (bounded calls
 //! in flight, a bounded wait queue and a connection limit per process: `admission`), the metrics
@@ -11,6 +12,7 @@
 //! (docs/benchmarks-validation.md).
 
 pub mod admission;
+pub mod auth;
 pub mod cpu;
 pub mod metrics;
 pub mod process;

@@ -25,6 +25,11 @@ pub fn bin_dir() -> anyhow::Result<PathBuf> {
     })
 }
 
+/// Whether an environment variable configures a service's security ([`crate::auth`]).
+fn is_security_var(key: &str) -> bool {
+    key == "GOUJI_DEV_INSECURE" || key.starts_with("GOUJI_TLS_") || key.starts_with("GOUJI_TOKEN_")
+}
+
 /// A running service binary.
 pub struct ServiceProcess {
     name: String,
@@ -38,7 +43,9 @@ pub struct ServiceProcess {
 
 impl ServiceProcess {
     /// Starts `name` from [`bin_dir`] with `args` and `env`, and waits (up to 60 s) until it
-    /// prints its listening address. Its stderr (logs) is inherited unless `quiet`.
+    /// prints its listening address. Unless `env` sets a security variable (`GOUJI_TLS_*`,
+    /// `GOUJI_TOKEN_*`, `GOUJI_DEV_INSECURE`), the service runs in development mode (which
+    /// it refuses on a non-loopback address). Its stderr (logs) is inherited unless `quiet`.
     pub async fn start(
         name: &str,
         args: &[&str],
@@ -74,6 +81,10 @@ impl ServiceProcess {
                 Stdio::inherit()
             })
             .kill_on_drop(true);
+        // Development mode (loopback, no credentials) unless the caller configures security.
+        if !env.iter().any(|(k, _)| is_security_var(k)) {
+            cmd.env("GOUJI_DEV_INSECURE", "1");
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -111,6 +122,11 @@ impl ServiceProcess {
     /// `http://ADDR`, for clients.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// `https://ADDR`, for clients of a service running with TLS.
+    pub fn https_url(&self) -> String {
+        format!("https://{}", self.addr)
     }
 
     pub fn pid(&self) -> Option<u32> {

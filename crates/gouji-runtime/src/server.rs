@@ -13,15 +13,20 @@ use tonic_health::server::HealthReporter;
 use tower_layer::{Identity, Stack};
 
 use crate::admission::{Admission, AdmissionLayer};
+use crate::auth::AuthLayer;
 use crate::metrics::grpc::ServerMetricsLayer;
 use crate::telemetry::grpc::{ClientTrace, ServerTraceLayer};
 use tokio_stream::StreamExt as _;
 
 /// The layers around every service, outermost first: [`ServerTraceLayer`] (one span per call,
 /// child of the caller's trace), [`ServerMetricsLayer`] (per-call duration, status and in-flight
-/// count, shed calls included), then admission control ([`crate::admission`]).
-pub type Layers =
-    Stack<AdmissionLayer, Stack<ServerMetricsLayer, Stack<ServerTraceLayer, Identity>>>;
+/// count, shed and refused calls included), authentication ([`crate::auth::AuthLayer`]: an
+/// unauthenticated caller takes no admission slot), then admission control
+/// ([`crate::admission`]).
+pub type Layers = Stack<
+    AdmissionLayer,
+    Stack<AuthLayer, Stack<ServerMetricsLayer, Stack<ServerTraceLayer, Identity>>>,
+>;
 
 /// [`Layers`], by the name the metrics code uses.
 pub type ServerLayers = Layers;
@@ -136,7 +141,14 @@ pub fn builder(limits: Limits) -> Builder {
             || Admission::global().queued() as u64,
         );
     });
-    tonic::transport::Server::builder()
+    let mut server = tonic::transport::Server::builder();
+    // TLS on every port when the process runs with credentials (checked at install).
+    if let Some(tls) = crate::auth::server_tls() {
+        server = server
+            .tls_config(tls)
+            .expect("TLS configuration checked by auth::SecurityArgs::install");
+    }
+    server
         .timeout(limits.request_timeout)
         .concurrency_limit_per_connection(limits.concurrency_per_connection)
         .max_concurrent_streams(Some(limits.concurrency_per_connection as u32))
@@ -150,17 +162,30 @@ pub fn builder(limits: Limits) -> Builder {
         .max_connection_age_grace(MAX_CONNECTION_AGE_GRACE)
         .layer(ServerTraceLayer)
         .layer(ServerMetricsLayer)
+        .layer(AuthLayer)
         .layer(Admission::global().layer())
 }
 
 /// A client endpoint for another Gouji service with the same transport settings as the servers
-/// (nodelay, HTTP/2 windows) and a 2 s connect timeout; callers add per-call deadlines.
+/// (nodelay, HTTP/2 windows) and a 2 s connect timeout; callers add per-call deadlines. When
+/// the process runs with credentials the connection is TLS (an `http://` URL is taken as
+/// `https://`) and the connection presents
+/// this service's certificate (mutual TLS).
 pub fn client_endpoint(url: &str) -> Result<tonic::transport::Endpoint, tonic::transport::Error> {
-    Ok(tonic::transport::Endpoint::from_shared(url.to_string())?
+    let tls = crate::auth::client_tls();
+    let url = match (&tls, url.strip_prefix("http://")) {
+        (Some(_), Some(rest)) => format!("https://{rest}"),
+        _ => url.to_string(),
+    };
+    let endpoint = tonic::transport::Endpoint::from_shared(url)?
         .connect_timeout(Duration::from_secs(2))
         .tcp_nodelay(true)
         .initial_stream_window_size(HTTP2_STREAM_WINDOW)
-        .initial_connection_window_size(HTTP2_CONNECTION_WINDOW))
+        .initial_connection_window_size(HTTP2_CONNECTION_WINDOW);
+    match tls {
+        Some(tls) => endpoint.tls_config(tls),
+        None => Ok(endpoint),
+    }
 }
 
 /// A lazily connecting channel to the Gouji service at `url` ([`client_endpoint`] settings)
@@ -220,6 +245,10 @@ pub async fn serve<S: NamedService>(
     router: Router,
     reporter: HealthReporter,
 ) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        crate::auth::installed().is_some(),
+        "{name}: security not configured (auth::SecurityArgs::install)"
+    );
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;

@@ -311,6 +311,19 @@ pub fn store_error(field: &str, e: gouji_store::StoreError) -> Status {
     }
 }
 
+/// A call without valid credentials (no, expired, not-yet-valid, tampered, wrongly signed or
+/// foreign-audience token): UNAUTHENTICATED, with one message whatever the reason (the reason
+/// is logged by the server, never told to the caller).
+pub fn unauthenticated() -> Status {
+    Status::unauthenticated("authentication required: a valid bearer token")
+}
+
+/// A call its principal may not make on its target: PERMISSION_DENIED, with one message that
+/// says nothing about the target (not whether it exists, not where it is).
+pub fn permission_denied() -> Status {
+    Status::permission_denied("permission denied")
+}
+
 /// An internal failure: logged with detail, reported without it.
 pub fn internal(context: &str, e: impl std::fmt::Display) -> Status {
     let e = truncate(&e.to_string(), MAX_UPSTREAM_MESSAGE_CHARS);
@@ -336,6 +349,9 @@ pub const UPSTREAM_RETRY_DELAY: std::time::Duration = std::time::Duration::from_
 /// `google.rpc.RetryInfo` of [`UPSTREAM_RETRY_DELAY`]: retrying the call may succeed.
 pub fn upstream(what: &str, field: &str, s: Status) -> Status {
     match s.code() {
+        // The upstream judged the original caller (its token is forwarded): the same answer.
+        Code::PermissionDenied => permission_denied(),
+        Code::Unauthenticated => unauthenticated(),
         Code::InvalidArgument | Code::NotFound => BadRequest::field(field, s.message()).into(),
         Code::FailedPrecondition | Code::OutOfRange => Status::new(
             s.code(),

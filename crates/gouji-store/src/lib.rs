@@ -285,6 +285,23 @@ impl Store {
         rows.into_iter().map(UnitRow::into_record).collect()
     }
 
+    /// Whether `unit` is registered and is `root` or one of its descendants: the scope question
+    /// of the authorization policy ([`gouji_auth::Hierarchy`]).
+    pub async fn is_within(&self, unit: &str, root: &str) -> Result<bool> {
+        let sql = format!(
+            "{ANCESTORS} SELECT COUNT(*) FROM ancestors a WHERE a.code = $2 \
+             AND EXISTS (SELECT 1 FROM units WHERE code = $1)"
+        );
+        let n: i64 = with_pool!(self, read, |pool| {
+            sqlx::query_scalar(AssertSqlSafe(sql.as_str()))
+                .bind(unit)
+                .bind(root)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(n > 0)
+    }
+
     // ---- revisions --------------------------------------------------------------------------
 
     /// Stores a submission as the next revision of its report, or returns the earlier revision
@@ -814,6 +831,17 @@ impl Store {
                 .await?
         });
         rows.into_iter().map(RevisionRow::into_record).collect()
+    }
+}
+
+impl gouji_auth::Hierarchy for Store {
+    type Error = StoreError;
+    fn is_within(
+        &self,
+        unit: &str,
+        root: &str,
+    ) -> impl std::future::Future<Output = Result<bool>> + Send {
+        Store::is_within(self, unit, root)
     }
 }
 

@@ -30,6 +30,7 @@ use gouji_proto::ingestion::v1::ingestion_service_client::IngestionServiceClient
 use gouji_proto::ingestion::v1::{ListUnitsRequest, StreamReportsRequest, ValidationState};
 use gouji_proto::validation::v1::validation_service_client::ValidationServiceClient;
 use gouji_proto::validation::v1::{ReportContext, ValidateReportRequest, validate_report_request};
+use gouji_runtime::auth;
 use gouji_runtime::server::{Limits, ServiceChannel, service_channel};
 use gouji_runtime::status::{self, BadRequest};
 use tonic::{Request, Response, Status};
@@ -86,6 +87,43 @@ fn upstream(what: &str, field: &str, s: Status) -> Status {
     status::upstream(what, field, s)
 }
 
+/// The hierarchy as ingestion answers it to the caller: `unit` is within `root` when the
+/// caller may list `root`'s subtree (its token is forwarded) and `unit` is in it. Aggregation
+/// keeps no registry of its own.
+struct IngestionScope<'a>(&'a Upstreams, Duration);
+
+impl gouji_auth::Hierarchy for IngestionScope<'_> {
+    type Error = Status;
+    fn is_within(
+        &self,
+        unit: &str,
+        root: &str,
+    ) -> impl std::future::Future<Output = Result<bool, Status>> + Send {
+        let mut client = self.0.ingestion.clone();
+        let request = with_timeout(
+            ListUnitsRequest {
+                root_code: root.to_string(),
+            },
+            self.1,
+        );
+        let unit = unit.to_string();
+        async move {
+            match client.list_units(request).await {
+                Ok(r) => Ok(r.into_inner().units.iter().any(|u| u.code == unit)),
+                Err(s)
+                    if matches!(
+                        s.code(),
+                        tonic::Code::PermissionDenied | tonic::Code::InvalidArgument
+                    ) =>
+                {
+                    Ok(false)
+                }
+                Err(s) => Err(upstream("ingestion ListUnits", "department_code", s)),
+            }
+        }
+    }
+}
+
 /// Longest `explain_cells` entry (characters of `TABLE|ROW|COLUMN`).
 pub const MAX_EXPLAIN_CELL_CHARS: usize = 256;
 
@@ -131,6 +169,7 @@ impl Aggregation {
 
     async fn aggregate(
         &self,
+        principal: &gouji_auth::Principal,
         req: pb::AggregateDepartmentRequest,
     ) -> Result<pb::AggregateDepartmentResponse, Status> {
         let mut b = BadRequest::new();
@@ -178,6 +217,15 @@ impl Aggregation {
         let kind = kind.unwrap_or(ReportKind::FinalAccounts);
         let dept = req.department_code.clone();
         let timeout = self.limits.upstream_timeout;
+        // The caller's right over the department; every upstream call below carries the
+        // caller's token too, so ingestion returns nothing outside the caller's subtree.
+        auth::authorize(
+            principal,
+            gouji_auth::Action::Aggregate { department: &dept },
+            &IngestionScope(&self.upstreams, timeout),
+        )
+        .await?;
+        tracing::info!(principal = %principal.label(), department = %dept, "aggregating");
 
         // 1. The registered subtree.
         let units = self
@@ -380,7 +428,8 @@ impl AggregationService for Aggregation {
         &self,
         request: Request<pb::AggregateDepartmentRequest>,
     ) -> Result<Response<pb::AggregateDepartmentResponse>, Status> {
-        self.aggregate(request.into_inner())
+        let principal = auth::principal(&request)?;
+        self.aggregate(&principal, request.into_inner())
             .await
             .map(Response::new)
     }

@@ -13,12 +13,14 @@ mod wire;
 
 use std::time::Duration;
 
+use gouji_auth::policy::{Action, default_scope};
 use gouji_domain::model::{Report, ReportKind};
 use gouji_proto::convert;
 use gouji_proto::ingestion::v1 as pb;
 use gouji_proto::ingestion::v1::ingestion_service_server::{
     IngestionService, IngestionServiceServer,
 };
+use gouji_runtime::auth;
 use gouji_runtime::server::Limits;
 use gouji_runtime::status::{self, BadRequest};
 use gouji_store::{ListFilter, NewRevision, Store, SubmitOutcome, UnitRecord, ValidationState};
@@ -341,6 +343,7 @@ impl IngestionService for Ingestion {
         &self,
         request: Request<pb::RegisterUnitRequest>,
     ) -> Result<Response<pb::Unit>, Status> {
+        let principal = auth::principal(&request)?;
         let Some(unit) = request.into_inner().unit else {
             return Err(BadRequest::field("unit", "unit is required").into());
         };
@@ -365,6 +368,23 @@ impl IngestionService for Ingestion {
             b.add("unit.parent_code", "a unit cannot be its own parent");
         }
         b.check()?;
+        // Changing a registered unit needs rights over its old place and its new one.
+        let existing = self
+            .store
+            .get_unit(&unit.code)
+            .await
+            .map_err(|e| status::store_error("unit.code", e))?;
+        let parent = (!unit.parent_code.is_empty()).then_some(unit.parent_code.as_str());
+        auth::authorize(
+            &principal,
+            Action::RegisterUnit {
+                unit: &unit.code,
+                parent,
+                existing: existing.as_ref().map(|u| u.parent_code.as_deref()),
+            },
+            &self.store,
+        )
+        .await?;
         let record = UnitRecord {
             code: unit.code,
             name: unit.name.trim().to_string(),
@@ -385,10 +405,19 @@ impl IngestionService for Ingestion {
         &self,
         request: Request<pb::ListUnitsRequest>,
     ) -> Result<Response<pb::ListUnitsResponse>, Status> {
-        let root = request.into_inner().root_code;
+        let principal = auth::principal(&request)?;
+        let mut root = request.into_inner().root_code;
         let mut b = BadRequest::new();
         status::check_code(&mut b, "root_code", &root, false);
         b.check()?;
+        // No root: the caller's own subtree (everything for the province).
+        if root.is_empty()
+            && let Some((own, _)) = default_scope(&principal)
+        {
+            root = own;
+        }
+        // An empty root (everything) is inside no scoped caller's subtree.
+        auth::authorize(&principal, Action::ListUnits { root: &root }, &self.store).await?;
         let units = self
             .store
             .list_units((!root.is_empty()).then_some(root.as_str()))
@@ -408,7 +437,19 @@ impl IngestionService for Ingestion {
             &request,
             transport_limits(&self.limits).request_timeout,
         );
-        let (new, _unit) = self.prepare(request.into_inner(), deadline).await?;
+        let principal = auth::principal(&request)?;
+        let req = request.into_inner();
+        // Before anything is parsed: a refused caller costs no CPU.
+        auth::authorize(
+            &principal,
+            Action::SubmitReport {
+                unit: &req.unit_code,
+                consolidated: req.consolidated,
+            },
+            &self.store,
+        )
+        .await?;
+        let (new, _unit) = self.prepare(req, deadline).await?;
         // Nothing is stored once the caller's deadline has passed: it has been told the call
         // failed (a cancelled call never gets here: its future is dropped, and a parse in
         // progress stops at its next poll of the token).
@@ -474,8 +515,18 @@ impl IngestionService for Ingestion {
         &self,
         request: Request<pb::GetReportRequest>,
     ) -> Result<Response<pb::StoredReport>, Status> {
+        let principal = auth::principal(&request)?;
         let req = request.into_inner();
         let kind = self.report_key("unit_code", &req.unit_code, req.year, req.kind)?;
+        auth::authorize(
+            &principal,
+            Action::ReadReports {
+                unit: &req.unit_code,
+                subtree: false,
+            },
+            &self.store,
+        )
+        .await?;
         let rec = self
             .store
             .get_revision(
@@ -516,8 +567,27 @@ impl IngestionService for Ingestion {
         &self,
         request: Request<pb::ListReportsRequest>,
     ) -> Result<Response<pb::ListReportsResponse>, Status> {
+        let principal = auth::principal(&request)?;
         let req = request.into_inner();
-        let filter = self.list_filter(&req)?;
+        let mut filter = self.list_filter(&req)?;
+        // No unit: the caller's scope (everything for the province). The page token is bound
+        // to this filter, so a token from another scope does not decode here.
+        if filter.unit_code.is_none()
+            && let Some((own, subtree)) = default_scope(&principal)
+        {
+            filter.unit_code = Some(own);
+            filter.subtree = subtree;
+        }
+        // No unit at all (everything) is inside no scoped caller's subtree.
+        auth::authorize(
+            &principal,
+            Action::ReadReports {
+                unit: filter.unit_code.as_deref().unwrap_or(""),
+                subtree: filter.subtree || filter.unit_code.is_none(),
+            },
+            &self.store,
+        )
+        .await?;
         if let Some(code) = &filter.unit_code {
             self.require_unit("unit_code", code).await?;
         }
@@ -561,8 +631,18 @@ impl IngestionService for Ingestion {
         &self,
         request: Request<pb::StreamReportsRequest>,
     ) -> Result<Response<Self::StreamReportsStream>, Status> {
+        let principal = auth::principal(&request)?;
         let req = request.into_inner();
         let kind = self.report_key("root_code", &req.root_code, req.year, req.kind)?;
+        auth::authorize(
+            &principal,
+            Action::ReadReports {
+                unit: &req.root_code,
+                subtree: true,
+            },
+            &self.store,
+        )
+        .await?;
         self.require_unit("root_code", &req.root_code).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(32);
         let store = self.store.clone();

@@ -54,6 +54,8 @@ struct Args {
     /// Address of the Prometheus `/metrics` endpoint (e.g. `0.0.0.0:9090`); off when unset.
     #[arg(long, env = "GOUJI_METRICS_LISTEN")]
     metrics_listen: Option<String>,
+    #[command(flatten)]
+    security: gouji_runtime::auth::SecurityArgs,
     /// How often the store is probed for the `liveness` health status, in milliseconds.
     #[arg(long, env = "GOUJI_STORE_PROBE_INTERVAL_MS", default_value_t = 5000)]
     store_probe_interval_ms: u64,
@@ -87,6 +89,9 @@ fn database_url(args: &Args) -> anyhow::Result<String> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let _telemetry = gouji_runtime::telemetry::init("gouji-ingestion");
+    let mut listening = vec![args.listen.as_str()];
+    listening.extend(args.metrics_listen.as_deref());
+    args.security.install("gouji-ingestion", &listening)?;
     let _metrics = gouji_runtime::metrics::prometheus::serve(
         "gouji-ingestion",
         args.metrics_listen.as_deref(),

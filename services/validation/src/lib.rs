@@ -3,6 +3,7 @@
 //! Handlers are thin: convert the request, call `gouji_domain`, map the result. A report with
 //! problems is an OK response with findings; only a malformed request is INVALID_ARGUMENT.
 
+use gouji_auth::Action;
 use gouji_domain::rules::{self, Context, Severity};
 use gouji_proto::convert;
 use gouji_proto::validation::v1::validation_service_server::{
@@ -12,6 +13,7 @@ use gouji_proto::validation::v1::{
     EchoRequest, EchoResponse, ListRulesRequest, ListRulesResponse, RuleInfo,
     ValidateReportRequest, ValidateReportResponse, validate_report_request::Input,
 };
+use gouji_runtime::auth;
 use gouji_runtime::status::{BadRequest, read_error};
 use tonic::{Request, Response, Status};
 
@@ -163,6 +165,8 @@ impl ValidationService for Validator {
             &request,
             gouji_runtime::server::Limits::default().request_timeout,
         );
+        let principal = auth::principal(&request)?;
+        auth::authorize(&principal, Action::Validate, &auth::NoHierarchy).await?;
         let req = request.into_inner();
         // Parsing and rules are CPU work: keep them off the I/O threads. They stop at the
         // call's deadline, or when the call is cancelled.
@@ -171,6 +175,7 @@ impl ValidationService for Validator {
         })
         .await??;
         tracing::info!(
+            principal = %principal.label(),
             valid = resp.valid,
             errors = resp.error_count,
             warnings = resp.warning_count,
@@ -181,8 +186,10 @@ impl ValidationService for Validator {
 
     async fn list_rules(
         &self,
-        _request: Request<ListRulesRequest>,
+        request: Request<ListRulesRequest>,
     ) -> Result<Response<ListRulesResponse>, Status> {
+        let principal = auth::principal(&request)?;
+        auth::authorize(&principal, Action::Validate, &auth::NoHierarchy).await?;
         let rules = rules::catalog()
             .iter()
             .map(|r| RuleInfo {
@@ -200,6 +207,8 @@ impl ValidationService for Validator {
     }
 
     async fn echo(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
+        let principal = auth::principal(&request)?;
+        auth::authorize(&principal, Action::Validate, &auth::NoHierarchy).await?;
         Ok(Response::new(EchoResponse {
             payload: request.into_inner().payload,
         }))

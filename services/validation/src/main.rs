@@ -18,12 +18,17 @@ struct Args {
     /// Address of the Prometheus `/metrics` endpoint (e.g. `0.0.0.0:9090`); off when unset.
     #[arg(long, env = "GOUJI_METRICS_LISTEN")]
     metrics_listen: Option<String>,
+    #[command(flatten)]
+    security: gouji_runtime::auth::SecurityArgs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let _telemetry = gouji_runtime::telemetry::init("gouji-validation");
+    let mut listening = vec![args.listen.as_str()];
+    listening.extend(args.metrics_listen.as_deref());
+    args.security.install("gouji-validation", &listening)?;
     let _metrics = gouji_runtime::metrics::prometheus::serve(
         "gouji-validation",
         args.metrics_listen.as_deref(),

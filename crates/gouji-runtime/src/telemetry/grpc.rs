@@ -231,6 +231,13 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        // The original caller's credentials go along (the upstream authorizes that caller);
+        // outside a call the service calls as itself (its mutual-TLS certificate).
+        if let Some(authorization) = crate::auth::caller_authorization() {
+            req.headers_mut()
+                .entry(http::header::AUTHORIZATION)
+                .or_insert(authorization);
+        }
         let span = client_span(&mut req);
         let inner = span.in_scope(|| self.inner.call(req));
         TracedFuture {
