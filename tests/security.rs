@@ -580,6 +580,77 @@ async fn every_rpc_by_every_role_in_and_out_of_scope() {
         after.iter().all(|u| u.code.starts_with(OUT_DEPT)),
         "{after:?}"
     );
+
+    // The audit trail: the province only; the move is there with who did it and from where
+    // to where; reads are there (aggregation's through ingestion, via the service); refused
+    // calls left nothing; pages continue without repeating.
+    for role in ROLES {
+        let r = ing
+            .list_audit_events(authed(
+                ipb::ListAuditEventsRequest::default(),
+                &token(pki, role),
+            ))
+            .await;
+        judge("ListAuditEvents", role, role == Role::Province, &r);
+    }
+    let audit = |target: &str| {
+        let mut ing = ing.clone();
+        let province = province.clone();
+        let target = target.to_string();
+        async move {
+            let mut events = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let r = ing
+                    .list_audit_events(authed(
+                        ipb::ListAuditEventsRequest {
+                            target: target.clone(),
+                            page_size: 2,
+                            page_token,
+                        },
+                        &province,
+                    ))
+                    .await
+                    .unwrap()
+                    .into_inner();
+                events.extend(r.events);
+                if r.next_page_token.is_empty() {
+                    return events;
+                }
+                page_token = r.next_page_token;
+            }
+        }
+    };
+    let moves = audit(IN_OTHER).await;
+    let moved: Vec<_> = moves.iter().filter(|e| e.action == "move_unit").collect();
+    assert_eq!(moved.len(), 1, "{moves:?}");
+    assert_eq!(moved[0].principal, "department:department@610726");
+    assert_eq!(
+        moved[0].detail,
+        format!("moved from {IN_DEPT} to {IN_UNIT}")
+    );
+    let all = audit("").await;
+    let mut ids: Vec<i64> = all.iter().map(|e| e.id).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), all.len(), "pages repeat events");
+    // Every event on the other department's units is the province's.
+    for e in all.iter().filter(|e| e.target.starts_with(OUT_DEPT)) {
+        assert_eq!(e.role, "province", "{e:?}");
+    }
+    assert!(all.iter().any(|e| e.action == "get_report"
+        && e.principal == "unit:unit@610726002"
+        && e.target == format!("{IN_UNIT}/2024/final_accounts/own@1")));
+    assert!(
+        all.iter().any(|e| e.action == "stream_reports"
+            && e.target == IN_DEPT
+            && e.principal == "department:department@610726 via service"),
+        "aggregation's reads are attributed to its caller"
+    );
+    let submits = all.iter().filter(|e| e.action == "submit_report").count();
+    assert_eq!(
+        submits, 6,
+        "two seeds, two by the province, one each by department and unit"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -730,4 +801,45 @@ async fn bad_credentials_are_unauthenticated_and_foreign_certificates_refused() 
         .list_units(Request::new(ipb::ListUnitsRequest::default()))
         .await;
     assert_eq!(r.unwrap_err().code(), Code::PermissionDenied);
+}
+
+/// Development mode is refused off loopback, and a service without credentials refuses to
+/// start at all.
+#[tokio::test]
+async fn development_mode_is_loopback_only_and_credentials_are_required() {
+    for bin in ["gouji-validation", "gouji-aggregation"] {
+        let off_loopback = ServiceProcess::start(
+            bin,
+            &["--listen", "0.0.0.0:0"],
+            &[("GOUJI_DEV_INSECURE", "1")],
+            true,
+        )
+        .await;
+        assert!(off_loopback.is_err(), "{bin} ran --dev-insecure on 0.0.0.0");
+        let metrics_off_loopback = ServiceProcess::start(
+            bin,
+            &["--listen", "127.0.0.1:0", "--metrics-listen", "0.0.0.0:0"],
+            &[("GOUJI_DEV_INSECURE", "1")],
+            true,
+        )
+        .await;
+        assert!(metrics_off_loopback.is_err(), "{bin}: metrics on 0.0.0.0 in dev mode");
+        let nothing = ServiceProcess::start(
+            bin,
+            &["--listen", "127.0.0.1:0"],
+            &[("GOUJI_DEV_INSECURE", "false")],
+            true,
+        )
+        .await;
+        assert!(nothing.is_err(), "{bin} started without credentials");
+        let dev = ServiceProcess::start(
+            bin,
+            &["--listen", "127.0.0.1:0"],
+            &[("GOUJI_DEV_INSECURE", "1")],
+            true,
+        )
+        .await
+        .unwrap();
+        dev.stop().await.unwrap();
+    }
 }

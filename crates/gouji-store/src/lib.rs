@@ -189,6 +189,17 @@ impl Store {
     /// B→A therefore cannot both succeed: the second one sees the first and gets
     /// [`StoreError::Cycle`].
     pub async fn register_unit(&self, unit: &UnitRecord) -> Result<UnitRecord> {
+        self.register_unit_as(unit, None).await
+    }
+
+    /// As [`Store::register_unit`], with the audit event written in the same transaction: its
+    /// action becomes `register_unit`, `move_unit` (parent changed: the detail names the old and
+    /// new parent) or `update_unit`.
+    pub async fn register_unit_as(
+        &self,
+        unit: &UnitRecord,
+        audit: Option<&AuditEntry>,
+    ) -> Result<UnitRecord> {
         let now = records::now_millis();
         let unit_type = unit.unit_type.map(|t| t.label().to_string());
         let upsert = "INSERT INTO units (code, name, unit_type, parent_code, registered_at, updated_at) \
@@ -223,6 +234,35 @@ impl Store {
                             parent: parent.clone(),
                         });
                     }
+                }
+                if let Some(audit) = audit {
+                    let old: Option<Option<String>> =
+                        sqlx::query_scalar("SELECT parent_code FROM units WHERE code = $1")
+                            .bind(&unit.code)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    let top =
+                        |p: &Option<String>| p.clone().unwrap_or_else(|| "(top level)".into());
+                    let (action, detail) = match &old {
+                        None => (
+                            "register_unit",
+                            format!("registered under {}", top(&unit.parent_code)),
+                        ),
+                        Some(old) if *old != unit.parent_code => (
+                            "move_unit",
+                            format!("moved from {} to {}", top(old), top(&unit.parent_code)),
+                        ),
+                        Some(_) => ("update_unit", "name or type updated".to_string()),
+                    };
+                    sqlx::query(AUDIT_INSERT)
+                        .bind(now)
+                        .bind(&audit.principal)
+                        .bind(&audit.role)
+                        .bind(action)
+                        .bind(&unit.code)
+                        .bind(detail)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 sqlx::query(upsert)
                     .bind(&unit.code)
@@ -302,11 +342,89 @@ impl Store {
         Ok(n > 0)
     }
 
+    // ---- audit ------------------------------------------------------------------------------
+
+    /// Records an event that goes with no change (a read, an aggregation), in its own
+    /// transaction.
+    pub async fn record_audit(
+        &self,
+        audit: &AuditEntry,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Result<()> {
+        let now = records::now_millis();
+        with_pool!(self, write, |pool| {
+            sqlx::query(AUDIT_INSERT)
+                .bind(now)
+                .bind(&audit.principal)
+                .bind(&audit.role)
+                .bind(action)
+                .bind(target)
+                .bind(detail)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Audit events newest first, `limit` at a time: those with an id below `before_id` when
+    /// given, only those on `target` when given.
+    pub async fn list_audit(
+        &self,
+        target: Option<&str>,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>> {
+        let rows: Vec<(i64, i64, String, String, String, String, String)> = with_pool!(
+            self,
+            read,
+            |pool| {
+                let mut qb = sqlx::QueryBuilder::new(
+                    "SELECT id, at, principal, role, action, target, detail FROM audit_events WHERE 1 = 1",
+                );
+                if let Some(t) = target {
+                    qb.push(" AND target = ").push_bind(t);
+                }
+                if let Some(b) = before_id {
+                    qb.push(" AND id < ").push_bind(b);
+                }
+                qb.push(" ORDER BY id DESC LIMIT ").push_bind(limit as i64);
+                qb.build_query_as().fetch_all(pool).await?
+            }
+        );
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, at, principal, role, action, target, detail)| AuditEvent {
+                    id,
+                    at,
+                    principal,
+                    role,
+                    action,
+                    target,
+                    detail,
+                },
+            )
+            .collect())
+    }
+
     // ---- revisions --------------------------------------------------------------------------
 
     /// Stores a submission as the next revision of its report, or returns the earlier revision
     /// stored under the same idempotency key. Commits before returning.
     pub async fn submit(&self, new: &NewRevision) -> Result<SubmitOutcome> {
+        self.submit_as(new, None).await
+    }
+
+    /// As [`Store::submit`], with the audit event (`submit_report`, target the report's name
+    /// and revision) written in the transaction that stores the revision. A replay stores
+    /// nothing and writes no event.
+    pub async fn submit_as(
+        &self,
+        new: &NewRevision,
+        audit: Option<&AuditEntry>,
+    ) -> Result<SubmitOutcome> {
         if self.get_unit(&new.unit_code).await?.is_none() {
             return Err(StoreError::UnknownUnit(new.unit_code.clone()));
         }
@@ -319,7 +437,7 @@ impl Store {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.insert_revision(new, &report_json).await {
+            match self.insert_revision(new, &report_json, audit).await {
                 Ok(id) => {
                     let rec = self.revision_by_id(id).await?.ok_or_else(|| {
                         StoreError::Corrupt(format!("revision {id} vanished after commit"))
@@ -352,7 +470,12 @@ impl Store {
         Ok(Some(SubmitOutcome::Replayed(rec)))
     }
 
-    async fn insert_revision(&self, new: &NewRevision, report_json: &str) -> Result<i64> {
+    async fn insert_revision(
+        &self,
+        new: &NewRevision,
+        report_json: &str,
+        audit: Option<&AuditEntry>,
+    ) -> Result<i64> {
         let kind = kind_key(new.kind);
         let now = records::now_millis();
         let head_sql = "INSERT INTO report_heads (unit_code, year, kind, consolidated, last_revision) \
@@ -403,6 +526,17 @@ impl Store {
                             .push_bind(f.source.line as i32);
                     });
                     qb.build().execute(&mut *tx).await?;
+                }
+                if let Some(audit) = audit {
+                    sqlx::query(AUDIT_INSERT)
+                        .bind(now)
+                        .bind(&audit.principal)
+                        .bind(&audit.role)
+                        .bind("submit_report")
+                        .bind(report_name(new, revision))
+                        .bind(format!("content {}", &new.content_hash))
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 tx.commit().await?;
                 Ok(id)
@@ -843,6 +977,44 @@ impl gouji_auth::Hierarchy for Store {
     ) -> impl std::future::Future<Output = Result<bool>> + Send {
         Store::is_within(self, unit, root)
     }
+}
+
+/// Who did something, as the audit trail records it (the principal's label and role).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub principal: String,
+    pub role: String,
+}
+
+/// One event of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: i64,
+    /// Unix milliseconds.
+    pub at: i64,
+    pub principal: String,
+    pub role: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+const AUDIT_INSERT: &str = "INSERT INTO audit_events (at, principal, role, action, target, detail) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// `unit/year/kind/own|consolidated@revision`, the name a report revision has in the audit.
+pub fn report_name(new: &NewRevision, revision: i32) -> String {
+    format!(
+        "{}/{}/{}/{}@{revision}",
+        new.unit_code,
+        new.year,
+        kind_key(new.kind),
+        if new.consolidated {
+            "consolidated"
+        } else {
+            "own"
+        }
+    )
 }
 
 /// The recursive subtree of `$1` (the root included). Works on SQLite and PostgreSQL.

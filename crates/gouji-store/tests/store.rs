@@ -878,4 +878,97 @@ both_backends!(related_reports_used_and_revalidation_marks, |store| {
         .unwrap()
         .unwrap();
     assert!(got.related_used.is_empty());
+
+both_backends!(audit_events_go_with_their_change, |store| {
+    use gouji_store::AuditEntry;
+    let who = AuditEntry {
+        principal: "department:alice@610726".into(),
+        role: "department".into(),
+    };
+    register_ningqiang(store).await;
+    store
+        .register_unit_as(
+            &unit(
+                "610726009",
+                "新单位",
+                Some(UnitType::Institution),
+                Some("610726002"),
+            ),
+            Some(&who),
+        )
+        .await
+        .unwrap();
+    store
+        .register_unit_as(
+            &unit(
+                "610726009",
+                "新单位",
+                Some(UnitType::Institution),
+                Some("610726003"),
+            ),
+            Some(&who),
+        )
+        .await
+        .unwrap();
+    // Refused by the store: no event either.
+    let refused = store
+        .register_unit_as(
+            &unit(
+                "610726010",
+                "x",
+                Some(UnitType::Institution),
+                Some("nowhere"),
+            ),
+            Some(&who),
+        )
+        .await;
+    assert!(refused.is_err());
+    let rec = store
+        .submit_as(
+            &submission("610726002", "a1", report("经办中心", "19.52")),
+            Some(&who),
+        )
+        .await
+        .unwrap();
+    let replay = store
+        .submit_as(
+            &submission("610726002", "a1", report("经办中心", "19.52")),
+            Some(&who),
+        )
+        .await
+        .unwrap();
+    assert!(replay.replayed());
+    let events = store.list_audit(None, None, 100).await.unwrap();
+    let summary: Vec<(&str, &str, &str)> = events
+        .iter()
+        .map(|e| (e.action.as_str(), e.target.as_str(), e.detail.as_str()))
+        .collect();
+    let name = format!(
+        "610726002/2024/{}/own@1",
+        gouji_store::kind_key(rec.record().kind)
+    );
+    assert_eq!(
+        summary,
+        vec![
+            ("submit_report", name.as_str(), summary[0].2),
+            (
+                "move_unit",
+                "610726009",
+                "moved from 610726002 to 610726003"
+            ),
+            ("register_unit", "610726009", "registered under 610726002"),
+        ]
+    );
+    assert!(events.iter().all(|e| e.principal == who.principal));
+    let page = store
+        .list_audit(Some("610726009"), Some(events[1].id), 10)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].action, "register_unit");
+    // The scope question of the policy.
+    assert!(store.is_within("610726009", "610726").await.unwrap());
+    assert!(store.is_within("610726", "610726").await.unwrap());
+    assert!(!store.is_within("610726", "610726009").await.unwrap());
+    assert!(!store.is_within("unknown", "unknown").await.unwrap());
 });

@@ -318,6 +318,30 @@ impl Ingestion {
     }
 }
 
+/// The audit trail's name for a principal.
+fn audit_entry(p: &gouji_auth::Principal) -> gouji_store::AuditEntry {
+    gouji_store::AuditEntry {
+        principal: p.label(),
+        role: p.role.as_str().to_string(),
+    }
+}
+
+impl Ingestion {
+    /// Records a read in the audit trail; a read that cannot be recorded is not answered.
+    async fn audit_read(
+        &self,
+        principal: &gouji_auth::Principal,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Result<(), Status> {
+        self.store
+            .record_audit(&audit_entry(principal), action, target, detail)
+            .await
+            .map_err(|e| status::store_error("audit", e))
+    }
+}
+
 /// The report as canonical JSON (field order fixed by the model), for content hashing.
 fn canonical_json(report: &Report) -> Result<String, Status> {
     serde_json::to_string(report).map_err(|e| status::internal("report encoding", e))
@@ -393,7 +417,7 @@ impl IngestionService for Ingestion {
         };
         let stored = self
             .store
-            .register_unit(&record)
+            .register_unit_as(&record, Some(&audit_entry(&principal)))
             .await
             .map_err(|e| status::store_error("unit.parent_code", e))?;
         tracing::info!(code = %stored.code, "unit registered");
@@ -423,6 +447,13 @@ impl IngestionService for Ingestion {
             .list_units((!root.is_empty()).then_some(root.as_str()))
             .await
             .map_err(|e| status::store_error("root_code", e))?;
+        self.audit_read(
+            &principal,
+            "list_units",
+            if root.is_empty() { "*" } else { &root },
+            "",
+        )
+        .await?;
         Ok(Response::new(pb::ListUnitsResponse {
             units: units.iter().map(wire::unit_to_pb).collect(),
         }))
@@ -462,7 +493,7 @@ impl IngestionService for Ingestion {
         let claim = self.validation.claim(&new.idempotency_key);
         let outcome = self
             .store
-            .submit(&new)
+            .submit_as(&new, Some(&audit_entry(&principal)))
             .await
             .map_err(|e| status::store_error("unit_code", e))?;
         // Committed: from here on the submission is acknowledged whatever validation does.
@@ -539,7 +570,11 @@ impl IngestionService for Ingestion {
             .await
             .map_err(|e| status::store_error("unit_code", e))?;
         match rec {
-            Some(rec) => Ok(Response::new(wire::revision_to_pb(&rec, true))),
+            Some(rec) => {
+                let name = format!("{}@{}", rec.report_id(), rec.revision);
+                self.audit_read(&principal, "get_report", &name, "").await?;
+                Ok(Response::new(wire::revision_to_pb(&rec, true)))
+            }
             None => {
                 let name = format!(
                     "{}/{}/{}/{}{}",
@@ -611,6 +646,17 @@ impl IngestionService for Ingestion {
             .map_err(|e| status::store_error("unit_code", e))?;
         let more = rows.len() > size as usize;
         rows.truncate(size as usize);
+        self.audit_read(
+            &principal,
+            "list_reports",
+            filter.unit_code.as_deref().unwrap_or("*"),
+            &format!(
+                "{} revisions{}",
+                rows.len(),
+                if filter.subtree { ", subtree" } else { "" }
+            ),
+        )
+        .await?;
         let next_page_token = match (more, rows.last()) {
             (true, Some(last)) => page_token::encode(&filter, last.id),
             _ => String::new(),
@@ -619,6 +665,61 @@ impl IngestionService for Ingestion {
             reports: rows
                 .iter()
                 .map(|r| wire::revision_to_pb(r, false))
+                .collect(),
+            next_page_token,
+        }))
+    }
+
+    #[tracing::instrument(name = "ingestion.list_audit_events", skip_all)]
+    async fn list_audit_events(
+        &self,
+        request: Request<pb::ListAuditEventsRequest>,
+    ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
+        let principal = auth::principal(&request)?;
+        auth::authorize(&principal, Action::ReadAudit, &self.store).await?;
+        let req = request.into_inner();
+        let mut b = BadRequest::new();
+        status::check_text(&mut b, "target", &req.target, status::MAX_NAME_CHARS, false);
+        if req.page_size < 0 {
+            b.add("page_size", "page_size must not be negative");
+        }
+        b.check()?;
+        let target = (!req.target.is_empty()).then_some(req.target.as_str());
+        let before = if req.page_token.is_empty() {
+            None
+        } else {
+            Some(
+                page_token::decode_audit(target, &req.page_token)
+                    .map_err(|msg| Status::from(BadRequest::field("page_token", msg)))?,
+            )
+        };
+        let size = match req.page_size {
+            0 => self.limits.default_page_size,
+            n => (n as u32).min(self.limits.max_page_size),
+        };
+        let mut events = self
+            .store
+            .list_audit(target, before, size + 1)
+            .await
+            .map_err(|e| status::store_error("audit", e))?;
+        let more = events.len() > size as usize;
+        events.truncate(size as usize);
+        let next_page_token = match (more, events.last()) {
+            (true, Some(last)) => page_token::encode_audit(target, last.id),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListAuditEventsResponse {
+            events: events
+                .into_iter()
+                .map(|e| pb::AuditEvent {
+                    id: e.id,
+                    at: e.at,
+                    principal: e.principal,
+                    role: e.role,
+                    action: e.action,
+                    target: e.target,
+                    detail: e.detail,
+                })
                 .collect(),
             next_page_token,
         }))
@@ -644,6 +745,13 @@ impl IngestionService for Ingestion {
         )
         .await?;
         self.require_unit("root_code", &req.root_code).await?;
+        self.audit_read(
+            &principal,
+            "stream_reports",
+            &req.root_code,
+            &format!("{} {}", req.year, kind.label()),
+        )
+        .await?;
         let (tx, rx) = tokio::sync::mpsc::channel(32);
         let store = self.store.clone();
         let batch = self.limits.stream_batch;

@@ -46,6 +46,24 @@ pub(crate) fn decode(filter: &ListFilter, token: &str) -> Result<i64, &'static s
         .ok_or("page_token was not issued by this service")
 }
 
+/// The token of the audit listing that continues below `last_id` (filtered by `target`).
+pub(crate) fn encode_audit(target: Option<&str>, last_id: i64) -> String {
+    let filter = ListFilter {
+        unit_code: Some(format!("audit:{}", target.unwrap_or(""))),
+        ..ListFilter::default()
+    };
+    encode(&filter, last_id)
+}
+
+/// The cursor of an audit-listing token issued for `target`.
+pub(crate) fn decode_audit(target: Option<&str>, token: &str) -> Result<i64, &'static str> {
+    let filter = ListFilter {
+        unit_code: Some(format!("audit:{}", target.unwrap_or(""))),
+        ..ListFilter::default()
+    };
+    decode(&filter, token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

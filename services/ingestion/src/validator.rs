@@ -481,7 +481,25 @@ pub async fn revalidate_pending(store: Store, client: ValidationClient, interval
                     continue;
                 }
             }
-            validate_and_record(&store, &client, &rec, None, &claim).await;
+            let attempt = validate_and_record(&store, &client, &rec, None, &claim).await;
+            // The background loop calls validation as the ingestion service itself (its
+            // mutual-TLS certificate, no caller token): attributed in the audit trail.
+            let outcome = match &attempt {
+                Attempt::Validated(_) => "validated",
+                Attempt::Failed(_) => "failed",
+                Attempt::Pending => continue,
+            };
+            let service = gouji_store::AuditEntry {
+                principal: "service:gouji-ingestion (revalidation)".into(),
+                role: "service".into(),
+            };
+            let name = format!("{}@{}", rec.report_id(), rec.revision);
+            if let Err(e) = store
+                .record_audit(&service, "revalidate", &name, outcome)
+                .await
+            {
+                tracing::warn!(error = %e, id = rec.id, "cannot record the revalidation in the audit trail");
+            }
         }
         let revalidated = revalidate_dependents(&store, &client, policy.batch).await;
         if !full && !revalidated {
