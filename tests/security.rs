@@ -100,6 +100,8 @@ struct Stack {
     pki: Pki,
     _db: tempfile::TempDir,
     validation: ServiceProcess,
+    /// Validation's plaintext health-only address.
+    validation_health: String,
     ingestion: ServiceProcess,
     aggregation: ServiceProcess,
 }
@@ -118,10 +120,20 @@ async fn start() -> Stack {
         ),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let validation =
-        ServiceProcess::start("gouji-validation", &["--listen", "127.0.0.1:0"], &env, true)
-            .await
-            .unwrap();
+    let validation_health = format!("127.0.0.1:{}", gouji_tests::free_port());
+    let validation = ServiceProcess::start(
+        "gouji-validation",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--health-listen",
+            &validation_health,
+        ],
+        &env,
+        true,
+    )
+    .await
+    .unwrap();
     let db_url = format!("sqlite:{}", db.path().join("gouji.db").display());
     let ingestion = ServiceProcess::start(
         "gouji-ingestion",
@@ -159,6 +171,7 @@ async fn start() -> Stack {
         pki,
         _db: db,
         validation,
+        validation_health,
         ingestion,
         aggregation,
     }
@@ -757,6 +770,28 @@ async fn bad_credentials_are_unauthenticated_and_foreign_certificates_refused() 
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
 
+    // Kubelet probes: plaintext health on the health-only port, and nothing else there.
+    let hch = Endpoint::from_shared(format!("http://{}", s.validation_health))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let h = tonic_health::pb::health_client::HealthClient::new(hch.clone())
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "gouji.validation.v1.ValidationService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        h.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    let other = ValidationServiceClient::new(hch)
+        .list_rules(authed(ListRulesRequest {}, &good_province))
+        .await;
+    assert_eq!(other.unwrap_err().code(), Code::Unimplemented);
+
     // A client certificate of another CA: the handshake fails, whatever the token.
     let rogue = Identity::from_pem(&pki.rogue_cert_pem, &pki.rogue_key_pem);
     let refused = match channel(&pki.ca_pem, &s.validation.addr, Some(rogue)).await {
@@ -823,7 +858,10 @@ async fn development_mode_is_loopback_only_and_credentials_are_required() {
             true,
         )
         .await;
-        assert!(metrics_off_loopback.is_err(), "{bin}: metrics on 0.0.0.0 in dev mode");
+        assert!(
+            metrics_off_loopback.is_err(),
+            "{bin}: metrics on 0.0.0.0 in dev mode"
+        );
         let nothing = ServiceProcess::start(
             bin,
             &["--listen", "127.0.0.1:0"],

@@ -61,6 +61,17 @@ pub struct SecurityArgs {
     /// PEM file of the CA that signed the upstream services' server certificates.
     #[arg(long, env = "GOUJI_TLS_CA")]
     pub tls_ca: Option<PathBuf>,
+    /// A plaintext address that serves only `grpc.health.v1` (kubelet gRPC probes cannot speak
+    /// TLS). No other service is reachable on it; off when unset.
+    #[arg(long, env = "GOUJI_HEALTH_LISTEN")]
+    pub health_listen: Option<String>,
+}
+
+static HEALTH_LISTEN: OnceLock<Option<String>> = OnceLock::new();
+
+/// The health-only plaintext address, when configured ([`SecurityArgs::health_listen`]).
+pub fn health_listen() -> Option<&'static str> {
+    HEALTH_LISTEN.get().and_then(|h| h.as_deref())
 }
 
 /// How a process authenticates, once [`SecurityArgs::install`] ran.
@@ -136,7 +147,10 @@ impl SecurityArgs {
     /// Checks the flags and installs the process's [`Security`]. `listen` are every address
     /// the process will listen on (gRPC, metrics).
     pub fn install(&self, service: &str, listen: &[&str]) -> anyhow::Result<()> {
-        let security = self.resolve(service, listen)?;
+        let mut listen = listen.to_vec();
+        listen.extend(self.health_listen.as_deref());
+        let security = self.resolve(service, &listen)?;
+        let _ = HEALTH_LISTEN.set(self.health_listen.clone());
         SECURITY
             .set(Arc::new(security))
             .map_err(|_| anyhow::anyhow!("security installed twice"))

@@ -253,6 +253,24 @@ pub async fn serve<S: NamedService>(
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let addr: SocketAddr = listener.local_addr()?;
+    // Health only, in plaintext, for probes that cannot speak TLS: the same statuses.
+    let health_only = match crate::auth::health_listen() {
+        Some(health_listen) => {
+            let l = TcpListener::bind(health_listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {health_listen}: {e}"))?;
+            println!("{name} health on {}", l.local_addr()?);
+            let health = tonic_health::pb::health_server::HealthServer::new(
+                tonic_health::server::HealthService::from_health_reporter(reporter.clone()),
+            );
+            Some(tokio::spawn(
+                tonic::transport::Server::builder()
+                    .add_service(health)
+                    .serve_with_incoming(TcpIncoming::from(l)),
+            ))
+        }
+        None => None,
+    };
     reporter.set_serving::<S>().await;
     println!("{name} listening on {addr}");
     tracing::info!(%addr, "{name} serving");
@@ -282,9 +300,13 @@ pub async fn serve<S: NamedService>(
             }
             Err(e) => Some(Err(e)),
         });
-    router
+    let served = router
         .serve_with_incoming_shutdown(incoming, shutdown)
-        .await?;
+        .await;
+    if let Some(h) = health_only {
+        h.abort();
+    }
+    served?;
     Ok(())
 }
 
