@@ -25,6 +25,7 @@ KUBE_VERSION = "1.32.0"
 RELEASE = "gouji"
 NAMESPACE = "budget"
 METRICS_PORT = 9090
+HEALTH_PORT = 8086
 COMPONENTS = {
     "validation": ("gouji.validation.v1.ValidationService", 50051),
     "ingestion": ("gouji.ingestion.v1.IngestionService", 50052),
@@ -134,8 +135,10 @@ def test_renders_three_deployments_and_services(rendered):
         assert flag(c["args"], "--listen") == f"0.0.0.0:{port}"
         assert c["ports"] == [
             {"name": "grpc", "containerPort": port, "protocol": "TCP"},
+            {"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"},
             {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
         ]
+        assert flag(c["args"], "--health-listen") == f"0.0.0.0:{HEALTH_PORT}"
         assert flag(c["args"], "--metrics-listen") == f"0.0.0.0:{METRICS_PORT}"
         svc_ports = {p["name"]: p for p in services[f"gouji-{component}"]["spec"]["ports"]}
         assert set(svc_ports) == {"grpc", "metrics"}
@@ -155,7 +158,8 @@ def test_probes_are_grpc_health_checks(rendered):
         c = container(deployment)
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             assert set(c[probe]) & {"httpGet", "tcpSocket", "exec"} == set(), (name, probe)
-            assert c[probe]["grpc"]["port"] == port, (name, probe)
+            # Kubelet gRPC probes cannot speak TLS: they use the plaintext health-only port.
+            assert c[probe]["grpc"]["port"] == HEALTH_PORT, (name, probe)
         assert c["readinessProbe"]["grpc"]["service"] == grpc_service
         assert c["startupProbe"]["grpc"]["service"] == grpc_service
         # Ingestion's liveness follows its store probe; the others' the server's overall health.
@@ -177,7 +181,7 @@ def test_pods_are_locked_down(rendered):
 
 def test_services_are_wired_by_cluster_dns(default_docs):
     deployments = of_kind(default_docs, "Deployment")
-    url = {c: f"http://gouji-{c}.{NAMESPACE}.svc:{port}" for c, (_, port) in COMPONENTS.items()}
+    url = {c: f"https://gouji-{c}.{NAMESPACE}.svc:{port}" for c, (_, port) in COMPONENTS.items()}
     ingestion = container(deployments["gouji-ingestion"])["args"]
     aggregation = container(deployments["gouji-aggregation"])["args"]
     assert flag(ingestion, "--validation-url") == url["validation"]
@@ -282,7 +286,7 @@ def test_render_fails_without_any_database():
 def test_notes_render():
     notes = render({})["gouji/templates/NOTES.txt"]
     assert f"gouji-validation.{NAMESPACE}.svc:50051" in notes
-    assert "grpcurl -plaintext" in notes
+    assert "grpcurl -cacert" in notes and "-plaintext" not in notes
     assert "SQLite" in notes
     assert "SQLite" not in render(production_values())["gouji/templates/NOTES.txt"]
 
@@ -324,7 +328,7 @@ def test_no_secret_reaches_the_command_line(rendered):
         words = c.get("command", []) + c["args"]
         for word in words:
             assert "$(" not in word, (name, dname, word)
-            assert "://" not in word or word.startswith("http://gouji-"), (name, dname, word)
+            assert "://" not in word or word.startswith("https://gouji-"), (name, dname, word)
             assert all(v not in word for v in secret_values), (name, dname)
         for e in c["env"]:
             assert all(v != e.get("value") for v in secret_values), (name, dname, e["name"])
@@ -468,3 +472,53 @@ def test_dashboards_can_be_turned_off_or_moved():
     (cm,) = [m for n, m in of_kind(docs, "ConfigMap").items() if "dashboard" in n]
     assert cm["metadata"]["namespace"] == "grafana"
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "gouji"
+
+
+# ---- issue 14: TLS, tokens and development mode --------------------------------------------------------------
+
+
+def test_tls_and_token_key_are_mounted_from_secrets(rendered):
+    name, files = rendered
+    docs = manifests(files)
+    for dname, deployment in of_kind(docs, "Deployment").items():
+        c = container(deployment)
+        env = {e["name"]: e.get("value") for e in c["env"]}
+        volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+        mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+        for var in ("GOUJI_TLS_CERT", "GOUJI_TLS_KEY", "GOUJI_TLS_CLIENT_CA", "GOUJI_TLS_CA", "GOUJI_TOKEN_PUBLIC_KEY"):
+            path = env[var]
+            (mount,) = [m for p, m in mounts.items() if path.startswith(p + "/")]
+            assert mount["readOnly"] is True, (name, dname, var)
+            secret = volumes[mount["name"]]["secret"]
+            assert secret["defaultMode"] == 0o440, (name, dname, var)
+            assert path.rsplit("/", 1)[1] in {i["path"] for i in secret["items"]}, (name, dname, var)
+        assert volumes["tls"]["secret"]["secretName"] == "gouji-tls"
+        assert volumes["token"]["secret"]["secretName"] == "gouji-token"
+        assert "--dev-insecure" not in c["args"] and "GOUJI_DEV_INSECURE" not in env
+    # The chart itself holds no key material: no Secret it makes carries a certificate or key.
+    for secret in of_kind(docs, "Secret").values():
+        assert not any("BEGIN" in v for v in secret.get("stringData", {}).values())
+
+
+def test_secret_names_follow_values():
+    docs = manifests(render({"security": {"tls": {"secretName": "certs"}, "tokens": {"publicKeySecret": "jwt", "publicKeyKey": "k"}}}))
+    for deployment in of_kind(docs, "Deployment").values():
+        volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["tls"]["secret"]["secretName"] == "certs"
+        assert volumes["token"]["secret"]["secretName"] == "jwt"
+        assert volumes["token"]["secret"]["items"] == [{"key": "k", "path": "public.pem"}]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"security": {"devInsecure": True}},
+        {"validation": {"extraArgs": ["--dev-insecure"]}},
+        {"ingestion": {"extraArgs": ["--dev-insecure=true"]}},
+        {"aggregation": {"extraEnv": [{"name": "GOUJI_DEV_INSECURE", "value": "1"}]}},
+    ],
+    ids=["value", "extra-arg", "extra-arg-equals", "extra-env"],
+)
+def test_development_mode_is_never_rendered(values):
+    with pytest.raises(helm.HelmError, match="never deployed"):
+        render(values)

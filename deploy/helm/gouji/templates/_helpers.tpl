@@ -65,10 +65,39 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "gouji.%s.v1.%sService" .component (title .component) }}
 {{- end }}
 
-{{/* In-cluster URL of one service, e.g. http://gouji-validation.default.svc:50051. */}}
+{{/* In-cluster URL of one service, e.g. https://gouji-validation.default.svc:50051 (TLS on every port). */}}
 {{- define "gouji.grpcUrl" -}}
 {{- $v := index .root.Values .component }}
-{{- printf "http://%s.%s.svc:%v" (include "gouji.componentName" .) .root.Release.Namespace $v.port }}
+{{- printf "https://%s.%s.svc:%v" (include "gouji.componentName" .) .root.Release.Namespace $v.port }}
+{{- end }}
+
+{{/* Secret with the TLS certificate, key and CA. */}}
+{{- define "gouji.tlsSecretName" -}}
+{{- default (printf "%s-tls" (include "gouji.fullname" .)) .Values.security.tls.secretName }}
+{{- end }}
+
+{{/* Secret with the bearer-token public key. */}}
+{{- define "gouji.tokenSecretName" -}}
+{{- default (printf "%s-token" (include "gouji.fullname" .)) .Values.security.tokens.publicKeySecret }}
+{{- end }}
+
+{{/* Refuses to render development mode, however it is asked for. */}}
+{{- define "gouji.refuseDevMode" -}}
+{{- $root := .root }}
+{{- $v := index $root.Values .component }}
+{{- if $root.Values.security.devInsecure }}
+{{- fail "security.devInsecure: development mode (no TLS, no authentication) is loopback-only and never deployed by this chart" }}
+{{- end }}
+{{- range (concat (default (list) .args) (default (list) $v.extraArgs)) }}
+{{- if contains "dev-insecure" (toString .) }}
+{{- fail (printf "%s: --dev-insecure is never deployed by this chart" $.component) }}
+{{- end }}
+{{- end }}
+{{- range (default (list) $v.extraEnv) }}
+{{- if eq (toString .name) "GOUJI_DEV_INSECURE" }}
+{{- fail (printf "%s: GOUJI_DEV_INSECURE is never deployed by this chart" $.component) }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* Container image of one service, falling back to the global image and the chart appVersion. */}}
@@ -105,6 +134,7 @@ everything but root and component is optional. No secret is ever put into args: 
 (valueFrom) or mounted files.
 */}}
 {{- define "gouji.deployment" -}}
+{{- include "gouji.refuseDevMode" . }}
 {{- $root := .root }}
 {{- $c := .component }}
 {{- $v := index $root.Values $c }}
@@ -118,18 +148,30 @@ everything but root and component is optional. No secret is ever put into args: 
 {{- if $root.Values.otel.endpoint }}
 {{- $env = append $env (dict "name" "OTEL_METRIC_EXPORT_INTERVAL" "value" (toString $root.Values.otel.metricExportIntervalMs)) }}
 {{- end }}
+{{- $sec := $root.Values.security }}
+{{- $env = concat $env (list
+  (dict "name" "GOUJI_TLS_CERT" "value" "/etc/gouji/tls/tls.crt")
+  (dict "name" "GOUJI_TLS_KEY" "value" "/etc/gouji/tls/tls.key")
+  (dict "name" "GOUJI_TLS_CLIENT_CA" "value" "/etc/gouji/tls/ca.crt")
+  (dict "name" "GOUJI_TLS_CA" "value" "/etc/gouji/tls/ca.crt")
+  (dict "name" "GOUJI_TOKEN_PUBLIC_KEY" "value" "/etc/gouji/token/public.pem")
+  (dict "name" "GOUJI_TOKEN_ISSUER" "value" (toString $sec.tokens.issuer))
+  (dict "name" "GOUJI_TOKEN_AUDIENCE" "value" (toString $sec.tokens.audience))) }}
 {{- with $v.cpuWorkers }}
 {{- $env = append $env (dict "name" "GOUJI_CPU_WORKERS" "value" (toString .)) }}
 {{- end }}
 {{- $env = concat $env (default (list) .env) (default (list) $v.extraEnv) }}
-{{- $args := list "--listen" (printf "0.0.0.0:%d" $port) }}
+{{- $healthPort := int $sec.healthPort }}
+{{- $args := list "--listen" (printf "0.0.0.0:%d" $port) "--health-listen" (printf "0.0.0.0:%d" $healthPort) }}
 {{- $metrics := $root.Values.metrics }}
 {{- if $metrics.enabled }}
 {{- $args = concat $args (list "--metrics-listen" (printf "0.0.0.0:%d" (int $metrics.port))) }}
 {{- end }}
 {{- $args = concat $args (default (list) .args) (default (list) $v.extraArgs) }}
-{{- $volumes := concat (list (dict "name" "tmp" "emptyDir" (dict "sizeLimit" "64Mi"))) (default (list) .volumes) }}
-{{- $mounts := concat (list (dict "name" "tmp" "mountPath" "/tmp")) (default (list) .volumeMounts) }}
+{{- $tlsVolume := dict "name" "tls" "secret" (dict "secretName" (include "gouji.tlsSecretName" $root) "defaultMode" 288 "items" (list (dict "key" "tls.crt" "path" "tls.crt") (dict "key" "tls.key" "path" "tls.key") (dict "key" "ca.crt" "path" "ca.crt"))) }}
+{{- $tokenVolume := dict "name" "token" "secret" (dict "secretName" (include "gouji.tokenSecretName" $root) "defaultMode" 288 "items" (list (dict "key" (toString $sec.tokens.publicKeyKey) "path" "public.pem"))) }}
+{{- $volumes := concat (list (dict "name" "tmp" "emptyDir" (dict "sizeLimit" "64Mi")) $tlsVolume $tokenVolume) (default (list) .volumes) }}
+{{- $mounts := concat (list (dict "name" "tmp" "mountPath" "/tmp") (dict "name" "tls" "mountPath" "/etc/gouji/tls" "readOnly" true) (dict "name" "token" "mountPath" "/etc/gouji/token" "readOnly" true)) (default (list) .volumeMounts) }}
 {{- $podAnnotations := merge (dict) (default (dict) .annotations) (default (dict) $root.Values.podAnnotations) }}
 {{- if and $metrics.enabled $metrics.podAnnotations }}
 {{- $podAnnotations = merge $podAnnotations (dict "prometheus.io/scrape" "true" "prometheus.io/port" (toString $metrics.port) "prometheus.io/path" "/metrics") }}
@@ -187,6 +229,9 @@ spec:
             - name: grpc
               containerPort: {{ $port }}
               protocol: TCP
+            - name: health
+              containerPort: {{ $healthPort }}
+              protocol: TCP
             {{- if $metrics.enabled }}
             - name: metrics
               containerPort: {{ int $metrics.port }}
@@ -194,17 +239,17 @@ spec:
             {{- end }}
           startupProbe:
             grpc:
-              port: {{ $port }}
+              port: {{ $healthPort }}
               service: {{ $grpcService }}
             {{- toYaml $root.Values.probes.startup | nindent 12 }}
           readinessProbe:
             grpc:
-              port: {{ $port }}
+              port: {{ $healthPort }}
               service: {{ $grpcService }}
             {{- toYaml $root.Values.probes.readiness | nindent 12 }}
           livenessProbe:
             grpc:
-              port: {{ $port }}
+              port: {{ $healthPort }}
               service: {{ default "" .livenessService | quote }}
             {{- toYaml $root.Values.probes.liveness | nindent 12 }}
           securityContext:
