@@ -433,7 +433,7 @@ def test_metrics_can_be_turned_off():
     for dname, deployment in of_kind(docs, "Deployment").items():
         c = container(deployment)
         assert "--metrics-listen" not in c["args"], dname
-        assert [p["name"] for p in c["ports"]] == ["grpc"], dname
+        assert [p["name"] for p in c["ports"]] == ["grpc", "health"], dname
         annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
         assert "prometheus.io/scrape" not in annotations, dname
     for policy in of_kind(docs, "NetworkPolicy").values():
