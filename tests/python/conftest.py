@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from gouji_support import (
-    CHANNEL_OPTIONS,
     SEED_S0,
     VALIDATION_SERVICE,
+    Credentials,
     ServiceStartError,
     generate_stubs,
+    make_credentials,
     require_binary,
     seeds_dir,
     start_service,
@@ -32,12 +33,21 @@ def service_logs(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def validation_server(service_logs):
+def credentials(tmp_path_factory) -> Credentials:
+    """A CA, a service certificate for 127.0.0.1 and a token key pair, made for this session (never in the repo)."""
+    require_binary("gouji")
+    return make_credentials(tmp_path_factory.mktemp("credentials"))
+
+
+@pytest.fixture(scope="session")
+def validation_server(service_logs, credentials):
     """gouji-validation listening on 127.0.0.1:<free port>, SERVING; SIGTERM at the end of the session."""
     require_binary("gouji-validation")
     server, error = None, None
     try:
-        server = start_service("gouji-validation", grpc_service=VALIDATION_SERVICE, log_dir=service_logs)
+        server = start_service(
+            "gouji-validation", grpc_service=VALIDATION_SERVICE, log_dir=service_logs, credentials=credentials
+        )
     except ServiceStartError as err:
         error = str(err)
     if server is None:
@@ -48,10 +58,16 @@ def validation_server(service_logs):
 
 
 @pytest.fixture(scope="session")
-def validation_channel(validation_server):
-    import grpc
+def validation_channel(validation_server, credentials):
+    """TLS, with the bearer token of a validation platform (role `validator`)."""
+    with credentials.channel(validation_server.address, credentials.token("validator")) as channel:
+        yield channel
 
-    with grpc.insecure_channel(validation_server.address, options=CHANNEL_OPTIONS) as channel:
+
+@pytest.fixture(scope="session")
+def operator_channel(validation_server, credentials):
+    """TLS, with an `operator` token: reflection is for operators only."""
+    with credentials.channel(validation_server.address, credentials.token("operator")) as channel:
         yield channel
 
 

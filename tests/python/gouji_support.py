@@ -99,6 +99,50 @@ def generate_stubs(out_dir: Path, proto_root: Path = PROTO_ROOT) -> SimpleNamesp
     )
 
 
+@dataclass
+class Credentials:
+    """Development credentials made at run time by scripts/dev-certs.sh (a CA, one service certificate for
+    127.0.0.1, the token key pair); tokens are signed by the real `gouji token issue` command."""
+
+    dir: Path
+
+    @property
+    def ca(self) -> Path:
+        return self.dir / "ca.pem"
+
+    def server_env(self) -> dict[str, str]:
+        """Environment of a service running with TLS, mutual TLS between services and bearer tokens."""
+        return {
+            "GOUJI_TLS_CERT": str(self.dir / "service.pem"),
+            "GOUJI_TLS_KEY": str(self.dir / "service.key"),
+            "GOUJI_TLS_CLIENT_CA": str(self.ca),
+            "GOUJI_TLS_CA": str(self.ca),
+            "GOUJI_TOKEN_PUBLIC_KEY": str(self.dir / "token.pub"),
+        }
+
+    def token(self, role: str, unit: str | None = None, ttl: int = 3600) -> str:
+        cmd = [str(bin_dir() / "gouji"), "token", "issue", "--key", str(self.dir / "token.key"),
+               "--role", role, "--subject", f"pytest-{role}", "--ttl", str(ttl)]
+        if unit:
+            cmd += ["--unit", unit]
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+
+    def channel(self, address: str, token: str | None):
+        """A TLS channel trusting the CA that sends `authorization: Bearer <token>` on every call (none when
+        `token` is None)."""
+        import grpc
+
+        creds = grpc.ssl_channel_credentials(root_certificates=self.ca.read_bytes())
+        if token is not None:
+            creds = grpc.composite_channel_credentials(creds, grpc.access_token_call_credentials(token))
+        return grpc.secure_channel(address, creds, options=CHANNEL_OPTIONS)
+
+
+def make_credentials(out_dir: Path) -> Credentials:
+    subprocess.run([str(REPO_ROOT / "scripts" / "dev-certs.sh"), str(out_dir)], check=True, capture_output=True)
+    return Credentials(out_dir)
+
+
 class ServiceStartError(RuntimeError):
     """The binary exited or never became ready; the message carries its stderr."""
 
@@ -149,6 +193,7 @@ def start_service(
     log_dir: Path,
     env: dict[str, str] | None = None,
     timeout: float = START_TIMEOUT,
+    credentials: Credentials | None = None,
 ) -> RunningService:
     """Start bin_dir()/binary on 127.0.0.1:0, read `<binary> listening on HOST:PORT` from its stdout and
     wait until grpc.health.v1 reports SERVING for "" and for grpc_service."""
@@ -165,8 +210,12 @@ def start_service(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=stderr,
-            # Development mode (loopback, no credentials) unless the test configures security.
-            env={"GOUJI_DEV_INSECURE": "1", **os.environ, **(env or {})},
+            # TLS and bearer tokens with `credentials`, else development mode (loopback, no credentials).
+            env={
+                **({"GOUJI_DEV_INSECURE": "1"} if credentials is None else credentials.server_env()),
+                **os.environ,
+                **(env or {}),
+            },
             text=True,
             encoding="utf-8",
             errors="replace",
@@ -200,7 +249,12 @@ def start_service(
             service.address = f"{m.group(1)}:{m.group(2)}"
 
     last_error = "no health answer"
-    with grpc.insecure_channel(service.address, options=CHANNEL_OPTIONS) as channel:
+    probe = (
+        credentials.channel(service.address, None)
+        if credentials is not None
+        else grpc.insecure_channel(service.address, options=CHANNEL_OPTIONS)
+    )
+    with probe as channel:
         health = health_pb2_grpc.HealthStub(channel)
         pending = ["", grpc_service]
         while pending:

