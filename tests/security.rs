@@ -98,7 +98,7 @@ fn pki() -> Pki {
 
 struct Stack {
     pki: Pki,
-    _db: tempfile::TempDir,
+    db: Option<gouji_tests::Database>,
     validation: ServiceProcess,
     /// Validation's plaintext health-only address.
     validation_health: String,
@@ -106,10 +106,9 @@ struct Stack {
     aggregation: ServiceProcess,
 }
 
-async fn start() -> Stack {
-    let pki = pki();
-    let db = tempfile::tempdir().unwrap();
-    let env: Vec<(&str, String)> = vec![
+/// The environment of a service with TLS, mutual TLS and tokens.
+fn service_env(pki: &Pki) -> Vec<(&'static str, String)> {
+    vec![
         ("GOUJI_TLS_CERT", pki.cert.display().to_string()),
         ("GOUJI_TLS_KEY", pki.key.display().to_string()),
         ("GOUJI_TLS_CLIENT_CA", pki.ca.display().to_string()),
@@ -118,7 +117,20 @@ async fn start() -> Stack {
             "GOUJI_TOKEN_PUBLIC_KEY",
             pki.token_public.display().to_string(),
         ),
-    ];
+    ]
+}
+
+async fn start() -> Stack {
+    start_on(gouji_tests::Backend::Sqlite)
+        .await
+        .expect("SQLite is always there")
+}
+
+/// The stack on `backend`; `None` when PostgreSQL was explicitly skipped.
+async fn start_on(backend: gouji_tests::Backend) -> Option<Stack> {
+    let pki = pki();
+    let db = gouji_tests::Database::create(backend).await?;
+    let env = service_env(&pki);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let validation_health = format!("127.0.0.1:{}", gouji_tests::free_port());
     let validation = ServiceProcess::start(
@@ -134,7 +146,7 @@ async fn start() -> Stack {
     )
     .await
     .unwrap();
-    let db_url = format!("sqlite:{}", db.path().join("gouji.db").display());
+    let db_url = db.url.clone();
     let ingestion = ServiceProcess::start(
         "gouji-ingestion",
         &[
@@ -167,14 +179,14 @@ async fn start() -> Stack {
     )
     .await
     .unwrap();
-    Stack {
+    Some(Stack {
         pki,
-        _db: db,
+        db: Some(db),
         validation,
         validation_health,
         ingestion,
         aggregation,
-    }
+    })
 }
 
 /// A TLS channel trusting the test CA, optionally presenting a client certificate.
@@ -282,8 +294,27 @@ fn judge<T>(what: &str, role: Role, allowed: bool, r: &Result<T, tonic::Status>)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_rpc_by_every_role_in_and_out_of_scope() {
-    let s = start().await;
+async fn every_rpc_by_every_role_in_and_out_of_scope_sqlite() {
+    matrix(gouji_tests::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rpc_by_every_role_in_and_out_of_scope_postgres() {
+    matrix(gouji_tests::Backend::Postgres).await;
+}
+
+async fn matrix(backend: gouji_tests::Backend) {
+    let Some(mut s) = start_on(backend).await else {
+        return;
+    };
+    let db = s.db.take();
+    matrix_on(&s).await;
+    if let Some(db) = db {
+        db.drop_async().await;
+    }
+}
+
+async fn matrix_on(s: &Stack) {
     let pki = &s.pki;
     let ich = channel(&pki.ca_pem, &s.ingestion.addr, None).await.unwrap();
     let vch = channel(&pki.ca_pem, &s.validation.addr, None)
@@ -880,4 +911,105 @@ async fn development_mode_is_loopback_only_and_credentials_are_required() {
         .unwrap();
         dev.stop().await.unwrap();
     }
+}
+
+/// Ingestion's background revalidation calls validation as itself: no caller token, its
+/// mutual-TLS certificate. Validation accepts it (role `service` may validate), and the audit
+/// trail attributes the verdict to the service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_revalidation_is_the_service_and_is_audited() {
+    let pki = pki();
+    let env = service_env(&pki);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let db = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite:{}", db.path().join("gouji.db").display());
+    let validation_addr = format!("127.0.0.1:{}", gouji_tests::free_port());
+    let validation_url = format!("https://{validation_addr}");
+    // Validation is not there yet: the submission is stored «pending».
+    let ingestion = ServiceProcess::start(
+        "gouji-ingestion",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &db_url,
+            "--validation-url",
+            &validation_url,
+            "--revalidate-interval-ms",
+            "200",
+            "--validation-timeout-secs",
+            "2",
+        ],
+        &env,
+        true,
+    )
+    .await
+    .unwrap();
+    let province = pki
+        .issuer
+        .issue("p", Role::Province, None, Duration::from_secs(600))
+        .unwrap();
+    let ch = channel(&pki.ca_pem, &ingestion.addr, None).await.unwrap();
+    let mut ing = IngestionServiceClient::new(ch).max_decoding_message_size(64 << 20);
+    ing.register_unit(authed(unit(IN_DEPT, ""), &province))
+        .await
+        .unwrap();
+    let r = ing
+        .submit_report(authed(submission(IN_DEPT, "pending-1"), &province))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.validation_state, ipb::ValidationState::Pending as i32);
+    let validation = ServiceProcess::start(
+        "gouji-validation",
+        &["--listen", &validation_addr],
+        &env,
+        true,
+    )
+    .await
+    .unwrap();
+    let validated = gouji_tests::eventually(Duration::from_secs(60), || {
+        let mut ing = ing.clone();
+        let province = province.clone();
+        async move {
+            let r = ing
+                .get_report(authed(
+                    ipb::GetReportRequest {
+                        unit_code: IN_DEPT.into(),
+                        year: 2024,
+                        kind: rpb::ReportKind::FinalAccounts as i32,
+                        revision: 1,
+                        consolidated: false,
+                    },
+                    &province,
+                ))
+                .await
+                .ok()?
+                .into_inner();
+            (r.validation_state == ipb::ValidationState::Validated as i32).then_some(())
+        }
+    })
+    .await;
+    assert!(
+        validated.is_some(),
+        "the pending revision was never validated"
+    );
+    let events = ing
+        .list_audit_events(authed(
+            ipb::ListAuditEventsRequest {
+                target: format!("{IN_DEPT}/2024/final_accounts/own@1"),
+                ..Default::default()
+            },
+            &province,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let revalidated: Vec<_> = events.iter().filter(|e| e.action == "revalidate").collect();
+    assert_eq!(revalidated.len(), 1, "{events:?}");
+    assert_eq!(revalidated[0].role, "service");
+    assert_eq!(revalidated[0].detail, "validated");
+    validation.stop().await.unwrap();
+    ingestion.stop().await.unwrap();
 }
