@@ -1013,3 +1013,60 @@ async fn background_revalidation_is_the_service_and_is_audited() {
     validation.stop().await.unwrap();
     ingestion.stop().await.unwrap();
 }
+
+/// The `gouji` command line against services with TLS: `GOUJI_TLS_CA` and `GOUJI_TOKEN`, and the
+/// caller's scope applies to it like to any client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_speaks_tls_with_a_token() {
+    let s = start().await;
+    let pki = &s.pki;
+    let ch = channel(&pki.ca_pem, &s.ingestion.addr, None).await.unwrap();
+    let mut ing = IngestionServiceClient::new(ch);
+    let province = token(pki, Role::Province);
+    for (c, p) in [
+        (IN_DEPT, ""),
+        (IN_UNIT, IN_DEPT),
+        (OUT_DEPT, ""),
+        (OUT_UNIT, OUT_DEPT),
+    ] {
+        ing.register_unit(authed(unit(c, p), &province))
+            .await
+            .unwrap();
+    }
+    let bin = gouji_runtime::process::bin_dir().unwrap().join("gouji");
+    let gouji = |token: &str, args: &[&str]| {
+        let mut cmd = std::process::Command::new(&bin);
+        cmd.args(args)
+            .env("GOUJI_TLS_CA", &pki.ca)
+            .env_remove("GOUJI_TOKEN_FILE");
+        if token.is_empty() {
+            cmd.env_remove("GOUJI_TOKEN");
+        } else {
+            cmd.env("GOUJI_TOKEN", token);
+        }
+        cmd.output().unwrap()
+    };
+    let server = s.ingestion.https_url();
+    let out = gouji(
+        &token(pki, Role::Department),
+        &["units", "list", "--server", &server],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains(IN_UNIT), "{listed}");
+    assert!(
+        !listed.contains(OUT_DEPT) && !listed.contains(OUT_UNIT),
+        "{listed}"
+    );
+    let refused = gouji("", &["units", "list", "--server", &server]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("authentication required"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}

@@ -29,7 +29,7 @@ use gouji_proto::ingestion::v1::{
 };
 use gouji_proto::report::v1 as rpb;
 use gouji_runtime::process::ServiceProcess;
-use tonic::transport::Channel;
+use gouji_runtime::server::ServiceChannel;
 
 use crate::remote;
 
@@ -58,7 +58,7 @@ fn seed(dir: &Path, n: usize) -> Option<Vec<u8>> {
 }
 
 async fn register(
-    client: &mut IngestionServiceClient<Channel>,
+    client: &mut IngestionServiceClient<ServiceChannel>,
     meta: &UnitMeta,
     parent: Option<&str>,
 ) -> anyhow::Result<()> {
@@ -77,7 +77,7 @@ async fn register(
 }
 
 async fn submit(
-    client: &mut IngestionServiceClient<Channel>,
+    client: &mut IngestionServiceClient<ServiceChannel>,
     unit: &str,
     year: i32,
     input: Input,
@@ -130,8 +130,8 @@ fn verdict_line(name: &str, r: &ipb::SubmitReportResponse) -> String {
 /// Registers a department's units (parents first), submits their reports and the filed 汇总,
 /// then aggregates and prints the result.
 async fn department(
-    ingest: &mut IngestionServiceClient<Channel>,
-    agg: &mut AggregationServiceClient<Channel>,
+    ingest: &mut IngestionServiceClient<ServiceChannel>,
+    agg: &mut AggregationServiceClient<ServiceChannel>,
     units: &[(UnitMeta, Report)],
     filed: Input,
     year: i32,
@@ -225,9 +225,10 @@ async fn jobs(
     corpus: &Path,
 ) -> anyhow::Result<()> {
     let mut ingest = remote::ingestion(ingestion).await?;
-    let mut agg = AggregationServiceClient::connect(aggregation.to_string())
-        .await?
-        .max_decoding_message_size(256 << 20);
+    let mut agg = AggregationServiceClient::new(gouji_runtime::telemetry::grpc::ClientTrace::new(
+        remote::endpoint(aggregation)?.connect().await?,
+    ))
+    .max_decoding_message_size(256 << 20);
 
     // 1. The fictional department, with a filed 汇总 that is off by 1.00 万元 in one cell.
     let (root, units) = gouji_domain::synth::generate_department(5, 2024);
@@ -296,8 +297,8 @@ async fn jobs(
 
 /// Step 3: the seeds S0–S2 as units, S3 and S4 as filed 汇总 of units split from them.
 async fn seed_documents(
-    ingest: &mut IngestionServiceClient<Channel>,
-    agg: &mut AggregationServiceClient<Channel>,
+    ingest: &mut IngestionServiceClient<ServiceChannel>,
+    agg: &mut AggregationServiceClient<ServiceChannel>,
     seeds: &Path,
 ) -> anyhow::Result<()> {
     if !seeds.is_dir() {
@@ -353,8 +354,8 @@ async fn seed_documents(
 /// 部门预算 of 上海市普陀区人民政府办公室, whose only 单位 report is its 本级, is aggregated
 /// from that 单位 and compared with the 部门 report as filed.
 async fn corpus_documents(
-    ingest: &mut IngestionServiceClient<Channel>,
-    agg: &mut AggregationServiceClient<Channel>,
+    ingest: &mut IngestionServiceClient<ServiceChannel>,
+    agg: &mut AggregationServiceClient<ServiceChannel>,
     corpus: &Path,
 ) -> anyhow::Result<()> {
     if !corpus.is_dir() {

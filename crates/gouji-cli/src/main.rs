@@ -365,14 +365,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             server,
         } => {
             let rt = tokio::runtime::Runtime::new()?;
-            let clean = rt.block_on(remote::submit(
+            let clean = rt.block_on(remote::authenticated(remote::submit(
                 &server,
                 &files,
                 &unit,
                 year,
                 kind.as_deref(),
                 consolidated,
-            ))?;
+            )))?;
             Ok(if clean {
                 ExitCode::SUCCESS
             } else {
@@ -387,13 +387,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             server,
         } => {
             let rt = tokio::runtime::Runtime::new()?;
-            let clean = rt.block_on(remote::aggregate(
+            let clean = rt.block_on(remote::authenticated(remote::aggregate(
                 &server,
                 &department,
                 year,
                 &kind,
                 &explain,
-            ))?;
+            )))?;
             Ok(if clean {
                 ExitCode::SUCCESS
             } else {
@@ -402,7 +402,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Units { command, server } => {
             let rt = tokio::runtime::Runtime::new()?;
-            rt.block_on(async {
+            rt.block_on(remote::authenticated(async {
                 match command {
                     UnitsCommand::Register {
                         code,
@@ -417,12 +417,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         remote::list_units(&server, root.as_deref()).await
                     }
                 }
-            })?;
+            }))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Reports { command, server } => {
             let rt = tokio::runtime::Runtime::new()?;
-            rt.block_on(async {
+            rt.block_on(remote::authenticated(async {
                 match command {
                     ReportsCommand::List {
                         unit,
@@ -450,7 +450,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             .await
                     }
                 }
-            })?;
+            }))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Token {

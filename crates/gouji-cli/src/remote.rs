@@ -11,19 +11,67 @@ use gouji_proto::ingestion::v1::{
     SubmitReportRequest, ValidationState, submit_report_request::Input,
 };
 use gouji_proto::report::v1 as rpb;
-use tonic::transport::Channel;
+use gouji_runtime::server::ServiceChannel;
+
+/// The endpoint of a service at `url`: TLS for `https://`, trusting the CA in `GOUJI_TLS_CA`
+/// (required then); plaintext for `http://` (development mode).
+pub(crate) fn endpoint(url: &str) -> anyhow::Result<tonic::transport::Endpoint> {
+    let endpoint = gouji_runtime::server::client_endpoint(url)?;
+    if !url.starts_with("https://") {
+        return Ok(endpoint);
+    }
+    let ca = std::env::var_os("GOUJI_TLS_CA")
+        .context("an https:// service needs GOUJI_TLS_CA (the CA of its certificate)")?;
+    let pem = std::fs::read(&ca)
+        .with_context(|| format!("cannot read GOUJI_TLS_CA {}", Path::new(&ca).display()))?;
+    Ok(endpoint.tls_config(
+        tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(pem)),
+    )?)
+}
+
+/// The bearer token every call sends: `GOUJI_TOKEN`, else the first line of the file named by
+/// `GOUJI_TOKEN_FILE`; none when neither is set (development mode needs none).
+pub(crate) fn authorization() -> anyhow::Result<Option<http::HeaderValue>> {
+    let token = match (
+        std::env::var("GOUJI_TOKEN"),
+        std::env::var_os("GOUJI_TOKEN_FILE"),
+    ) {
+        (Ok(t), _) => t,
+        (Err(_), Some(f)) => std::fs::read_to_string(&f)
+            .with_context(|| format!("cannot read GOUJI_TOKEN_FILE {}", Path::new(&f).display()))?
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string(),
+        _ => return Ok(None),
+    };
+    let mut value = http::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
+        .context("GOUJI_TOKEN is not a valid header value")?;
+    value.set_sensitive(true);
+    Ok(Some(value))
+}
+
+/// Runs a command's calls with the CLI's bearer token ([`authorization`]).
+pub(crate) async fn authenticated<T>(
+    f: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    gouji_runtime::auth::with_authorization(authorization()?, f).await
+}
 
 /// Connects to the ingestion service at `url`.
-pub(crate) async fn ingestion(url: &str) -> anyhow::Result<IngestionServiceClient<Channel>> {
-    let channel = gouji_runtime::server::client_endpoint(url)?
+pub(crate) async fn ingestion(url: &str) -> anyhow::Result<IngestionServiceClient<ServiceChannel>> {
+    let channel = endpoint(url)?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(60))
         .connect()
         .await
         .with_context(|| format!("cannot reach the ingestion service at {url}"))?;
-    Ok(IngestionServiceClient::new(channel)
-        .max_decoding_message_size(64 << 20)
-        .max_encoding_message_size(32 << 20))
+    Ok(
+        IngestionServiceClient::new(gouji_runtime::telemetry::grpc::ClientTrace::new(channel))
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(32 << 20),
+    )
 }
 
 /// Text from a server, printable: control and bidirectional-formatting characters (ESC, NUL,
@@ -181,7 +229,7 @@ fn file_name(p: &Path) -> String {
 }
 
 async fn submit_one(
-    client: &mut IngestionServiceClient<Channel>,
+    client: &mut IngestionServiceClient<ServiceChannel>,
     file: &Path,
     unit: &str,
     year: i32,
@@ -406,12 +454,14 @@ pub(crate) async fn aggregate(
 ) -> anyhow::Result<bool> {
     use gouji_proto::aggregation::v1::AggregateDepartmentRequest;
     use gouji_proto::aggregation::v1::aggregation_service_client::AggregationServiceClient;
-    let channel = gouji_runtime::server::client_endpoint(server)?
+    let channel = endpoint(server)?
         .connect_timeout(Duration::from_secs(5))
         .connect()
         .await
         .with_context(|| format!("cannot reach the aggregation service at {server}"))?;
-    let mut client = AggregationServiceClient::new(channel).max_decoding_message_size(256 << 20);
+    let mut client =
+        AggregationServiceClient::new(gouji_runtime::telemetry::grpc::ClientTrace::new(channel))
+            .max_decoding_message_size(256 << 20);
     let resp = client
         .aggregate_department(AggregateDepartmentRequest {
             department_code: department.into(),

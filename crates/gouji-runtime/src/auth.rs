@@ -244,6 +244,12 @@ pub fn caller_authorization() -> Option<HeaderValue> {
     CALLER.try_with(|c| c.clone()).ok().flatten()
 }
 
+/// Runs `f` with `authorization` as the credentials its service-to-service calls send (what
+/// [`AuthLayer`] does for a call being handled; the `gouji` CLI does it with its own token).
+pub async fn with_authorization<F: Future>(authorization: Option<HeaderValue>, f: F) -> F::Output {
+    CALLER.scope(authorization, f).await
+}
+
 /// The layer [`crate::server::builder`] puts around every service.
 #[derive(Clone, Default)]
 pub struct AuthLayer;

@@ -83,6 +83,12 @@ impl ServiceProcess {
             .kill_on_drop(true);
         // Development mode (loopback, no credentials) unless the caller configures security.
         if !env.iter().any(|(k, _)| is_security_var(k)) {
+            // Security settings inherited from the caller's shell would contradict it.
+            for (k, _) in std::env::vars_os() {
+                if is_security_var(&k.to_string_lossy()) {
+                    cmd.env_remove(k);
+                }
+            }
             cmd.env("GOUJI_DEV_INSECURE", "1");
         }
         for (k, v) in env {
