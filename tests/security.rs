@@ -271,6 +271,29 @@ const ROLES: [Role; 5] = [
     Role::Operator,
 ];
 
+/// Lists the services by reflection (v1) with `token`.
+async fn reflect(ch: Channel, token: &str) -> Result<Vec<String>, tonic::Status> {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = ServerReflectionClient::new(ch)
+        .server_reflection_info(authed(futures::stream::iter(vec![req]), token))
+        .await?
+        .into_inner();
+    let mut names = Vec::new();
+    while let Some(m) = stream.message().await? {
+        if let Some(MessageResponse::ListServicesResponse(l)) = m.message_response {
+            names.extend(l.service.into_iter().map(|s| s.name));
+        }
+    }
+    Ok(names)
+}
+
 /// Whether a call's outcome is what the policy says: allowed → not refused (OK, or a domain
 /// answer such as FAILED_PRECONDITION), refused → PERMISSION_DENIED with the one message.
 fn judge<T>(what: &str, role: Role, allowed: bool, r: &Result<T, tonic::Status>) {
@@ -493,6 +516,30 @@ async fn matrix_on(s: &Stack) {
         judge("ValidateReport", role, validating, &r);
         let r = val.list_rules(authed(ListRulesRequest {}, &t)).await;
         judge("ListRules", role, validating, &r);
+        let r = val
+            .echo(authed(
+                gouji_proto::validation::v1::EchoRequest {
+                    payload: vec![1, 2, 3],
+                },
+                &t,
+            ))
+            .await;
+        judge("Echo", role, validating, &r);
+        // Reflection on every port: operators only.
+        for (name, addr) in [
+            ("validation", &s.validation.addr),
+            ("ingestion", &s.ingestion.addr),
+            ("aggregation", &s.aggregation.addr),
+        ] {
+            let ch = channel(&pki.ca_pem, addr, None).await.unwrap();
+            let r = reflect(ch, &t).await;
+            judge(
+                &format!("reflection on {name}"),
+                role,
+                role == Role::Operator,
+                &r,
+            );
+        }
     }
 
     // Nothing written by a refused call: only the province's and the department's new units
