@@ -539,6 +539,12 @@ async fn matrix_on(s: &Stack) {
                 role == Role::Operator,
                 &r,
             );
+            if let Ok(names) = &r {
+                assert!(
+                    names.iter().any(|n| n == "grpc.health.v1.Health"),
+                    "{names:?}"
+                );
+            }
         }
     }
 
