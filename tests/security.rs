@@ -509,6 +509,7 @@ async fn matrix_on(s: &Stack) {
                     input: Some(validate_report_request::Input::Report(report_pb())),
                     context: None,
                     omit_report: true,
+                    ..Default::default()
                 },
                 &t,
             ))

@@ -878,6 +878,7 @@ both_backends!(related_reports_used_and_revalidation_marks, |store| {
         .unwrap()
         .unwrap();
     assert!(got.related_used.is_empty());
+});
 
 both_backends!(audit_events_go_with_their_change, |store| {
     use gouji_store::AuditEntry;
