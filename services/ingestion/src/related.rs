@@ -4,8 +4,10 @@
 //! A report of unit U, year Y, kind K is related to:
 //! - U's latest report of year Y−1, kind K (the prior year: XR-01, XR-02/03, XR-06);
 //! - for a 决算: U's latest 预算 of year Y (XR-04);
-//! - for U's own report: the filed 部门汇总 (`consolidated`) of U itself or of U's parent, year Y,
-//!   kind K (XR-05, the unit against its department);
+//! - for U's own report: U's own filed 部门汇总 (`consolidated`), year Y, kind K (XR-05, the unit
+//!   against its department). Not the parent's 汇总: its findings would show a `unit` caller the
+//!   figures of a report it may not read (the department's own validation checks it against its
+//!   units, XR-05 from the other side);
 //! - for U's filed 汇总: U's own report and its direct children's own reports, year Y, kind K
 //!   (XR-05, the department against its units).
 //!
@@ -58,9 +60,6 @@ async fn related_keys(
         }
     } else {
         keys.push((u.clone(), rec.year, rec.kind, true));
-        if let Some(parent) = store.get_unit(u).await?.and_then(|x| x.parent_code) {
-            keys.push((parent, rec.year, rec.kind, true));
-        }
     }
     Ok(keys)
 }
