@@ -76,7 +76,7 @@ fn seed1_unit_infinity_and_unexplained_change() {
 fn seed2_budget_only_rounding_tails() {
     let Some(v) = snapshot(2) else { return };
     assert!(v.valid());
-    assert!(has(&v, "YS08-3", Severity::Info, &["300.88", "300.90"]));
+    assert!(has(&v, "CT-01", Severity::Info, &["300.88", "300.90"]));
     assert!(has(&v, "NR-14", Severity::Info, &["861.6"]));
     assert!(has(&v, "YS12", Severity::Info, &["单位性质"]));
 }

@@ -1,7 +1,10 @@
 //! Identities on canonical tables (CT-*), for every family read by the generic reader: written once
 //! against what a table means (its catalog id, its code rows, its header columns), not against a
-//! family's printed numbers. The seed families keep their own, finer identities
-//! (`identities.toml`), so these run only where no seed template applies.
+//! family's printed numbers. The code hierarchy (CT-01) and the 合计 row (CT-02) run on every
+//! family's coded tables, the seed templates' included (whose tables name their canonical
+//! table): one identity written once. The seed families keep their own cross-table and
+//! column identities (`identities.toml`); CT-03 and CT-04 run only where no seed template
+//! applies.
 //!
 //! Money is compared in the table's printed unit with the tolerance its printed precision implies:
 //! half a unit of the last printed digit per rounded term (0.005 万元 for 0.01 万元 figures, 0.5 元
@@ -46,20 +49,25 @@ pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
     ),
 ];
 
-/// Runs the CT rules on a report of a family read by the generic reader.
+/// Runs the CT rules: all of them on a report of a family read by the generic reader, the code
+/// hierarchy and the 合计 row on a seed template's tables.
 pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
-    if template::family(&r.family).is_some() {
-        return;
-    }
+    let templated = template::family(&r.family).is_some();
     for t in &r.tables {
         let base = t.id.split('@').next().unwrap_or(&t.id);
-        let Some(meaning) = catalog::catalog_table(base) else {
+        let meaning = if templated {
+            catalog::canonical_of(&r.family, &t.id)
+        } else {
+            catalog::catalog_table(base)
+        };
+        let Some(meaning) = meaning else {
             continue;
         };
         let facts: Vec<&Fact> = r.facts.iter().filter(|f| f.table == t.id).collect();
         let half = half_unit(t, &facts);
         let name = match &t.printed_number {
             Some(n) => format!("{}（{n}）", meaning.name),
+            None if templated => format!("{}（{}）", meaning.name, t.id),
             None => meaning.name.clone(),
         };
         let cx = Cx {
@@ -71,6 +79,9 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         };
         hierarchy(&cx, out);
         total_row(&cx, out);
+        if templated {
+            continue;
+        }
         if meaning.two_sided {
             balance(&cx, out);
         }
