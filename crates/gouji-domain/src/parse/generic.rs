@@ -902,6 +902,36 @@ impl RowReader<'_> {
                 }
             }
         }
+        // More amounts than the header has room for, and one of them moved off the column it
+        // stands under because that column was taken: which amounts moved cannot be known, so
+        // none is placed (the row is unplaced with the reason, never shifted silently).
+        let shifted = cells.iter().zip(&is_amount).any(|(&(pos, c), &a)| {
+            a && nearest(
+                pos,
+                amount_leaves,
+                &|_| true,
+                &vec![false; self.leaves.len()],
+            )
+            .is_some_and(|natural| assigned[natural] != Some(c))
+        });
+        if !out.misfit.is_empty() && shifted {
+            out.reason = Some(
+                "amounts that do not stand under their columns (two under one, one beyond the last): none is placed"
+                    .to_string(),
+            );
+            out.misfit = amount_cells.iter().map(|(_, c)| c.to_string()).collect();
+            let mut side = Side::default();
+            if whole_code(cells[0].1) {
+                side.code[0] = cells[0].1.to_string();
+            }
+            side.label = cells
+                .iter()
+                .find(|(_, c)| cell_kind(c) != CellKind::Number)
+                .map_or_else(String::new, |(_, c)| c.to_string());
+            out.sides.push(side);
+            out.unreadable_row = true;
+            return out;
+        }
         // Split into sides at each code/label leaf that follows an amount leaf.
         let mut side = Side::default();
         let mut code_slot = 0;
