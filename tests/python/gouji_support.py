@@ -129,13 +129,63 @@ class Credentials:
 
     def channel(self, address: str, token: str | None):
         """A TLS channel trusting the CA that sends `authorization: Bearer <token>` on every call (none when
-        `token` is None)."""
+        `token` is None).
+
+        The token is added by a client interceptor, not by `grpc.access_token_call_credentials`: grpcio's
+        metadata-plugin credentials can deadlock the process between the GIL and the event engine when the
+        channel is closed (grpc/grpc#42247, open; seen here as a test session that never ended)."""
         import grpc
 
         creds = grpc.ssl_channel_credentials(root_certificates=self.ca.read_bytes())
-        if token is not None:
-            creds = grpc.composite_channel_credentials(creds, grpc.access_token_call_credentials(token))
-        return grpc.secure_channel(address, creds, options=CHANNEL_OPTIONS)
+        channel = grpc.secure_channel(address, creds, options=CHANNEL_OPTIONS)
+        if token is None:
+            return channel
+        return grpc.intercept_channel(channel, _BearerToken(token))
+
+
+def _bearer_interceptor_base():
+    import grpc
+
+    return (
+        grpc.UnaryUnaryClientInterceptor,
+        grpc.UnaryStreamClientInterceptor,
+        grpc.StreamUnaryClientInterceptor,
+        grpc.StreamStreamClientInterceptor,
+    )
+
+
+class _ClientCallDetails:
+    """A grpc.ClientCallDetails with other metadata (the interface is an abstract class of attributes)."""
+
+    def __init__(self, details, metadata):
+        self.method = details.method
+        self.timeout = details.timeout
+        self.metadata = metadata
+        self.credentials = details.credentials
+        self.wait_for_ready = getattr(details, "wait_for_ready", None)
+        self.compression = getattr(details, "compression", None)
+
+
+class _BearerToken(*_bearer_interceptor_base()):
+    """Adds `authorization: Bearer <token>` to every call, as a platform's client does."""
+
+    def __init__(self, token: str):
+        self._header = ("authorization", f"Bearer {token}")
+
+    def _details(self, details):
+        return _ClientCallDetails(details, [*(details.metadata or ()), self._header])
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation, details, request_iterator):
+        return continuation(self._details(details), request_iterator)
+
+    def intercept_stream_stream(self, continuation, details, request_iterator):
+        return continuation(self._details(details), request_iterator)
 
 
 def make_credentials(out_dir: Path) -> Credentials:
