@@ -915,22 +915,46 @@ impl RowReader<'_> {
             .is_some_and(|natural| assigned[natural] != Some(c))
         });
         if !out.misfit.is_empty() && shifted {
-            out.reason = Some(
-                "amounts that do not stand under their columns (two under one, one beyond the last): none is placed"
-                    .to_string(),
-            );
-            out.misfit = amount_cells.iter().map(|(_, c)| c.to_string()).collect();
-            let mut side = Side::default();
-            if whole_code(cells[0].1) {
-                side.code[0] = cells[0].1.to_string();
-            }
-            side.label = cells
+            // Each amount goes to the column it stands under; of two under one column the
+            // nearer keeps it (a tie: neither), and the other is unplaced with the reason.
+            let free = vec![false; self.leaves.len()];
+            let mut best: Vec<Option<(usize, usize)>> = vec![None; self.leaves.len()];
+            let mut tied = vec![false; self.leaves.len()];
+            let amounts: Vec<(usize, &str)> = cells
                 .iter()
-                .find(|(_, c)| cell_kind(c) != CellKind::Number)
-                .map_or_else(String::new, |(_, c)| c.to_string());
-            out.sides.push(side);
-            out.unreadable_row = true;
-            return out;
+                .zip(&is_amount)
+                .filter(|(_, a)| **a)
+                .map(|(c, _)| *c)
+                .collect();
+            for (k, &(pos, _)) in amounts.iter().enumerate() {
+                let Some(leaf) = nearest(pos, amount_leaves, &|_| true, &free) else {
+                    continue;
+                };
+                let d = self.leaves[leaf].start.abs_diff(pos);
+                match best[leaf] {
+                    None => best[leaf] = Some((d, k)),
+                    Some((d0, _)) if d < d0 => {
+                        best[leaf] = Some((d, k));
+                        tied[leaf] = false;
+                    }
+                    Some((d0, _)) if d == d0 => tied[leaf] = true,
+                    Some(_) => {}
+                }
+            }
+            for &leaf in amount_leaves {
+                assigned[leaf] = match best[leaf] {
+                    Some((_, k)) if !tied[leaf] => Some(amounts[k].1),
+                    _ => None,
+                };
+            }
+            out.misfit = amounts
+                .iter()
+                .filter(|(_, c)| !amount_leaves.iter().any(|&l| assigned[l] == Some(*c)))
+                .map(|(_, c)| c.to_string())
+                .collect();
+            out.reason = Some(
+                "two amounts under one column: the one farther from it is not placed".to_string(),
+            );
         }
         // Split into sides at each code/label leaf that follows an amount leaf.
         let mut side = Side::default();
