@@ -903,21 +903,24 @@ impl RowReader<'_> {
             }
         }
         // More amounts than the header has room for, and one of them moved off the column it
-        // stands under because that column was taken: which amounts moved cannot be known, so
-        // none is placed (the row is unplaced with the reason, never shifted silently).
-        let shifted = cells.iter().zip(&is_amount).any(|(&(pos, c), &a)| {
-            a && nearest(
-                pos,
-                amount_leaves,
-                &|_| true,
-                &vec![false; self.leaves.len()],
-            )
-            .is_some_and(|natural| assigned[natural] != Some(c))
-        });
-        if !out.misfit.is_empty() && shifted {
+        // stands under because that column was taken: no amount is shifted; each stays under its
+        // own column (checked only for a row with a misfit, the rare case).
+        let free = vec![
+            false;
+            if out.misfit.is_empty() {
+                0
+            } else {
+                self.leaves.len()
+            }
+        ];
+        let shifted = !out.misfit.is_empty()
+            && cells.iter().zip(&is_amount).any(|(&(pos, c), &a)| {
+                a && nearest(pos, amount_leaves, &|_| true, &free)
+                    .is_some_and(|natural| assigned[natural] != Some(c))
+            });
+        if shifted {
             // Each amount goes to the column it stands under; of two under one column the
             // nearer keeps it (a tie: neither), and the other is unplaced with the reason.
-            let free = vec![false; self.leaves.len()];
             let mut best: Vec<Option<(usize, usize)>> = vec![None; self.leaves.len()];
             let mut tied = vec![false; self.leaves.len()];
             let amounts: Vec<(usize, &str)> = cells
