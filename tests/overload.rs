@@ -7,6 +7,8 @@
 //! - A `SubmitReport` whose deadline passes, or whose client goes away, during a long parse stops
 //!   its work (the service's CPU use falls to idle) and stores nothing.
 //! - Connections beyond the limit are closed on accept; a closed connection frees its slot.
+//! - A connection without a call for the idle timeout is closed (its slot serves another
+//!   client, and its own client reconnects); a call longer than the timeout is not cut.
 
 use std::time::{Duration, Instant};
 
@@ -397,5 +399,74 @@ async fn connections_beyond_the_limit_are_closed_and_slots_come_back() {
     .await;
     assert_eq!(served, Some(ServingStatus::Serving as i32));
     drop(b);
+    validation.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_is_closed_and_a_long_call_is_not() {
+    // One connection slot, closed after 300 ms without a call.
+    let validation = gouji_runtime::process::ServiceProcess::start(
+        "gouji-validation",
+        &["--listen", "127.0.0.1:0"],
+        &[
+            ("GOUJI_MAX_CONNECTIONS", "1"),
+            ("GOUJI_IDLE_TIMEOUT_MS", "300"),
+        ],
+        true,
+    )
+    .await
+    .expect("validation starts");
+    let url = validation.url();
+    let endpoint = || tonic::transport::Endpoint::from_shared(url.clone()).unwrap();
+    let held = endpoint().connect().await.expect("connect");
+    let mut client = ValidationServiceClient::new(held.clone())
+        .max_decoding_message_size(64 << 20)
+        .max_encoding_message_size(64 << 20);
+
+    // A call that runs well past the idle timeout keeps its connection: it is answered.
+    let doc = hostile::document(Shape::TableRepeated, 1 << 20);
+    let t = Instant::now();
+    let mut req = tonic::Request::new(ValidateReportRequest {
+        input: Some(validate_report_request::Input::Document(doc)),
+        omit_report: true,
+        ..Default::default()
+    });
+    req.set_timeout(Duration::from_secs(60));
+    let answered = client.validate_report(req).await;
+    let took = t.elapsed();
+    assert!(answered.is_ok(), "{answered:?}");
+    assert!(
+        took > Duration::from_millis(300),
+        "precondition: the call outlives the idle timeout (took {took:?})"
+    );
+
+    // While `held` is open and busy-free, the only slot is its own; once idle it is closed
+    // and the slot serves a new connection, without `held` being dropped by the client.
+    let served = gouji_tests::eventually(Duration::from_secs(10), || async {
+        let c = endpoint().connect().await.ok()?;
+        let mut h = HealthClient::new(c);
+        let mut req = tonic::Request::new(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        });
+        req.set_timeout(Duration::from_secs(2));
+        h.check(req).await.ok().map(|r| r.into_inner().status)
+    })
+    .await;
+    assert_eq!(served, Some(ServingStatus::Serving as i32));
+    // The client whose connection was closed reconnects on its next call.
+    let h = HealthClient::new(held);
+    let again = gouji_tests::eventually(Duration::from_secs(10), || async {
+        let mut req = tonic::Request::new(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        });
+        req.set_timeout(Duration::from_secs(2));
+        h.clone()
+            .check(req)
+            .await
+            .ok()
+            .map(|r| r.into_inner().status)
+    })
+    .await;
+    assert_eq!(again, Some(ServingStatus::Serving as i32));
     validation.stop().await.unwrap();
 }

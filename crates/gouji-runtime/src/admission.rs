@@ -12,7 +12,9 @@
 //!
 //! A slot is held until the handler has produced its response (for a server stream: until the
 //! stream starts). Connections beyond [`AdmissionConfig::max_connections`] are closed as soon as
-//! they are accepted. [`Admission::in_flight`], [`Admission::queued`] and the counters are for
+//! they are accepted, and a connection with no call open for [`AdmissionConfig::idle_timeout`] is
+//! closed (its slot comes back; a client reconnects on its next call). Keepalive pings do not
+//! make a connection busy: only calls do, from their request to the end of their response. [`Admission::in_flight`], [`Admission::queued`] and the counters are for
 //! metrics.
 
 use std::future::Future;
@@ -20,7 +22,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -41,6 +43,9 @@ pub struct AdmissionConfig {
     pub retry_after: Duration,
     /// Open connections (`GOUJI_MAX_CONNECTIONS`, default 1,024); more are closed on accept.
     pub max_connections: usize,
+    /// A connection with no call open for this long is closed (`GOUJI_IDLE_TIMEOUT_MS`, default
+    /// 5 min).
+    pub idle_timeout: Duration,
 }
 
 impl Default for AdmissionConfig {
@@ -51,6 +56,7 @@ impl Default for AdmissionConfig {
             max_queue_wait: Duration::from_millis(2_000),
             retry_after: Duration::from_millis(1_000),
             max_connections: 1_024,
+            idle_timeout: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -77,6 +83,10 @@ impl AdmissionConfig {
             max_connections: var("GOUJI_MAX_CONNECTIONS")
                 .filter(|&n| n > 0)
                 .unwrap_or(d.max_connections),
+            idle_timeout: var("GOUJI_IDLE_TIMEOUT_MS")
+                .filter(|&n| n > 0)
+                .map(Duration::from_millis)
+                .unwrap_or(d.idle_timeout),
         }
     }
 }
@@ -210,6 +220,9 @@ impl Admission {
             Ok(permit) => Some(Limited {
                 io,
                 _permit: permit,
+                activity: Arc::new(Activity::new()),
+                idle_timeout: self.shared.config.idle_timeout,
+                idle_timer: None,
             }),
             Err(_) => {
                 self.shared
@@ -273,6 +286,8 @@ where
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let mut inner = self.inner.clone();
         let admission = self.admission.clone();
+        // The call keeps its connection busy until its response body is dropped.
+        let open_call = connection_activity(&req).map(Activity::open_call);
         Box::pin(async move {
             let permit = if exempt(req.uri().path()) {
                 None
@@ -285,26 +300,149 @@ where
             std::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
             let response = inner.call(req).await?;
             drop(permit);
-            Ok(response.map(tonic::body::Body::new))
+            Ok(response.map(|inner| {
+                tonic::body::Body::new(Guarded {
+                    inner,
+                    _guard: open_call,
+                })
+            }))
         })
+    }
+}
+
+/// The calls open on one connection, and since when it has had none: what its idle timer reads.
+#[derive(Debug)]
+pub struct Activity {
+    open_calls: AtomicUsize,
+    /// When the last call closed, or the connection opened.
+    idle_since: std::sync::Mutex<Instant>,
+    /// The connection's reader, waiting while calls are open; woken when the last one closes
+    /// so that it arms the idle timer.
+    reader: std::sync::Mutex<Option<std::task::Waker>>,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            open_calls: AtomicUsize::new(0),
+            idle_since: std::sync::Mutex::new(Instant::now()),
+            reader: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Marks a call open until the returned guard is dropped.
+    fn open_call(self: &Arc<Self>) -> OpenCall {
+        self.open_calls.fetch_add(1, Ordering::AcqRel);
+        OpenCall(Arc::clone(self))
+    }
+
+    /// Calls open now.
+    pub fn open_calls(&self) -> usize {
+        self.open_calls.load(Ordering::Acquire)
+    }
+
+    fn idle_since(&self) -> Instant {
+        *self.idle_since.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One open call on a connection ([`Activity::open_call`]).
+struct OpenCall(Arc<Activity>);
+
+impl Drop for OpenCall {
+    fn drop(&mut self) {
+        let a = &self.0;
+        // Idle from now: the time is set before the count drops, so a reader that sees no call
+        // open also sees when the last one closed.
+        *a.idle_since.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        if a.open_calls.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let reader = a.reader.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(w) = reader {
+                w.wake();
+            }
+        }
+    }
+}
+
+/// The connection information tonic puts into every request of a [`Limited`] connection: the
+/// inner connection's, and the connection's [`Activity`].
+#[derive(Debug, Clone)]
+pub struct LimitedInfo<I> {
+    /// The inner connection's information (addresses).
+    pub inner: I,
+    activity: Arc<Activity>,
+}
+
+/// The [`Activity`] of the connection a request came on (plain or TLS), if it is [`Limited`].
+fn connection_activity<B>(req: &http::Request<B>) -> Option<&Arc<Activity>> {
+    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+    let ext = req.extensions();
+    ext.get::<LimitedInfo<TcpConnectInfo>>()
+        .map(|i| &i.activity)
+        .or_else(|| {
+            ext.get::<TlsConnectInfo<LimitedInfo<TcpConnectInfo>>>()
+                .map(|i| &i.get_ref().activity)
+        })
+}
+
+pin_project_lite::pin_project! {
+    /// A response body holding a guard until it is dropped.
+    struct Guarded<B, G> {
+        #[pin]
+        inner: B,
+        _guard: G,
+    }
+}
+
+impl<B: http_body::Body, G> http_body::Body for Guarded<B, G> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
 pin_project_lite::pin_project! {
     /// An accepted connection holding one of [`AdmissionConfig::max_connections`] slots until it
-    /// is dropped.
+    /// is dropped, and closed once it has had no call open for [`AdmissionConfig::idle_timeout`]:
+    /// its reads then end (EOF), so the HTTP/2 connection closes.
     pub struct Limited<IO> {
         #[pin]
         io: IO,
         _permit: OwnedSemaphorePermit,
+        activity: Arc<Activity>,
+        idle_timeout: Duration,
+        idle_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    }
+}
+
+impl<IO> Limited<IO> {
+    /// The connection's calls.
+    pub fn activity(&self) -> &Arc<Activity> {
+        &self.activity
     }
 }
 
 impl<IO: Connected> Connected for Limited<IO> {
-    type ConnectInfo = IO::ConnectInfo;
+    type ConnectInfo = LimitedInfo<IO::ConnectInfo>;
 
     fn connect_info(&self) -> Self::ConnectInfo {
-        self.io.connect_info()
+        LimitedInfo {
+            inner: self.io.connect_info(),
+            activity: Arc::clone(&self.activity),
+        }
     }
 }
 
@@ -314,7 +452,36 @@ impl<IO: AsyncRead> AsyncRead for Limited<IO> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        self.project().io.poll_read(cx, buf)
+        let this = self.project();
+        if let ready @ Poll::Ready(_) = this.io.poll_read(cx, buf) {
+            return ready;
+        }
+        // Nothing to read. Calls open: wait to be woken by the last one closing (registered
+        // before the count is read, so that wake-up cannot be missed).
+        let activity = &**this.activity;
+        *activity.reader.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+        if activity.open_calls() > 0 {
+            *this.idle_timer = None;
+            return Poll::Pending;
+        }
+        let deadline = tokio::time::Instant::from_std(activity.idle_since() + *this.idle_timeout);
+        let timer = this
+            .idle_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                tracing::debug!(
+                    idle_timeout_ms = this.idle_timeout.as_millis() as u64,
+                    "idle connection closed"
+                );
+                // End of stream: hyper closes the connection; the slot comes back on drop.
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -359,6 +526,7 @@ mod tests {
             max_queue_wait: Duration::from_millis(100),
             retry_after: Duration::from_millis(250),
             max_connections: 1,
+            idle_timeout: Duration::from_millis(50),
         })
     }
 
@@ -405,6 +573,29 @@ mod tests {
         assert_eq!((a.connections(), a.refused_connections()), (1, 1));
         drop(first);
         assert!(a.connection(()).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_closed_once_it_has_had_no_call_for_the_idle_timeout() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let a = small(); // idle timeout 50 ms
+        let (mut peer, io) = tokio::io::duplex(64);
+        let mut conn = a.connection(io).unwrap();
+        let mut buf = [0u8; 8];
+        // A call open: bytes are read as usual and nothing closes, long past the timeout.
+        let call = conn.activity().open_call();
+        peer.write_all(b"ping").await.unwrap();
+        assert_eq!(conn.read(&mut buf).await.unwrap(), 4);
+        let waited = tokio::time::timeout(Duration::from_millis(200), conn.read(&mut buf)).await;
+        assert!(waited.is_err(), "closed while a call was open: {waited:?}");
+        // The last call closes: the read ends (EOF) once the connection has been idle.
+        drop(call);
+        assert_eq!(conn.activity().open_calls(), 0);
+        let closed = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await;
+        assert_eq!(closed.expect("closed when idle").unwrap(), 0);
+        assert_eq!(a.connections(), 1);
+        drop(conn);
+        assert_eq!(a.connections(), 0);
     }
 
     #[test]

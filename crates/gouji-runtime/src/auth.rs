@@ -27,6 +27,8 @@ use gouji_auth::{Principal, Role};
 use http::HeaderValue;
 use tonic::Status;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+
+use crate::admission::LimitedInfo;
 use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -278,12 +280,16 @@ fn authenticate<B>(security: &Security, req: &http::Request<B>) -> Result<Princi
     else {
         return Ok(Principal::development());
     };
-    let service_peer = *service_certs
-        && req
-            .extensions()
-            .get::<TlsConnectInfo<TcpConnectInfo>>()
-            .and_then(|i| i.peer_certs())
-            .is_some_and(|c| !c.is_empty());
+    // Connections accepted by `server::serve` are `admission::Limited`; others plain TCP.
+    let ext = req.extensions();
+    let peer_certs = ext
+        .get::<TlsConnectInfo<LimitedInfo<TcpConnectInfo>>>()
+        .and_then(|i| i.peer_certs())
+        .or_else(|| {
+            ext.get::<TlsConnectInfo<TcpConnectInfo>>()
+                .and_then(|i| i.peer_certs())
+        });
+    let service_peer = *service_certs && peer_certs.is_some_and(|c| !c.is_empty());
     let bearer = req.headers().get(http::header::AUTHORIZATION).map(|v| {
         v.to_str()
             .ok()
