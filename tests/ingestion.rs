@@ -12,7 +12,7 @@ use gouji_proto::ingestion::v1::{
 };
 use gouji_proto::report::v1 as rpb;
 use gouji_tests::{
-    Backend, Database, eventually, free_port, ingestion_client, register_ningqiang, seed,
+    Backend, Database, Stack, eventually, free_port, ingestion_client, register_ningqiang, seed,
     start_ingestion, start_validation,
 };
 use tonic::Code;
@@ -222,17 +222,14 @@ both_backends!(
 /// 32 clients × 50 submissions, each sent twice with the same key (a retry after a lost
 /// reply): exactly 1,600 revisions, numbered without gaps per report.
 async fn concurrent_idempotent(backend: Backend) {
-    let Some(db) = Database::create(backend).await else {
+    let Some(stack) = Stack::start(backend).await else {
         return;
     };
-    let validation = start_validation("127.0.0.1:0").await.unwrap();
-    let ingestion = start_ingestion(&db.url, &validation.url()).await.unwrap();
-    let mut client = ingestion_client(&ingestion.url()).await.unwrap();
-    register_ningqiang(&mut client).await.unwrap();
+    let mut client = stack.client.clone();
     let units = ["610726", "610726002", "610726003"];
     let mut tasks = Vec::new();
     for c in 0..32u32 {
-        let mut client = ingestion_client(&ingestion.url()).await.unwrap();
+        let mut client = ingestion_client(&stack.ingestion.url()).await.unwrap();
         tasks.push(tokio::spawn(async move {
             for i in 0..50u32 {
                 let req = SubmitReportRequest {
@@ -277,9 +274,7 @@ async fn concurrent_idempotent(backend: Backend) {
             "unit {unit}"
         );
     }
-    ingestion.stop().await.unwrap();
-    validation.stop().await.unwrap();
-    db.drop_async().await;
+    stack.stop().await;
 }
 both_backends!(
     concurrent_submissions_exactly_once,
@@ -365,13 +360,10 @@ fn field_violations(status: &tonic::Status) -> Vec<String> {
 
 /// Every kind of bad request: the right code, the offending field named, the store unchanged.
 async fn bad_requests(backend: Backend) {
-    let Some(db) = Database::create(backend).await else {
+    let Some(stack) = Stack::start(backend).await else {
         return;
     };
-    let validation = start_validation("127.0.0.1:0").await.unwrap();
-    let ingestion = start_ingestion(&db.url, &validation.url()).await.unwrap();
-    let mut client = ingestion_client(&ingestion.url()).await.unwrap();
-    register_ningqiang(&mut client).await.unwrap();
+    let mut client = stack.client.clone();
     let ok = client
         .submit_report(SubmitReportRequest {
             unit_code: "610726002".into(),
@@ -627,9 +619,7 @@ async fn bad_requests(backend: Backend) {
         ""
     );
 
-    ingestion.stop().await.unwrap();
-    validation.stop().await.unwrap();
-    db.drop_async().await;
+    stack.stop().await;
 }
 both_backends!(
     bad_requests_are_rejected_and_change_nothing,
@@ -640,13 +630,10 @@ both_backends!(
 /// one wins, the other is INVALID_ARGUMENT on `unit.parent_code`, and `ListUnits` of either
 /// subtree answers (no cycle was stored).
 async fn reparenting_race(backend: Backend) {
-    let Some(db) = Database::create(backend).await else {
+    let Some(stack) = Stack::start(backend).await else {
         return;
     };
-    let validation = start_validation("127.0.0.1:0").await.unwrap();
-    let ingestion = start_ingestion(&db.url, &validation.url()).await.unwrap();
-    let mut client = ingestion_client(&ingestion.url()).await.unwrap();
-    register_ningqiang(&mut client).await.unwrap();
+    let mut client = stack.client.clone();
     let unit = |code: &str, parent: &str| RegisterUnitRequest {
         unit: Some(ipb::Unit {
             code: code.into(),
@@ -686,9 +673,7 @@ async fn reparenting_race(backend: Backend) {
             );
         }
     }
-    ingestion.stop().await.unwrap();
-    validation.stop().await.unwrap();
-    db.drop_async().await;
+    stack.stop().await;
 }
 both_backends!(
     concurrent_reparenting_is_refused_over_grpc,
@@ -913,13 +898,10 @@ both_backends!(
 /// bidirectional-formatting characters with INVALID_ARGUMENT and a field violation; the status
 /// message quotes at most a short prefix of the input, so the details reach the client.
 async fn string_limits(backend: Backend) {
-    let Some(db) = Database::create(backend).await else {
+    let Some(stack) = Stack::start(backend).await else {
         return;
     };
-    let validation = start_validation("127.0.0.1:0").await.unwrap();
-    let ingestion = start_ingestion(&db.url, &validation.url()).await.unwrap();
-    let mut client = ingestion_client(&ingestion.url()).await.unwrap();
-    register_ningqiang(&mut client).await.unwrap();
+    let mut client = stack.client.clone();
     let huge = "局".repeat(6 << 20); // 18 MiB of UTF-8
     let unit = |code: &str, name: &str, parent: &str| RegisterUnitRequest {
         unit: Some(ipb::Unit {
@@ -1091,9 +1073,7 @@ async fn string_limits(backend: Backend) {
         4
     );
     assert_eq!(count_revisions(&mut client).await.len(), 1);
-    ingestion.stop().await.unwrap();
-    validation.stop().await.unwrap();
-    db.drop_async().await;
+    stack.stop().await;
 }
 both_backends!(
     string_fields_are_bounded_and_refuse_control_characters,

@@ -190,6 +190,48 @@ pub async fn start_aggregation(
     .await
 }
 
+/// Validation and ingestion (on a fresh database of `backend`) started from the built binaries,
+/// with a connected ingestion client and 宁强县 (610726 and its units) registered: the setup most
+/// end-to-end tests start from. [`Stack::stop`] stops both and drops the database.
+pub struct Stack {
+    pub db: Database,
+    pub validation: ServiceProcess,
+    pub ingestion: ServiceProcess,
+    pub client: IngestionServiceClient<Channel>,
+}
+
+impl Stack {
+    /// The stack on `backend`, or `None` when that backend was explicitly skipped.
+    pub async fn start(backend: Backend) -> Option<Stack> {
+        let db = Database::create(backend).await?;
+        let validation = start_validation("127.0.0.1:0")
+            .await
+            .expect("validation starts");
+        let ingestion = start_ingestion(&db.url, &validation.url())
+            .await
+            .expect("ingestion starts");
+        let mut client = ingestion_client(&ingestion.url())
+            .await
+            .expect("ingestion client");
+        register_ningqiang(&mut client)
+            .await
+            .expect("宁强县 registered");
+        Some(Stack {
+            db,
+            validation,
+            ingestion,
+            client,
+        })
+    }
+
+    /// Stops both services (each must exit cleanly) and drops the database.
+    pub async fn stop(self) {
+        self.ingestion.stop().await.expect("ingestion stops");
+        self.validation.stop().await.expect("validation stops");
+        self.db.drop_async().await;
+    }
+}
+
 /// A connected ingestion client with generous message limits.
 pub async fn ingestion_client(url: &str) -> anyhow::Result<IngestionServiceClient<Channel>> {
     let channel = tonic::transport::Endpoint::from_shared(url.to_string())?
