@@ -13,6 +13,8 @@ SEED=${GOUJI_SEED:-$(ls "$ROOT"/../shared/seeds/003_*.txt 2>/dev/null || ls /wor
 WORK=$(mktemp -d /tmp/gouji-peak-rss.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
+# Development mode: loopback, no credentials (the services refuse to start without security otherwise).
+export GOUJI_DEV_INSECURE=1
 python3 - "$SEED" <<'PY'
 import sys
 N = 16 * 1024 * 1024

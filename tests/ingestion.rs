@@ -1119,3 +1119,50 @@ async fn cli_escapes_control_characters_in_names() {
     validation.stop().await.unwrap();
     db.drop_async().await;
 }
+
+/// A document whose parsed report would be larger than the stored-report limit is refused with
+/// INVALID_ARGUMENT on `document` before anything is stored, so that every stored report can be
+/// returned whole by `GetReport` and `StreamReports` (the limit lowered here to 20,000 bytes;
+/// seed 3 reads as a report well above that).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_report_too_large_to_return_is_refused_before_storing() {
+    let Some(s3) = seed(3) else { return };
+    let db = Database::create(Backend::Sqlite).await.unwrap();
+    let validation = start_validation("127.0.0.1:0").await.unwrap();
+    let ingestion = gouji_tests::start_ingestion_with_env(
+        &db.url,
+        &validation.url(),
+        &[("GOUJI_MAX_STORED_REPORT_BYTES", "20000")],
+    )
+    .await
+    .unwrap();
+    let mut client = ingestion_client(&ingestion.url()).await.unwrap();
+    register_ningqiang(&mut client).await.unwrap();
+    let status = client
+        .submit_report(SubmitReportRequest {
+            unit_code: "610726".into(),
+            year: 2024,
+            kind: FA,
+            input: Some(Input::Document(s3)),
+            idempotency_key: String::new(),
+            consolidated: true,
+        })
+        .await
+        .expect_err("refused");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(field_violations(&status), ["document"]);
+    let why = &status.get_details_bad_request().unwrap().field_violations[0].description;
+    assert!(
+        why.contains("bytes encoded") && why.contains("20000"),
+        "{why}"
+    );
+    let listed = client
+        .list_reports(ListReportsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.reports.is_empty(), "nothing stored: {listed:?}");
+    ingestion.stop().await.unwrap();
+    validation.stop().await.unwrap();
+    db.drop_async().await;
+}

@@ -32,7 +32,8 @@ use sqlx::sqlite::{
 };
 
 pub use records::{
-    ListFilter, NewRevision, RevisionRecord, SubmitOutcome, UnitRecord, ValidationState, kind_key,
+    ListFilter, NewRevision, RevisionListing, RevisionRecord, SubmitOutcome, UnitRecord,
+    ValidationState, kind_key,
 };
 use records::{RevisionRow, UnitRow};
 
@@ -893,14 +894,18 @@ impl Store {
         row.map(RevisionRow::into_record).transpose()
     }
 
-    /// Revisions matching `filter`, newest first, after the cursor `before_id` (exclusive).
+    /// Revisions matching `filter`, newest first, after the cursor `before_id` (exclusive),
+    /// without their report bodies: at most `limit`, and no more once the findings of those
+    /// listed reach `max_bytes` of stored JSON (at least one is listed). The flag says whether
+    /// the byte budget ended the page (there are more).
     pub async fn list_revisions(
         &self,
         filter: &ListFilter,
         before_id: Option<i64>,
         limit: u32,
-    ) -> Result<Vec<RevisionRecord>> {
-        let rows: Vec<RevisionRow> = with_pool!(self, read, |pool| {
+        max_bytes: usize,
+    ) -> Result<(Vec<RevisionListing>, bool)> {
+        let (rows, cut) = with_pool!(self, read, |pool| {
             let mut qb = sqlx::QueryBuilder::new("");
             if filter.subtree && filter.unit_code.is_some() {
                 qb.push("WITH RECURSIVE subtree(code) AS (SELECT code FROM units WHERE code = ");
@@ -911,7 +916,7 @@ impl Store {
                 );
             }
             qb.push(format!(
-                "SELECT {REVISION_COLUMNS} FROM revisions r WHERE 1 = 1"
+                "SELECT {LISTING_COLUMNS} FROM revisions r WHERE 1 = 1"
             ));
             if let Some(code) = &filter.unit_code {
                 if filter.subtree {
@@ -930,13 +935,19 @@ impl Store {
                 qb.push(" AND id < ").push_bind(before);
             }
             qb.push(" ORDER BY id DESC LIMIT ").push_bind(limit as i64);
-            qb.build_query_as().fetch_all(pool).await?
+            within_budget(qb.build_query_as().fetch(pool), max_bytes).await?
         });
-        rows.into_iter().map(RevisionRow::into_record).collect()
+        let rows = rows
+            .into_iter()
+            .map(RevisionRow::into_listing)
+            .collect::<Result<_>>()?;
+        Ok((rows, cut))
     }
 
     /// The latest revision of every report (own and filed 汇总) in `root`'s subtree for one year
-    /// and kind, one page at a time in storage order: pass the last `id` seen as `after_id`.
+    /// and kind, one page at a time in storage order: pass the last `id` seen as `after_id`. A
+    /// page holds at most `limit` revisions, and no more once those read reach `max_bytes` of
+    /// stored JSON (at least one is read), so a page of large reports stays bounded in memory.
     pub async fn latest_in_subtree(
         &self,
         root: &str,
@@ -944,6 +955,7 @@ impl Store {
         kind: ReportKind,
         after_id: i64,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<RevisionRecord>> {
         let sql = format!(
             "{SUBTREE} SELECT {REVISION_COLUMNS} FROM revisions r \
@@ -954,18 +966,40 @@ impl Store {
                AND r.id > $4 ORDER BY r.id LIMIT $5"
         );
         let kind = kind_key(kind);
-        let rows: Vec<RevisionRow> = with_pool!(self, read, |pool| {
-            sqlx::query_as(AssertSqlSafe(sql.as_str()))
-                .bind(root)
-                .bind(year)
-                .bind(kind)
-                .bind(after_id)
-                .bind(limit as i64)
-                .fetch_all(pool)
-                .await?
+        let (rows, _) = with_pool!(self, read, |pool| {
+            within_budget(
+                sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                    .bind(root)
+                    .bind(year)
+                    .bind(kind)
+                    .bind(after_id)
+                    .bind(limit as i64)
+                    .fetch(pool),
+                max_bytes,
+            )
+            .await?
         });
         rows.into_iter().map(RevisionRow::into_record).collect()
     }
+}
+
+/// The rows of `rows` until those taken reach `max_bytes` of stored JSON (at least one row),
+/// and whether the budget ended them (then there may be more). Rows past the budget are never
+/// read: the query stops there.
+async fn within_budget<'a>(
+    mut rows: futures::stream::BoxStream<'a, std::result::Result<RevisionRow, sqlx::Error>>,
+    max_bytes: usize,
+) -> Result<(Vec<RevisionRow>, bool)> {
+    use futures::TryStreamExt as _;
+    let (mut taken, mut bytes) = (Vec::new(), 0usize);
+    while let Some(row) = rows.try_next().await? {
+        bytes += row.json_bytes();
+        taken.push(row);
+        if bytes >= max_bytes {
+            return Ok((taken, true));
+        }
+    }
+    Ok((taken, false))
 }
 
 impl gouji_auth::Hierarchy for Store {
@@ -1031,11 +1065,25 @@ const ANCESTORS: &str = "WITH RECURSIVE ancestors(code) AS (SELECT CAST($1 AS TE
      WHERE u.parent_code IS NOT NULL)";
 
 /// Columns of a revision row, in [`RevisionRow`] order.
-const REVISION_COLUMNS: &str = "r.id, r.unit_code, r.year, r.kind, r.consolidated, r.revision, \
-     r.idempotency_key, r.content_hash, r.report_json, r.validation_state, r.valid, \
-     r.catalog_version, r.findings_json, r.submitted_at, r.validated_at, \
-     (r.document IS NOT NULL) AS has_document, r.validation_attempts, r.validation_failures, \
-     r.next_attempt_at, r.validation_error, r.related_json";
+/// The columns of a [`RevisionRow`], with `$report` for the report body.
+macro_rules! revision_columns {
+    ($report:literal) => {
+        concat!(
+            "r.id, r.unit_code, r.year, r.kind, r.consolidated, r.revision, ",
+            "r.idempotency_key, r.content_hash, ",
+            $report,
+            ", r.validation_state, r.valid, ",
+            "r.catalog_version, r.findings_json, r.submitted_at, r.validated_at, ",
+            "(r.document IS NOT NULL) AS has_document, r.validation_attempts, ",
+            "r.validation_failures, r.next_attempt_at, r.validation_error, r.related_json"
+        )
+    };
+}
+
+/// A revision with its report body.
+const REVISION_COLUMNS: &str = revision_columns!("r.report_json");
+/// A revision without its report body (listings).
+const LISTING_COLUMNS: &str = revision_columns!("CAST(NULL AS TEXT) AS report_json");
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {

@@ -46,9 +46,10 @@ pub struct NewRevision {
     pub report: Report,
 }
 
-/// One stored revision of a report.
+/// One stored revision of a report; `R` is its body: the parsed [`Report`], or `()` in a
+/// listing ([`RevisionListing`]).
 #[derive(Debug, Clone)]
-pub struct RevisionRecord {
+pub struct RevisionRecord<R = Report> {
     /// Storage id (monotonic; used as the pagination cursor).
     pub id: i64,
     pub unit_code: String,
@@ -59,7 +60,7 @@ pub struct RevisionRecord {
     pub revision: u32,
     pub idempotency_key: String,
     pub content_hash: String,
-    pub report: Report,
+    pub report: R,
     pub state: ValidationState,
     /// Known once validated: no error-severity finding.
     pub valid: Option<bool>,
@@ -84,7 +85,11 @@ pub struct RevisionRecord {
     pub related_used: Vec<ReportRef>,
 }
 
-impl RevisionRecord {
+/// A revision as a listing carries it: everything but the report body, so that a page costs
+/// its rows and findings, not its reports ([`crate::Store::list_revisions`]).
+pub type RevisionListing = RevisionRecord<()>;
+
+impl<R> RevisionRecord<R> {
     /// The logical report this revision belongs to («053001/2024/final_accounts/own»).
     pub fn report_id(&self) -> String {
         format!(
@@ -198,7 +203,8 @@ pub(crate) struct RevisionRow {
     revision: i32,
     idempotency_key: String,
     content_hash: String,
-    report_json: String,
+    /// NULL in a listing ([`RevisionListing`]).
+    report_json: Option<String>,
     validation_state: String,
     valid: Option<bool>,
     catalog_version: Option<String>,
@@ -214,7 +220,31 @@ pub(crate) struct RevisionRow {
 }
 
 impl RevisionRow {
+    /// Bytes of stored JSON the row carries (report body and findings): what a page's budget
+    /// counts.
+    pub(crate) fn json_bytes(&self) -> usize {
+        self.report_json.as_ref().map_or(0, String::len)
+            + self.findings_json.as_ref().map_or(0, String::len)
+    }
+
     pub(crate) fn into_record(self) -> Result<RevisionRecord> {
+        let id = self.id;
+        self.into_record_with(|json| match json {
+            Some(json) => decode_report(json),
+            None => Err(StoreError::Corrupt(format!(
+                "revision {id}: no report body"
+            ))),
+        })
+    }
+
+    pub(crate) fn into_listing(self) -> Result<RevisionListing> {
+        self.into_record_with(|_| Ok(()))
+    }
+
+    fn into_record_with<R>(
+        self,
+        body: impl FnOnce(Option<&str>) -> Result<R>,
+    ) -> Result<RevisionRecord<R>> {
         let state = match self.validation_state.as_str() {
             "pending" => ValidationState::Pending,
             "validated" => ValidationState::Validated,
@@ -240,7 +270,7 @@ impl RevisionRow {
             revision: u32::try_from(self.revision).unwrap_or(0),
             idempotency_key: self.idempotency_key,
             content_hash: self.content_hash,
-            report: decode_report(&self.report_json)?,
+            report: body(self.report_json.as_deref())?,
             state,
             valid: self.valid,
             catalog_version: self.catalog_version,

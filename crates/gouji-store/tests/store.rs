@@ -371,9 +371,10 @@ both_backends!(revisions_are_kept_and_retries_replay, |store| {
         .unwrap_err();
     assert!(matches!(e, StoreError::UnknownUnit(_)));
     let all = store
-        .list_revisions(&ListFilter::default(), None, 100)
+        .list_revisions(&ListFilter::default(), None, 100, usize::MAX)
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     assert_eq!(all.len(), 2);
 });
 
@@ -445,9 +446,10 @@ both_backends!(listing_filters_and_pages, |store| {
     let mut cursor = None;
     loop {
         let page = store
-            .list_revisions(&ListFilter::default(), cursor, 4)
+            .list_revisions(&ListFilter::default(), cursor, 4, usize::MAX)
             .await
-            .unwrap();
+            .unwrap()
+            .0;
         if page.is_empty() {
             break;
         }
@@ -462,7 +464,12 @@ both_backends!(listing_filters_and_pages, |store| {
         ..ListFilter::default()
     };
     assert_eq!(
-        store.list_revisions(&one, None, 100).await.unwrap().len(),
+        store
+            .list_revisions(&one, None, 100, usize::MAX)
+            .await
+            .unwrap()
+            .0
+            .len(),
         3
     );
     let tree = ListFilter {
@@ -472,7 +479,12 @@ both_backends!(listing_filters_and_pages, |store| {
         kind: Some(ReportKind::FinalAccounts),
     };
     assert_eq!(
-        store.list_revisions(&tree, None, 100).await.unwrap().len(),
+        store
+            .list_revisions(&tree, None, 100, usize::MAX)
+            .await
+            .unwrap()
+            .0
+            .len(),
         9
     );
     let other_year = ListFilter {
@@ -481,9 +493,10 @@ both_backends!(listing_filters_and_pages, |store| {
     };
     assert!(
         store
-            .list_revisions(&other_year, None, 100)
+            .list_revisions(&other_year, None, 100, usize::MAX)
             .await
             .unwrap()
+            .0
             .is_empty()
     );
     let budget = ListFilter {
@@ -492,9 +505,10 @@ both_backends!(listing_filters_and_pages, |store| {
     };
     assert!(
         store
-            .list_revisions(&budget, None, 100)
+            .list_revisions(&budget, None, 100, usize::MAX)
             .await
             .unwrap()
+            .0
             .is_empty()
     );
 
@@ -503,7 +517,14 @@ both_backends!(listing_filters_and_pages, |store| {
     let mut after = 0;
     loop {
         let page = store
-            .latest_in_subtree("610726", 2024, ReportKind::FinalAccounts, after, 2)
+            .latest_in_subtree(
+                "610726",
+                2024,
+                ReportKind::FinalAccounts,
+                after,
+                2,
+                usize::MAX,
+            )
             .await
             .unwrap();
         if page.is_empty() {
@@ -526,6 +547,62 @@ both_backends!(listing_filters_and_pages, |store| {
         .collect();
     amounts.sort();
     assert_eq!(amounts, ["3.00", "6.00", "9.00"]);
+
+    // Byte budgets: a page ends once what it read reaches the budget (at least one row).
+    // The streaming read counts report bodies: a budget of one byte reads one report a page.
+    let mut one_by_one = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store
+            .latest_in_subtree("610726", 2024, ReportKind::FinalAccounts, after, 2, 1)
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert_eq!(page.len(), 1);
+        after = page[0].id;
+        one_by_one.push(page[0].id);
+    }
+    assert_eq!(one_by_one, latest.iter().map(|r| r.id).collect::<Vec<_>>());
+    // A listing counts findings only (it carries no report body): without findings the budget
+    // never ends a page; with findings on every revision, one byte lists one revision a page
+    // and says there is more, and paging on lists all nine.
+    let (all, cut) = store
+        .list_revisions(&ListFilter::default(), None, 100, 1)
+        .await
+        .unwrap();
+    assert_eq!((all.len(), cut), (9, false));
+    for r in &all {
+        let finding = Finding::new(
+            "G-01",
+            Severity::Info,
+            "示例".into(),
+            vec![Location::default()],
+            None,
+            None,
+            None,
+        );
+        store
+            .record_validation(r.id, true, "test", std::slice::from_ref(&finding))
+            .await
+            .unwrap();
+    }
+    let mut listed = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (page, cut) = store
+            .list_revisions(&ListFilter::default(), cursor, 100, 1)
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert_eq!((page.len(), cut), (1, true));
+        cursor = Some(page[0].id);
+        listed.push(page[0].id);
+    }
+    assert_eq!(listed, all.iter().map(|r| r.id).collect::<Vec<_>>());
 });
 
 both_backends!(concurrent_submissions_are_all_kept_once, |store| {
@@ -554,9 +631,10 @@ both_backends!(concurrent_submissions_are_all_kept_once, |store| {
         t.await.unwrap();
     }
     let all = store
-        .list_revisions(&ListFilter::default(), None, 1000)
+        .list_revisions(&ListFilter::default(), None, 1000, usize::MAX)
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     assert_eq!(all.len(), 80);
     let mut revisions: Vec<u32> = all.iter().map(|r| r.revision).collect();
     revisions.sort();
@@ -682,14 +760,15 @@ both_backends!(subtree_queries_end_on_a_stored_cycle, |store, url| {
         subtree: true,
         ..ListFilter::default()
     };
-    let listed = tokio::time::timeout(limit, store.list_revisions(&filter, None, 10))
+    let listed = tokio::time::timeout(limit, store.list_revisions(&filter, None, 10, usize::MAX))
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .0;
     assert_eq!(listed.len(), 1);
     let latest = tokio::time::timeout(
         limit,
-        store.latest_in_subtree("610726", 2024, ReportKind::FinalAccounts, 0, 10),
+        store.latest_in_subtree("610726", 2024, ReportKind::FinalAccounts, 0, 10, usize::MAX),
     )
     .await
     .unwrap()
@@ -788,9 +867,10 @@ both_backends!(pending_revisions_keep_their_own_schedule, |store| {
     assert!(!store.is_pending(b).await.unwrap());
     store.record_validation(c, true, "v1", &[]).await.unwrap();
     let all = store
-        .list_revisions(&ListFilter::default(), None, 10)
+        .list_revisions(&ListFilter::default(), None, 10, usize::MAX)
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     let by_id = |id: i64| all.iter().find(|r| r.id == id).unwrap();
     assert_eq!(by_id(a).state, ValidationState::Pending);
     assert_eq!(

@@ -44,6 +44,18 @@ pub struct IngestionLimits {
     pub max_page_size: u32,
     /// Reports per store read while streaming.
     pub stream_batch: u32,
+    /// Stored JSON (report bodies and findings) per store read while streaming: a batch ends
+    /// once it reaches this (at least one report), so a subtree of large reports is streamed
+    /// with a bounded number of them in memory.
+    pub stream_batch_bytes: usize,
+    /// Stored findings JSON per `ListReports` page: a page ends once it reaches this (at least
+    /// one revision) and says there is a next page; listings carry no report bodies.
+    pub max_page_bytes: usize,
+    /// Largest parsed report stored (encoded bytes). A revision's report and its findings
+    /// (bounded by `gouji_domain::work`'s caps to about 12 MiB) must fit into one 64 MiB
+    /// `GetReport` answer or `StreamReports` message; a document whose report would be larger
+    /// is INVALID_ARGUMENT on `document` before anything is stored.
+    pub max_stored_report_bytes: usize,
     /// Accepted report years.
     pub years: (i32, i32),
     /// Longest idempotency key (characters; control and bidi characters are refused too).
@@ -57,6 +69,9 @@ impl Default for IngestionLimits {
             default_page_size: 50,
             max_page_size: 500,
             stream_batch: 64,
+            stream_batch_bytes: 64 << 20,
+            max_page_bytes: 16 << 20,
+            max_stored_report_bytes: MAX_STORED_REPORT_BYTES,
             years: (2000, 2100),
             max_key_len: status::MAX_KEY_CHARS,
         }
@@ -194,16 +209,35 @@ impl Ingestion {
 
         let (mut report, document, content_hash) = match req.input {
             Some(pb::submit_report_request::Input::Document(bytes)) => {
+                let max_stored = self.limits.max_stored_report_bytes;
+                let measure = bytes.len() > SURELY_STORABLE_DOCUMENT_BYTES
+                    || max_stored < MAX_STORED_REPORT_BYTES;
                 let parsed = {
                     let bytes = bytes.clone();
                     // PDF, xlsx, xls or text, told by content; the bytes are stored as sent.
                     gouji_runtime::cpu::run_until("parse task", Some(deadline), move || {
-                        gouji_readers::detect::parse(&bytes, &gouji_readers::Limits::default())
-                            .map(|p| p.report)
+                        gouji_readers::detect::parse(&bytes, &gouji_readers::Limits::default()).map(
+                            |p| {
+                                let size =
+                                    measure.then(|| convert::report_to_pb(&p.report).encoded_len());
+                                (p.report, size)
+                            },
+                        )
                     })
                     .await?
                 };
-                let report = parsed.map_err(|e| status::read_error("document", &e))?;
+                let (report, size) = parsed.map_err(|e| status::read_error("document", &e))?;
+                if let Some(size) = size.filter(|&n| n > max_stored) {
+                    return Err(BadRequest::field(
+                        "document",
+                        format!(
+                            "the report read from this document is {size} bytes encoded; at most \
+                             {max_stored} bytes are stored, so that every stored report can be \
+                             returned whole"
+                        ),
+                    )
+                    .into());
+                }
                 if report.kind != kind {
                     return Err(BadRequest::field(
                         "kind",
@@ -573,7 +607,7 @@ impl IngestionService for Ingestion {
             Some(rec) => {
                 let name = format!("{}@{}", rec.report_id(), rec.revision);
                 self.audit_read(&principal, "get_report", &name, "").await?;
-                Ok(Response::new(wire::revision_to_pb(&rec, true)))
+                Ok(Response::new(wire::revision_to_pb(&rec)))
             }
             None => {
                 let name = format!(
@@ -639,12 +673,12 @@ impl IngestionService for Ingestion {
             n => (n as u32).min(self.limits.max_page_size),
         };
         // One extra row tells whether another page exists.
-        let mut rows = self
+        let (mut rows, cut) = self
             .store
-            .list_revisions(&filter, cursor, size + 1)
+            .list_revisions(&filter, cursor, size + 1, self.limits.max_page_bytes)
             .await
             .map_err(|e| status::store_error("unit_code", e))?;
-        let more = rows.len() > size as usize;
+        let more = cut || rows.len() > size as usize;
         rows.truncate(size as usize);
         self.audit_read(
             &principal,
@@ -662,10 +696,7 @@ impl IngestionService for Ingestion {
             _ => String::new(),
         };
         Ok(Response::new(pb::ListReportsResponse {
-            reports: rows
-                .iter()
-                .map(|r| wire::revision_to_pb(r, false))
-                .collect(),
+            reports: rows.iter().map(wire::revision_to_pb).collect(),
             next_page_token,
         }))
     }
@@ -752,15 +783,16 @@ impl IngestionService for Ingestion {
             &format!("{} {}", req.year, kind.label()),
         )
         .await?;
-        let (tx, rx) = tokio::sync::mpsc::channel(32);
+        // A few messages ahead of a slow client, not more: each can be tens of MiB.
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
         let store = self.store.clone();
-        let batch = self.limits.stream_batch;
+        let (batch, batch_bytes) = (self.limits.stream_batch, self.limits.stream_batch_bytes);
         tokio::spawn(async move {
             let mut after = 0;
             let mut sent = 0u64;
             loop {
                 let page = match store
-                    .latest_in_subtree(&req.root_code, req.year, kind, after, batch)
+                    .latest_in_subtree(&req.root_code, req.year, kind, after, batch, batch_bytes)
                     .await
                 {
                     Ok(p) => p,
@@ -775,7 +807,7 @@ impl IngestionService for Ingestion {
                 for rec in &page {
                     after = rec.id;
                     // The receiver is gone when the client cancelled: stop reading.
-                    if tx.send(Ok(wire::revision_to_pb(rec, true))).await.is_err() {
+                    if tx.send(Ok(wire::revision_to_pb(rec))).await.is_err() {
                         return;
                     }
                     sent += 1;
@@ -786,6 +818,15 @@ impl IngestionService for Ingestion {
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 }
+
+/// [`IngestionLimits::max_stored_report_bytes`] by default: 48 MiB, which leaves 16 MiB of a
+/// 64 MiB answer for the findings and the rest of the record.
+pub const MAX_STORED_REPORT_BYTES: usize = 48 << 20;
+
+/// Documents up to this size cannot yield a report above [`MAX_STORED_REPORT_BYTES`] (their
+/// lines, the quoted text and the fact and figure caps add up to less), so only larger ones
+/// pay for measuring the encoded report.
+const SURELY_STORABLE_DOCUMENT_BYTES: usize = 1 << 20;
 
 const KIND_REQUIRED: &str = "kind must be REPORT_KIND_BUDGET or REPORT_KIND_FINAL_ACCOUNTS";
 

@@ -65,6 +65,10 @@ struct Args {
     /// Failed store probes in a row before the `liveness` health status turns NOT_SERVING.
     #[arg(long, env = "GOUJI_STORE_PROBE_FAILURES", default_value_t = 3)]
     store_probe_failures: u32,
+    /// Largest parsed report stored, in encoded bytes (at most the default, 48 MiB, so that a
+    /// stored report and its findings always fit into one 64 MiB answer).
+    #[arg(long, env = "GOUJI_MAX_STORED_REPORT_BYTES", default_value_t = gouji_ingestion::MAX_STORED_REPORT_BYTES)]
+    max_stored_report_bytes: usize,
 }
 
 /// The database URL: the file's first line when `--database-url-file` is given, else
@@ -97,7 +101,12 @@ async fn main() -> anyhow::Result<()> {
         args.metrics_listen.as_deref(),
     )
     .await?;
-    let limits = IngestionLimits::default();
+    let limits = IngestionLimits {
+        max_stored_report_bytes: args
+            .max_stored_report_bytes
+            .min(gouji_ingestion::MAX_STORED_REPORT_BYTES),
+        ..IngestionLimits::default()
+    };
     let transport = transport_limits(&limits);
     // Health reports SERVING only once `serve` runs, i.e. after the migrations below succeeded.
     let store = Store::open(&database_url(&args)?)

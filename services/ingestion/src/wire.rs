@@ -2,6 +2,7 @@
 
 use gouji_proto::convert;
 use gouji_proto::ingestion::v1 as pb;
+use gouji_proto::report::v1 as rpb;
 use gouji_store::{RevisionRecord, UnitRecord, ValidationState};
 
 pub(crate) fn unit_to_pb(u: &UnitRecord) -> pb::Unit {
@@ -46,8 +47,25 @@ pub(crate) fn rfc3339(ms: i64) -> String {
     )
 }
 
-/// A stored revision; `with_report` false leaves the report body out (listings stay small).
-pub(crate) fn revision_to_pb(r: &RevisionRecord, with_report: bool) -> pb::StoredReport {
+/// A revision's body on the wire: the report, or none in a listing.
+pub(crate) trait Body {
+    fn to_pb(&self) -> Option<rpb::Report>;
+}
+
+impl Body for gouji_domain::model::Report {
+    fn to_pb(&self) -> Option<rpb::Report> {
+        Some(convert::report_to_pb(self))
+    }
+}
+
+impl Body for () {
+    fn to_pb(&self) -> Option<rpb::Report> {
+        None
+    }
+}
+
+/// A stored revision, with its report when it carries one (a listing's does not).
+pub(crate) fn revision_to_pb<R: Body>(r: &RevisionRecord<R>) -> pb::StoredReport {
     pb::StoredReport {
         report_id: r.report_id(),
         unit_code: r.unit_code.clone(),
@@ -58,7 +76,7 @@ pub(crate) fn revision_to_pb(r: &RevisionRecord, with_report: bool) -> pb::Store
         validation_state: state_to_pb(r.state),
         valid: r.valid.unwrap_or(false),
         catalog_version: r.catalog_version.clone().unwrap_or_default(),
-        report: with_report.then(|| convert::report_to_pb(&r.report)),
+        report: r.report.to_pb(),
         findings: r.findings.iter().map(convert::finding_to_pb).collect(),
         content_hash: r.content_hash.clone(),
         submitted_at: rfc3339(r.submitted_at),
