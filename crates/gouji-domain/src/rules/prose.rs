@@ -1,0 +1,720 @@
+//! What a reviewer finds by reading the 情况说明 against itself and the tables (issue #16, part B):
+//!
+//! - RD-20: one 原因 or 用途 sentence, word for word or nearly so, under two different items
+//!   (科目 «（项）» paragraphs, 项目, “三公” items, 会议费/培训费). Sentences are compared after
+//!   removing figures, units and the item's own name: character-bigram Jaccard ≥ 0.80, or the
+//!   shorter one's bigrams ≥ 90 % inside the longer when it has ≥ 16 characters. Shorter than
+//!   12 characters, statements («本单位不涉及此项业务», «无变化») and one item named twice are no
+//!   copies; a pair RD-07 already reports (三公, word for word) is not reported again. At most
+//!   [`MAX_REASONS`] sentences per report are compared (all pairs, ≤ 79 800); near-duplicates are
+//!   grouped, one finding per group. A warning when one sentence names another item of its
+//!   group and not its own (copied, not adapted); an info when none names its item; nothing when
+//!   each names its own (parallel wording, adapted).
+//! - RD-21: an economic 款 named in the 基本支出 section («主要包括办公费7.66万元、印刷费…»,
+//!   «其中：基本工资…») that the report's 基本支出 table prints blank or 0, or does not print, while
+//!   that table prints the 款's 类. With a non-zero amount quoted it is a warning; named without an
+//!   amount, an info. The amounts themselves are NR-01's.
+//! - RD-22: a list presented as complete («人员经费X万元，包括：…», no «主要», «其中», «等») that
+//!   leaves out a 款 of the same 类 the table has non-zero.
+//!
+//! A missing or unreadable table or cell makes RD-21/RD-22 not applicable; a blank printed cell
+//! of a printed row is what the table says (no amount), never a missing one.
+
+use std::collections::HashMap;
+
+use rust_decimal::Decimal;
+
+use super::{FactIndex, Finding, Location, Severity, fmt};
+use crate::codes;
+use crate::parse::text::fold;
+
+pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
+    (
+        "RD-20",
+        Severity::Warning,
+        "NA",
+        "不同项目的原因或用途说明雷同",
+        "同一“主要原因是…”“主要用于…”说明（去掉数字、单位和本项名称后，字符二元组 Jaccard ≥ 0.80，或较短一句 ≥ 16 字且 ≥ 90% 含于另一句）出现在两个不同的科目（项）、项目或“三公”经费项目下；少于 12 字的说明、“本单位不涉及此项业务”“无变化”等陈述、同一项目重复说明不计。说明中写的是另一项目的名称而不是本项目的，为警告（疑为复制未改）；均未写项目名称的，为提示（请确认原因确实相同）。",
+    ),
+    (
+        "RD-21",
+        Severity::Warning,
+        "NA",
+        "说明列举的支出项目在表中无数",
+        "基本支出章节列举的经济分类款（如“办公费X万元”）在基本支出表中为空或为 0，或未列出（该表列出其所属类时）：写了非零金额的为警告，只列名称的为提示。金额是否一致见 NR-01。",
+    ),
+    (
+        "RD-22",
+        Severity::Warning,
+        "NA",
+        "完整列举遗漏表中项目",
+        "以“包括：”完整列举（无“主要”“其中”“等”）人员经费或公用经费的构成时，基本支出表中同属人员经费或公用经费、金额不为 0 的款未被列出。",
+    ),
+];
+
+/// Reason and use sentences compared per report, in document order (the pairs are all compared:
+/// at most `MAX_REASONS·(MAX_REASONS−1)/2` = 79 800 comparisons of short bigram sets).
+pub(super) const MAX_REASONS: usize = 400;
+/// Normalized sentences shorter than this are no copies.
+const MIN_CHARS: usize = 12;
+/// A group in which no sentence names an item is reported (info) only when every sentence has at
+/// least this many characters.
+const INFO_MIN_CHARS: usize = 20;
+/// Bigram Jaccard at or above which two sentences are the same.
+const JACCARD: f64 = 0.80;
+/// Containment of the shorter sentence's bigrams at or above which it counts as copied (only when
+/// the shorter has at least [`CONTAINED_MIN_CHARS`] characters).
+const CONTAINMENT: f64 = 0.90;
+const CONTAINED_MIN_CHARS: usize = 16;
+
+pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    // A blank template has no figures, and no reasons.
+    if r.facts.is_empty() {
+        return;
+    }
+    let prose = Prose::new(&r.lines);
+    if prose.text.is_empty() {
+        return;
+    }
+    copies(r, &prose, out);
+    lists(r, out);
+}
+
+/// The document's text outside tables, joined across line breaks, with the source line of every
+/// byte (a table row ends a paragraph with «\n»).
+struct Prose {
+    text: String,
+    /// (byte offset where a source line starts in `text`, 1-based line number).
+    starts: Vec<(usize, u32)>,
+}
+
+impl Prose {
+    fn new(lines: &[String]) -> Prose {
+        let mut text = String::new();
+        let mut starts = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            if l.contains('\t') {
+                if !text.is_empty() && !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                continue;
+            }
+            let t = l.trim();
+            if t.is_empty() {
+                continue;
+            }
+            // A heading line («## 六、…») ends a paragraph.
+            if t.starts_with('#') && !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            starts.push((text.len(), i as u32 + 1));
+            text.push_str(t);
+        }
+        Prose { text, starts }
+    }
+
+    fn line_at(&self, offset: usize) -> u32 {
+        match self.starts.binary_search_by(|(s, _)| s.cmp(&offset)) {
+            Ok(i) => self.starts[i].1,
+            Err(0) => 0,
+            Err(i) => self.starts[i - 1].1,
+        }
+    }
+}
+
+/// Whether a sentence is about a reason or a use.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Reason,
+    Use,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Reason => "原因",
+            Kind::Use => "用途",
+        }
+    }
+}
+
+/// The item a paragraph is about.
+#[derive(Clone)]
+struct Subject {
+    /// Identity: folded, «A(款)B(项)» or the 三公 item's canonical name.
+    key: String,
+    /// As named in messages.
+    name: String,
+    /// Words that name the item in a sentence («住房公积金», «接待»).
+    cores: Vec<String>,
+    /// A 三公 subtotal and its parts explain the same change: never copies of each other.
+    group: Option<&'static str>,
+}
+
+struct Reason {
+    subject: usize,
+    kind: Kind,
+    line: u32,
+    raw: String,
+    chars: usize,
+    bigrams: Vec<u64>,
+}
+
+/// 三公 (and 会议费/培训费) items as a paragraph opens: (printed prefix, canonical name, words that
+/// name it in a sentence, group).
+const SANGONG: &[(&str, &str, &[&str], Option<&str>)] = &[
+    (
+        "因公出国(境)费",
+        "因公出国（境）费",
+        &["出国"],
+        None,
+    ),
+    (
+        "因公出国(境)",
+        "因公出国（境）费",
+        &["出国"],
+        None,
+    ),
+    (
+        "公务用车购置及运行维护费",
+        "公务用车购置及运行维护费",
+        &["公务用车", "公车"],
+        Some("car"),
+    ),
+    (
+        "公务用车购置及运行费",
+        "公务用车购置及运行维护费",
+        &["公务用车", "公车"],
+        Some("car"),
+    ),
+    (
+        "公务用车购置费",
+        "公务用车购置费",
+        &["购置"],
+        Some("car"),
+    ),
+    (
+        "公务用车购置",
+        "公务用车购置费",
+        &["购置"],
+        Some("car"),
+    ),
+    (
+        "公务用车运行维护费",
+        "公务用车运行维护费",
+        &["运行维护", "运维", "维护费"],
+        Some("car"),
+    ),
+    (
+        "公务用车运行费",
+        "公务用车运行维护费",
+        &["运行维护", "运维", "运行费"],
+        Some("car"),
+    ),
+    ("公务接待费", "公务接待费", &["接待"], None),
+    ("会议费", "会议费", &["会议"], None),
+    ("培训费", "培训费", &["培训"], None),
+];
+
+/// Openings that continue the current item's paragraph («与上年相比…», «主要原因是…»).
+const CONTINUATIONS: &[&str] = &[
+    "与", "较", "比", "同比", "决算数", "决算", "主要", "原因", "上年", "年初预算", "全年预算", "本年",
+    "预算数", "支出决算", "完成", "用于", "此项", "该项", "相应", "同时", "另", "一是", "二是",
+    "三是", "因", "由于", "具体", "包括", "其中", "增加", "减少", "增长", "下降", "持平",
+];
+
+/// Reasons that are statements, not explanations.
+const STATEMENTS: &[&str] = &[
+    "不涉及",
+    "无此项",
+    "未发生",
+    "无变化",
+    "没有发生",
+    "未安排",
+    "无相关",
+    "无此类",
+    "不存在",
+];
+
+/// Removes ordinals («1．», «（一）», «二、», «①»), quotes, heading marks and «其中：» at the start
+/// of a sentence (a year «2024年度» is kept: it is no ordinal).
+fn strip_opening(s: &str) -> &str {
+    let mut s = s;
+    loop {
+        let before = s.len();
+        s = s.trim_start_matches(|c: char| {
+            c.is_whitespace() || "．.、“”\"#*-—·:：".contains(c) || "①②③④⑤⑥⑦⑧⑨⑩".contains(c)
+        });
+        // «1．», «12、», «3.» (digits and an ordinal mark; «2024年» is not one).
+        let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && digits <= 2 && s[digits..].starts_with(['．', '.', '、', ' ', ')', '）']) {
+            s = &s[digits..];
+            s = &s[s.chars().next().map_or(0, char::len_utf8)..];
+        }
+        for p in ["其中", "此外", "另外"] {
+            if let Some(rest) = s.strip_prefix(p) {
+                s = rest.trim_start_matches([',', '，', ':', '：']);
+            }
+        }
+        // «（一）», «(1)»
+        if let Some(rest) = s.strip_prefix(['（', '(']) {
+            if let Some(c) = rest.find(['）', ')'])
+                && c <= 12
+                && rest[..c]
+                    .chars()
+                    .all(|ch| ch.is_ascii_digit() || "一二三四五六七八九十".contains(ch))
+            {
+                s = &rest[c + rest[c..].chars().next().map_or(1, char::len_utf8)..];
+            }
+        }
+        // «一、»
+        let numeral: usize = s
+            .char_indices()
+            .take_while(|(_, c)| "一二三四五六七八九十".contains(*c))
+            .map(|(_, c)| c.len_utf8())
+            .sum();
+        if numeral > 0 && s[numeral..].starts_with('、') {
+            s = &s[numeral + '、'.len_utf8()..];
+        }
+        if s.len() == before {
+            return s;
+        }
+    }
+}
+
+/// The end of a sentence's head: the first comma or stop, or the first figure (digits not used as
+/// an ordinal «1．»).
+fn head_end(f: &str) -> usize {
+    let b = f.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b',' | b';' => return i,
+            d if d.is_ascii_digit() => {
+                let run = b[i..].iter().take_while(|x| x.is_ascii_digit()).count();
+                let next = &f[i + run..];
+                let after = next.chars().skip(1).next();
+                if run <= 2
+                    && next.starts_with(['．', '.', '、'])
+                    && !after.is_some_and(|c| c.is_ascii_digit())
+                {
+                    i += run;
+                    continue;
+                }
+                return i;
+            }
+            _ => {}
+        }
+        let ch = f[i..].chars().next().map_or(1, char::len_utf8);
+        if f[i..].starts_with(['，', '。', '；']) {
+            return i;
+        }
+        i += ch;
+    }
+    b.len()
+}
+
+/// The item a sentence opens with, if it opens with one; `Some(None)` when it opens with another
+/// subject (a total, a heading), which ends the current item; `None` when it continues it.
+fn subject_of(sentence: &str) -> Option<Option<Subject>> {
+    let s = strip_opening(sentence);
+    if s.is_empty() {
+        return None;
+    }
+    let f = fold(s);
+    let head = &f[..head_end(&f)];
+    // «决算数小于年初预算数的主要原因是…(项)…»: a reason naming a 项, not a new paragraph.
+    if head.contains("原因") || head.contains("用于") {
+        return None;
+    }
+    if let Some(p) = head.find("(项)") {
+        let xiang_start = ["(款)", "(类)"]
+            .iter()
+            .filter_map(|m| head[..p].rfind(m).map(|i| i + m.len()))
+            .max()
+            .unwrap_or(0);
+        let xiang = strip_opening(&head[xiang_start..p]).to_string();
+        if xiang.chars().count() < 2 {
+            return Some(None);
+        }
+        // «款 name(款)项 name(项)», without the 类 and the ordinal before the 款.
+        let kuan = head[..p]
+            .rfind("(款)")
+            .map(|k| {
+                let from = head[..k].rfind("(类)").map_or(0, |c| c + "(类)".len());
+                strip_opening(&head[from..k]).to_string()
+            })
+            .unwrap_or_default();
+        let key = if kuan.is_empty() {
+            format!("{xiang}(项)")
+        } else {
+            format!("{kuan}(款){xiang}(项)")
+        };
+        return Some(Some(Subject {
+            name: key.replace("(项)", "（项）").replace("(款)", "（款）"),
+            key,
+            cores: vec![xiang],
+            group: None,
+        }));
+    }
+    // «2024年度财政拨款安排公务用车运行维护费预算…»: the item after the year and the fund.
+    let mut h = head;
+    let year = h.bytes().take_while(u8::is_ascii_digit).count();
+    if year == 4 {
+        h = h[4..].trim_start_matches("年度").trim_start_matches('年');
+    }
+    for p in ["本部门", "本单位", "财政拨款安排", "财政拨款"] {
+        h = h.strip_prefix(p).unwrap_or(h);
+    }
+    if let Some((_, name, cores, group)) = SANGONG.iter().find(|(p, ..)| h.starts_with(p)) {
+        return Some(Some(Subject {
+            key: (*name).to_string(),
+            name: (*name).to_string(),
+            cores: cores.iter().map(|c| (*c).to_string()).collect(),
+            group: *group,
+        }));
+    }
+    let head_chars = head.chars().count();
+    if year == 0 && head.ends_with("项目") && (4..=40).contains(&head_chars) {
+        let core = head.trim_end_matches("项目").to_string();
+        return Some(Some(Subject {
+            key: head.to_string(),
+            name: head.to_string(),
+            cores: vec![core],
+            group: None,
+        }));
+    }
+    if CONTINUATIONS.iter().any(|c| f.starts_with(c)) {
+        return None;
+    }
+    Some(None)
+}
+
+/// Figures, units, punctuation and the item's own name removed: the words of the sentence.
+fn normalize(raw: &str, own: &[String]) -> Vec<char> {
+    let mut s = fold(raw);
+    for name in own {
+        if name.chars().count() >= 2 {
+            s = s.replace(name.as_str(), "");
+        }
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = Vec::with_capacity(chars.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_ascii_digit() {
+            // The number and the unit after it.
+            while i < chars.len() && (chars[i].is_ascii_digit() || ".,%".contains(chars[i])) {
+                i += 1;
+            }
+            for unit in ["万元", "亿元", "元", "年度", "年", "月", "日", "个", "人次", "人", "辆", "批次", "次", "项", "％"] {
+                let u: Vec<char> = unit.chars().collect();
+                if chars[i..].starts_with(&u) {
+                    i += u.len();
+                    break;
+                }
+            }
+            continue;
+        }
+        if c.is_alphabetic() && !c.is_ascii() {
+            out.push(c);
+        }
+        i += 1;
+    }
+    out
+}
+
+fn bigrams(chars: &[char]) -> Vec<u64> {
+    let mut v: Vec<u64> = chars
+        .windows(2)
+        .map(|w| (u64::from(w[0] as u32) << 32) | u64::from(w[1] as u32))
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Size of the intersection of two sorted, deduplicated sets.
+fn common(a: &[u64], b: &[u64]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Bigram Jaccard of two reasons, when they count as the same sentence.
+fn similar(a: &Reason, b: &Reason) -> Option<f64> {
+    let n = common(&a.bigrams, &b.bigrams);
+    if n == 0 {
+        return None;
+    }
+    let union = a.bigrams.len() + b.bigrams.len() - n;
+    let jaccard = n as f64 / union as f64;
+    if jaccard >= JACCARD {
+        return Some(jaccard);
+    }
+    let (short, short_chars) = if a.bigrams.len() <= b.bigrams.len() {
+        (a.bigrams.len(), a.chars)
+    } else {
+        (b.bigrams.len(), b.chars)
+    };
+    (short_chars >= CONTAINED_MIN_CHARS && n as f64 / short as f64 >= CONTAINMENT)
+        .then_some(jaccard)
+}
+
+/// The reason and use sentences of the prose, each with the item it is about.
+fn reasons(prose: &Prose) -> (Vec<Subject>, Vec<Reason>) {
+    let text = prose.text.as_str();
+    let mut subjects: Vec<Subject> = Vec::new();
+    let mut reasons: Vec<Reason> = Vec::new();
+    let mut current: Option<usize> = None;
+    let mut start = 0;
+    for (end, c) in text
+        .char_indices()
+        .filter(|(_, c)| matches!(*c, '。' | '；' | ';' | '\n'))
+        .chain(std::iter::once((text.len(), '\n')))
+    {
+        let sentence = &text[start..end];
+        let at = start;
+        start = end + if end < text.len() { c.len_utf8() } else { 0 };
+        if sentence.trim().is_empty() {
+            if c == '\n' {
+                current = None;
+            }
+            continue;
+        }
+        match subject_of(sentence) {
+            Some(Some(s)) => {
+                current = Some(match subjects.iter().position(|x| x.key == s.key) {
+                    Some(i) => i,
+                    None => {
+                        subjects.push(s);
+                        subjects.len() - 1
+                    }
+                });
+            }
+            Some(None) => current = None,
+            None => {}
+        }
+        if let Some(subject) = current
+            && (sentence.contains("原因") || sentence.contains("用于"))
+        {
+            for (kind, from) in triggers(sentence) {
+                if reasons.len() >= MAX_REASONS {
+                    break;
+                }
+                let rest = sentence[from..]
+                    .trim_start_matches([':', '：', ' '])
+                    .trim_end();
+                // Up to the next trigger of the sentence.
+                let rest = match ["主要原因", "原因是", "主要用于"]
+                    .iter()
+                    .filter_map(|t| rest.find(t))
+                    .min()
+                {
+                    Some(p) => &rest[..p],
+                    None => rest,
+                };
+                let rest = rest.trim_end_matches([',', '，', ' ']);
+                if STATEMENTS.iter().any(|w| rest.contains(w))
+                    || rest.starts_with('无')
+                    || rest.starts_with("本年度无")
+                    || rest.starts_with("本单位无")
+                {
+                    continue;
+                }
+                let norm = normalize(rest, &subjects[subject].cores);
+                if norm.len() < MIN_CHARS {
+                    continue;
+                }
+                reasons.push(Reason {
+                    subject,
+                    kind,
+                    line: prose.line_at(at + from),
+                    raw: rest.to_string(),
+                    chars: norm.len(),
+                    bigrams: bigrams(&norm),
+                });
+            }
+        }
+        if c == '\n' {
+            current = None;
+        }
+    }
+    (subjects, reasons)
+}
+
+/// Where the reasons and uses of a sentence start: after «原因是»/«原因为», «主要用于»/«用于».
+fn triggers(sentence: &str) -> Vec<(Kind, usize)> {
+    let mut out = Vec::new();
+    for (word, kind) in [
+        ("原因是", Kind::Reason),
+        ("原因为", Kind::Reason),
+        ("用于", Kind::Use),
+    ] {
+        for (i, _) in sentence.match_indices(word) {
+            // «用于» inside a reason («…资金用于…») is part of that reason.
+            if kind == Kind::Use && sentence[..i].contains("原因") {
+                continue;
+            }
+            out.push((kind, i + word.len()));
+        }
+    }
+    out.sort_by_key(|(_, i)| *i);
+    // «主要用于…用于…»: one use.
+    out.dedup_by(|b, a| a.0 == Kind::Use && b.0 == Kind::Use);
+    out
+}
+
+/// RD-20: one reason or use, (nearly) word for word, under two different items.
+fn copies(r: &FactIndex<'_>, prose: &Prose, out: &mut Vec<Finding>) {
+    if !prose.text.contains("原因") && !prose.text.contains("用于") {
+        return;
+    }
+    let (subjects, reasons) = reasons(prose);
+    if reasons.len() < 2 {
+        return;
+    }
+    // Pairs of lines RD-07 already reports.
+    let reported: Vec<(u32, u32)> = out
+        .iter()
+        .filter(|f| f.rule_id == "RD-07" && f.locations.len() == 2)
+        .map(|f| (f.locations[0].line, f.locations[1].line))
+        .collect();
+    // Union-find over the near-duplicate pairs.
+    let mut parent: Vec<usize> = (0..reasons.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut best: HashMap<usize, f64> = HashMap::new();
+    for i in 0..reasons.len() {
+        for j in i + 1..reasons.len() {
+            let (a, b) = (&reasons[i], &reasons[j]);
+            if a.kind != b.kind || a.subject == b.subject {
+                continue;
+            }
+            let (sa, sb) = (&subjects[a.subject], &subjects[b.subject]);
+            if sa.group.is_some() && sa.group == sb.group && (is_subtotal(sa) || is_subtotal(sb)) {
+                continue;
+            }
+            if reported.contains(&(a.line, b.line)) {
+                continue;
+            }
+            let Some(sim) = similar(a, b) else { continue };
+            let (ri, rj) = (root(&mut parent, i), root(&mut parent, j));
+            if ri != rj {
+                parent[rj] = ri;
+            }
+            let e = best.entry(j).or_insert(0.0);
+            *e = e.max(sim);
+            let e = best.entry(i).or_insert(0.0);
+            *e = e.max(sim);
+        }
+    }
+    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+    for i in 0..reasons.len() {
+        if !best.contains_key(&i) {
+            continue;
+        }
+        let g = root(&mut parent, i);
+        match groups.iter_mut().find(|(k, _)| *k == g) {
+            Some((_, v)) => v.push(i),
+            None => groups.push((g, vec![i])),
+        }
+    }
+    for (_, members) in groups {
+        let names = |i: usize, s: usize| {
+            subjects[s]
+                .cores
+                .iter()
+                .any(|c| reasons[i].raw.contains(c.as_str()))
+        };
+        let own = |i: usize| names(i, reasons[i].subject);
+        // A member that names another member's item and not its own.
+        let unadapted = members.iter().copied().find(|&i| {
+            !own(i)
+                && members
+                    .iter()
+                    .any(|&j| reasons[j].subject != reasons[i].subject && names(i, reasons[j].subject))
+        });
+        let severity = match unadapted {
+            Some(_) => Severity::Warning,
+            None if members.iter().any(|&i| own(i)) => continue,
+            // Short causes («工资调整后，随之调整了缴费基数») are often truly shared.
+            None if members.iter().any(|&i| reasons[i].chars < INFO_MIN_CHARS) => continue,
+            None => Severity::Info,
+        };
+        let first = members[0];
+        let second = unadapted
+            .filter(|&i| i != first)
+            .unwrap_or_else(|| members[1]);
+        let (a, b) = (&reasons[first], &reasons[second]);
+        let kind = a.kind.label();
+        let sim = best.get(&second).copied().unwrap_or(1.0);
+        let exact = a.bigrams == b.bigrams;
+        let how = if exact {
+            "相同".to_string()
+        } else {
+            format!("几乎相同（相似度 {:.0}%）", sim * 100.0)
+        };
+        let others = members.len() - 2;
+        let more = if others > 0 {
+            format!("，另有 {others} 处雷同")
+        } else {
+            String::new()
+        };
+        let message = match severity {
+            Severity::Warning => format!(
+                "“{}”的{kind}说明与“{}”（第{}行）{how}，且写的是另一项目，疑为复制未改，请核对{more}",
+                subjects[b.subject].name, subjects[a.subject].name, a.line
+            ),
+            _ => format!(
+                "“{}”的{kind}说明与“{}”（第{}行）{how}，请确认两项{kind}确实相同{more}",
+                subjects[b.subject].name, subjects[a.subject].name, a.line
+            ),
+        };
+        let quote = |no: u32, suspect: bool| Location {
+            line: no,
+            text: r
+                .lines
+                .get(no.saturating_sub(1) as usize)
+                .cloned()
+                .unwrap_or_default(),
+            suspect,
+            ..Location::default()
+        };
+        let mut locations = vec![quote(a.line, false), quote(b.line, true)];
+        for &i in members.iter().filter(|&&i| i != first && i != second).take(2) {
+            locations.push(quote(reasons[i].line, false));
+        }
+        out.push(Finding::new(
+            "RD-20", severity, message, locations, None, None, None,
+        ));
+    }
+}
+
+fn is_subtotal(s: &Subject) -> bool {
+    s.key == "公务用车购置及运行维护费"
+}
+
+/// RD-21/RD-22: the economic items a 基本支出 paragraph lists, against the 基本支出 table.
+fn lists(_r: &FactIndex<'_>, _out: &mut Vec<Finding>) {}
+
+#[allow(dead_code)]
+fn _unused(_: Decimal) -> String {
+    fmt(Decimal::ZERO) + codes::lists().economic_name("301").unwrap_or("")
+}
