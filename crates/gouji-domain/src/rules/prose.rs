@@ -10,10 +10,11 @@
 //!   grouped, one finding per group. A warning when one sentence names another item of its
 //!   group and not its own (copied, not adapted); an info when none names its item; nothing when
 //!   each names its own (parallel wording, adapted).
-//! - RD-21: an economic 款 named in the 基本支出 section («主要包括办公费7.66万元、印刷费…»,
-//!   «其中：基本工资…») that the report's 基本支出 table prints blank or 0, or does not print, while
-//!   that table prints the 款's 类. With a non-zero amount quoted it is a warning; named without an
-//!   amount, an info. The amounts themselves are NR-01's.
+//! - RD-21: an economic 款 (or 类) named with a non-zero amount in the 基本支出 section
+//!   («主要包括办公费7.66万元、印刷费0.50万元…», «其中：基本工资…») that the report's 基本支出 table
+//!   prints blank or 0, or does not print while it prints the 款's 类 (a warning; whether the
+//!   amounts agree is NR-01's). Names without an amount are not checked: a list of names only is
+//!   often the template's list of what the group may hold (Jiangsu 2017).
 //! - RD-22: a list presented as complete («人员经费X万元，包括：…», no «主要», «其中», «等») that
 //!   leaves out a 款 of the same 类 the table has non-zero.
 //!
@@ -41,7 +42,7 @@ pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
         Severity::Warning,
         "NA",
         "说明列举的支出项目在表中无数",
-        "基本支出章节列举的经济分类款（如“办公费X万元”）在基本支出表中为空或为 0，或未列出（该表列出其所属类时）：写了非零金额的为警告，只列名称的为提示。金额是否一致见 NR-01。",
+        "基本支出章节以非零金额列举的经济分类款（如“印刷费0.50万元”）在基本支出表中为空或为 0，或未列出（该表列出其所属类时）。只列名称、未写金额的不检查；金额是否一致见 NR-01。",
     ),
     (
         "RD-22",
@@ -72,7 +73,9 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     if r.facts.is_empty() {
         return;
     }
-    let prose = Prose::new(&r.lines);
+    let mut headings: Vec<u32> = r.sections.iter().map(|s| s.first_line).collect();
+    headings.sort_unstable();
+    let prose = Prose::new(&r.lines, &headings);
     if prose.text.is_empty() {
         return;
     }
@@ -89,7 +92,8 @@ struct Prose {
 }
 
 impl Prose {
-    fn new(lines: &[String]) -> Prose {
+    /// `headings`: 1-based numbers of the lines that are section headings (each stands alone).
+    fn new(lines: &[String], headings: &[u32]) -> Prose {
         let mut text = String::new();
         let mut starts = Vec::new();
         for (i, l) in lines.iter().enumerate() {
@@ -103,12 +107,16 @@ impl Prose {
             if t.is_empty() {
                 continue;
             }
-            // A heading line («## 六、…») ends a paragraph.
-            if t.starts_with('#') && !text.is_empty() && !text.ends_with('\n') {
+            // A heading line («## 六、…») is a paragraph of its own.
+            let heading = t.starts_with('#') || headings.binary_search(&(i as u32 + 1)).is_ok();
+            if heading && !text.is_empty() && !text.ends_with('\n') {
                 text.push('\n');
             }
             starts.push((text.len(), i as u32 + 1));
             text.push_str(t);
+            if heading {
+                text.push('\n');
+            }
         }
         Prose { text, starts }
     }
@@ -711,10 +719,360 @@ fn is_subtotal(s: &Subject) -> bool {
     s.key == "公务用车购置及运行维护费"
 }
 
-/// RD-21/RD-22: the economic items a 基本支出 paragraph lists, against the 基本支出 table.
-fn lists(_r: &FactIndex<'_>, _out: &mut Vec<Finding>) {}
+/// Tables that print 基本支出 by economic classification, and the column holding a row's amount.
+const BASIC_TABLES: &[&str] = &["公开06", "表6", "gpb_basic_by_econ", "fiscal_basic_by_econ"];
+const BASIC_COLUMNS: &[&str] = &["决算数", "合计", "预算数", "金额"];
 
-#[allow(dead_code)]
-fn _unused(_: Decimal) -> String {
-    fmt(Decimal::ZERO) + codes::lists().economic_name("301").unwrap_or("")
+/// One 基本支出 table as RD-21/RD-22 read it.
+struct BasicTable<'a> {
+    id: &'a str,
+    column: &'a str,
+    /// Folded printed name → row key, for every printed economic row.
+    by_name: HashMap<String, &'a str>,
+    /// Printed economic row keys.
+    keys: Vec<&'a str>,
+}
+
+impl BasicTable<'_> {
+    /// The amount the table has for `code`: `Some(v)` (blank printed row → 0), `None` when the
+    /// row is not printed or the cell is unreadable.
+    fn amount(&self, r: &FactIndex<'_>, code: &str) -> Option<Decimal> {
+        if r.is_unreadable(self.id, code, self.column) {
+            return None;
+        }
+        match r.value(self.id, code, self.column) {
+            Some(v) => Some(v),
+            None if self.keys.contains(&code) => Some(Decimal::ZERO),
+            None => None,
+        }
+    }
+}
+
+fn basic_tables<'a>(r: &FactIndex<'a>) -> Vec<BasicTable<'a>> {
+    let mut out = Vec::new();
+    for id in BASIC_TABLES {
+        let Some(t) = r.table(id) else { continue };
+        if r.facts_slice(id).is_empty() {
+            continue;
+        }
+        let Some(column) = BASIC_COLUMNS.iter().find(|c| r.has_column(id, c)) else {
+            continue;
+        };
+        let mut by_name = HashMap::new();
+        let mut keys = Vec::new();
+        for row in &t.rows {
+            let code = row.key.as_str();
+            if codes::economic_level(code).is_none() || !code.starts_with('3') {
+                continue;
+            }
+            keys.push(code);
+            by_name.entry(row_name(&row.label, code)).or_insert(code);
+        }
+        // A row that carries facts but was not listed among the printed rows.
+        for k in r.row_keys(id) {
+            if codes::economic_level(k).is_some() && k.starts_with('3') && !keys.contains(k) {
+                keys.push(k);
+                if let Some(n) = codes::lists().economic_name_folded(k) {
+                    by_name.entry(n.to_string()).or_insert(k);
+                }
+            }
+        }
+        if keys.is_empty() {
+            continue;
+        }
+        out.push(BasicTable {
+            id,
+            column,
+            by_name,
+            keys,
+        });
+    }
+    out
+}
+
+/// A printed row label as a name: folded, without a leading code, ordinal or «其中：».
+fn row_name(label: &str, code: &str) -> String {
+    let folded = fold(label);
+    let s = folded.strip_prefix(code).unwrap_or(&folded);
+    let s = crate::parse::text::strip_ordinal(s);
+    let s = s.strip_prefix("其中:").unwrap_or(s);
+    s.trim_start_matches(|c: char| c.is_ascii_digit() || matches!(c, '.' | '、'))
+        .to_string()
+}
+
+/// One element of a listed 基本支出 composition.
+struct Listed {
+    name: String,
+    /// The quoted amount, when there is one.
+    amount: Option<Decimal>,
+    line: u32,
+}
+
+/// The elements after a list opener, up to the end of the sentence: names, each with the amount
+/// that follows it.
+fn list_elements(prose: &Prose, from: usize, to: usize) -> Vec<Listed> {
+    let text = &prose.text[from..to];
+    let mut out = Vec::new();
+    let mut at = 0;
+    for piece in text.split(['、', '，', ',', '；', ';']) {
+        let offset = at;
+        at += piece.len() + piece_sep_len(text, at + piece.len());
+        let p = strip_opening(piece.trim());
+        let p = p
+            .trim_start_matches("主要包括")
+            .trim_start_matches("包括")
+            .trim_start_matches([':', '：']);
+        let p = strip_opening(p);
+        let name_end = p
+            .char_indices()
+            .find(|(_, c)| c.is_ascii_digit() || c.is_whitespace())
+            .map_or(p.len(), |(i, _)| i);
+        let name = fold(&p[..name_end]);
+        let name = name.trim_end_matches('等').to_string();
+        if name.chars().count() < 2 {
+            continue;
+        }
+        let rest = p[name_end..].trim_start();
+        let digits: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ',')
+            .collect();
+        let after = &rest[digits.len()..];
+        let amount = (!digits.is_empty() && (after.starts_with("万元") || after.starts_with('元')))
+            .then(|| crate::amount::parse_decimal(&digits.replace(',', "")))
+            .flatten();
+        out.push(Listed {
+            name,
+            amount,
+            line: prose.line_at(from + offset),
+        });
+    }
+    out
+}
+
+/// The byte length of the separator at `i` of `text` (0 at the end).
+fn piece_sep_len(text: &str, i: usize) -> usize {
+    text[i..].chars().next().map_or(0, char::len_utf8)
+}
+
+/// RD-21/RD-22: the economic items a 基本支出 paragraph lists, against the 基本支出 table.
+fn lists(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    let sections: Vec<usize> = (0..r.sections.len())
+        .filter(|&i| {
+            let h = r.section_heading(i);
+            h.contains("基本支出") && !h.contains("名词")
+        })
+        .collect();
+    if sections.is_empty() {
+        return;
+    }
+    let tables = basic_tables(r);
+    if tables.is_empty() {
+        return;
+    }
+    for s in sections {
+        let sec = &r.sections[s];
+        let first = sec.first_line as usize;
+        let last = (sec.last_line as usize).min(r.lines.len());
+        if first == 0 || first > last {
+            continue;
+        }
+        // The section's lines after its heading.
+        let body: Vec<String> = r.lines[first..last].to_vec();
+        let mut prose = Prose::new(&body, &[]);
+        for st in &mut prose.starts {
+            st.1 += first as u32;
+        }
+        let text = prose.text.as_str();
+        let mut openers: Vec<(usize, &str)> = text
+            .match_indices("包括")
+            .chain(text.match_indices("其中"))
+            .collect();
+        openers.sort_unstable();
+        // A list is read once («主要包括包括…», «包括…其中…» inside one sentence).
+        let mut done_until = 0;
+        for (p, opener) in openers {
+            if p < done_until {
+                continue;
+            }
+            let from = p + opener.len();
+            let to = text[from..]
+                .find(['。', '\n'])
+                .map_or(text.len(), |e| from + e);
+            done_until = to;
+            let elements = list_elements(&prose, from, to);
+            members(r, &tables, &elements, out);
+            if opener == "包括" {
+                complete(r, &tables, &prose, p, to, &elements, out);
+            }
+        }
+    }
+}
+
+/// The economic code a listed name stands for in `t`: its printed row by name, else the code
+/// list's code of that name when the table prints it or its 类.
+fn code_for<'a>(t: &BasicTable<'a>, name: &str) -> Option<&'a str> {
+    if let Some(k) = t.by_name.get(name) {
+        return Some(k);
+    }
+    let code: &'static str = codes::lists().economic_code_by_name(name, None)?;
+    let lei = codes::parent(code).unwrap_or(code);
+    t.keys.iter().any(|k| k.starts_with(lei)).then_some(code)
+}
+
+/// RD-21: listed items the table has blank, 0 or not at all.
+fn members(r: &FactIndex<'_>, tables: &[BasicTable<'_>], elements: &[Listed], out: &mut Vec<Finding>) {
+    for e in elements {
+        // In every 基本支出 table the report has: found and non-zero somewhere → fine.
+        let mut verdicts = Vec::new();
+        for t in tables {
+            let Some(code) = code_for(t, &e.name) else {
+                verdicts.clear();
+                break;
+            };
+            match t.amount(r, code) {
+                Some(v) if !v.is_zero() => {
+                    verdicts.clear();
+                    break;
+                }
+                Some(v) => verdicts.push((t, code, Some(v))),
+                // Not printed while its 类 is.
+                None if !r.is_unreadable(t.id, code, t.column) => verdicts.push((t, code, None)),
+                None => {
+                    verdicts.clear();
+                    break;
+                }
+            }
+        }
+        let Some((t, code, v)) = verdicts.first().copied() else {
+            continue;
+        };
+        if verdicts.len() != tables.len() {
+            continue;
+        }
+        // Only a quoted amount says the item was spent: a list of names only («主要包括：办公费、
+        // 印刷费、咨询费…») is often the template's list of what the group may hold.
+        let Some(quoted) = e.amount.filter(|a| !a.is_zero()) else {
+            continue;
+        };
+        let in_table = match v {
+            Some(_) => format!("{} {code} 为空或 0", t.id),
+            None => format!("{} 未列出 {code}", t.id),
+        };
+        let message = format!(
+            "情况说明列出“{}”{} 万元，但 {in_table}，请核对说明或表格",
+            e.name,
+            fmt(quoted)
+        );
+        let mut locations = vec![Location {
+            line: e.line,
+            text: r
+                .lines
+                .get(e.line.saturating_sub(1) as usize)
+                .cloned()
+                .unwrap_or_default(),
+            suspect: true,
+            ..Location::default()
+        }];
+        if v.is_some() {
+            locations.push(r.cell_location(t.id, code, t.column));
+        }
+        out.push(Finding::new(
+            "RD-21",
+            Severity::Warning,
+            message,
+            locations,
+            v,
+            Some(quoted),
+            None,
+        ));
+    }
+}
+
+/// RD-22: «人员经费/公用经费…包括：A、B、C» (no «主要», «其中», «等») leaving out a non-zero 款 (or
+/// 类, when the list names 类) of the same group in the table.
+fn complete(
+    r: &FactIndex<'_>,
+    tables: &[BasicTable<'_>],
+    prose: &Prose,
+    opener: usize,
+    to: usize,
+    elements: &[Listed],
+    out: &mut Vec<Finding>,
+) {
+    let text = prose.text.as_str();
+    let sentence_start = text[..opener]
+        .rfind(['。', '；', '\n'])
+        .map_or(0, |i| i + text[i..].chars().next().map_or(1, char::len_utf8));
+    let head = &text[sentence_start..opener];
+    let list = &text[opener..to];
+    if head.contains("主要") || head.contains("其中") || list.contains('等') || list.contains("主要") {
+        return;
+    }
+    let group = match (head.contains("人员经费"), head.contains("公用经费")) {
+        (true, false) => codes::EconGroup::Personnel,
+        (false, true) => codes::EconGroup::Public,
+        _ => return,
+    };
+    let Some(t) = tables.first() else { return };
+    let codes_listed: Vec<&str> = elements.iter().filter_map(|e| code_for(t, &e.name)).collect();
+    // Every element must be an economic item of the table: otherwise the list is not one of
+    // them («包括办公及印刷费…» names no 款).
+    if codes_listed.is_empty() || codes_listed.len() != elements.len() {
+        return;
+    }
+    let level = if codes_listed.iter().all(|c| c.len() == 3) { 3 } else { 5 };
+    let missing: Vec<(&str, Decimal)> = t
+        .keys
+        .iter()
+        .copied()
+        .filter(|k| k.len() == level && codes::econ_group(k) == group)
+        .filter(|k| {
+            !codes_listed
+                .iter()
+                .any(|c| *c == *k || (level == 3 && c.starts_with(*k)))
+        })
+        .filter_map(|k| t.amount(r, k).filter(|v| !v.is_zero()).map(|v| (k, v)))
+        .collect();
+    let Some((code, v)) = missing.first().copied() else {
+        return;
+    };
+    let names: Vec<String> = missing
+        .iter()
+        .take(5)
+        .map(|(k, v)| {
+            format!(
+                "{k} {} {}",
+                codes::lists().economic_name(k).unwrap_or(""),
+                fmt(*v)
+            )
+        })
+        .collect();
+    let line = prose.line_at(opener);
+    out.push(Finding::new(
+        "RD-22",
+        Severity::Warning,
+        format!(
+            "情况说明以“包括”列举的构成未列出表中不为 0 的项目：{}（{} 共 {} 项），请补充或改为“主要包括…等”",
+            names.join("、"),
+            t.id,
+            missing.len()
+        ),
+        vec![
+            Location {
+                line,
+                text: r
+                    .lines
+                    .get(line.saturating_sub(1) as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+                suspect: true,
+                ..Location::default()
+            },
+            r.cell_location(t.id, code, t.column),
+        ],
+        None,
+        Some(v),
+        None,
+    ));
 }
