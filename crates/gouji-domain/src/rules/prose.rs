@@ -855,25 +855,60 @@ fn piece_sep_len(text: &str, i: usize) -> usize {
     text[i..].chars().next().map_or(0, char::len_utf8)
 }
 
-/// RD-21/RD-22: the economic items a 基本支出 paragraph lists, against the 基本支出 table.
-fn lists(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
-    let sections: Vec<usize> = (0..r.sections.len())
+/// (heading line, last line) of the 基本支出 sections: the report's sections whose heading names
+/// 基本支出 (名词解释 aside); when the reader found none, heading-like lines outside tables
+/// («二、基本支出预算情况说明») up to the next line that opens with an ordinal 一、…十、 (at most
+/// 40 lines).
+fn basic_sections(r: &FactIndex<'_>) -> Vec<(u32, u32)> {
+    let found: Vec<(u32, u32)> = (0..r.sections.len())
         .filter(|&i| {
             let h = r.section_heading(i);
             h.contains("基本支出") && !h.contains("名词")
         })
+        .map(|i| (r.sections[i].first_line, r.sections[i].last_line))
         .collect();
-    if sections.is_empty() {
+    if !found.is_empty() {
+        return found;
+    }
+    let chapter = |l: &str| {
+        let t = l.trim_start_matches(['#', ' ']);
+        let n = t
+            .char_indices()
+            .take_while(|(_, c)| "一二三四五六七八九十".contains(*c))
+            .last()
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        n > 0 && t[n..].starts_with('、')
+    };
+    let mut out = Vec::new();
+    for (i, l) in r.lines.iter().enumerate() {
+        if l.contains('\t') || !l.contains("基本支出") || l.chars().count() > 40 {
+            continue;
+        }
+        if !(l.trim_end().ends_with("说明") || l.trim_end().ends_with("情况")) || !chapter(l) {
+            continue;
+        }
+        let end = r.lines[i + 1..]
+            .iter()
+            .take(40)
+            .position(|x| chapter(x))
+            .map_or((i + 41).min(r.lines.len()), |k| i + 1 + k);
+        out.push((i as u32 + 1, end as u32));
+    }
+    out
+}
+
+/// RD-21/RD-22: the economic items a 基本支出 paragraph lists, against the 基本支出 table.
+fn lists(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+    let ranges = basic_sections(r);
+    if ranges.is_empty() {
         return;
     }
     let tables = basic_tables(r);
     if tables.is_empty() {
         return;
     }
-    for s in sections {
-        let sec = &r.sections[s];
-        let first = sec.first_line as usize;
-        let last = (sec.last_line as usize).min(r.lines.len());
+    for (first, last) in ranges {
+        let (first, last) = (first as usize, (last as usize).min(r.lines.len()));
         if first == 0 || first > last {
             continue;
         }
