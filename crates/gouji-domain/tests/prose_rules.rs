@@ -132,3 +132,20 @@ fn a_complete_list_leaving_out_an_item_is_rd22_and_a_main_list_is_not() {
     }
 }
 
+
+#[test]
+fn a_三公_reason_copied_word_for_word_is_rd07_only_and_nearly_so_rd20() {
+    let car = "公务用车运行维护费支出1.46万元，比上年度增加1.46万元，主要原因是：2022年相关车辆费用在其他科目支出，2023年预算一体化系统严格要求公车维护费走三公经费科目；";
+    let exact = "公务接待费支出0.12万元，比上年度增加0.07万元，主要原因是：2022年相关车辆费用在其他科目支出，2023年预算一体化系统严格要求公车维护费走三公经费科目。";
+    let text = format!("{car}\n{exact}");
+    assert_eq!(findings(&document(BASIC, &text), "RD-07").len(), 1);
+    assert_eq!(findings(&document(BASIC, &text), "RD-20"), vec![]);
+    // One word changed: not RD-07's, and RD-20 warns (the 接待费 reason speaks of the car).
+    let nearly = exact.replace("严格要求", "要求");
+    let text = format!("{car}\n{nearly}");
+    assert_eq!(findings(&document(BASIC, &text), "RD-07"), vec![]);
+    let f = findings(&document(BASIC, &text), "RD-20");
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert!(f[0].message.contains("“公务接待费”的原因说明"), "{}", f[0].message);
+}

@@ -108,7 +108,9 @@ impl Prose {
                 continue;
             }
             // A heading line («## 六、…») is a paragraph of its own.
-            let heading = t.starts_with('#') || headings.binary_search(&(i as u32 + 1)).is_ok();
+            let heading = t.starts_with('#')
+                || headings.binary_search(&(i as u32 + 1)).is_ok()
+                || looks_like_heading(t);
             if heading && !text.is_empty() && !text.ends_with('\n') {
                 text.push('\n');
             }
@@ -128,6 +130,20 @@ impl Prose {
             Err(i) => self.starts[i - 1].1,
         }
     }
+}
+
+/// «一、部门预算编制说明», «（二）社会保障和就业支出（类）»: a line opening with a Chinese ordinal,
+/// short and without sentence punctuation (a wrapped line «2．行政事业单位离退休（款）…» opens with a
+/// digit and is not one).
+fn looks_like_heading(t: &str) -> bool {
+    let rest = t
+        .strip_prefix(['（', '('])
+        .unwrap_or(t)
+        .trim_start_matches(|c: char| "一二三四五六七八九十".contains(c));
+    rest.len() < t.len()
+        && rest.starts_with(['、', '）', ')'])
+        && t.chars().count() <= 40
+        && !t.contains(['。', '，', '；', ',', ';'])
 }
 
 /// Whether a sentence is about a reason or a use.
@@ -329,7 +345,9 @@ fn subject_of(sentence: &str) -> Option<Option<Subject>> {
     if s.is_empty() {
         return None;
     }
-    let f = fold(s);
+    // Only the opening is read: fold at most its first 80 characters.
+    let cut = s.char_indices().nth(80).map_or(s.len(), |(i, _)| i);
+    let f = fold(&s[..cut]);
     let head = &f[..head_end(&f)];
     // «决算数小于年初预算数的主要原因是…(项)…»: a reason naming a 项, not a new paragraph.
     if head.contains("原因") || head.contains("用于") {
@@ -398,12 +416,12 @@ fn subject_of(sentence: &str) -> Option<Option<Subject>> {
     Some(None)
 }
 
-/// Figures, units, punctuation and the item's own name removed: the words of the sentence.
-fn normalize(raw: &str, own: &[String]) -> Vec<char> {
+/// Figures, units, punctuation and the items' names removed: the words of the sentence.
+fn normalize(raw: &str, names: &[&str]) -> Vec<char> {
     let mut s = fold(raw);
-    for name in own {
-        if name.chars().count() >= 2 {
-            s = s.replace(name.as_str(), "");
+    for name in names {
+        if name.chars().count() >= 2 && s.contains(name) {
+            s = s.replace(name, "");
         }
     }
     let chars: Vec<char> = s.chars().collect();
@@ -541,8 +559,8 @@ fn reasons(prose: &Prose) -> (Vec<Subject>, Vec<Reason>) {
                 {
                     continue;
                 }
-                let norm = normalize(rest, &subjects[subject].cores);
-                if norm.len() < MIN_CHARS {
+                // A raw length bound first (the words are counted once every item is known).
+                if rest.chars().count() < MIN_CHARS {
                     continue;
                 }
                 reasons.push(Reason {
@@ -550,8 +568,8 @@ fn reasons(prose: &Prose) -> (Vec<Subject>, Vec<Reason>) {
                     kind,
                     line: prose.line_at(at + from),
                     raw: rest.to_string(),
-                    chars: norm.len(),
-                    bigrams: bigrams(&norm),
+                    chars: 0,
+                    bigrams: Vec::new(),
                 });
             }
         }
@@ -559,6 +577,20 @@ fn reasons(prose: &Prose) -> (Vec<Subject>, Vec<Reason>) {
             current = None;
         }
     }
+    // The words of each sentence without figures and without any item's name, so that «公车维护费»
+    // in both a copy and its original, or an item name swapped in, does not hide the copy.
+    let mut names: Vec<&str> = subjects
+        .iter()
+        .flat_map(|s| s.cores.iter().map(String::as_str))
+        .collect();
+    names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    names.dedup();
+    for x in &mut reasons {
+        let norm = normalize(&x.raw, &names);
+        x.chars = norm.len();
+        x.bigrams = bigrams(&norm);
+    }
+    reasons.retain(|x| x.chars >= MIN_CHARS);
     (subjects, reasons)
 }
 
