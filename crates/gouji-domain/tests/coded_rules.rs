@@ -732,7 +732,11 @@ fn cases() -> Vec<Case> {
             id: "RD-20",
             build: |fail| {
                 // The second 项's reason names the first 项 and not its own: copied, not adapted.
-                let own = if fail { "住房公积金" } else { "提租补贴" };
+                let own = if fail {
+                    "住房公积金"
+                } else {
+                    "提租补贴"
+                };
                 let second = format!(
                     "2．住房改革支出（款）提租补贴（项）支出4243.61万元，与上年相比增加1657万元。主要原因是工资性收入增加，调增计发基数后，增加了{own}支出。"
                 );

@@ -50,13 +50,15 @@ fn findings(text: &str, rule: &str) -> Vec<Finding> {
 
 #[test]
 fn a_growth_rate_on_a_zero_base_is_nr04() {
-    let zero = "行政运行（项）支出10.00万元，与上年相比增加10.00万元，增长100%。主要原因是新设机构。";
+    let zero =
+        "行政运行（项）支出10.00万元，与上年相比增加10.00万元，增长100%。主要原因是新设机构。";
     let f = findings(&document(BASIC, zero), "NR-04");
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].severity, Severity::Warning);
     assert!(f[0].message.contains("上年数为 0"), "{}", f[0].message);
     // A base of 5.00: a rate is fine (whether it is right is NR-18's).
-    let five = "行政运行（项）支出10.00万元，与上年相比增加5.00万元，增长100%。主要原因是新设机构。";
+    let five =
+        "行政运行（项）支出10.00万元，与上年相比增加5.00万元，增长100%。主要原因是新设机构。";
     assert_eq!(findings(&document(BASIC, five), "NR-04"), vec![]);
     // The base quoted as 0.
     let quoted = "行政运行支出10.00万元，上年支出0万元，增加10.00万元，增长100%。";
@@ -103,7 +105,8 @@ fn a_listed_amount_the_table_prints_blank_is_rd21_and_a_missing_table_is_not_app
 公用经费2.00万元，主要包括：办公费、印刷费、咨询费。";
     assert_eq!(findings(&document(BASIC, names), "RD-21"), vec![]);
     // Without a 基本支出 table nothing is compared.
-    let no_table = document(BASIC, text).replace("2025年部门一般公共预算基本支出经济分类预算表", "附表");
+    let no_table =
+        document(BASIC, text).replace("2025年部门一般公共预算基本支出经济分类预算表", "附表");
     assert_eq!(findings(&no_table, "RD-21"), vec![]);
     // An unreadable 印刷费 cell: not applicable, not 0.
     let garbled = BASIC.replace("30202\t印刷费\t\t\t", "30202\t印刷费\t0.5O\t\t0.5O");
@@ -122,16 +125,23 @@ fn a_complete_list_leaving_out_an_item_is_rd22_and_a_main_list_is_not() {
 人员经费8.00万元，包括：基本工资6.00万元。";
     let f = findings(&document(basic, complete), "RD-22");
     assert_eq!(f.len(), 1, "{f:?}");
-    assert!(f[0].message.contains("30102 津贴补贴 2.00"), "{}", f[0].message);
+    assert!(
+        f[0].message.contains("30102 津贴补贴 2.00"),
+        "{}",
+        f[0].message
+    );
     for partial in [
         "二、基本支出预算情况说明\n人员经费8.00万元，主要包括：基本工资6.00万元。",
         "二、基本支出预算情况说明\n人员经费8.00万元，包括：基本工资6.00万元等。",
         "二、基本支出预算情况说明\n人员经费8.00万元，包括：基本工资6.00万元、津贴补贴2.00万元。",
     ] {
-        assert_eq!(findings(&document(basic, partial), "RD-22"), vec![], "{partial}");
+        assert_eq!(
+            findings(&document(basic, partial), "RD-22"),
+            vec![],
+            "{partial}"
+        );
     }
 }
-
 
 #[test]
 fn a_三公_reason_copied_word_for_word_is_rd07_only_and_nearly_so_rd20() {
@@ -147,5 +157,9 @@ fn a_三公_reason_copied_word_for_word_is_rd07_only_and_nearly_so_rd20() {
     let f = findings(&document(BASIC, &text), "RD-20");
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].severity, Severity::Warning);
-    assert!(f[0].message.contains("“公务接待费”的原因说明"), "{}", f[0].message);
+    assert!(
+        f[0].message.contains("“公务接待费”的原因说明"),
+        "{}",
+        f[0].message
+    );
 }

@@ -454,7 +454,14 @@ fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         }
         let Some(stated) = f.value else { continue };
         // NR-04: a growth rate on a zero base («…支出1.46万元，比上年增加1.46万元，增长100%»).
-        if f.direction == Some(Direction::Up)
+        // «增\n长 100%»: the reader takes «长» for the label, without a direction.
+        let wrapped_up = f.direction.is_none()
+            && f.label.trim() == "长"
+            && f.source.line >= 2
+            && r.lines
+                .get(f.source.line as usize - 2)
+                .is_some_and(|l| l.trim_end().ends_with('增'));
+        if (f.direction == Some(Direction::Up) || wrapped_up)
             && let Some((what, locs)) = zero_base(r, &figs[..i], f)
         {
             out.push(finding(
@@ -462,7 +469,12 @@ fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
                 Severity::Warning,
                 format!(
                     "“{}{}”：{what}，不应计算增长率，应表述为“新增”",
-                    f.label, f.printed
+                    if wrapped_up {
+                        "增长"
+                    } else {
+                        f.label.as_str()
+                    },
+                    f.printed
                 ),
                 locs,
                 Some(Decimal::ZERO),
@@ -571,15 +583,15 @@ fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// NR-04 on a zero base: the change amount just before the rate `f` on its line equals the
-/// current amount before it (so the base is 0), or the base is quoted as 0 («上年…为0万元»).
+/// NR-04 on a zero base: the change amount just before the rate `f` (on its line or the one
+/// before) equals the current amount before it (so the base is 0), or the base is quoted as 0 («上年…为0万元»).
 /// Returns what was compared and the locations, or `None` when the line does not say.
-fn zero_base(
-    r: &FactIndex<'_>,
-    before: &[Figure],
-    f: &Figure,
-) -> Option<(String, Vec<Location>)> {
-    let mut on_line = before.iter().rev().take_while(|g| g.source.line == f.source.line);
+fn zero_base(r: &FactIndex<'_>, before: &[Figure], f: &Figure) -> Option<(String, Vec<Location>)> {
+    // Its line and the line before (a sentence wraps: «…增加 1326.81 万元，增\n长 100%»).
+    let mut on_line = before
+        .iter()
+        .rev()
+        .take_while(|g| g.section == f.section && f.source.line.saturating_sub(g.source.line) <= 1);
     // The change: the nearest amount, worded as an increase.
     let change = on_line.find(|g| {
         g.kind == FigureKind::Amount || g.kind == FigureKind::Percent && g.direction.is_some()
@@ -604,8 +616,7 @@ fn zero_base(
             // An earlier rate: another clause.
             return None;
         }
-        if g.kind != FigureKind::Amount || g.unit != MeasureUnit::Wanyuan || g.direction.is_some()
-        {
+        if g.kind != FigureKind::Amount || g.unit != MeasureUnit::Wanyuan || g.direction.is_some() {
             continue;
         }
         let v = g.value?;
@@ -626,11 +637,7 @@ fn zero_base(
         }
         return (v == x).then(|| {
             (
-                format!(
-                    "本年 {} 万元、增加 {} 万元，{base}为 0",
-                    fmt(v),
-                    fmt(x)
-                ),
+                format!("本年 {} 万元、增加 {} 万元，{base}为 0", fmt(v), fmt(x)),
                 vec![
                     figure_location(r, f, true),
                     figure_location(r, change, false),

@@ -187,18 +187,8 @@ struct Reason {
 /// 三公 (and 会议费/培训费) items as a paragraph opens: (printed prefix, canonical name, words that
 /// name it in a sentence, group).
 const SANGONG: &[(&str, &str, &[&str], Option<&str>)] = &[
-    (
-        "因公出国(境)费",
-        "因公出国（境）费",
-        &["出国"],
-        None,
-    ),
-    (
-        "因公出国(境)",
-        "因公出国（境）费",
-        &["出国"],
-        None,
-    ),
+    ("因公出国(境)费", "因公出国（境）费", &["出国"], None),
+    ("因公出国(境)", "因公出国（境）费", &["出国"], None),
     (
         "公务用车购置及运行维护费",
         "公务用车购置及运行维护费",
@@ -211,18 +201,8 @@ const SANGONG: &[(&str, &str, &[&str], Option<&str>)] = &[
         &["公务用车", "公车"],
         Some("car"),
     ),
-    (
-        "公务用车购置费",
-        "公务用车购置费",
-        &["购置"],
-        Some("car"),
-    ),
-    (
-        "公务用车购置",
-        "公务用车购置费",
-        &["购置"],
-        Some("car"),
-    ),
+    ("公务用车购置费", "公务用车购置费", &["购置"], Some("car")),
+    ("公务用车购置", "公务用车购置费", &["购置"], Some("car")),
     (
         "公务用车运行维护费",
         "公务用车运行维护费",
@@ -242,9 +222,40 @@ const SANGONG: &[(&str, &str, &[&str], Option<&str>)] = &[
 
 /// Openings that continue the current item's paragraph («与上年相比…», «主要原因是…»).
 const CONTINUATIONS: &[&str] = &[
-    "与", "较", "比", "同比", "决算数", "决算", "主要", "原因", "上年", "年初预算", "全年预算", "本年",
-    "预算数", "支出决算", "完成", "用于", "此项", "该项", "相应", "同时", "另", "一是", "二是",
-    "三是", "因", "由于", "具体", "包括", "其中", "增加", "减少", "增长", "下降", "持平",
+    "与",
+    "较",
+    "比",
+    "同比",
+    "决算数",
+    "决算",
+    "主要",
+    "原因",
+    "上年",
+    "年初预算",
+    "全年预算",
+    "本年",
+    "预算数",
+    "支出决算",
+    "完成",
+    "用于",
+    "此项",
+    "该项",
+    "相应",
+    "同时",
+    "另",
+    "一是",
+    "二是",
+    "三是",
+    "因",
+    "由于",
+    "具体",
+    "包括",
+    "其中",
+    "增加",
+    "减少",
+    "增长",
+    "下降",
+    "持平",
 ];
 
 /// Reasons that are statements, not explanations.
@@ -271,7 +282,8 @@ fn strip_opening(s: &str) -> &str {
         });
         // «1．», «12、», «3.» (digits and an ordinal mark; «2024年» is not one).
         let digits = s.bytes().take_while(u8::is_ascii_digit).count();
-        if digits > 0 && digits <= 2 && s[digits..].starts_with(['．', '.', '、', ' ', ')', '）']) {
+        if digits > 0 && digits <= 2 && s[digits..].starts_with(['．', '.', '、', ' ', ')', '）'])
+        {
             s = &s[digits..];
             s = &s[s.chars().next().map_or(0, char::len_utf8)..];
         }
@@ -281,15 +293,14 @@ fn strip_opening(s: &str) -> &str {
             }
         }
         // «（一）», «(1)»
-        if let Some(rest) = s.strip_prefix(['（', '(']) {
-            if let Some(c) = rest.find(['）', ')'])
-                && c <= 12
-                && rest[..c]
-                    .chars()
-                    .all(|ch| ch.is_ascii_digit() || "一二三四五六七八九十".contains(ch))
-            {
-                s = &rest[c + rest[c..].chars().next().map_or(1, char::len_utf8)..];
-            }
+        if let Some(rest) = s.strip_prefix(['（', '('])
+            && let Some(c) = rest.find(['）', ')'])
+            && c <= 12
+            && rest[..c]
+                .chars()
+                .all(|ch| ch.is_ascii_digit() || "一二三四五六七八九十".contains(ch))
+        {
+            s = &rest[c + rest[c..].chars().next().map_or(1, char::len_utf8)..];
         }
         // «一、»
         let numeral: usize = s
@@ -317,7 +328,7 @@ fn head_end(f: &str) -> usize {
             d if d.is_ascii_digit() => {
                 let run = b[i..].iter().take_while(|x| x.is_ascii_digit()).count();
                 let next = &f[i + run..];
-                let after = next.chars().skip(1).next();
+                let after = next.chars().nth(1);
                 if run <= 2
                     && next.starts_with(['．', '.', '、'])
                     && !after.is_some_and(|c| c.is_ascii_digit())
@@ -434,7 +445,10 @@ fn normalize(raw: &str, names: &[&str]) -> Vec<char> {
             while i < chars.len() && (chars[i].is_ascii_digit() || ".,%".contains(chars[i])) {
                 i += 1;
             }
-            for unit in ["万元", "亿元", "元", "年度", "年", "月", "日", "个", "人次", "人", "辆", "批次", "次", "项", "％"] {
+            for unit in [
+                "万元", "亿元", "元", "年度", "年", "月", "日", "个", "人次", "人", "辆", "批次",
+                "次", "项", "％",
+            ] {
                 let u: Vec<char> = unit.chars().collect();
                 if chars[i..].starts_with(&u) {
                     i += u.len();
@@ -687,9 +701,9 @@ fn copies(r: &FactIndex<'_>, prose: &Prose, out: &mut Vec<Finding>) {
         // A member that names another member's item and not its own.
         let unadapted = members.iter().copied().find(|&i| {
             !own(i)
-                && members
-                    .iter()
-                    .any(|&j| reasons[j].subject != reasons[i].subject && names(i, reasons[j].subject))
+                && members.iter().any(|&j| {
+                    reasons[j].subject != reasons[i].subject && names(i, reasons[j].subject)
+                })
         });
         let severity = match unadapted {
             Some(_) => Severity::Warning,
@@ -738,7 +752,11 @@ fn copies(r: &FactIndex<'_>, prose: &Prose, out: &mut Vec<Finding>) {
             ..Location::default()
         };
         let mut locations = vec![quote(a.line, false), quote(b.line, true)];
-        for &i in members.iter().filter(|&&i| i != first && i != second).take(2) {
+        for &i in members
+            .iter()
+            .filter(|&&i| i != first && i != second)
+            .take(2)
+        {
             locations.push(quote(reasons[i].line, false));
         }
         out.push(Finding::new(
@@ -988,7 +1006,12 @@ fn code_for<'a>(t: &BasicTable<'a>, name: &str) -> Option<&'a str> {
 }
 
 /// RD-21: listed items the table has blank, 0 or not at all.
-fn members(r: &FactIndex<'_>, tables: &[BasicTable<'_>], elements: &[Listed], out: &mut Vec<Finding>) {
+fn members(
+    r: &FactIndex<'_>,
+    tables: &[BasicTable<'_>],
+    elements: &[Listed],
+    out: &mut Vec<Finding>,
+) {
     for e in elements {
         // In every 基本支出 table the report has: found and non-zero somewhere → fine.
         let mut verdicts = Vec::new();
@@ -1068,12 +1091,16 @@ fn complete(
     out: &mut Vec<Finding>,
 ) {
     let text = prose.text.as_str();
-    let sentence_start = text[..opener]
-        .rfind(['。', '；', '\n'])
-        .map_or(0, |i| i + text[i..].chars().next().map_or(1, char::len_utf8));
+    let sentence_start = text[..opener].rfind(['。', '；', '\n']).map_or(0, |i| {
+        i + text[i..].chars().next().map_or(1, char::len_utf8)
+    });
     let head = &text[sentence_start..opener];
     let list = &text[opener..to];
-    if head.contains("主要") || head.contains("其中") || list.contains('等') || list.contains("主要") {
+    if head.contains("主要")
+        || head.contains("其中")
+        || list.contains('等')
+        || list.contains("主要")
+    {
         return;
     }
     let group = match (head.contains("人员经费"), head.contains("公用经费")) {
@@ -1082,13 +1109,20 @@ fn complete(
         _ => return,
     };
     let Some(t) = tables.first() else { return };
-    let codes_listed: Vec<&str> = elements.iter().filter_map(|e| code_for(t, &e.name)).collect();
+    let codes_listed: Vec<&str> = elements
+        .iter()
+        .filter_map(|e| code_for(t, &e.name))
+        .collect();
     // Every element must be an economic item of the table: otherwise the list is not one of
     // them («包括办公及印刷费…» names no 款).
     if codes_listed.is_empty() || codes_listed.len() != elements.len() {
         return;
     }
-    let level = if codes_listed.iter().all(|c| c.len() == 3) { 3 } else { 5 };
+    let level = if codes_listed.iter().all(|c| c.len() == 3) {
+        3
+    } else {
+        5
+    };
     let missing: Vec<(&str, Decimal)> = t
         .keys
         .iter()
