@@ -2,21 +2,28 @@
 //!
 //! - RD-20: one 原因 or 用途 sentence, word for word or nearly so, under two different items
 //!   (科目 «（项）» paragraphs, 项目, “三公” items, 会议费/培训费). Sentences are compared after
-//!   removing figures, units and the item's own name: character-bigram Jaccard ≥ 0.80, or the
+//!   removing figures, units and every item's name: character-bigram Jaccard ≥ 0.80, or the
 //!   shorter one's bigrams ≥ 90 % inside the longer when it has ≥ 16 characters. Shorter than
-//!   12 characters, statements («本单位不涉及此项业务», «无变化») and one item named twice are no
-//!   copies; a pair RD-07 already reports (三公, word for word) is not reported again. At most
-//!   [`MAX_REASONS`] sentences per report are compared (all pairs, ≤ 79 800); near-duplicates are
-//!   grouped, one finding per group. A warning when one sentence names another item of its
-//!   group and not its own (copied, not adapted); an info when none names its item; nothing when
-//!   each names its own (parallel wording, adapted).
+//!   12 characters, statements («本单位不涉及此项业务», «无变化»), one item named twice and a 三公
+//!   subtotal against its parts are no copies; a pair RD-07 already reports (三公, word for word)
+//!   is not reported again. At most [`MAX_REASONS`] sentences per report are compared (all pairs,
+//!   ≤ 79 800); near-duplicates are grouped, one finding per group. A warning when one sentence
+//!   names another item of its group and not its own (copied, not adapted); an info when none
+//!   names its item and every sentence has ≥ 20 characters (short causes such as «工资调整后，
+//!   随之调整了缴费基数» are often truly shared); nothing when one names its own item (adapted).
+//!   Totals (收入总计, 财政拨款, 基本支出…) are no items: their reasons legitimately repeat.
 //! - RD-21: an economic 款 (or 类) named with a non-zero amount in the 基本支出 section
 //!   («主要包括办公费7.66万元、印刷费0.50万元…», «其中：基本工资…») that the report's 基本支出 table
 //!   prints blank or 0, or does not print while it prints the 款's 类 (a warning; whether the
 //!   amounts agree is NR-01's). Names without an amount are not checked: a list of names only is
 //!   often the template's list of what the group may hold (Jiangsu 2017).
-//! - RD-22: a list presented as complete («人员经费X万元，包括：…», no «主要», «其中», «等») that
-//!   leaves out a 款 of the same 类 the table has non-zero.
+//! - RD-22: a list presented as complete («人员经费X万元，包括：…», no «主要», «其中», «等»), every
+//!   element of which is an economic item of the table, that leaves out a non-zero 款 (or 类, when
+//!   the list names 类) of the same group (人员经费 = 301 + 303, 公用经费 the rest).
+//!
+//! The 基本支出 sections are the reader's sections whose heading names 基本支出, else heading-like
+//! lines; the table is the first of 公开06, 表6, gpb_basic_by_econ, fiscal_basic_by_econ the report
+//! has (RD-21 flags an item only when every one of them the report has lacks it).
 //!
 //! A missing or unreadable table or cell makes RD-21/RD-22 not applicable; a blank printed cell
 //! of a printed row is what the table says (no amount), never a missing one.
@@ -35,7 +42,7 @@ pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
         Severity::Warning,
         "NA",
         "不同项目的原因或用途说明雷同",
-        "同一“主要原因是…”“主要用于…”说明（去掉数字、单位和本项名称后，字符二元组 Jaccard ≥ 0.80，或较短一句 ≥ 16 字且 ≥ 90% 含于另一句）出现在两个不同的科目（项）、项目或“三公”经费项目下；少于 12 字的说明、“本单位不涉及此项业务”“无变化”等陈述、同一项目重复说明不计。说明中写的是另一项目的名称而不是本项目的，为警告（疑为复制未改）；均未写项目名称的，为提示（请确认原因确实相同）。",
+        "同一“主要原因是…”“主要用于…”说明（去掉数字、单位和各项目名称后，字符二元组 Jaccard ≥ 0.80，或较短一句 ≥ 16 字且其二元组 ≥ 90% 含于另一句）出现在两个不同的科目（项）、项目或“三公”经费项目下（每份报告最多比较 400 句）；少于 12 字的说明、“本单位不涉及此项业务”“无变化”等陈述、同一项目重复说明、“三公”小计与其构成项不计，RD-07 已报的逐字相同不再报。说明中写的是另一项目的名称而不是本项目的，为警告（疑为复制未改）；均未写项目名称且每句不少于 20 字的，为提示（请确认原因确实相同）；各自写明本项目名称的，视为已改写，不报。",
     ),
     (
         "RD-21",
