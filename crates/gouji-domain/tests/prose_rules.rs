@@ -163,3 +163,18 @@ fn a_三公_reason_copied_word_for_word_is_rd07_only_and_nearly_so_rd20() {
         f[0].message
     );
 }
+
+#[test]
+fn one_spending_by_function_and_by_item_is_no_copy() {
+    let reason = "主要原因是：防控中心原定开展的全市医保基金监管专题活动因故取消，改为线上进行。";
+    let text = format!(
+        "1．进修及培训（款）培训支出（项）支出48.00万元，决算数小于年初预算数。{reason}\n培训费支出34.54万元，决算数小于预算数。{reason}"
+    );
+    assert_eq!(findings(&document(BASIC, &text), "RD-20"), vec![]);
+    // Under a 项 that is not the 培训费 it is a copy (an info: neither names its item).
+    let other = text.replace(
+        "进修及培训（款）培训支出（项）",
+        "教育管理事务（款）其他教育支出（项）",
+    );
+    assert_eq!(findings(&document(BASIC, &other), "RD-20").len(), 1);
+}

@@ -4,8 +4,9 @@
 //!   (科目 «（项）» paragraphs, 项目, “三公” items, 会议费/培训费). Sentences are compared after
 //!   removing figures, units and every item's name: character-bigram Jaccard ≥ 0.80, or the
 //!   shorter one's bigrams ≥ 90 % inside the longer when it has ≥ 16 characters. Shorter than
-//!   12 characters, statements («本单位不涉及此项业务», «无变化»), one item named twice and a 三公
-//!   subtotal against its parts are no copies; a pair RD-07 already reports (三公, word for word)
+//!   12 characters, statements («本单位不涉及此项业务», «无变化»), one item named twice, a 三公
+//!   subtotal against its parts and two items one of which names the other («培训支出（项）» and
+//!   «培训费»: one spending by function and by item) are no copies; a pair RD-07 already reports (三公, word for word)
 //!   is not reported again. At most [`MAX_REASONS`] sentences per report are compared (all pairs,
 //!   ≤ 79 800); near-duplicates are grouped, one finding per group. A warning when one sentence
 //!   names another item of its group and not its own (copied, not adapted); an info when none
@@ -670,6 +671,12 @@ fn copies(r: &FactIndex<'_>, prose: &Prose, out: &mut Vec<Finding>) {
             }
             let (sa, sb) = (&subjects[a.subject], &subjects[b.subject]);
             if sa.group.is_some() && sa.group == sb.group && (is_subtotal(sa) || is_subtotal(sb)) {
+                continue;
+            }
+            // «培训支出（项）» and «培训费»: one spending seen by function and by item.
+            if sa.cores.iter().any(|c| sb.key.contains(c.as_str()))
+                || sb.cores.iter().any(|c| sa.key.contains(c.as_str()))
+            {
                 continue;
             }
             if reported.contains(&(a.line, b.line)) {
