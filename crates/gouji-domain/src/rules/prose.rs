@@ -64,6 +64,11 @@ pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
 /// Reason and use sentences compared per report, in document order (the pairs are all compared:
 /// at most `MAX_REASONS·(MAX_REASONS−1)/2` = 79 800 comparisons of short bigram sets).
 pub(super) const MAX_REASONS: usize = 400;
+/// Reason words read per sentence, characters read per reason, and items told apart per report:
+/// bounds for hostile input (a real sentence has one or two reasons, a report a few dozen items).
+const MAX_TRIGGERS: usize = 16;
+const MAX_REASON_CHARS: usize = 300;
+const MAX_SUBJECTS: usize = 1_000;
 /// Normalized sentences shorter than this are no copies.
 const MIN_CHARS: usize = 12;
 /// A group in which no sentence names an item is reported (info) only when every sentence has at
@@ -543,13 +548,14 @@ fn reasons(prose: &Prose) -> (Vec<Subject>, Vec<Reason>) {
         }
         match subject_of(sentence) {
             Some(Some(s)) => {
-                current = Some(match subjects.iter().position(|x| x.key == s.key) {
-                    Some(i) => i,
-                    None => {
+                current = match subjects.iter().position(|x| x.key == s.key) {
+                    Some(i) => Some(i),
+                    None if subjects.len() < MAX_SUBJECTS => {
                         subjects.push(s);
-                        subjects.len() - 1
+                        Some(subjects.len() - 1)
                     }
-                });
+                    None => None,
+                };
             }
             Some(None) => current = None,
             None => {}
@@ -557,13 +563,17 @@ fn reasons(prose: &Prose) -> (Vec<Subject>, Vec<Reason>) {
         if let Some(subject) = current
             && (sentence.contains("原因") || sentence.contains("用于"))
         {
-            for (kind, from) in triggers(sentence) {
+            for (kind, from) in triggers(sentence).into_iter().take(MAX_TRIGGERS) {
                 if reasons.len() >= MAX_REASONS {
                     break;
                 }
-                let rest = sentence[from..]
-                    .trim_start_matches([':', '：', ' '])
-                    .trim_end();
+                // A reason is read up to MAX_REASON_CHARS (RD-07's pattern reads 300 characters too).
+                let tail = &sentence[from..];
+                let cut = tail
+                    .char_indices()
+                    .nth(MAX_REASON_CHARS)
+                    .map_or(tail.len(), |(i, _)| i);
+                let rest = tail[..cut].trim_start_matches([':', '：', ' ']).trim_end();
                 // Up to the next trigger of the sentence.
                 let rest = match ["主要原因", "原因是", "主要用于"]
                     .iter()
@@ -619,14 +629,15 @@ fn reasons(prose: &Prose) -> (Vec<Subject>, Vec<Reason>) {
 /// Where the reasons and uses of a sentence start: after «原因是»/«原因为», «主要用于»/«用于».
 fn triggers(sentence: &str) -> Vec<(Kind, usize)> {
     let mut out = Vec::new();
+    let first_reason = sentence.find("原因").unwrap_or(sentence.len());
     for (word, kind) in [
         ("原因是", Kind::Reason),
         ("原因为", Kind::Reason),
         ("用于", Kind::Use),
     ] {
-        for (i, _) in sentence.match_indices(word) {
+        for (i, _) in sentence.match_indices(word).take(MAX_TRIGGERS) {
             // «用于» inside a reason («…资金用于…») is part of that reason.
-            if kind == Kind::Use && sentence[..i].contains("原因") {
+            if kind == Kind::Use && i > first_reason {
                 continue;
             }
             out.push((kind, i + word.len()));
