@@ -178,3 +178,23 @@ fn one_spending_by_function_and_by_item_is_no_copy() {
     );
     assert_eq!(findings(&document(BASIC, &other), "RD-20").len(), 1);
 }
+
+#[test]
+fn a_hostile_paragraph_is_read_in_bounded_time() {
+    // One sentence of 100 000 reason words and 1 000 item paragraphs with one reason each.
+    let mut text = String::from("行政运行（项）支出1.00万元，");
+    text.push_str(&"主要原因是无，用于".repeat(100_000));
+    text.push('。');
+    for i in 0..1_000 {
+        text.push_str(&format!(
+            "\n{i}．示例（款）第{i}项事务（项）支出1.00万元。主要原因是根据任务变化和往年预算执行情况进行了调剂{i}。"
+        ));
+    }
+    let t = std::time::Instant::now();
+    let _ = findings(&document(BASIC, &text), "RD-20");
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        t.elapsed()
+    );
+}
