@@ -15,9 +15,10 @@
 //!   Totals (收入总计, 财政拨款, 基本支出…) are no items: their reasons legitimately repeat.
 //! - RD-21: an economic 款 (or 类) named with a non-zero amount in the 基本支出 section
 //!   («主要包括办公费7.66万元、印刷费0.50万元…», «其中：基本工资…») that the report's 基本支出 table
-//!   prints blank or 0, or does not print while it prints the 款's 类 (a warning; whether the
-//!   amounts agree is NR-01's). Names without an amount are not checked: a list of names only is
-//!   often the template's list of what the group may hold (Jiangsu 2017).
+//!   prints blank or 0, or does not print while it prints the 款's 类: a warning (whether the
+//!   amounts agree is NR-01's). Named without an amount, only a printed blank or 0 row is
+//!   reported (an info): beside a table that prints only non-zero rows a list of names is often
+//!   the template's list of what the group may hold (Jiangsu 2017).
 //! - RD-22: a list presented as complete («人员经费X万元，包括：…», no «主要», «其中», «等»), every
 //!   element of which is an economic item of the table, that leaves out a non-zero 款 (or 类, when
 //!   the list names 类) of the same group (人员经费 = 301 + 303, 公用经费 the rest).
@@ -50,7 +51,7 @@ pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
         Severity::Warning,
         "NA",
         "说明列举的支出项目在表中无数",
-        "基本支出章节以非零金额列举的经济分类款（如“印刷费0.50万元”）在基本支出表中为空或为 0，或未列出（该表列出其所属类时）。只列名称、未写金额的不检查；金额是否一致见 NR-01。",
+        "基本支出章节以非零金额列举的经济分类款（如“印刷费0.50万元”）在基本支出表中为空或为 0，或未列出（该表列出其所属类时），为警告；只列名称、未写金额的，仅当表中印有该行而为空或 0 时提示（只印非零行的表不据此判断）。金额是否一致见 NR-01。",
     ),
     (
         "RD-22",
@@ -880,6 +881,8 @@ struct Listed {
     name: String,
     /// The quoted amount, when there is one.
     amount: Option<Decimal>,
+    /// The unit the amount is printed in («万元», «元»).
+    unit: &'static str,
     line: u32,
 }
 
@@ -913,12 +916,20 @@ fn list_elements(prose: &Prose, from: usize, to: usize) -> Vec<Listed> {
             .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ',')
             .collect();
         let after = &rest[digits.len()..];
-        let amount = (!digits.is_empty() && (after.starts_with("万元") || after.starts_with('元')))
+        let unit = if after.starts_with("万元") {
+            "万元"
+        } else if after.starts_with('元') {
+            "元"
+        } else {
+            ""
+        };
+        let amount = (!digits.is_empty() && !unit.is_empty())
             .then(|| crate::amount::parse_decimal(&digits.replace(',', "")))
             .flatten();
         out.push(Listed {
             name,
             amount,
+            unit,
             line: prose.line_at(from + offset),
         });
     }
@@ -1065,20 +1076,32 @@ fn members(
         if verdicts.len() != tables.len() {
             continue;
         }
-        // Only a quoted amount says the item was spent: a list of names only («主要包括：办公费、
-        // 印刷费、咨询费…») is often the template's list of what the group may hold.
-        let Some(quoted) = e.amount.filter(|a| !a.is_zero()) else {
+        // Named without an amount, an item is checked only against a printed row: a list of
+        // names («主要包括：办公费、印刷费、咨询费…») beside a table that prints only its non-zero
+        // rows is often the template's list of what the group may hold.
+        let quoted = e.amount.filter(|a| !a.is_zero());
+        if e.amount.is_some() && quoted.is_none() || quoted.is_none() && v.is_none() {
             continue;
-        };
+        }
         let in_table = match v {
             Some(_) => format!("{} {code} 为空或 0", t.id),
             None => format!("{} 未列出 {code}", t.id),
         };
-        let message = format!(
-            "情况说明列出“{}”{} 万元，但 {in_table}，请核对说明或表格",
-            e.name,
-            fmt(quoted)
-        );
+        let (severity, message) = match quoted {
+            Some(a) => (
+                Severity::Warning,
+                format!(
+                    "情况说明列出“{}”{} {}，但 {in_table}，请核对说明或表格",
+                    e.name,
+                    fmt(a),
+                    e.unit
+                ),
+            ),
+            None => (
+                Severity::Info,
+                format!("情况说明列出“{}”，但 {in_table}，请核对是否应列出", e.name),
+            ),
+        };
         let mut locations = vec![Location {
             line: e.line,
             text: r
@@ -1093,13 +1116,7 @@ fn members(
             locations.push(r.cell_location(t.id, code, t.column));
         }
         out.push(Finding::new(
-            "RD-21",
-            Severity::Warning,
-            message,
-            locations,
-            v,
-            Some(quoted),
-            None,
+            "RD-21", severity, message, locations, v, quoted, None,
         ));
     }
 }
