@@ -288,9 +288,9 @@ static CATALOG: LazyLock<Vec<RuleInfo>> = LazyLock::new(|| {
         .chain(crosscheck::CATALOG.iter())
         .chain(canonical::CATALOG.iter())
         .chain(performance::CATALOG.iter())
+        .chain(prose::CATALOG.iter())
         .chain(items::CATALOG.iter())
         .chain(reading::CATALOG.iter())
-        .chain(prose::CATALOG.iter())
         .chain(related::CATALOG.iter())
         .chain(crate::consolidate::CATALOG.iter())
     {
