@@ -118,6 +118,35 @@ fn prose(kind: ReportKind, lines: &[&str]) -> Report {
     r
 }
 
+/// A 决算 whose 公开06 prints 301 (基本工资 50.00, 津贴补贴 20.00), 303 (生活补助 blank) and 302
+/// (办公费 10.00, 印刷费 blank): what RD-21/RD-22 compare a 基本支出 list with.
+fn basic_table_js() -> Report {
+    let mut r = js();
+    let t = "公开06";
+    for (key, label) in [
+        ("301", "工资福利支出"),
+        ("30101", "基本工资"),
+        ("30102", "津贴补贴"),
+        ("303", "对个人和家庭的补助"),
+        ("30305", "生活补助"),
+        ("302", "商品和服务支出"),
+        ("30201", "办公费"),
+        ("30202", "印刷费"),
+    ] {
+        row(&mut r, t, key, label, key.len() == 3);
+    }
+    for (key, v) in [
+        ("301", "70.00"),
+        ("30101", "50.00"),
+        ("30102", "20.00"),
+        ("302", "10.00"),
+        ("30201", "10.00"),
+    ] {
+        cell(&mut r, t, key, "决算数", v);
+    }
+    r
+}
+
 /// Adds a 情况说明 section; its lines are appended to `r.lines`. Returns the section index.
 fn section(r: &mut Report, heading: &str, body: &[&str]) -> usize {
     let first = r.lines.len() as u32 + 1;
@@ -559,6 +588,81 @@ fn cases() -> Vec<Case> {
             },
         },
         // ---- reading (RD-*) ----
+        Case {
+            id: "RD-20",
+            build: |fail| {
+                // The second 项's reason names the first 项 and not its own: copied, not adapted.
+                let own = if fail {
+                    "住房公积金"
+                } else {
+                    "提租补贴"
+                };
+                let second = format!(
+                    "2．住房改革支出（款）提租补贴（项）支出4243.61万元，与上年相比增加1657万元。主要原因是工资性收入增加，调增计发基数后，增加了{own}支出。"
+                );
+                let lines = [
+                    "1．住房改革支出（款）住房公积金（项）支出1442.74万元，与上年相比增加368.97万元。主要原因是工资性收入增加，调增计发基数后，增加了住房公积金支出。",
+                    second.as_str(),
+                ];
+                (prose(ReportKind::Budget, &lines), ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: None,
+                actual: None,
+                says: &[
+                    "“住房改革支出（款）提租补贴（项）”的原因说明",
+                    "“住房改革支出（款）住房公积金（项）”（第2行）",
+                    "疑为复制未改",
+                ],
+            },
+        },
+        Case {
+            id: "RD-21",
+            build: |fail| {
+                let mut r = basic_table_js();
+                let listed = if fail {
+                    "公用经费10.00万元，主要包括：办公费10.00万元、印刷费0.50万元。"
+                } else {
+                    "公用经费10.00万元，主要包括：办公费10.00万元。"
+                };
+                section(
+                    &mut r,
+                    "六、一般公共预算财政拨款基本支出决算情况说明",
+                    &[listed],
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: Some("0"),
+                actual: Some("0.50"),
+                says: &["“印刷费”0.50 万元", "公开06 30202 为空或 0"],
+            },
+        },
+        Case {
+            id: "RD-22",
+            build: |fail| {
+                let mut r = basic_table_js();
+                let listed = if fail {
+                    "人员经费70.00万元，包括：基本工资50.00万元。"
+                } else {
+                    "人员经费70.00万元，包括：基本工资50.00万元、津贴补贴20.00万元。"
+                };
+                section(
+                    &mut r,
+                    "六、一般公共预算财政拨款基本支出决算情况说明",
+                    &[listed],
+                );
+                (r, ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: None,
+                actual: Some("20.00"),
+                says: &["30102 津贴补贴 20.00", "公开06 共 1 项"],
+            },
+        },
         Case {
             id: "RD-01",
             build: |fail| {

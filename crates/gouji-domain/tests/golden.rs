@@ -68,6 +68,14 @@ fn seed1_unit_infinity_and_unexplained_change() {
     let Some(v) = snapshot(1) else { return };
     assert!(has(&v, "NR-10", Severity::Warning, &["316.17元"]));
     assert!(has(&v, "NR-04", Severity::Warning, &["∞"]));
+    // The 公务接待费 reason copied from 公务用车运行维护费: RD-07's, and not again RD-20's.
+    assert!(has(
+        &v,
+        "RD-07",
+        Severity::Warning,
+        &["公务接待费", "公务用车运行维护费"]
+    ));
+    assert!(!v.findings.iter().any(|f| f.rule_id == "RD-20"));
     assert!(has(&v, "NR-05", Severity::Warning, &["97.88", "139.88"]));
     no_error_is_a_rounding_tail(&v);
 }

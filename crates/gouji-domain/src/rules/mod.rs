@@ -15,6 +15,7 @@ mod index;
 mod items;
 mod narrative;
 mod performance;
+mod prose;
 mod reading;
 pub mod related;
 mod structure;
@@ -170,7 +171,7 @@ type RuleGroup<'a> = dyn Fn(&FactIndex, &mut Vec<Finding>) + 'a;
 pub fn validate(report: &Report, ctx: &Context) -> Validation {
     let ix = FactIndex::new(report);
     let mut findings = Vec::new();
-    let groups: [&RuleGroup; 8] = [
+    let groups: [&RuleGroup; 9] = [
         &identities::check_all,
         &structure::check,
         &narrative::check,
@@ -179,6 +180,7 @@ pub fn validate(report: &Report, ctx: &Context) -> Validation {
         &performance::check,
         &items::check,
         &reading::check,
+        &prose::check,
     ];
     for group in groups {
         if crate::work::cancelled().is_some() {
@@ -286,6 +288,7 @@ static CATALOG: LazyLock<Vec<RuleInfo>> = LazyLock::new(|| {
         .chain(crosscheck::CATALOG.iter())
         .chain(canonical::CATALOG.iter())
         .chain(performance::CATALOG.iter())
+        .chain(prose::CATALOG.iter())
         .chain(items::CATALOG.iter())
         .chain(reading::CATALOG.iter())
         .chain(related::CATALOG.iter())

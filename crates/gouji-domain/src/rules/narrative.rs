@@ -36,7 +36,7 @@ pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
         Severity::Warning,
         "NA",
         "增减率表述合理",
-        "上年数为 0 时不应给出增长率（应表述为“新增”），不得出现“∞%”。",
+        "上年数为 0 时不应给出增长率（应表述为“新增”），不得出现“∞%”；“本年X万元，增加X万元，增长Y%”（本年数减增加额为 0）或说明上年数为 0 万元而又给出增长率的，亦同。",
     ),
     (
         "NR-05",
@@ -453,6 +453,36 @@ fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         let Some(stated) = f.value else { continue };
+        // NR-04: a growth rate on a zero base («…支出1.46万元，比上年增加1.46万元，增长100%»).
+        // «增\n长 100%»: the reader takes «长» for the label, without a direction.
+        let wrapped_up = f.direction.is_none()
+            && f.label.trim() == "长"
+            && f.source.line >= 2
+            && r.lines
+                .get(f.source.line as usize - 2)
+                .is_some_and(|l| l.trim_end().ends_with('增'));
+        if (f.direction == Some(Direction::Up) || wrapped_up)
+            && let Some((what, locs)) = zero_base(r, &figs[..i], f)
+        {
+            out.push(finding(
+                "NR-04",
+                Severity::Warning,
+                format!(
+                    "“{}{}”：{what}，不应计算增长率，应表述为“新增”",
+                    if wrapped_up {
+                        "增长"
+                    } else {
+                        f.label.as_str()
+                    },
+                    f.printed
+                ),
+                locs,
+                Some(Decimal::ZERO),
+                None,
+                None,
+            ));
+            continue;
+        }
         // The 万元 amounts just before it on its line, nearest first.
         let same_line = || {
             figs[..i]
@@ -551,6 +581,72 @@ fn rates(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             }
         }
     }
+}
+
+/// NR-04 on a zero base: the change amount just before the rate `f` (on its line or the one
+/// before) equals the current amount before it (so the base is 0), or the base is quoted as 0 («上年…为0万元»).
+/// Returns what was compared and the locations, or `None` when the line does not say.
+fn zero_base(r: &FactIndex<'_>, before: &[Figure], f: &Figure) -> Option<(String, Vec<Location>)> {
+    // Its line and the line before (a sentence wraps: «…增加 1326.81 万元，增\n长 100%»).
+    let mut on_line = before
+        .iter()
+        .rev()
+        .take_while(|g| g.section == f.section && f.source.line.saturating_sub(g.source.line) <= 1);
+    // The change: the nearest amount, worded as an increase.
+    let change = on_line.find(|g| {
+        g.kind == FigureKind::Amount || g.kind == FigureKind::Percent && g.direction.is_some()
+    })?;
+    if change.kind != FigureKind::Amount
+        || change.direction != Some(Direction::Up)
+        || change.unit != MeasureUnit::Wanyuan
+    {
+        return None;
+    }
+    let x = change.value?;
+    if x <= Decimal::ZERO {
+        return None;
+    }
+    let base = if r.label_has(change, kw!("预算")) {
+        "预算数"
+    } else {
+        "上年数"
+    };
+    for g in on_line {
+        if g.kind == FigureKind::Percent && g.direction.is_some() {
+            // An earlier rate: another clause.
+            return None;
+        }
+        if g.kind != FigureKind::Amount || g.unit != MeasureUnit::Wanyuan || g.direction.is_some() {
+            continue;
+        }
+        let v = g.value?;
+        let label = r.label(g);
+        if label.contains("上年") {
+            // The base itself, quoted.
+            return v.is_zero().then(|| {
+                (
+                    format!("说明上年数为 {} 万元（增加 {} 万元）", fmt(v), fmt(x)),
+                    vec![figure_location(r, f, true), figure_location(r, g, false)],
+                )
+            });
+        }
+        let l = label.trim_end_matches('为').trim_end_matches("数");
+        if r.kind == crate::ReportKind::FinalAccounts && l.ends_with("预算") {
+            // «年初预算48万元，支出决算34.54万元»: the 决算 is further on.
+            continue;
+        }
+        return (v == x).then(|| {
+            (
+                format!("本年 {} 万元、增加 {} 万元，{base}为 0", fmt(v), fmt(x)),
+                vec![
+                    figure_location(r, f, true),
+                    figure_location(r, change, false),
+                    figure_location(r, g, false),
+                ],
+            )
+        });
+    }
+    None
 }
 
 /// Where the whole of a 占比 was found (its location is only built for a finding).
