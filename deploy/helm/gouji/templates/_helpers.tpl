@@ -160,6 +160,9 @@ everything but root and component is optional. No secret is ever put into args: 
 {{- with $v.cpuWorkers }}
 {{- $env = append $env (dict "name" "GOUJI_CPU_WORKERS" "value" (toString .)) }}
 {{- end }}
+{{- with $v.maxInFlight }}
+{{- $env = append $env (dict "name" "GOUJI_MAX_IN_FLIGHT" "value" (toString .)) }}
+{{- end }}
 {{- $env = concat $env (default (list) .env) (default (list) $v.extraEnv) }}
 {{- $healthPort := int $sec.healthPort }}
 {{- $args := list "--listen" (printf "0.0.0.0:%d" $port) "--health-listen" (printf "0.0.0.0:%d" $healthPort) }}
