@@ -16,6 +16,7 @@ mod items;
 mod narrative;
 mod performance;
 mod reading;
+mod reading_refs;
 pub mod related;
 mod structure;
 
@@ -288,6 +289,7 @@ static CATALOG: LazyLock<Vec<RuleInfo>> = LazyLock::new(|| {
         .chain(performance::CATALOG.iter())
         .chain(items::CATALOG.iter())
         .chain(reading::CATALOG.iter())
+        .chain(reading_refs::CATALOG.iter())
         .chain(related::CATALOG.iter())
         .chain(crate::consolidate::CATALOG.iter())
     {

@@ -105,6 +105,8 @@ const REASON: u32 = 4;
 const HINT: u32 = 8;
 const YEAR: u32 = 16;
 const RATE: u32 = 32;
+/// A «（类）», «（款）» or «（项）» marker after a 科目 name (RD-10).
+const MARKER: u32 = 128;
 
 /// Trigger words and the rules they wake (a rule's regex runs only on lines with its trigger).
 const TRIGGER_WORDS: &[(&str, u32)] = &[
@@ -145,6 +147,12 @@ const TRIGGER_WORDS: &[(&str, u32)] = &[
     ("占", RATE),
     ("增幅", RATE),
     ("降幅", RATE),
+    ("（类）", MARKER),
+    ("（款）", MARKER),
+    ("（项）", MARKER),
+    ("(类)", MARKER),
+    ("(款)", MARKER),
+    ("(项)", MARKER),
 ];
 
 const RENAMED: u32 = 64;
@@ -194,6 +202,8 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     let mut reasons: Vec<(&str, String, u32)> = Vec::new();
     // (index in codes::renamed(), line) of every old 科目 name.
     let mut old_names: Vec<(usize, u32)> = Vec::new();
+    // Lines that quote a 科目 with a marker or a code (RD-10, in `reading_refs`).
+    let mut cues = super::reading_refs::Cues::default();
     for (i, line) in r.lines.iter().enumerate() {
         let no = i as u32 + 1;
         let prose = !line.contains('\t');
@@ -224,6 +234,12 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             if flag == RENAMED {
                 old_names.push((k - TRIGGER_WORDS.len(), no));
             }
+        }
+        if hits & MARKER != 0 {
+            cues.marked.push(no);
+        }
+        if prose && super::reading_refs::may_quote_code(line) {
+            cues.coded.push(no);
         }
         if hits == 0 {
             continue;
@@ -325,6 +341,7 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     renamed(r, &old_names, out);
     copied(r, &reasons, out);
     names_by_code(r, out);
+    super::reading_refs::check(r, &cues, out);
 }
 
 /// RD-09: one 科目 code printed with two names in the report's tables. A name cut short (a label
@@ -388,7 +405,7 @@ fn names_by_code(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
 }
 
 /// A row label as a 科目 name: folded, without spaces, a leading code, ordinal or «其中：».
-fn subject_name(label: &str, code: &str) -> String {
+pub(super) fn subject_name(label: &str, code: &str) -> String {
     let folded: String = crate::parse::text::fold(label)
         .chars()
         .filter(|c| !c.is_whitespace())
