@@ -276,7 +276,8 @@ fn lcs(a: &[char], b: &[char]) -> usize {
 /// The same characters in another order («一般行政事务管理» for «一般行政管理事务»): a garbled
 /// quote of that 科目.
 fn reordered(a: &str, b: &str) -> bool {
-    let (mut x, mut y): (Vec<char>, Vec<char>) = (core(a).chars().collect(), core(b).chars().collect());
+    let (mut x, mut y): (Vec<char>, Vec<char>) =
+        (core(a).chars().collect(), core(b).chars().collect());
     if x == y || x.len() < 4 {
         return false;
     }
@@ -338,7 +339,17 @@ fn name_before(head: &str) -> (&str, bool) {
 /// The text before a name that is no part of it: «其中», a verb or preposition.
 fn without_lead_in(name: &str) -> &str {
     let mut s = name.trim();
-    for w in ["其中", "包括", "主要用于", "用于", "安排", "为", "是", "中", "含"] {
+    for w in [
+        "其中",
+        "包括",
+        "主要用于",
+        "用于",
+        "安排",
+        "为",
+        "是",
+        "中",
+        "含",
+    ] {
         if let Some(rest) = s.strip_prefix(w)
             && rest.chars().count() >= 2
         {
@@ -351,7 +362,10 @@ fn without_lead_in(name: &str) -> &str {
 /// A name worth checking: at least two CJK characters, no placeholder.
 fn plausible_name(name: &str) -> bool {
     let f = fold(name);
-    f.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).count() >= 2
+    f.chars()
+        .filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c))
+        .count()
+        >= 2
         && !f.contains("XX")
         && !f.contains("××")
 }
@@ -549,8 +563,11 @@ fn coded_names(r: &FactIndex<'_>, known: &Known, no: u32, out: &mut Vec<Finding>
             "RD-10",
             Severity::Warning,
             format!(
-                "第{no}行“{code}{text}”：科目 {code} 在{}中名为“{}”，与正文所引名称不符，请核对代码或名称",
-                found_at(k),
+                "第{no}行“{code}{text}”：科目 {code} 在{}名为“{}”，与正文所引名称不符，请核对代码或名称",
+                match &k.row {
+                    Some((_, line)) => format!("本报告表格第{line}行"),
+                    None => "国家科目表中".to_string(),
+                },
                 k.name
             ),
             locations,
@@ -592,7 +609,16 @@ fn years_in(s: &str) -> Vec<i32> {
 
 /// Words that make a title or heading speak of the report itself (not of a work plan).
 const REPORT_WORDS: &[&str] = &[
-    "预算", "决算", "收支", "收入", "支出", "情况说明", "三公", "经费", "采购", "公开",
+    "预算",
+    "决算",
+    "收支",
+    "收入",
+    "支出",
+    "情况说明",
+    "三公",
+    "经费",
+    "采购",
+    "公开",
 ];
 
 /// Whether a heading or title of a report of `kind` for year `y0` may name year `y`.
@@ -664,9 +690,35 @@ fn years(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
 
 /// Endings of a complete unit name.
 const UNIT_SUFFIXES: &[&str] = &[
-    "局", "委员会", "委", "办公室", "办公厅", "厅", "院", "中心", "所", "学校", "学院", "大学",
-    "站", "队", "馆", "部", "会", "处", "室", "社", "团", "校", "园", "台", "署", "府", "庭",
-    "办", "组",
+    "局",
+    "委员会",
+    "委",
+    "办公室",
+    "办公厅",
+    "厅",
+    "院",
+    "中心",
+    "所",
+    "学校",
+    "学院",
+    "大学",
+    "站",
+    "队",
+    "馆",
+    "部",
+    "会",
+    "处",
+    "室",
+    "社",
+    "团",
+    "校",
+    "园",
+    "台",
+    "署",
+    "府",
+    "庭",
+    "办",
+    "组",
 ];
 
 /// Scope markers a unit's name may carry or omit.
@@ -683,9 +735,11 @@ fn clean_unit(name: &str) -> Option<String> {
     let cjk = f
         .chars()
         .all(|c| ('\u{4e00}'..='\u{9fff}').contains(&c) || matches!(c, '(' | ')'));
-    let cut = ["单位", "万元", "项目", "名称", "金额", "科目", "合计", "预算", "决算"]
-        .iter()
-        .any(|w| f.contains(w));
+    let cut = [
+        "单位", "万元", "项目", "名称", "金额", "科目", "合计", "预算", "决算",
+    ]
+    .iter()
+    .any(|w| f.contains(w));
     let ends = UNIT_SUFFIXES.iter().any(|s| f.ends_with(s));
     (cjk && !cut && ends && (4..=40).contains(&n) && !f.contains("XX")).then_some(f)
 }
@@ -706,7 +760,8 @@ fn short_form(name: &str) -> String {
 /// ending alike.
 fn same_unit(a: &str, b: &str) -> bool {
     let (a, b) = (short_form(a), short_form(b));
-    if a == b {
+    // A name cut short at the end of its cell («江苏省委办» for «江苏省委办公厅»).
+    if a == b || a.starts_with(&b) || b.starts_with(&a) {
         return true;
     }
     let (short, long) = if a.chars().count() <= b.chars().count() {
@@ -736,14 +791,15 @@ fn cover_name(r: &FactIndex<'_>) -> Option<(u32, String)> {
     Some((i as u32 + 1, head.trim().to_string()))
 }
 
-/// The unit a heading names before the report year («第二部分 省检察院 2017 年度部门预算表»).
+/// The unit a part heading names before the report year («第二部分 省检察院 2017 年度部门预算表»).
+/// Only the parts («第X部分») of the report name the report's own unit; other headings may name
+/// a unit it covers.
 fn heading_name(heading: &str) -> Option<&str> {
-    let h = heading.trim();
-    let h = h
+    let h = heading
+        .trim()
         .strip_prefix('第')
         .and_then(|s| s.split_once('部').filter(|(n, _)| n.chars().count() <= 2))
-        .and_then(|(_, rest)| rest.strip_prefix('分'))
-        .unwrap_or(h);
+        .and_then(|(_, rest)| rest.strip_prefix('分'))?;
     let head = h.split(|c: char| c.is_ascii_digit()).next()?;
     (head.len() < h.len()).then(|| head.trim())
 }
@@ -763,7 +819,15 @@ fn units(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     if crate::template::family(&r.family).is_none() {
         for t in &r.tables {
             if let Some(e) = &t.entity {
-                seen.push((t.line, "表头", e.clone()));
+                // The header line that prints the name, near the title.
+                let line = (t.line.saturating_sub(3)..=t.line + 3)
+                    .find(|&no| {
+                        r.lines
+                            .get((no as usize).wrapping_sub(1))
+                            .is_some_and(|l| l.contains(e.as_str()))
+                    })
+                    .unwrap_or(t.line);
+                seen.push((line, "表头", e.clone()));
             }
         }
     }
@@ -807,7 +871,10 @@ mod tests {
     #[test]
     fn names_cut_short_or_without_zhichu_are_the_same() {
         assert!(same_name("一般公共服务", "一般公共服务支出"));
-        assert!(same_name("机关事业单位基本养老", "机关事业单位基本养老保险缴费支出"));
+        assert!(same_name(
+            "机关事业单位基本养老",
+            "机关事业单位基本养老保险缴费支出"
+        ));
         assert!(same_name("其中行政运行", "行政运行"));
         assert!(!same_name("一般行政事务管理", "一般行政管理事务"));
     }
@@ -820,7 +887,10 @@ mod tests {
             name_before("1.党委办公厅（室）及相关机构事务").0,
             "党委办公厅（室）及相关机构事务"
         );
-        assert_eq!(name_before("机关事业单位基本养老保险缴费"), ("机关事业单位基本养老保险缴费", true));
+        assert_eq!(
+            name_before("机关事业单位基本养老保险缴费"),
+            ("机关事业单位基本养老保险缴费", true)
+        );
     }
 
     #[test]
@@ -831,7 +901,10 @@ mod tests {
         assert!(same_unit("省检察院", "江苏省人民检察院"));
         assert!(same_unit("普陀区社会福利院", "上海市普陀区社会福利院"));
         assert!(!same_unit("江苏省财政厅", "江苏省委办公厅"));
-        assert_eq!(clean_unit("中国共产党江苏省委员会办单位：万元公厅项目名称"), None);
+        assert_eq!(
+            clean_unit("中国共产党江苏省委员会办单位：万元公厅项目名称"),
+            None
+        );
         assert_eq!(clean_unit("江苏省人大"), None);
         assert_eq!(clean_unit("江苏省高级人民法"), None);
         assert_eq!(clean_unit("中共江苏省委办公厅单位：万元"), None);
@@ -840,7 +913,9 @@ mod tests {
     #[test]
     fn code_candidates_are_cheap_to_find() {
         assert!(may_quote_code("2010301行政运行支出10万元"));
-        assert!(may_quote_code("（2080505）机关事业单位基本养老保险缴费支出"));
+        assert!(may_quote_code(
+            "（2080505）机关事业单位基本养老保险缴费支出"
+        ));
         assert!(!may_quote_code("支出 2017 年"));
         assert!(!may_quote_code("12.345万元"));
     }
