@@ -1725,6 +1725,22 @@ fn rd10_flags_a_code_quoted_with_another_name_and_a_garbled_name() {
     );
     assert_eq!(got.len(), 1, "{got:#?}");
     assert!(got[0].message.contains("名为“住房公积金”，疑为名称写错"));
+    // A code the tables do not print: judged by the code list only when the name quoted is
+    // another code's.
+    let rows = [("208", "社会保障和就业支出")];
+    let swapped = "2080505机关事业单位职业年金缴费支出10.00万元。";
+    let got = findings("RD-10", (subject_doc(&rows, &[swapped]), ctx()));
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(
+        got[0].message.contains("是 2080506 的名称"),
+        "{}",
+        got[0].message
+    );
+    let unknown = "2080505养老保险缴费10.00万元。";
+    assert_eq!(
+        findings("RD-10", (subject_doc(&rows, &[unknown]), ctx())),
+        vec![]
+    );
 }
 
 #[test]

@@ -84,11 +84,13 @@ pub(super) fn check(r: &FactIndex<'_>, cues: &Cues, out: &mut Vec<Finding>) {
     let spans = table_spans(r);
     if !cues.marked.is_empty() || !cues.coded.is_empty() {
         let known = Known::new(r);
+        let mut found: Vec<Mismatch> = Vec::new();
         for &no in &cues.marked {
             if !spans.contains(no) {
-                marked_names(r, &known, &spans, no, out);
+                marked_names(r, &known, &spans, no, &mut found);
             }
         }
+        grouped(r, found, out);
         for &no in &cues.coded {
             if !spans.contains(no) {
                 coded_names(r, &known, no, out);
@@ -404,7 +406,7 @@ fn found_at(name: &Name) -> String {
 /// «（类）», «（款）», «（项）» markers of line `no`: each name before one is a name of that
 /// level in the tables or the code list. A name that begins on the line before (wrapped) is
 /// joined with it.
-fn marked_names(r: &FactIndex<'_>, known: &Known, spans: &Spans, no: u32, out: &mut Vec<Finding>) {
+fn marked_names(r: &FactIndex<'_>, known: &Known, spans: &Spans, no: u32, out: &mut Vec<Mismatch>) {
     let Some(line) = r.lines.get(no as usize - 1) else {
         return;
     };
@@ -447,10 +449,10 @@ fn marked_names(r: &FactIndex<'_>, known: &Known, spans: &Spans, no: u32, out: &
             level_index(&k.code).is_some_and(|l| l != level)
                 && (core(name) == core(&k.name) || near(&core(name), &core(&k.name)))
         });
-        let (k, message) = if let Some(k) = other_level {
+        let (k, what) = if let Some(k) = other_level {
             let theirs = ["类", "款", "项"][level_index(&k.code).unwrap_or(0)];
             let m = format!(
-                "第{no}行“{name}（{label}）”：{}的 {} “{}”是{theirs}级科目，正文标为（{label}），请核对级次",
+                "{}的 {} “{}”是{theirs}级科目，正文标为（{label}），请核对级次",
                 found_at(k),
                 k.code,
                 k.name
@@ -462,7 +464,7 @@ fn marked_names(r: &FactIndex<'_>, known: &Known, spans: &Spans, no: u32, out: &
             .find(|k| reordered(name, &k.name))
         {
             let m = format!(
-                "第{no}行“{name}（{label}）”：{label}级科目中没有这一名称，{}的 {} 名为“{}”，疑为名称写错，请核对",
+                "{label}级科目中没有这一名称，{}的 {} 名为“{}”，疑为名称写错，请核对",
                 found_at(k),
                 k.code,
                 k.name
@@ -471,12 +473,54 @@ fn marked_names(r: &FactIndex<'_>, known: &Known, spans: &Spans, no: u32, out: &
         } else {
             continue;
         };
-        let mut locations = vec![quote(r, no, true)];
-        locations.extend(row_location(r, k));
+        out.push(Mismatch {
+            quoted: format!(
+                "{}（{label}）",
+                name.chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect::<String>()
+            ),
+            what,
+            row: row_location(r, k),
+            line: no,
+        });
+    }
+}
+
+/// A marked name that is not its level's: what the text quotes, what is wrong, the table row it
+/// was compared with, the line.
+struct Mismatch {
+    quoted: String,
+    what: String,
+    row: Option<Location>,
+    line: u32,
+}
+
+/// One RD-10 finding per quoted name and verdict, with its lines (the first three quoted).
+fn grouped(r: &FactIndex<'_>, found: Vec<Mismatch>, out: &mut Vec<Finding>) {
+    let mut groups: Vec<(Mismatch, Vec<u32>)> = Vec::new();
+    for m in found {
+        match groups
+            .iter_mut()
+            .find(|(g, _)| g.quoted == m.quoted && g.what == m.what)
+        {
+            Some((_, lines)) => lines.push(m.line),
+            None => {
+                let line = m.line;
+                groups.push((m, vec![line]));
+            }
+        }
+    }
+    for (m, mut lines) in groups {
+        lines.dedup();
+        let at: Vec<String> = lines.iter().map(u32::to_string).collect();
+        let mut locations: Vec<Location> =
+            lines.iter().take(3).map(|no| quote(r, *no, true)).collect();
+        locations.extend(m.row);
         out.push(Finding::new(
             "RD-10",
             Severity::Warning,
-            message,
+            format!("第{}行“{}”：{}", at.join("、"), m.quoted, m.what),
             locations,
             None,
             None,
@@ -549,27 +593,43 @@ fn coded_names(r: &FactIndex<'_>, known: &Known, no: u32, out: &mut Vec<Finding>
         if names.is_empty() || names.iter().any(|k| same_name(text, &k.name)) {
             continue;
         }
-        // The name the report's tables print for the code, else the code list's.
-        let Some(k) = names
-            .iter()
-            .find(|k| k.row.is_some())
-            .or_else(|| names.first())
-        else {
+        // Certain when the report's tables print the code with another name. A code they do
+        // not print is judged by the code list only when the quoted name is another code's (the
+        // list this crate holds is not every year's).
+        let message = if let Some(k) = names.iter().find(|k| k.row.is_some()) {
+            (
+                *k,
+                format!(
+                    "第{no}行“{code}{text}”：科目 {code} 在本报告表格第{}行名为“{}”，与正文所引名称不符，请核对代码或名称",
+                    k.row.as_ref().map_or(0, |(_, l)| *l),
+                    k.name
+                ),
+            )
+        } else if let (Some(k), Some(other)) = (
+            names.first(),
+            level_index(code).and_then(|l| {
+                known
+                    .of_level(l)
+                    .find(|o| o.code != code && core(&o.name) == core(text))
+            }),
+        ) {
+            (
+                *k,
+                format!(
+                    "第{no}行“{code}{text}”：国家科目表中科目 {code} 名为“{}”，“{}”是 {} 的名称，请核对代码或名称",
+                    k.name, other.name, other.code
+                ),
+            )
+        } else {
             continue;
         };
+        let (k, message) = message;
         let mut locations = vec![quote(r, no, true)];
         locations.extend(row_location(r, k));
         out.push(Finding::new(
             "RD-10",
             Severity::Warning,
-            format!(
-                "第{no}行“{code}{text}”：科目 {code} 在{}名为“{}”，与正文所引名称不符，请核对代码或名称",
-                match &k.row {
-                    Some((_, line)) => format!("本报告表格第{line}行"),
-                    None => "国家科目表中".to_string(),
-                },
-                k.name
-            ),
+            message,
             locations,
             None,
             None,
