@@ -1783,6 +1783,16 @@ fn rd11_lets_a_budget_look_back_and_final_accounts_name_their_own_year() {
         ),
     );
     assert_eq!(got.len(), 1, "{got:#?}");
+    // The cover of a 2024 预算 that says 2023.
+    let r = titled_doc(
+        ReportKind::Budget,
+        "示例单位2023年单位预算",
+        "示例单位",
+        "一、收支预算总体情况说明",
+    );
+    let got = findings("RD-11", (r, ctx()));
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(got[0].message.contains("第1行封面"), "{}", got[0].message);
 }
 
 #[test]

@@ -706,6 +706,9 @@ fn years(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     }
     // (line, what, text) of every title and heading that names a year.
     let mut places: Vec<(u32, &str, &str)> = Vec::new();
+    if let Some((i, line)) = cover_line(r) {
+        places.push((i, "封面", line));
+    }
     for t in &r.tables {
         places.push((t.line, "表格标题", t.title.as_str()));
     }
@@ -840,15 +843,21 @@ fn same_unit(a: &str, b: &str) -> bool {
 /// The unit a cover names: its first lines up to the one that says 预算 or 决算, before the
 /// year («江苏省委办公厅 2017 年度部门预算» → 江苏省委办公厅).
 fn cover_name(r: &FactIndex<'_>) -> Option<(u32, String)> {
-    let (i, line) = r
-        .lines
+    let (no, line) = cover_line(r)?;
+    let head = line.split(|c: char| c.is_ascii_digit()).next()?;
+    Some((no, head.trim().to_string()))
+}
+
+/// The cover's title line: among the first three lines with text, the first that says 预算 or
+/// 决算, with its line number.
+fn cover_line<'r>(r: &'r FactIndex<'_>) -> Option<(u32, &'r str)> {
+    r.lines
         .iter()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .take(3)
-        .find(|(_, l)| l.contains("预算") || l.contains("决算"))?;
-    let head = line.split(|c: char| c.is_ascii_digit()).next()?;
-    Some((i as u32 + 1, head.trim().to_string()))
+        .find(|(_, l)| l.contains("预算") || l.contains("决算"))
+        .map(|(i, l)| (i as u32 + 1, l.as_str()))
 }
 
 /// The unit a part heading names before the report year («第二部分 省检察院 2017 年度部门预算表»).
