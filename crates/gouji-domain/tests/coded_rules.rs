@@ -146,11 +146,20 @@ const HOUSING: &[(&str, &str)] = &[
 fn titled_doc(kind: ReportKind, cover: &str, entity: &str, heading: &str) -> Report {
     let mut r = report(kind, "shanghai-ys");
     r.lines.push(cover.into());
+    for l in [
+        "目 录",
+        "一、单位主要职能",
+        "二、单位机构设置",
+        "三、单位预算编制说明",
+    ] {
+        r.lines.push(l.into());
+    }
     r.lines.push(format!("单位名称：{entity}"));
     r.lines.push("预算单位财务收支预算总表".into());
     cell(&mut r, "income_expense_summary", "合计", "合计", "10.00");
+    let line = r.lines.len() as u32;
     let t = table(&mut r, "income_expense_summary");
-    t.line = 3;
+    t.line = line;
     t.title = "预算单位财务收支预算总表".into();
     t.entity = Some(entity.into());
     section(&mut r, heading, &["本单位收支总预算10.00万元。"]);
@@ -1815,6 +1824,26 @@ fn rd12_skips_names_not_cleanly_read_and_allows_documented_short_forms() {
         assert_eq!(findings("RD-12", (doc(entity), ctx())), vec![], "{entity}");
     }
     assert_eq!(findings("RD-12", (doc("江苏省财政厅"), ctx())).len(), 1);
+    // A cover title over two lines and a table title that names another unit.
+    let mut r = doc("中共江苏省委办公厅");
+    r.lines[0] = "江苏省委办公厅".into();
+    r.lines.insert(1, "2024 年度部门预算".into());
+    for s in &mut r.sections {
+        s.first_line += 1;
+        s.last_line += 1;
+    }
+    let t = &mut r.tables[0];
+    t.line += 1;
+    t.title = "江苏省财政厅部门收支预算总表".into();
+    let got = findings("RD-12", (r, ctx()));
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(
+        got[0]
+            .message
+            .contains("表格标题的单位名称“江苏省财政厅”与封面“江苏省委办公厅”"),
+        "{}",
+        got[0].message
+    );
 }
 
 #[test]

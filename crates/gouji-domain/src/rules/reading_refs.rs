@@ -34,7 +34,7 @@ pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
         Severity::Warning,
         "ST",
         "封面、表头与正文的单位名称不一致",
-        "封面、表头（编制单位/单位名称）和各部分标题（“第X部分 …”）中的部门/单位名称应为同一单位；“中共X委”与“中国共产党X委员会”、省市区前缀省略、按序省略个别字的简称（“省检察院”）、名称截断、“本级”“（汇总）”不计；未完整读出的名称（无单位后缀、串入“单位：万元”等相邻单元格）不比较。省份模板族的表头由 G-02 检查。",
+        "封面（标题及“预算单位：”）、表格标题、表头（编制单位/单位名称）和各部分标题（“第X部分 …”）中的部门/单位名称应为同一单位；“中共X委”与“中国共产党X委员会”、省市区前缀省略、按序省略个别字的简称（“省检察院”）、名称截断、“本级”“（汇总）”不计；未完整读出的名称（无单位后缀、串入“单位：万元”等相邻单元格）不比较。省份模板族的表头由 G-02 检查。",
     ),
 ];
 
@@ -840,12 +840,69 @@ fn same_unit(a: &str, b: &str) -> bool {
     short.chars().all(|c| it.any(|d| d == c))
 }
 
-/// The unit a cover names: its first lines up to the one that says 预算 or 决算, before the
-/// year («江苏省委办公厅 2017 年度部门预算» → 江苏省委办公厅).
+/// The unit a cover's title names: its first lines with text up to the one that says 预算 or
+/// 决算, joined, without the year and the kind of document («2018 年度江苏省高级» / «人民法院预算
+/// 公开» → 江苏省高级人民法院), with the line the title ends on.
 fn cover_name(r: &FactIndex<'_>) -> Option<(u32, String)> {
-    let (no, line) = cover_line(r)?;
-    let head = line.split(|c: char| c.is_ascii_digit()).next()?;
-    Some((no, head.trim().to_string()))
+    let (no, _) = cover_line(r)?;
+    let joined: String = r.lines[..no as usize]
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .flat_map(|l| l.chars())
+        .filter(|c| !c.is_whitespace() && !c.is_ascii_digit())
+        .collect();
+    let cut = ["部门", "单位预算", "单位决算", "区级", "预算", "决算"]
+        .iter()
+        .filter_map(|k| joined.find(k))
+        .min()
+        .unwrap_or(joined.len());
+    let name = joined[..cut]
+        .trim_end_matches(['年', '度'])
+        .trim_start_matches(['年', '度']);
+    Some((no, name.to_string()))
+}
+
+/// The unit a cover labels («预算单位：上海市普陀区社会福利院»), among its first five lines with
+/// text, with its line.
+fn cover_label(r: &FactIndex<'_>) -> Option<(u32, String)> {
+    const LABELS: [&str; 5] = [
+        "预算单位",
+        "预算主管部门",
+        "单位名称",
+        "部门名称",
+        "编制单位",
+    ];
+    r.lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .take(5)
+        .find_map(|(i, l)| {
+            let t = l.trim();
+            let rest = LABELS.iter().find_map(|k| t.strip_prefix(k))?;
+            let name = rest.trim_start().strip_prefix(['：', ':'])?;
+            Some((i as u32 + 1, name.trim().to_string()))
+        })
+}
+
+/// The unit a table's title names before the table's own name («江苏省高级人民法院部门收支预算
+/// 总表», «江苏省高级人民法院收支预算总表»).
+fn title_name(title: &str) -> Option<&str> {
+    const TABLE_WORDS: [&str; 11] = [
+        "部门",
+        "单位",
+        "收支",
+        "收入",
+        "支出",
+        "财政拨款",
+        "一般公共预算",
+        "政府性基金",
+        "国有资本",
+        "三公",
+        "政府采购",
+    ];
+    let cut = TABLE_WORDS.iter().filter_map(|w| title.find(w)).min()?;
+    (cut > 0).then(|| title[..cut].trim())
 }
 
 /// The cover's title line: among the first three lines with text, the first that says 预算 or
@@ -874,10 +931,12 @@ fn heading_name(heading: &str) -> Option<&str> {
 }
 
 fn units(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
-    let cover = cover_name(r).and_then(|(l, n)| Some((l, clean_unit(&n)?)));
-    // The reference: the cover's name, else the subject as read.
-    let Some((ref_line, reference, ref_what)) = cover
+    // The reference: the cover's title, else its label, else the subject as read.
+    let title = cover_name(r).and_then(|(l, n)| Some((l, clean_unit(&n)?)));
+    let label = cover_label(r).and_then(|(l, n)| Some((l, clean_unit(&n)?)));
+    let Some((ref_line, reference, ref_what)) = title
         .clone()
+        .or_else(|| label.clone())
         .map(|(l, n)| (l, n, "封面"))
         .or_else(|| clean_unit(&r.subject).map(|n| (0, n, "报告主体")))
     else {
@@ -885,6 +944,20 @@ fn units(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     };
     // (line, where, name as read) of every other printing of the unit's name.
     let mut seen: Vec<(u32, &str, String)> = Vec::new();
+    if title.is_some()
+        && let Some((l, n)) = label
+    {
+        seen.push((l, "封面", n));
+    }
+    for t in r
+        .tables
+        .iter()
+        .filter(|t| !t.id.starts_with("performance_"))
+    {
+        if let Some(n) = title_name(&t.title) {
+            seen.push((t.line, "表格标题", n.to_string()));
+        }
+    }
     if crate::template::family(&r.family).is_none() {
         for t in &r.tables {
             if let Some(e) = &t.entity {
@@ -977,6 +1050,19 @@ mod tests {
         assert_eq!(clean_unit("江苏省人大"), None);
         assert_eq!(clean_unit("江苏省高级人民法"), None);
         assert_eq!(clean_unit("中共江苏省委办公厅单位：万元"), None);
+    }
+
+    #[test]
+    fn a_title_names_its_unit_before_the_table() {
+        assert_eq!(
+            title_name("江苏省高级人民法院部门收支预算总表"),
+            Some("江苏省高级人民法院")
+        );
+        assert_eq!(
+            title_name("江苏省高级人民法院收支预算总表"),
+            Some("江苏省高级人民法院")
+        );
+        assert_eq!(title_name("收支预算总表"), None);
     }
 
     #[test]
