@@ -7,7 +7,8 @@
 //! name), so that no pattern runs over every line here. Names and years that are not cleanly read
 //! (cut short, run into the next cell, garbled) make a rule not applicable, never a finding.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use super::{FactIndex, Finding, Location, Severity};
 use crate::codes::{self, Level};
@@ -80,21 +81,34 @@ pub(super) fn may_quote_code(line: &str) -> bool {
     false
 }
 
-pub(super) fn check(r: &FactIndex<'_>, cues: &Cues, out: &mut Vec<Finding>) {
+pub(super) fn check(
+    r: &FactIndex<'_>,
+    cues: &Cues,
+    printed: &[super::reading::Printed<'_>],
+    out: &mut Vec<Finding>,
+) {
     let spans = table_spans(r);
-    if !cues.marked.is_empty() || !cues.coded.is_empty() {
-        let known = Known::new(r);
+    let marked: Vec<u32> = cues
+        .marked
+        .iter()
+        .copied()
+        .filter(|no| !spans.contains(*no))
+        .collect();
+    let coded: Vec<u32> = cues
+        .coded
+        .iter()
+        .copied()
+        .filter(|no| !spans.contains(*no))
+        .collect();
+    if !marked.is_empty() || !coded.is_empty() {
+        let known = Known::new(printed);
         let mut found: Vec<Mismatch> = Vec::new();
-        for &no in &cues.marked {
-            if !spans.contains(no) {
-                marked_names(r, &known, &spans, no, &mut found);
-            }
+        for &no in &marked {
+            marked_names(r, &known, &spans, no, &mut found);
         }
         grouped(r, found, out);
-        for &no in &cues.coded {
-            if !spans.contains(no) {
-                coded_names(r, &known, no, out);
-            }
+        for &no in &coded {
+            coded_names(r, &known, no, out);
         }
     }
     years(r, out);
@@ -128,18 +142,67 @@ fn table_spans(r: &FactIndex<'_>) -> Spans {
 // ---------------------------------------------------------------------------------------------
 // RD-10: 科目 names quoted in the text.
 
-/// A 科目 name the report or the code list knows: folded, with the row it is printed on.
+/// A 科目 name the report or the code list knows, with the row it is printed on.
 struct Name {
     code: String,
+    /// Level 类/款/项 as 0/1/2.
+    level: usize,
     name: String,
+    core: Core,
     /// (table id, line) of the table row that prints it; `None` for the code list.
     row: Option<(String, u32)>,
 }
 
-/// Every 科目 name of the report's tables and of the code lists, by code and by level.
+impl Name {
+    fn new(code: &str, name: &str, row: Option<(String, u32)>) -> Option<Name> {
+        Some(Name {
+            code: code.to_string(),
+            level: level_index(code)?,
+            name: name.to_string(),
+            core: Core::new(name),
+            row,
+        })
+    }
+}
+
+/// The names of the code lists and both names of every renamed 科目, prepared once.
+static LISTED: LazyLock<Vec<Name>> = LazyLock::new(|| {
+    let listed = codes::lists().entries().filter_map(|e| {
+        let level = match e.level {
+            Level::Lei => 3,
+            Level::Kuan => 5,
+            Level::Xiang => 7,
+        };
+        (e.code.len() == level)
+            .then(|| Name::new(&e.code, &e.name, None))
+            .flatten()
+    });
+    let renamed = codes::renamed()
+        .iter()
+        .flat_map(|s| {
+            [
+                Name::new(&s.code, &s.old, None),
+                Name::new(&s.code, &s.new, None),
+            ]
+        })
+        .flatten();
+    listed.chain(renamed).collect()
+});
+
+/// The compared form of every name of [`LISTED`], by level, for the exact case.
+static LISTED_EXACT: LazyLock<[HashSet<&'static str>; 3]> = LazyLock::new(|| {
+    let mut sets: [HashSet<&'static str>; 3] = Default::default();
+    for n in LISTED.iter() {
+        sets[n.level].insert(n.core.text.as_str());
+    }
+    sets
+});
+
+/// Every 科目 name of the report's tables, then the code lists' ([`LISTED`]).
 struct Known {
-    names: Vec<Name>,
-    by_code: HashMap<String, Vec<usize>>,
+    rows: Vec<Name>,
+    /// The compared form of every row name, by level, for the exact case.
+    exact: [HashSet<String>; 3],
     /// Whether the report's tables print any code of level 类/款/项 (index 0/1/2).
     tables_have: [bool; 3],
 }
@@ -165,100 +228,87 @@ fn is_code(code: &str) -> bool {
 }
 
 impl Known {
-    fn new(r: &FactIndex<'_>) -> Known {
+    fn new(printed: &[super::reading::Printed<'_>]) -> Known {
         let mut k = Known {
-            names: Vec::new(),
-            by_code: HashMap::new(),
+            rows: Vec::new(),
+            exact: Default::default(),
             tables_have: [false; 3],
         };
-        for t in &r.tables {
-            for row in &t.rows {
-                if !is_code(&row.key) {
-                    continue;
-                }
-                let name = super::reading::subject_name(&row.label, &row.key);
-                if name.chars().count() < 2 {
-                    continue;
-                }
-                if let Some(l) = level_index(&row.key) {
-                    k.tables_have[l] = true;
-                }
-                k.push(&row.key, &name, Some((t.id.clone(), row.line)));
+        for p in printed {
+            if !is_code(p.code) || p.name.chars().count() < 2 {
+                continue;
             }
-        }
-        for e in codes::lists().entries() {
-            let level = match e.level {
-                Level::Lei => 3,
-                Level::Kuan => 5,
-                Level::Xiang => 7,
-            };
-            if e.code.len() == level {
-                k.push(&e.code, &fold(&e.name), None);
+            if let Some(n) = Name::new(p.code, &p.name, Some((p.table.to_string(), p.line))) {
+                k.tables_have[n.level] = true;
+                k.exact[n.level].insert(n.core.text.clone());
+                k.rows.push(n);
             }
-        }
-        for s in codes::renamed() {
-            k.push(&s.code, &s.old, None);
-            k.push(&s.code, &s.new, None);
         }
         k
     }
 
-    fn push(&mut self, code: &str, name: &str, row: Option<(String, u32)>) {
-        self.by_code
-            .entry(code.to_string())
-            .or_default()
-            .push(self.names.len());
-        self.names.push(Name {
-            code: code.to_string(),
-            name: name.to_string(),
-            row,
-        });
+    fn all(&self) -> impl Iterator<Item = &Name> {
+        self.rows.iter().chain(LISTED.iter())
     }
 
-    fn of_code(&self, code: &str) -> impl Iterator<Item = &Name> {
-        self.by_code
-            .get(code)
-            .into_iter()
-            .flatten()
-            .map(|&i| &self.names[i])
+    fn of_code<'k>(&'k self, code: &'k str) -> impl Iterator<Item = &'k Name> {
+        self.all().filter(move |n| n.code == code)
+    }
+
+    /// Whether some name of `level` is exactly `core` (the common case, without a scan).
+    fn has_exact(&self, level: usize, core: &Core) -> bool {
+        self.exact[level].contains(&core.text) || LISTED_EXACT[level].contains(core.text.as_str())
     }
 
     fn of_level(&self, level: usize) -> impl Iterator<Item = &Name> {
-        self.names
-            .iter()
-            .filter(move |n| level_index(&n.code) == Some(level))
+        self.all().filter(move |n| n.level == level)
     }
 }
 
-/// `fold(s)` without a trailing «支出» (an omitted «支出» is no difference).
-fn core(s: &str) -> String {
-    let f = fold(s);
-    match f.strip_suffix("支出") {
-        Some(c) if c.chars().count() >= 2 => c.to_string(),
-        _ => f,
+/// A name as compared: `fold`ed, without a trailing «支出» (an omitted «支出» is no difference),
+/// with its length in characters.
+struct Core {
+    text: String,
+    len: usize,
+}
+
+impl Core {
+    fn new(s: &str) -> Core {
+        let f = fold(s);
+        let text = match f.strip_suffix("支出") {
+            Some(c) if c.chars().count() >= 2 => c.to_string(),
+            _ => f,
+        };
+        Core {
+            len: text.chars().count(),
+            text,
+        }
     }
 }
 
 /// A quoted name `text` is the 科目 `name`: equal, cut short (at least two characters), longer
 /// because the sentence runs on after the name, or with words before it («其中：», «用于»);
 /// trailing «支出» and full-/half-width forms aside.
-fn same_name(text: &str, name: &str) -> bool {
-    let (t, n) = (core(text), core(name));
+fn same_name(text: &Core, name: &Core) -> bool {
+    let (t, n) = (text.text.as_str(), name.text.as_str());
     if t.is_empty() || n.is_empty() {
         return false;
     }
     t == n
-        || (n.starts_with(&t) && t.chars().count() >= 2)
-        || t.starts_with(&n)
-        || t.ends_with(&n)
-        || near(&t, &n)
+        || (n.starts_with(t) && text.len >= 2)
+        || t.starts_with(n)
+        || t.ends_with(n)
+        || near(text, name)
 }
 
 /// Two long names (six characters or more) that differ by at most two characters left out or
 /// added («基本养老保险费» for «基本养老保险缴费»): a loose quote of one 科目, not another one.
-fn near(a: &str, b: &str) -> bool {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    a.len().min(b.len()) >= 6 && a.len() + b.len() - 2 * lcs(&a, &b) <= 2
+fn near(a: &Core, b: &Core) -> bool {
+    if a.len.min(b.len) < 6 || a.len.abs_diff(b.len) > 2 {
+        return false;
+    }
+    let (x, y): (Vec<char>, Vec<char>) = (a.text.chars().collect(), b.text.chars().collect());
+    x.len() + y.len() - 2 * lcs(&x, &y) <= 2
 }
 
 /// The length of the longest common subsequence of `a` and `b`.
@@ -277,12 +327,12 @@ fn lcs(a: &[char], b: &[char]) -> usize {
 
 /// The same characters in another order («一般行政事务管理» for «一般行政管理事务»): a garbled
 /// quote of that 科目.
-fn reordered(a: &str, b: &str) -> bool {
-    let (mut x, mut y): (Vec<char>, Vec<char>) =
-        (core(a).chars().collect(), core(b).chars().collect());
-    if x == y || x.len() < 4 {
+fn reordered(a: &Core, b: &Core) -> bool {
+    if a.len != b.len || a.len < 4 || a.text == b.text {
         return false;
     }
+    let (mut x, mut y): (Vec<char>, Vec<char>) =
+        (a.text.chars().collect(), b.text.chars().collect());
     x.sort_unstable();
     y.sort_unstable();
     x == y
@@ -437,7 +487,10 @@ fn marked_names(r: &FactIndex<'_>, known: &Known, spans: &Spans, no: u32, out: &
         if !plausible_name(name) {
             continue;
         }
-        if known.of_level(level).any(|k| same_name(name, &k.name)) {
+        let quoted = Core::new(name);
+        if known.has_exact(level, &quoted)
+            || known.of_level(level).any(|k| same_name(&quoted, &k.core))
+        {
             continue;
         }
         let label = ["类", "款", "项"][level];
@@ -445,12 +498,12 @@ fn marked_names(r: &FactIndex<'_>, known: &Known, spans: &Spans, no: u32, out: &
         // print a name of this level with the same characters in another order; a name nobody
         // prints may be a 科目 of the code list this crate does not hold: not applicable.
         let printed = |k: &&Name| k.row.is_some();
-        let other_level = known.names.iter().filter(printed).find(|k| {
-            level_index(&k.code).is_some_and(|l| l != level)
-                && (core(name) == core(&k.name) || near(&core(name), &core(&k.name)))
-        });
+        let other_level = known
+            .rows
+            .iter()
+            .find(|k| k.level != level && (quoted.text == k.core.text || near(&quoted, &k.core)));
         let (k, what) = if let Some(k) = other_level {
-            let theirs = ["类", "款", "项"][level_index(&k.code).unwrap_or(0)];
+            let theirs = ["类", "款", "项"][k.level];
             let m = format!(
                 "{}的 {} “{}”是{theirs}级科目，正文标为（{label}），请核对级次",
                 found_at(k),
@@ -461,7 +514,7 @@ fn marked_names(r: &FactIndex<'_>, known: &Known, spans: &Spans, no: u32, out: &
         } else if let Some(k) = known
             .of_level(level)
             .filter(printed)
-            .find(|k| reordered(name, &k.name))
+            .find(|k| reordered(&quoted, &k.core))
         {
             let m = format!(
                 "{label}级科目中没有这一名称，{}的 {} 名为“{}”，疑为名称写错，请核对",
@@ -590,7 +643,8 @@ fn coded_names(r: &FactIndex<'_>, known: &Known, no: u32, out: &mut Vec<Finding>
             continue;
         }
         let names: Vec<&Name> = known.of_code(code).collect();
-        if names.is_empty() || names.iter().any(|k| same_name(text, &k.name)) {
+        let quoted = Core::new(text);
+        if names.is_empty() || names.iter().any(|k| same_name(&quoted, &k.core)) {
             continue;
         }
         // Certain when the report's tables print the code with another name. A code they do
@@ -610,7 +664,7 @@ fn coded_names(r: &FactIndex<'_>, known: &Known, no: u32, out: &mut Vec<Finding>
             level_index(code).and_then(|l| {
                 known
                     .of_level(l)
-                    .find(|o| o.code != code && core(&o.name) == core(text))
+                    .find(|o| o.code != code && o.core.text == quoted.text)
             }),
         ) {
             (
@@ -1012,6 +1066,7 @@ mod tests {
 
     #[test]
     fn names_cut_short_or_without_zhichu_are_the_same() {
+        let same_name = |a: &str, b: &str| super::same_name(&Core::new(a), &Core::new(b));
         assert!(same_name("一般公共服务", "一般公共服务支出"));
         assert!(same_name(
             "机关事业单位基本养老",
