@@ -410,11 +410,10 @@ fn printed_names<'r>(r: &'r FactIndex<'_>) -> Vec<Printed<'r>> {
     for t in &r.tables {
         for row in &t.rows {
             let code = row.key.as_str();
-            if !(matches!(code.len(), 3 | 5 | 7)
+            let coded = matches!(code.len(), 3 | 5 | 7)
                 && code.bytes().all(|b| b.is_ascii_digit())
-                && matches!(code.as_bytes()[0], b'2' | b'3' | b'5'))
-                || !seen.insert((code, row.label.as_str()))
-            {
+                && matches!(code.as_bytes()[0], b'2' | b'3' | b'5');
+            if !coded || !seen.insert((code, row.label.as_str())) {
                 continue;
             }
             let name = subject_name(&row.label, code);
