@@ -7,7 +7,7 @@
 //! name), so that no pattern runs over every line here. Names and years that are not cleanly read
 //! (cut short, run into the next cell, garbled) make a rule not applicable, never a finding.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use super::{FactIndex, Finding, Location, Severity};
@@ -103,8 +103,9 @@ pub(super) fn check(
     if !marked.is_empty() || !coded.is_empty() {
         let known = Known::new(printed);
         let mut found: Vec<Mismatch> = Vec::new();
+        let mut judged: HashMap<(usize, String), Option<usize>> = HashMap::new();
         for &no in &marked {
-            marked_names(r, &known, &spans, no, &mut found);
+            marked_names(r, &known, &spans, no, &mut judged, &mut found);
         }
         grouped(r, found, out);
         for &no in &coded {
@@ -119,24 +120,34 @@ pub(super) fn check(
 // Where the tables are: the lines from a table's title to its last row are not prose (the
 // Jiangsu tables come out of the PDFs as lines without tabs).
 
+/// The tables' line ranges, sorted and merged (a line is looked up by binary search).
 struct Spans(Vec<(u32, u32)>);
 
 impl Spans {
     fn contains(&self, no: u32) -> bool {
-        self.0.iter().any(|(a, b)| (*a..=*b).contains(&no))
+        let i = self.0.partition_point(|(a, _)| *a <= no);
+        i > 0 && self.0[i - 1].1 >= no
     }
 }
 
 fn table_spans(r: &FactIndex<'_>) -> Spans {
-    Spans(
-        r.tables
-            .iter()
-            .filter_map(|t| {
-                let last = t.rows.iter().map(|x| x.line).max()?;
-                Some((t.line.min(last), last))
-            })
-            .collect(),
-    )
+    let mut spans: Vec<(u32, u32)> = r
+        .tables
+        .iter()
+        .filter_map(|t| {
+            let last = t.rows.iter().map(|x| x.line).max()?;
+            Some((t.line.min(last), last))
+        })
+        .collect();
+    spans.sort_unstable();
+    let mut merged: Vec<(u32, u32)> = Vec::with_capacity(spans.len());
+    for (a, b) in spans {
+        match merged.last_mut() {
+            Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    Spans(merged)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -198,9 +209,20 @@ static LISTED_EXACT: LazyLock<[HashSet<&'static str>; 3]> = LazyLock::new(|| {
     sets
 });
 
+/// The names of [`LISTED`] by code.
+static LISTED_BY_CODE: LazyLock<HashMap<&'static str, Vec<usize>>> = LazyLock::new(|| {
+    let mut by: HashMap<&'static str, Vec<usize>> = HashMap::new();
+    for (i, n) in LISTED.iter().enumerate() {
+        by.entry(n.code.as_str()).or_default().push(i);
+    }
+    by
+});
+
 /// Every 科目 name of the report's tables, then the code lists' ([`LISTED`]).
 struct Known {
     rows: Vec<Name>,
+    /// Indexes into `rows` by code.
+    by_code: HashMap<String, Vec<usize>>,
     /// The compared form of every row name, by level, for the exact case.
     exact: [HashSet<String>; 3],
     /// Whether the report's tables print any code of level 类/款/项 (index 0/1/2).
@@ -231,6 +253,7 @@ impl Known {
     fn new(printed: &[super::reading::Printed<'_>]) -> Known {
         let mut k = Known {
             rows: Vec::new(),
+            by_code: HashMap::new(),
             exact: Default::default(),
             tables_have: [false; 3],
         };
@@ -241,6 +264,10 @@ impl Known {
             if let Some(n) = Name::new(p.code, &p.name, Some((p.table.to_string(), p.line))) {
                 k.tables_have[n.level] = true;
                 k.exact[n.level].insert(n.core.text.clone());
+                k.by_code
+                    .entry(n.code.clone())
+                    .or_default()
+                    .push(k.rows.len());
                 k.rows.push(n);
             }
         }
@@ -252,7 +279,10 @@ impl Known {
     }
 
     fn of_code<'k>(&'k self, code: &'k str) -> impl Iterator<Item = &'k Name> {
-        self.all().filter(move |n| n.code == code)
+        let rows = self.by_code.get(code).into_iter().flatten();
+        let listed = LISTED_BY_CODE.get(code).into_iter().flatten();
+        rows.map(|&i| &self.rows[i])
+            .chain(listed.map(|&i| &LISTED[i]))
     }
 
     /// Whether some name of `level` is exactly `core` (the common case, without a scan).
@@ -350,6 +380,13 @@ fn stops_name(c: char) -> bool {
 /// 及相关机构事务»). Also says whether the walk reached the start of `head`.
 fn name_before(head: &str) -> (&str, bool) {
     let head = head.trim_end();
+    // A 科目 name is at most some sixty characters: only the end of a long line is read.
+    let from = head
+        .char_indices()
+        .rev()
+        .nth(NAME_WINDOW)
+        .map_or(0, |(i, _)| i);
+    let (cut, head) = (from > 0, &head[from..]);
     let mut start = head.len();
     let chars: Vec<(usize, char)> = head.char_indices().collect();
     let mut k = chars.len();
@@ -385,8 +422,14 @@ fn name_before(head: &str) -> (&str, bool) {
         start = i;
         k -= 1;
     }
-    (head[start..].trim_start_matches('、'), k == 0)
+    (head[start..].trim_start_matches('、'), k == 0 && !cut)
 }
+
+/// Characters before a marker read as its name, at most.
+const NAME_WINDOW: usize = 80;
+/// Distinct quoted names one document is checked for beyond the exact case (each scans the
+/// report's names); a real report quotes a few dozen, more is not applicable.
+const MAX_SCANNED_NAMES: usize = 2_000;
 
 /// The text before a name that is no part of it: «其中», a verb or preposition.
 fn without_lead_in(name: &str) -> &str {
@@ -456,7 +499,14 @@ fn found_at(name: &Name) -> String {
 /// «（类）», «（款）», «（项）» markers of line `no`: each name before one is a name of that
 /// level in the tables or the code list. A name that begins on the line before (wrapped) is
 /// joined with it.
-fn marked_names(r: &FactIndex<'_>, known: &Known, spans: &Spans, no: u32, out: &mut Vec<Mismatch>) {
+fn marked_names(
+    r: &FactIndex<'_>,
+    known: &Known,
+    spans: &Spans,
+    no: u32,
+    judged: &mut HashMap<(usize, String), Option<usize>>,
+    out: &mut Vec<Mismatch>,
+) {
     let Some(line) = r.lines.get(no as usize - 1) else {
         return;
     };
@@ -488,9 +538,23 @@ fn marked_names(r: &FactIndex<'_>, known: &Known, spans: &Spans, no: u32, out: &
             continue;
         }
         let quoted = Core::new(name);
-        if known.has_exact(level, &quoted)
-            || known.of_level(level).any(|k| same_name(&quoted, &k.core))
-        {
+        if known.has_exact(level, &quoted) {
+            continue;
+        }
+        // Each name once: a name judged before is either fine or already in `out` (its lines
+        // are grouped from there).
+        let key = (level, quoted.text.clone());
+        if let Some(verdict) = judged.get(&key) {
+            if let Some(m) = verdict.map(|i| out[i].clone()) {
+                out.push(Mismatch { line: no, ..m });
+            }
+            continue;
+        }
+        if judged.len() >= MAX_SCANNED_NAMES {
+            continue;
+        }
+        judged.insert(key.clone(), None);
+        if known.of_level(level).any(|k| same_name(&quoted, &k.core)) {
             continue;
         }
         let label = ["类", "款", "项"][level];
@@ -526,6 +590,7 @@ fn marked_names(r: &FactIndex<'_>, known: &Known, spans: &Spans, no: u32, out: &
         } else {
             continue;
         };
+        judged.insert(key, Some(out.len()));
         out.push(Mismatch {
             quoted: format!(
                 "{}（{label}）",
@@ -542,6 +607,7 @@ fn marked_names(r: &FactIndex<'_>, known: &Known, spans: &Spans, no: u32, out: &
 
 /// A marked name that is not its level's: what the text quotes, what is wrong, the table row it
 /// was compared with, the line.
+#[derive(Clone)]
 struct Mismatch {
     quoted: String,
     what: String,
@@ -552,13 +618,12 @@ struct Mismatch {
 /// One RD-10 finding per quoted name and verdict, with its lines (the first three quoted).
 fn grouped(r: &FactIndex<'_>, found: Vec<Mismatch>, out: &mut Vec<Finding>) {
     let mut groups: Vec<(Mismatch, Vec<u32>)> = Vec::new();
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
     for m in found {
-        match groups
-            .iter_mut()
-            .find(|(g, _)| g.quoted == m.quoted && g.what == m.what)
-        {
-            Some((_, lines)) => lines.push(m.line),
+        match index.get(&(m.quoted.clone(), m.what.clone())) {
+            Some(&g) => groups[g].1.push(m.line),
             None => {
+                index.insert((m.quoted.clone(), m.what.clone()), groups.len());
                 let line = m.line;
                 groups.push((m, vec![line]));
             }
@@ -566,14 +631,19 @@ fn grouped(r: &FactIndex<'_>, found: Vec<Mismatch>, out: &mut Vec<Finding>) {
     }
     for (m, mut lines) in groups {
         lines.dedup();
-        let at: Vec<String> = lines.iter().map(u32::to_string).collect();
+        let first: Vec<String> = lines.iter().take(10).map(u32::to_string).collect();
+        let at = if lines.len() > 10 {
+            format!("第{}行等{}处", first.join("、"), lines.len())
+        } else {
+            format!("第{}行", first.join("、"))
+        };
         let mut locations: Vec<Location> =
             lines.iter().take(3).map(|no| quote(r, *no, true)).collect();
         locations.extend(m.row);
         out.push(Finding::new(
             "RD-10",
             Severity::Warning,
-            format!("第{}行“{}”：{}", at.join("、"), m.quoted, m.what),
+            format!("{at}“{}”：{}", m.quoted, m.what),
             locations,
             None,
             None,
@@ -1032,7 +1102,7 @@ fn units(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             seen.push((s.first_line, "标题", n.to_string()));
         }
     }
-    let mut reported: Vec<String> = Vec::new();
+    let mut reported: HashSet<String> = HashSet::new();
     for (line, what, name) in seen {
         let Some(clean) = clean_unit(&name) else {
             continue;
@@ -1040,7 +1110,7 @@ fn units(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         if same_unit(&clean, &reference) || reported.contains(&clean) {
             continue;
         }
-        reported.push(clean.clone());
+        reported.insert(clean.clone());
         let mut locations = vec![quote(r, line, true)];
         if ref_line > 0 {
             locations.push(quote(r, ref_line, false));
