@@ -1704,6 +1704,10 @@ fn rd10_quoted_names_cut_short_wrapped_or_half_width_are_no_difference() {
         "4. （2210202）提租补10.00万元。",
         // a 项 this report's tables do not print and no near name: not applicable
         "5. 住房改革支出（款）购房补贴（项）0万元。",
+        // a 类 code with its level word and the code list's name
+        "6. 201类一般公共服务支出0万元。",
+        // words after a code that are no 科目's name
+        "7. 2210201项目支出10.00万元，2210202科目下列支。",
     ] {
         let got = findings("RD-10", (subject_doc(HOUSING, &[text]), ctx()));
         assert_eq!(got, vec![], "{text}");
@@ -1742,6 +1746,20 @@ fn rd10_flags_a_code_quoted_with_another_name_and_a_garbled_name() {
     assert_eq!(got.len(), 1, "{got:#?}");
     assert!(
         got[0].message.contains("是 2080506 的名称"),
+        "{}",
+        got[0].message
+    );
+    // A 类 code with its level word and another 类's name.
+    let got = findings(
+        "RD-10",
+        (
+            subject_doc(HOUSING, &["221类一般公共服务支出10.00万元。"]),
+            ctx(),
+        ),
+    );
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(
+        got[0].message.contains("“一般公共服务支出”是 201 的名称"),
         "{}",
         got[0].message
     );

@@ -21,7 +21,7 @@ pub(super) const CATALOG: &[(&str, Severity, &str, &str, &str)] = &[
         Severity::Warning,
         "NA",
         "正文所引科目名称与代码或级次不符",
-        "正文中带代码（“2010301行政运行”“（2080505）…”）或带“（类）（款）（项）”标注引用的科目，名称应为本报告表格（或国家科目表）中该代码、该级次的名称。只在确定时提示：表格印有该代码而名称不同；所引名称在表格中是另一级次的科目；与同级科目字同而序不同；表格未印的代码所引名称是另一代码的名称。名称截断、省略末尾“支出”、全半角、跨行和个别字增减不计；更名前的旧名称见 RD-05；表格和科目表都没有的名称不适用。",
+        "正文中带代码（“2010301行政运行”“（2080505）…”）或带“（类）（款）（项）”标注引用的科目，名称应为本报告表格（或国家科目表）中该代码、该级次的名称。只在确定时提示：代码后所引的是另一代码的科目名称（对照本报告表格，表格未印该代码时对照国家科目表）；标注级次的名称在表格中是另一级次的科目；与同级科目字同而序不同。名称截断、省略末尾“支出”、全半角、跨行和个别字增减不计；更名前的旧名称见 RD-05；表格和科目表都没有的名称不适用。",
     ),
     (
         "RD-11",
@@ -329,6 +329,18 @@ fn same_name(text: &Core, name: &Core) -> bool {
         || t.starts_with(n)
         || t.ends_with(n)
         || near(text, name)
+}
+
+/// The words after a code are the 科目 `name`: equal, the name followed by the rest of the
+/// sentence, cut short after four characters or more, or near it; stricter than [`same_name`]
+/// (no words before it, no two-character stub).
+fn names_other(text: &Core, name: &Core) -> bool {
+    let (t, n) = (text.text.as_str(), name.text.as_str());
+    !n.is_empty()
+        && (t == n
+            || (t.starts_with(n) && name.len >= 4)
+            || (n.starts_with(t) && text.len >= 4)
+            || near(text, name))
 }
 
 /// Two long names (six characters or more) that differ by at most two characters left out or
@@ -717,26 +729,27 @@ fn coded_names(r: &FactIndex<'_>, known: &Known, no: u32, out: &mut Vec<Finding>
         if names.is_empty() || names.iter().any(|k| same_name(&quoted, &k.core)) {
             continue;
         }
-        // Certain when the report's tables print the code with another name. A code they do
-        // not print is judged by the code list only when the quoted name is another code's (the
-        // list this crate holds is not every year's).
+        // Certain only when the words after the code are another 科目's name (not «项目», «科目»,
+        // «下», … and not a sentence): the tables' or the code list's name of another code.
+        let Some(other) = level_index(code).and_then(|l| {
+            known
+                .of_level(l)
+                .find(|o| o.code != code && names_other(&quoted, &o.core))
+        }) else {
+            continue;
+        };
         let message = if let Some(k) = names.iter().find(|k| k.row.is_some()) {
             (
                 *k,
                 format!(
-                    "第{no}行“{code}{text}”：科目 {code} 在本报告表格第{}行名为“{}”，与正文所引名称不符，请核对代码或名称",
+                    "第{no}行“{code}{text}”：科目 {code} 在本报告表格第{}行名为“{}”，“{}”是 {} 的名称，请核对代码或名称",
                     k.row.as_ref().map_or(0, |(_, l)| *l),
-                    k.name
+                    k.name,
+                    other.name,
+                    other.code
                 ),
             )
-        } else if let (Some(k), Some(other)) = (
-            names.first(),
-            level_index(code).and_then(|l| {
-                known
-                    .of_level(l)
-                    .find(|o| o.code != code && o.core.text == quoted.text)
-            }),
-        ) {
+        } else if let Some(k) = names.first() {
             (
                 *k,
                 format!(
