@@ -446,17 +446,9 @@ const MAX_SCANNED_NAMES: usize = 2_000;
 /// The text before a name that is no part of it: «其中», a verb or preposition.
 fn without_lead_in(name: &str) -> &str {
     let mut s = name.trim();
-    for w in [
-        "其中",
-        "包括",
-        "主要用于",
-        "用于",
-        "安排",
-        "为",
-        "是",
-        "中",
-        "含",
-    ] {
+    // No single character: «中医药», «为…» may begin a name (a name after such a word is found
+    // by its ending in `same_name`).
+    for w in ["其中", "包括", "主要用于", "用于", "安排"] {
         if let Some(rest) = s.strip_prefix(w)
             && rest.chars().count() >= 2
         {
