@@ -1712,6 +1712,17 @@ fn rd10_quoted_names_cut_short_wrapped_or_half_width_are_no_difference() {
         let got = findings("RD-10", (subject_doc(HOUSING, &[text]), ctx()));
         assert_eq!(got, vec![], "{text}");
     }
+    // A «其他…» 款 whose 项 of the same name is printed, the 款 row not: no level follows.
+    let rows = [
+        ("201", "一般公共服务支出"),
+        ("20101", "人大事务"),
+        ("2019999", "其他一般公共服务支出"),
+    ];
+    let text = "其他一般公共服务支出（款）10.00万元。";
+    assert_eq!(
+        findings("RD-10", (subject_doc(&rows, &[text]), ctx())),
+        vec![]
+    );
 }
 
 #[test]

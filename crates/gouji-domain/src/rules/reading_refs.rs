@@ -565,11 +565,13 @@ fn marked_names(
         // Certain only when the tables print the name at another level (the marker is wrong) or
         // print a name of this level with the same characters in another order; a name nobody
         // prints may be a 科目 of the code list this crate does not hold: not applicable.
+        // «其他…支出» names a 款 and its 项 (and 229/22999) alike: no level follows from it.
         let printed = |k: &&Name| k.row.is_some();
-        let other_level = known
-            .rows
-            .iter()
-            .find(|k| k.level != level && (quoted.text == k.core.text || near(&quoted, &k.core)));
+        let other_level = known.rows.iter().find(|k| {
+            k.level != level
+                && !quoted.text.starts_with("其他")
+                && (quoted.text == k.core.text || near(&quoted, &k.core))
+        });
         let (k, what) = if let Some(k) = other_level {
             let theirs = ["类", "款", "项"][k.level];
             let m = format!(
