@@ -1803,6 +1803,7 @@ fn rd11_lets_a_budget_look_back_and_final_accounts_name_their_own_year() {
         (ReportKind::FinalAccounts, "第二部分 2024年度部门决算表"),
         (ReportKind::FinalAccounts, "二、2025年工作计划"),
         (ReportKind::Budget, "三、2023年主要工作完成情况"),
+        (ReportKind::Budget, "2023年度部门整体支出绩效自评表"),
     ] {
         assert_eq!(
             findings("RD-11", (doc(kind, heading), ctx())),

@@ -819,9 +819,12 @@ fn year_fits(kind: ReportKind, y0: i32, y: i32, text: &str) -> bool {
     }
     let has = |ws: &[&str]| ws.iter().any(|w| text.contains(w));
     match kind {
-        // A 预算 may look back at last year's execution or 决算.
+        // A 预算 may look back at last year's execution, 决算 or 绩效 results.
         ReportKind::Budget => {
-            y == y0 - 1 && has(&["执行", "决算", "上年", "完成", "比较", "对比", "回顾"])
+            y == y0 - 1
+                && has(&[
+                    "执行", "决算", "上年", "完成", "比较", "对比", "回顾", "绩效", "自评", "评价",
+                ])
         }
         // A 决算 may compare with last year and look ahead without speaking of 决算.
         ReportKind::FinalAccounts => {
