@@ -1,7 +1,7 @@
 //! What the text says about the report itself, checked against the report (issue #16, part A):
 //! a 科目 quoted by code or with a «（类/款/项）» marker and its name in the tables or the code
-//! list (RD-10), the report year in table titles and headings (RD-11), and the unit's name on the
-//! cover, in the table headers and in the text (RD-12).
+//! list (RD-10), the report year on the cover and in table titles and headings (RD-11), and the
+//! unit's name on the cover, in table titles and headers and in the part headings (RD-12).
 //!
 //! The line scan of [`super::reading`] finds the candidate lines (a marker or a code before a
 //! name), so that no pattern runs over every line here. Names and years that are not cleanly read
@@ -108,8 +108,9 @@ pub(super) fn check(
             marked_names(r, &known, &spans, no, &mut judged, &mut found);
         }
         grouped(r, found, out);
+        let mut judged_codes: HashSet<(String, String)> = HashSet::new();
         for &no in &coded {
-            coded_names(r, &known, no, out);
+            coded_names(r, &known, no, &mut judged_codes, out);
         }
     }
     years(r, out);
@@ -677,7 +678,13 @@ const MEASURE: &str = "万元亿年月日人个辆次家台套平米名户批份
 /// Codes printed before a name on line `no` («2010301行政运行», «201类一般公共服务支出»,
 /// «（2080505）机关事业单位基本养老保险缴费支出»): the name is the code's in the tables or the
 /// code list.
-fn coded_names(r: &FactIndex<'_>, known: &Known, no: u32, out: &mut Vec<Finding>) {
+fn coded_names(
+    r: &FactIndex<'_>,
+    known: &Known,
+    no: u32,
+    judged: &mut HashSet<(String, String)>,
+    out: &mut Vec<Finding>,
+) {
     let Some(line) = r.lines.get(no as usize - 1) else {
         return;
     };
@@ -721,6 +728,12 @@ fn coded_names(r: &FactIndex<'_>, known: &Known, no: u32, out: &mut Vec<Finding>
         let names: Vec<&Name> = known.of_code(code).collect();
         let quoted = Core::new(text);
         if names.is_empty() || names.iter().any(|k| same_name(&quoted, &k.core)) {
+            continue;
+        }
+        // Each (code, name) once, and a bounded number of them (each scans the names).
+        if judged.len() >= MAX_SCANNED_NAMES
+            || !judged.insert((code.to_string(), quoted.text.clone()))
+        {
             continue;
         }
         // Certain only when the words after the code are another 科目's name (not «项目», «科目»,
