@@ -228,6 +228,8 @@ struct Known {
     exact: [HashSet<String>; 3],
     /// Whether the report's tables print any code of level 类/款/项 (index 0/1/2).
     tables_have: [bool; 3],
+    /// Names scanned so far may still be compared ([`MAX_COMPARISONS`] at the start).
+    budget: std::cell::Cell<usize>,
 }
 
 fn level_index(code: &str) -> Option<usize> {
@@ -257,6 +259,7 @@ impl Known {
             by_code: HashMap::new(),
             exact: Default::default(),
             tables_have: [false; 3],
+            budget: std::cell::Cell::new(MAX_COMPARISONS),
         };
         for p in printed {
             if !is_code(p.code) || p.name.chars().count() < 2 {
@@ -291,8 +294,26 @@ impl Known {
         self.exact[level].contains(&core.text) || LISTED_EXACT[level].contains(core.text.as_str())
     }
 
+    /// Every name of `level`, charged to the budget: once it is spent, none (a name then is not
+    /// judged, never reported).
     fn of_level(&self, level: usize) -> impl Iterator<Item = &Name> {
-        self.all().filter(move |n| n.level == level)
+        let n = self.rows.len() + LISTED.len();
+        let left = self.budget.get();
+        self.budget.set(left.saturating_sub(n));
+        self.all()
+            .take(if left >= n { usize::MAX } else { 0 })
+            .filter(move |x| x.level == level)
+    }
+
+    /// The names the tables print, charged to the budget like [`Self::of_level`].
+    fn printed(&self) -> impl Iterator<Item = &Name> {
+        let left = self.budget.get();
+        self.budget.set(left.saturating_sub(self.rows.len()));
+        self.rows.iter().take(if left >= self.rows.len() {
+            usize::MAX
+        } else {
+            0
+        })
     }
 }
 
@@ -440,9 +461,12 @@ fn name_before(head: &str) -> (&str, bool) {
 
 /// Characters before a marker read as its name, at most.
 const NAME_WINDOW: usize = 80;
-/// Distinct quoted names one document is checked for beyond the exact case (each scans the
-/// report's names); a real report quotes a few dozen, more is not applicable.
+/// Distinct quoted names one document is checked for beyond the exact case; a real report
+/// quotes a few dozen, more are not applicable.
 const MAX_SCANNED_NAMES: usize = 2_000;
+/// Name comparisons one document may spend beyond the exact case (a real report spends some
+/// tens of thousands); past it a quoted name is not judged.
+const MAX_COMPARISONS: usize = 2_000_000;
 
 /// The text before a name that is no part of it: «其中», a verb or preposition.
 fn without_lead_in(name: &str) -> &str {
@@ -568,7 +592,7 @@ fn marked_names(
         // prints may be a 科目 of the code list this crate does not hold: not applicable.
         // «其他…支出» names a 款 and its 项 (and 229/22999) alike: no level follows from it.
         let printed = |k: &&Name| k.row.is_some();
-        let other_level = known.rows.iter().find(|k| {
+        let other_level = known.printed().find(|k| {
             k.level != level
                 && !quoted.text.starts_with("其他")
                 && (quoted.text == k.core.text || near(&quoted, &k.core))
