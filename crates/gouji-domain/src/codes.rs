@@ -249,6 +249,11 @@ impl CodeLists {
             .map(|e| e.code.as_str())
     }
 
+    /// Every entry of the functional and economic lists (in no particular order).
+    pub fn entries(&self) -> impl Iterator<Item = &CodeEntry> {
+        self.functional.values().chain(self.economic.values())
+    }
+
     /// True when the economic code is a 类.
     pub fn is_econ_lei_name(&self, name: &str) -> bool {
         let folded = crate::parse::text::fold(name);

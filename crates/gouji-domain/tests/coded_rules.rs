@@ -109,6 +109,63 @@ fn item_paragraph(quoted: &str, planned: &str, rate: &str) -> Report {
     r
 }
 
+/// A 2024 Shanghai 单位预算 as document lines: its 一般公共预算支出 table printing `rows` (code,
+/// name; 10.00 each), then a 情况说明 of `text`: what RD-10 reads.
+fn subject_doc(rows: &[(&str, &str)], text: &[&str]) -> Report {
+    let mut r = report(ReportKind::Budget, "shanghai-ys");
+    let t = "gpb_expense_by_function";
+    r.lines
+        .push("预算单位一般公共预算支出功能分类预算表".into());
+    table(&mut r, t).line = r.lines.len() as u32;
+    for (code, name) in rows {
+        r.lines.push(format!("{code}\t{name}\t10.00"));
+        let line = r.lines.len() as u32;
+        table(&mut r, t).rows.push(RowLabel {
+            key: (*code).into(),
+            label: (*name).into(),
+            note: None,
+            line,
+            subtotal: false,
+        });
+        cell(&mut r, t, code, "合计", "10.00");
+    }
+    section(&mut r, "四、单位预算编制说明", text);
+    r
+}
+
+/// The 住房保障 rows of [`subject_doc`].
+const HOUSING: &[(&str, &str)] = &[
+    ("221", "住房保障支出"),
+    ("22102", "住房改革支出"),
+    ("2210201", "住房公积金"),
+    ("2210202", "提租补贴"),
+];
+
+/// A 2024 report of `kind` whose cover is `cover`, with one table headed by `entity` and one
+/// heading: what RD-11 and RD-12 read.
+fn titled_doc(kind: ReportKind, cover: &str, entity: &str, heading: &str) -> Report {
+    let mut r = report(kind, "shanghai-ys");
+    r.lines.push(cover.into());
+    for l in [
+        "目 录",
+        "一、单位主要职能",
+        "二、单位机构设置",
+        "三、单位预算编制说明",
+    ] {
+        r.lines.push(l.into());
+    }
+    r.lines.push(format!("单位名称：{entity}"));
+    r.lines.push("预算单位财务收支预算总表".into());
+    cell(&mut r, "income_expense_summary", "合计", "合计", "10.00");
+    let line = r.lines.len() as u32;
+    let t = table(&mut r, "income_expense_summary");
+    t.line = line;
+    t.title = "预算单位财务收支预算总表".into();
+    t.entity = Some(entity.into());
+    section(&mut r, heading, &["本单位收支总预算10.00万元。"]);
+    r
+}
+
 /// A 2024 预算 (or `kind`) with one table figure and a 情况说明 of `lines`: what the RD reading
 /// rules read.
 fn prose(kind: ReportKind, lines: &[&str]) -> Report {
@@ -801,6 +858,86 @@ fn cases() -> Vec<Case> {
                 expected: None,
                 actual: None,
                 says: &["原因只讲“减少”"],
+            },
+        },
+        Case {
+            id: "RD-10",
+            build: |fail| {
+                // A 款 marked as a 类; the passing text marks it right, its 项 name wrapped over
+                // two lines.
+                let lines: &[&str] = if fail {
+                    &["1．住房改革支出（类）住房公积金（项）10.00万元，主要用于缴纳住房公积金。"]
+                } else {
+                    &[
+                        "（三）住房保障支出（类）",
+                        "1．住房改革支出（款）住房公",
+                        "积金（项）10.00万元，主要用于缴纳住房公积金。",
+                    ]
+                };
+                (subject_doc(HOUSING, lines), ctx())
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: None,
+                actual: None,
+                says: &["“住房改革支出（类）”", "22102", "是款级科目"],
+            },
+        },
+        Case {
+            id: "RD-11",
+            build: |fail| {
+                let heading = if fail {
+                    "一、2023年收支预算总体情况说明"
+                } else {
+                    "一、2024年收支预算总体情况说明"
+                };
+                (
+                    titled_doc(
+                        ReportKind::Budget,
+                        "示例单位2024年单位预算",
+                        "示例单位",
+                        heading,
+                    ),
+                    ctx(),
+                )
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: Some("2024"),
+                actual: Some("2023"),
+                says: &[
+                    "“一、2023年收支预算总体情况说明”写的是2023年",
+                    "2024年度预算",
+                ],
+            },
+        },
+        Case {
+            id: "RD-12",
+            build: |fail| {
+                // The header names another unit; passing, the same one without its city prefix.
+                let entity = if fail {
+                    "上海市普陀区民政局"
+                } else {
+                    "普陀区社会福利院"
+                };
+                (
+                    titled_doc(
+                        ReportKind::Budget,
+                        "上海市普陀区社会福利院2024年单位预算",
+                        entity,
+                        "一、收支预算总体情况说明",
+                    ),
+                    ctx(),
+                )
+            },
+            expect: Expect {
+                severity: Severity::Warning,
+                expected: None,
+                actual: None,
+                says: &[
+                    "表头的单位名称“上海市普陀区民政局”",
+                    "封面“上海市普陀区社会福利院”",
+                ],
             },
         },
         // ---- structure ----
@@ -1656,6 +1793,191 @@ fn rd05_flags_an_old_name_only_in_reports_after_the_rename() {
     let mut before = prose(ReportKind::Budget, &[old]);
     before.year = 2018;
     assert_eq!(findings("RD-05", (before, ctx())), vec![]);
+}
+
+#[test]
+fn rd10_quoted_names_cut_short_wrapped_or_half_width_are_no_difference() {
+    for text in [
+        // trailing 支出 omitted, a 类 name cut short
+        "1. 住房保障（类）支出10.00万元，主要用于住房改革。",
+        // half-width markers, a space before the marker
+        "2. 住房保障支出(类)住房改革支出(款)住房公积金 (项)10.00万元。",
+        // a 项 with a code, the sentence running on after the name
+        "3. 2210201住房公积金支出10.00万元。",
+        // a code in brackets, the name cut short
+        "4. （2210202）提租补10.00万元。",
+        // a 项 this report's tables do not print and no near name: not applicable
+        "5. 住房改革支出（款）购房补贴（项）0万元。",
+        // a 类 code with its level word and the code list's name
+        "6. 201类一般公共服务支出0万元。",
+        // words after a code that are no 科目's name
+        "7. 2210201项目支出10.00万元，2210202科目下列支。",
+    ] {
+        let got = findings("RD-10", (subject_doc(HOUSING, &[text]), ctx()));
+        assert_eq!(got, vec![], "{text}");
+    }
+    // A «其他…» 款 whose 项 of the same name is printed, the 款 row not: no level follows.
+    let rows = [
+        ("201", "一般公共服务支出"),
+        ("20101", "人大事务"),
+        ("2019999", "其他一般公共服务支出"),
+    ];
+    let text = "其他一般公共服务支出（款）10.00万元。";
+    assert_eq!(
+        findings("RD-10", (subject_doc(&rows, &[text]), ctx())),
+        vec![]
+    );
+}
+
+#[test]
+fn rd10_flags_a_code_quoted_with_another_name_and_a_garbled_name() {
+    let got = findings(
+        "RD-10",
+        (subject_doc(HOUSING, &["2210201提租补贴10.00万元。"]), ctx()),
+    );
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(
+        got[0]
+            .message
+            .contains("科目 2210201 在本报告表格第4行名为“住房公积金”"),
+        "{}",
+        got[0].message
+    );
+    assert_eq!(got[0].locations.len(), 2, "the text line and the table row");
+    let got = findings(
+        "RD-10",
+        (
+            subject_doc(HOUSING, &["住房改革支出（款）公积金住房（项）10.00万元。"]),
+            ctx(),
+        ),
+    );
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(got[0].message.contains("名为“住房公积金”，疑为名称写错"));
+    // A code the tables do not print: judged by the code list only when the name quoted is
+    // another code's.
+    let rows = [("208", "社会保障和就业支出")];
+    let swapped = "2080505机关事业单位职业年金缴费支出10.00万元。";
+    let got = findings("RD-10", (subject_doc(&rows, &[swapped]), ctx()));
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(
+        got[0].message.contains("是 2080506 的名称"),
+        "{}",
+        got[0].message
+    );
+    // A 类 code with its level word and another 类's name.
+    let got = findings(
+        "RD-10",
+        (
+            subject_doc(HOUSING, &["221类一般公共服务支出10.00万元。"]),
+            ctx(),
+        ),
+    );
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(
+        got[0].message.contains("“一般公共服务支出”是 201 的名称"),
+        "{}",
+        got[0].message
+    );
+    let unknown = "2080505养老保险缴费10.00万元。";
+    assert_eq!(
+        findings("RD-10", (subject_doc(&rows, &[unknown]), ctx())),
+        vec![]
+    );
+}
+
+#[test]
+fn rd10_leaves_old_names_to_rd05() {
+    let text = "1. 医疗卫生与计划生育支出（类）10.00万元。";
+    let rows = [("210", "卫生健康支出"), ("21011", "行政事业单位医疗")];
+    assert_eq!(
+        findings("RD-10", (subject_doc(&rows, &[text]), ctx())),
+        vec![]
+    );
+    assert_eq!(
+        findings("RD-05", (subject_doc(&rows, &[text]), ctx())).len(),
+        1
+    );
+}
+
+#[test]
+fn rd11_lets_a_budget_look_back_and_final_accounts_name_their_own_year() {
+    let doc = |kind, heading| titled_doc(kind, "示例单位2024年单位预算", "示例单位", heading);
+    for (kind, heading) in [
+        (ReportKind::Budget, "五、2023年预算执行情况"),
+        (ReportKind::FinalAccounts, "第二部分 2024年度部门决算表"),
+        (ReportKind::FinalAccounts, "二、2025年工作计划"),
+        (ReportKind::Budget, "三、2023年主要工作完成情况"),
+        (ReportKind::Budget, "2023年度部门整体支出绩效自评表"),
+    ] {
+        assert_eq!(
+            findings("RD-11", (doc(kind, heading), ctx())),
+            vec![],
+            "{heading}"
+        );
+    }
+    let got = findings(
+        "RD-11",
+        (
+            doc(
+                ReportKind::FinalAccounts,
+                "第三部分 2023年度部门决算情况说明",
+            ),
+            ctx(),
+        ),
+    );
+    assert_eq!(got.len(), 1, "{got:#?}");
+    // The cover of a 2024 预算 that says 2023.
+    let r = titled_doc(
+        ReportKind::Budget,
+        "示例单位2023年单位预算",
+        "示例单位",
+        "一、收支预算总体情况说明",
+    );
+    let got = findings("RD-11", (r, ctx()));
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(got[0].message.contains("第1行封面"), "{}", got[0].message);
+}
+
+#[test]
+fn rd12_skips_names_not_cleanly_read_and_allows_documented_short_forms() {
+    let doc = |entity| {
+        titled_doc(
+            ReportKind::Budget,
+            "江苏省委办公厅 2024 年度部门预算",
+            entity,
+            "第二部分 省委办公厅 2024 年度部门预算表",
+        )
+    };
+    for entity in [
+        "中国共产党江苏省委员会办公厅",
+        "中共江苏省委办公厅（本级）",
+        "中国共产党江苏省委员会办单位：万元公厅",
+        "中共江苏省委办公厅单位：万元",
+        "江苏省委办",
+    ] {
+        assert_eq!(findings("RD-12", (doc(entity), ctx())), vec![], "{entity}");
+    }
+    assert_eq!(findings("RD-12", (doc("江苏省财政厅"), ctx())).len(), 1);
+    // A cover title over two lines and a table title that names another unit.
+    let mut r = doc("中共江苏省委办公厅");
+    r.lines[0] = "江苏省委办公厅".into();
+    r.lines.insert(1, "2024 年度部门预算".into());
+    for s in &mut r.sections {
+        s.first_line += 1;
+        s.last_line += 1;
+    }
+    let t = &mut r.tables[0];
+    t.line += 1;
+    t.title = "江苏省财政厅部门收支预算总表".into();
+    let got = findings("RD-12", (r, ctx()));
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(
+        got[0]
+            .message
+            .contains("表格标题的单位名称“江苏省财政厅”与封面“江苏省委办公厅”"),
+        "{}",
+        got[0].message
+    );
 }
 
 #[test]

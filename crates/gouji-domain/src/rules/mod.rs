@@ -17,6 +17,7 @@ mod narrative;
 mod performance;
 mod prose;
 mod reading;
+mod reading_refs;
 pub mod related;
 mod structure;
 
@@ -291,6 +292,7 @@ static CATALOG: LazyLock<Vec<RuleInfo>> = LazyLock::new(|| {
         .chain(prose::CATALOG.iter())
         .chain(items::CATALOG.iter())
         .chain(reading::CATALOG.iter())
+        .chain(reading_refs::CATALOG.iter())
         .chain(related::CATALOG.iter())
         .chain(crate::consolidate::CATALOG.iter())
     {

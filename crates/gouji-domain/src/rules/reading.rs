@@ -105,6 +105,8 @@ const REASON: u32 = 4;
 const HINT: u32 = 8;
 const YEAR: u32 = 16;
 const RATE: u32 = 32;
+/// A «（类）», «（款）» or «（项）» marker after a 科目 name (RD-10).
+const MARKER: u32 = 128;
 
 /// Trigger words and the rules they wake (a rule's regex runs only on lines with its trigger).
 const TRIGGER_WORDS: &[(&str, u32)] = &[
@@ -145,6 +147,12 @@ const TRIGGER_WORDS: &[(&str, u32)] = &[
     ("占", RATE),
     ("增幅", RATE),
     ("降幅", RATE),
+    ("（类）", MARKER),
+    ("（款）", MARKER),
+    ("（项）", MARKER),
+    ("(类)", MARKER),
+    ("(款)", MARKER),
+    ("(项)", MARKER),
 ];
 
 const RENAMED: u32 = 64;
@@ -194,6 +202,8 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     let mut reasons: Vec<(&str, String, u32)> = Vec::new();
     // (index in codes::renamed(), line) of every old 科目 name.
     let mut old_names: Vec<(usize, u32)> = Vec::new();
+    // Lines that quote a 科目 with a marker or a code (RD-10, in `reading_refs`).
+    let mut cues = super::reading_refs::Cues::default();
     for (i, line) in r.lines.iter().enumerate() {
         let no = i as u32 + 1;
         let prose = !line.contains('\t');
@@ -224,6 +234,12 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             if flag == RENAMED {
                 old_names.push((k - TRIGGER_WORDS.len(), no));
             }
+        }
+        if hits & MARKER != 0 {
+            cues.marked.push(no);
+        }
+        if prose && super::reading_refs::may_quote_code(line) {
+            cues.coded.push(no);
         }
         if hits == 0 {
             continue;
@@ -324,67 +340,94 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     }
     renamed(r, &old_names, out);
     copied(r, &reasons, out);
-    names_by_code(r, out);
+    let printed = printed_names(r);
+    names_by_code(r, &printed, out);
+    super::reading_refs::check(r, &cues, &printed, out);
 }
 
 /// RD-09: one 科目 code printed with two names in the report's tables. A name cut short (a label
 /// broken over rows) or the renamed pair of `data/renamed_subjects.csv` is no difference; each
 /// code is reported once, quoting the first row of each name.
-fn names_by_code(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
+fn names_by_code(r: &FactIndex<'_>, printed: &[Printed<'_>], out: &mut Vec<Finding>) {
     // code → (name, table id, row line) of its first printing.
-    let mut first: std::collections::HashMap<&str, (String, &str, u32)> =
+    let mut first: std::collections::HashMap<&str, (&str, &str, u32)> =
         std::collections::HashMap::new();
     let mut reported: Vec<&str> = Vec::new();
+    for p in printed {
+        let (code, name) = (p.code, p.name.as_str());
+        let Some((seen, table, line)) = first.get(code) else {
+            first.insert(code, (name, p.table, p.line));
+            continue;
+        };
+        if reported.contains(&code) || same_subject(seen, name, code) {
+            continue;
+        }
+        reported.push(code);
+        let quote = |no: u32| Location {
+            table: String::new(),
+            row: code.to_string(),
+            line: no,
+            text: r
+                .lines
+                .get(no.saturating_sub(1) as usize)
+                .cloned()
+                .unwrap_or_default(),
+            suspect: true,
+            ..Location::default()
+        };
+        let (mut a, mut b) = (quote(*line), quote(p.line));
+        a.table = (*table).to_string();
+        b.table = p.table.to_string();
+        out.push(Finding::new(
+            "RD-09",
+            Severity::Warning,
+            format!(
+                "科目 {code} 在第{}行名为“{seen}”，在第{}行名为“{name}”，同一代码名称不一，请核对代码或名称",
+                line, p.line
+            ),
+            vec![a, b],
+            None,
+            None,
+            None,
+        ));
+    }
+}
+
+/// A 科目 the tables print: its code, its name ([`subject_name`]), the table and the row's line.
+pub(super) struct Printed<'r> {
+    pub code: &'r str,
+    pub name: String,
+    pub table: &'r str,
+    pub line: u32,
+}
+
+/// Every distinct (code, label) of the tables' coded rows, in the order printed, at its first row:
+/// a code is printed in several tables, mostly with one label, so each label is read once (RD-09
+/// and RD-10 share this).
+fn printed_names<'r>(r: &'r FactIndex<'_>) -> Vec<Printed<'r>> {
+    let mut seen: std::collections::HashSet<(&str, &str)> = std::collections::HashSet::new();
+    let mut out = Vec::new();
     for t in &r.tables {
         for row in &t.rows {
             let code = row.key.as_str();
-            if !(matches!(code.len(), 3 | 5 | 7)
+            let coded = matches!(code.len(), 3 | 5 | 7)
                 && code.bytes().all(|b| b.is_ascii_digit())
-                && matches!(code.as_bytes()[0], b'2' | b'3' | b'5'))
-            {
+                && matches!(code.as_bytes()[0], b'2' | b'3' | b'5');
+            if !coded || !seen.insert((code, row.label.as_str())) {
                 continue;
             }
             let name = subject_name(&row.label, code);
-            if name.is_empty() {
-                continue;
+            if !name.is_empty() {
+                out.push(Printed {
+                    code,
+                    name,
+                    table: t.id.as_str(),
+                    line: row.line,
+                });
             }
-            let Some((seen, table, line)) = first.get(code) else {
-                first.insert(code, (name, t.id.as_str(), row.line));
-                continue;
-            };
-            if reported.contains(&code) || same_subject(seen, &name, code) {
-                continue;
-            }
-            reported.push(code);
-            let quote = |no: u32| Location {
-                table: String::new(),
-                row: code.to_string(),
-                line: no,
-                text: r
-                    .lines
-                    .get(no.saturating_sub(1) as usize)
-                    .cloned()
-                    .unwrap_or_default(),
-                suspect: true,
-                ..Location::default()
-            };
-            let (mut a, mut b) = (quote(*line), quote(row.line));
-            a.table = (*table).to_string();
-            b.table = t.id.clone();
-            out.push(Finding::new(
-                "RD-09",
-                Severity::Warning,
-                format!(
-                    "科目 {code} 在第{}行名为“{seen}”，在第{}行名为“{name}”，同一代码名称不一，请核对代码或名称",
-                    line, row.line
-                ),
-                vec![a, b],
-                None,
-                None,
-                None,
-            ));
         }
     }
+    out
 }
 
 /// A row label as a 科目 name: folded, without spaces, a leading code, ordinal or «其中：».
