@@ -100,3 +100,31 @@ fn a_garbled_total_and_part_give_no_new_error_only_cannot_check_infos() {
             .any(|f| f.message.contains("公开02 合计 本年收入合计"))
     );
 }
+
+#[test]
+fn a_quoted_amount_whose_cell_is_not_printed_is_not_compared_with_zero() {
+    let Some(bytes) = seed_bytes(0) else { return };
+    let text = String::from_utf8(bytes).unwrap();
+    // S0 line 467 quotes «人员经费471.80万元», which 公开06 人员经费合计 prints (line 315): no
+    // finding. With that cell left blank the table says nothing about it, so there is nothing
+    // to compare — before, the blank was read as 0 («与 公开06 人员经费合计 决算数 的 0.00 万元不一致»).
+    let staff = |r: &Report| {
+        validate(r, &Context::default())
+            .findings
+            .into_iter()
+            .filter(|f| f.rule_id == "NR-01" && f.message.contains("人员经费471.80"))
+            .map(|f| f.message)
+            .collect::<Vec<_>>()
+    };
+    let clean = parse_document(text.as_bytes()).unwrap();
+    assert_eq!(
+        clean.value("公开06", "人员经费合计", "决算数"),
+        Some("471.80".parse().unwrap())
+    );
+    assert_eq!(staff(&clean), Vec::<String>::new());
+    let blanked = text.replacen("人员经费合计\t\t471.80\t", "人员经费合计\t\t\t", 1);
+    assert_ne!(blanked, text, "line 315 not found");
+    let r = parse_document(blanked.as_bytes()).unwrap();
+    assert_eq!(r.value("公开06", "人员经费合计", "决算数"), None);
+    assert_eq!(staff(&r), Vec::<String>::new());
+}

@@ -362,7 +362,11 @@ fn quoted_amounts(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         if r.table(table).is_none() || r.is_unreadable(table, row, column) {
             continue;
         }
-        let cell = r.value(table, row, column).unwrap_or(Decimal::ZERO);
+        // A cell the table does not print is not 0: nothing to compare (RD-21 says when a
+        // listed item is missing from its table).
+        let Some(cell) = r.value(table, row, column) else {
+            continue;
+        };
         if cell == value {
             continue;
         }
