@@ -205,11 +205,60 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             body_at: stop,
         });
     }
+    let tables = FunctionTables::new(r);
     for item in &items {
-        against_table(r, item, out);
+        against_table(r, &tables, item, out);
         rate(r, &prose, item, out);
     }
     repeated(r, &items, out);
+}
+
+/// The function-classified tables an item may quote ([`TABLES`]), with their 项 rows by folded
+/// name and every row's folded name by code: built once per report, so that each item costs a
+/// lookup, not a pass over every row (linear in items + rows, not their product).
+struct FunctionTables<'a> {
+    tables: Vec<FunctionTable<'a>>,
+}
+
+struct FunctionTable<'a> {
+    table: &'a crate::model::Table,
+    base: &'a str,
+    /// Folded 项 name → 7-digit row codes, in table order.
+    xiang: std::collections::HashMap<String, Vec<&'a str>>,
+    /// Row code → folded name.
+    names: std::collections::HashMap<&'a str, String>,
+}
+
+impl<'a> FunctionTables<'a> {
+    fn new(r: &'a FactIndex<'_>) -> Self {
+        let tables = r
+            .tables
+            .iter()
+            .filter_map(|t| {
+                let base = t.id.split('@').next().unwrap_or(&t.id);
+                TABLES.contains(&base).then_some((t, base))
+            })
+            .map(|(table, base)| {
+                let mut xiang: std::collections::HashMap<String, Vec<&str>> =
+                    std::collections::HashMap::new();
+                let mut names = std::collections::HashMap::new();
+                for row in &table.rows {
+                    let name = fold(&row.label);
+                    if row.key.len() == 7 && row.key.bytes().all(|b| b.is_ascii_digit()) {
+                        xiang.entry(name.clone()).or_default().push(&row.key);
+                    }
+                    names.entry(row.key.as_str()).or_insert(name);
+                }
+                FunctionTable {
+                    table,
+                    base,
+                    xiang,
+                    names,
+                }
+            })
+            .collect();
+        FunctionTables { tables }
+    }
 }
 
 /// The largest char boundary of `s` at or below `at`.
@@ -241,34 +290,26 @@ fn item_name(item: &Item<'_>) -> String {
 }
 
 /// NR-17.
-fn against_table(r: &FactIndex<'_>, item: &Item<'_>, out: &mut Vec<Finding>) {
+fn against_table(
+    r: &FactIndex<'_>,
+    tables: &FunctionTables<'_>,
+    item: &Item<'_>,
+    out: &mut Vec<Finding>,
+) {
     let xiang = fold(item.xiang);
     let kuan = fold(item.kuan);
     let mut candidates = Vec::new();
-    for t in &r.tables {
-        let base = t.id.split('@').next().unwrap_or(&t.id);
-        if !TABLES.contains(&base) {
+    for ft in &tables.tables {
+        let (t, base) = (ft.table, ft.base);
+        let Some(rows) = ft.xiang.get(&xiang) else {
             continue;
-        }
-        let label = |code: &str| {
-            t.rows
-                .iter()
-                .find(|x| x.key == code)
-                .map(|x| fold(&x.label))
         };
-        let rows: Vec<&str> = t
-            .rows
-            .iter()
-            .filter(|x| x.key.len() == 7 && x.key.bytes().all(|b| b.is_ascii_digit()))
-            .filter(|x| fold(&x.label) == xiang)
-            .map(|x| x.key.as_str())
-            .collect();
         let row = match rows.as_slice() {
             [] => continue,
             [one] => *one,
             several => match several
                 .iter()
-                .find(|k| label(&k[..5]).is_some_and(|l| l == kuan))
+                .find(|k| ft.names.get(&k[..5]).is_some_and(|l| *l == kuan))
             {
                 Some(k) => *k,
                 None => continue,
@@ -495,13 +536,22 @@ fn repeated(r: &FactIndex<'_>, items: &[Item<'_>], out: &mut Vec<Finding>) {
             .iter()
             .rposition(|s| s.first_line <= line && line <= s.last_line)
     };
+    // The first earlier item of each (款, 项, section, 类): the earlier item an item repeats is
+    // the first one with its 类 or with none, so two lookups replace a pass over every earlier
+    // item (linear in the items, not quadratic).
+    type Key<'t> = (&'t str, &'t str, Option<usize>, Option<&'t str>);
+    let mut first: std::collections::HashMap<Key<'_>, usize> = std::collections::HashMap::new();
     for (k, a) in items.iter().enumerate() {
-        let Some(b) = items[..k].iter().find(|b| {
-            b.kuan == a.kuan
-                && b.xiang == a.xiang
-                && (b.class == a.class || b.class.is_none())
-                && section(b.line) == section(a.line)
-        }) else {
+        let sec = section(a.line);
+        let same_class = first.get(&(a.kuan, a.xiang, sec, a.class)).copied();
+        let no_class = first.get(&(a.kuan, a.xiang, sec, None)).copied();
+        first.entry((a.kuan, a.xiang, sec, a.class)).or_insert(k);
+        let Some(b) = same_class
+            .into_iter()
+            .chain(no_class)
+            .min()
+            .map(|i| &items[i])
+        else {
             continue;
         };
         if (a.amount - b.amount).abs() <= half_unit_of(a.printed) + half_unit_of(b.printed) {
