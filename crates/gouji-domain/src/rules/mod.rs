@@ -32,7 +32,7 @@ pub use index::FactIndex;
 pub use related::{Related, RelatedValidation, Relation, ReportRef, UsedReport, validate_related};
 
 /// Version of the rule catalog; stored with every set of findings.
-pub const CATALOG_VERSION: &str = "2026.12.1";
+pub const CATALOG_VERSION: &str = "2026.12.2";
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
