@@ -10,6 +10,7 @@
 //! - A connection without a call for the idle timeout is closed (its slot serves another
 //!   client, and its own client reconnects); a call longer than the timeout is not cut.
 
+use gouji_domain::hostile::thread_cpu;
 use std::time::{Duration, Instant};
 
 use gouji_domain::hostile::{self, Shape};
@@ -38,16 +39,6 @@ fn process_cpu(pid: u32) -> Duration {
         .collect();
     // Clock ticks of 1/100 s (USER_HZ on Linux).
     Duration::from_millis(f.iter().sum::<u64>() * 10)
-}
-
-fn thread_cpu() -> Duration {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").expect("schedstat");
-    Duration::from_nanos(
-        s.split_whitespace()
-            .next()
-            .and_then(|x| x.parse().ok())
-            .unwrap_or(0),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

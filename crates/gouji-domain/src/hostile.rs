@@ -162,3 +162,30 @@ pub fn document(shape: Shape, bytes: usize) -> Vec<u8> {
     out.truncate(end);
     out.into_bytes()
 }
+
+/// CPU time (user + system) this thread has used so far, from `/proc/thread-self/schedstat`
+/// (Linux; zero elsewhere): what the linearity tests compare, never wall time.
+pub fn thread_cpu() -> std::time::Duration {
+    let ns = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    std::time::Duration::from_nanos(ns)
+}
+
+/// Parse + validate of `doc`, this thread's CPU time, best of `runs`.
+pub fn parse_validate_cpu(doc: &[u8], runs: usize) -> std::time::Duration {
+    (0..runs.max(1))
+        .map(|_| {
+            let t = thread_cpu();
+            if let Ok(r) = crate::parse_document(doc) {
+                std::hint::black_box(crate::rules::validate(
+                    &r,
+                    &crate::rules::Context::default(),
+                ));
+            }
+            thread_cpu() - t
+        })
+        .min()
+        .unwrap_or_default()
+}

@@ -8,6 +8,7 @@
 
 mod common;
 
+use gouji_domain::hostile::thread_cpu;
 use std::time::Duration;
 
 use gouji_domain::hostile::{self, Shape};
@@ -15,28 +16,9 @@ use gouji_domain::rules::{Context, validate};
 use gouji_domain::work;
 use proptest::prelude::*;
 
-fn thread_cpu() -> Duration {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").expect("schedstat");
-    Duration::from_nanos(
-        s.split_whitespace()
-            .next()
-            .and_then(|x| x.parse().ok())
-            .unwrap_or(0),
-    )
-}
-
 /// Parse + validate of `doc`, CPU time, best of `runs`.
 fn cost(doc: &[u8], runs: usize) -> Duration {
-    (0..runs)
-        .map(|_| {
-            let t = thread_cpu();
-            if let Ok(r) = gouji_domain::parse_document(doc) {
-                std::hint::black_box(validate(&r, &Context::default()));
-            }
-            thread_cpu() - t
-        })
-        .min()
-        .unwrap_or_default()
+    gouji_domain::hostile::parse_validate_cpu(doc, runs)
 }
 
 /// Below this a measured cost is noise: costs are compared as at least this much.

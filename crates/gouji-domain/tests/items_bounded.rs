@@ -10,16 +10,6 @@ use std::time::Duration;
 
 use gouji_domain::rules::{Context, validate};
 
-fn thread_cpu() -> Duration {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").expect("schedstat");
-    Duration::from_nanos(
-        s.split_whitespace()
-            .next()
-            .and_then(|x| x.parse().ok())
-            .unwrap_or(0),
-    )
-}
-
 /// A 2024 单位预算 with `n` coded 项 rows and `n` item paragraphs.
 fn document(n: usize) -> String {
     let han = |k: usize| char::from_u32(0x4e00 + (k % 20_000) as u32).expect("CJK");
@@ -45,15 +35,7 @@ fn document(n: usize) -> String {
 }
 
 fn cost(doc: &str) -> Duration {
-    (0..2)
-        .map(|_| {
-            let t = thread_cpu();
-            let r = gouji_domain::parse_document(doc.as_bytes()).expect("parses");
-            std::hint::black_box(validate(&r, &Context::default()));
-            thread_cpu() - t
-        })
-        .min()
-        .unwrap_or_default()
+    gouji_domain::hostile::parse_validate_cpu(doc.as_bytes(), 2)
 }
 
 #[test]

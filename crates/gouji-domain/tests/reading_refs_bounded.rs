@@ -8,18 +8,6 @@
 
 use std::time::Duration;
 
-use gouji_domain::rules::{Context, validate};
-
-fn thread_cpu() -> Duration {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").expect("schedstat");
-    Duration::from_nanos(
-        s.split_whitespace()
-            .next()
-            .and_then(|x| x.parse().ok())
-            .unwrap_or(0),
-    )
-}
-
 /// A 2024 单位预算 with `n` coded rows and `n` prose lines quoting distinct names with markers
 /// and codes.
 fn document(n: usize) -> String {
@@ -41,15 +29,7 @@ fn document(n: usize) -> String {
 }
 
 fn cost(doc: &str) -> Duration {
-    (0..2)
-        .map(|_| {
-            let t = thread_cpu();
-            let r = gouji_domain::parse_document(doc.as_bytes()).expect("parses");
-            std::hint::black_box(validate(&r, &Context::default()));
-            thread_cpu() - t
-        })
-        .min()
-        .unwrap_or_default()
+    gouji_domain::hostile::parse_validate_cpu(doc.as_bytes(), 2)
 }
 
 #[test]

@@ -3,21 +3,12 @@
 //! at two sizes in the same run. The conversion used to look every fact's table up in a list,
 //! quadratic for a report of many tables.
 
+use gouji_domain::hostile::thread_cpu;
 use std::time::Duration;
 
 use gouji_domain::rules::{Context, validate};
 use gouji_proto::convert;
 use gouji_proto::report::v1 as pb;
-
-fn thread_cpu() -> Duration {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").expect("schedstat");
-    Duration::from_nanos(
-        s.split_whitespace()
-            .next()
-            .and_then(|x| x.parse().ok())
-            .unwrap_or(0),
-    )
-}
 
 /// A structured report of `n` facts over `n / 4` tables (four cells each).
 fn report(n: usize) -> pb::Report {
