@@ -18,6 +18,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use rust_decimal::Decimal;
 
+use super::prose::Prose;
 use super::{FactIndex, Finding, Location, Severity, fmt, half_unit_of, location_at};
 use crate::amount::{MeasureUnit, convert, parse_decimal};
 use crate::parse::text::fold;
@@ -89,44 +90,6 @@ const TABLES: &[&str] = &[
 /// Amount columns that hold a row's whole amount.
 const COLUMNS: &[&str] = &["合计", "预算数", "决算数", "本年支出合计", "金额"];
 
-/// The document's text outside tables, joined, with the source line of every byte.
-struct Prose {
-    text: String,
-    /// (byte offset where a source line starts in `text`, 1-based line number).
-    starts: Vec<(usize, u32)>,
-}
-
-impl Prose {
-    fn new(lines: &[String]) -> Prose {
-        let mut text = String::new();
-        let mut starts = Vec::new();
-        for (i, l) in lines.iter().enumerate() {
-            if l.contains('\t') {
-                // A table row ends a paragraph.
-                if !text.ends_with('\n') {
-                    text.push('\n');
-                }
-                continue;
-            }
-            let t = l.trim();
-            if t.is_empty() {
-                continue;
-            }
-            starts.push((text.len(), i as u32 + 1));
-            text.push_str(t);
-        }
-        Prose { text, starts }
-    }
-
-    fn line_at(&self, offset: usize) -> u32 {
-        match self.starts.binary_search_by(|(s, _)| s.cmp(&offset)) {
-            Ok(i) => self.starts[i].1,
-            Err(0) => 0,
-            Err(i) => self.starts[i - 1].1,
-        }
-    }
-}
-
 /// One per-项 paragraph.
 struct Item<'t> {
     class: Option<&'t str>,
@@ -146,7 +109,8 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     if !r.lines.iter().any(|l| XIANG.find(l.as_bytes()).is_some()) {
         return;
     }
-    let prose = Prose::new(&r.lines);
+    // No heading breaks a paragraph here: an item's paragraph may follow its heading.
+    let prose = Prose::new(&r.lines, |_, _| false);
     let text = prose.text.as_str();
     // The item pattern is searched only around each «（项）» (from the sentence it sits in):
     // over a whole document it costs a hundred times more.

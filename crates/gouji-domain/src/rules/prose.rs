@@ -89,7 +89,9 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     }
     let mut headings: Vec<u32> = r.sections.iter().map(|s| s.first_line).collect();
     headings.sort_unstable();
-    let prose = Prose::new(&r.lines, &headings);
+    let prose = Prose::new(&r.lines, |n, t| {
+        t.starts_with('#') || headings.binary_search(&n).is_ok() || looks_like_heading(t)
+    });
     if prose.text.is_empty() {
         return;
     }
@@ -99,15 +101,16 @@ pub(super) fn check(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
 
 /// The document's text outside tables, joined across line breaks, with the source line of every
 /// byte (a table row ends a paragraph with «\n»).
-struct Prose {
-    text: String,
+pub(super) struct Prose {
+    pub(super) text: String,
     /// (byte offset where a source line starts in `text`, 1-based line number).
     starts: Vec<(usize, u32)>,
 }
 
 impl Prose {
-    /// `headings`: 1-based numbers of the lines that are section headings (each stands alone).
-    fn new(lines: &[String], headings: &[u32]) -> Prose {
+    /// `is_heading(line number, trimmed text)`: whether a line is a heading, a paragraph of its
+    /// own.
+    pub(super) fn new(lines: &[String], is_heading: impl Fn(u32, &str) -> bool) -> Prose {
         let mut text = String::new();
         let mut starts = Vec::new();
         for (i, l) in lines.iter().enumerate() {
@@ -122,9 +125,7 @@ impl Prose {
                 continue;
             }
             // A heading line («## 六、…») is a paragraph of its own.
-            let heading = t.starts_with('#')
-                || headings.binary_search(&(i as u32 + 1)).is_ok()
-                || looks_like_heading(t);
+            let heading = is_heading(i as u32 + 1, t);
             if heading && !text.is_empty() && !text.ends_with('\n') {
                 text.push('\n');
             }
@@ -137,7 +138,7 @@ impl Prose {
         Prose { text, starts }
     }
 
-    fn line_at(&self, offset: usize) -> u32 {
+    pub(super) fn line_at(&self, offset: usize) -> u32 {
         match self.starts.binary_search_by(|(s, _)| s.cmp(&offset)) {
             Ok(i) => self.starts[i].1,
             Err(0) => 0,
@@ -1001,7 +1002,7 @@ fn lists(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
         }
         // The section's lines after its heading.
         let body: Vec<String> = r.lines[first..last].to_vec();
-        let mut prose = Prose::new(&body, &[]);
+        let mut prose = Prose::new(&body, |_, t| t.starts_with('#') || looks_like_heading(t));
         for st in &mut prose.starts {
             st.1 += first as u32;
         }
