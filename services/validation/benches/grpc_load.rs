@@ -324,6 +324,46 @@ fn in_process_cpu(requests: &[Bytes]) -> Duration {
     spent / n
 }
 
+/// The same in-process work on `threads` threads at once (each starting at another request):
+/// CPU per request over all of them, and requests per second of wall time. What running
+/// requests side by side costs without gRPC (shared caches, memory bandwidth, the allocator) —
+/// the baseline that separates the transport's overhead from the machine's parallel scaling.
+fn in_process_parallel(requests: &[Bytes], threads: usize) -> (Duration, f64) {
+    let t0 = Instant::now();
+    let per_thread: Vec<(Duration, u32)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|k| {
+                s.spawn(move || {
+                    let c0 = thread_cpu();
+                    let mut n = 0u32;
+                    let mut i = k;
+                    while t0.elapsed() < Duration::from_secs(1) || n == 0 {
+                        let r = &requests[i % requests.len()];
+                        let req =
+                            ValidateReportRequest::decode(r.clone()).expect("request decodes");
+                        let _ = std::hint::black_box(gouji_validation::validate_request(req));
+                        n += 1;
+                        i += 1;
+                    }
+                    let spent = match (c0, thread_cpu()) {
+                        (Some(a), Some(b)) => b - a,
+                        _ => t0.elapsed(),
+                    };
+                    (spent, n)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker"))
+            .collect()
+    });
+    let wall = t0.elapsed();
+    let cpu: Duration = per_thread.iter().map(|(c, _)| *c).sum();
+    let n: u32 = per_thread.iter().map(|(_, n)| *n).sum();
+    (cpu / n.max(1), f64::from(n) / wall.as_secs_f64())
+}
+
 fn main() -> anyhow::Result<()> {
     // `cargo bench` passes `--bench`; the harness flags are ignored.
     let o = options();
@@ -486,6 +526,17 @@ fn main() -> anyhow::Result<()> {
                     server_per_request * 1e6,
                     out.server_cpu.as_secs_f64() / out.elapsed.as_secs_f64(),
                     per_request.as_secs_f64() / server_per_request.max(1e-12)
+                );
+                // The in-process work run on every core at once: how much of the gap is the
+                // machine's parallel scaling rather than gRPC.
+                let (parallel_cpu, parallel_rate) = in_process_parallel(&w.requests, cores);
+                println!(
+                    "{:<34} in-process on {cores} threads at once {:>8.1} µs CPU per request ({:>8.1} req/s) → gRPC reached {:.3} of that rate; server CPU per request {:.3} of it",
+                    "",
+                    parallel_cpu.as_secs_f64() * 1e6,
+                    parallel_rate,
+                    rate / parallel_rate.max(1e-12),
+                    parallel_cpu.as_secs_f64() / server_per_request.max(1e-12)
                 );
             }
         }
