@@ -517,10 +517,12 @@ fn row_location(r: &FactIndex<'_>, name: &Name) -> Option<Location> {
     })
 }
 
-/// Where a name was found, for the message: «表格 X 第N行» or «国家科目表».
+/// Where a name was found, for the message: «本报告表格» (the row is a location of the
+/// finding) or «国家科目表». Messages name no line numbers: the locations carry them, and a
+/// message stays the same when the document is read from another form (PDF, text).
 fn found_at(name: &Name) -> String {
     match &name.row {
-        Some((_, line)) => format!("本报告表格第{line}行"),
+        Some(_) => "本报告表格中".to_string(),
         None => "国家科目表".to_string(),
     }
 }
@@ -662,11 +664,10 @@ fn grouped(r: &FactIndex<'_>, found: Vec<Mismatch>, out: &mut Vec<Finding>) {
     }
     for (m, mut lines) in groups {
         lines.dedup();
-        let first: Vec<String> = lines.iter().take(10).map(u32::to_string).collect();
-        let at = if lines.len() > 10 {
-            format!("第{}行等{}处", first.join("、"), lines.len())
+        let at = if lines.len() > 1 {
+            format!("（{}处）", lines.len())
         } else {
-            format!("第{}行", first.join("、"))
+            String::new()
         };
         let mut locations: Vec<Location> =
             lines.iter().take(3).map(|no| quote(r, *no, true)).collect();
@@ -674,7 +675,7 @@ fn grouped(r: &FactIndex<'_>, found: Vec<Mismatch>, out: &mut Vec<Finding>) {
         out.push(Finding::new(
             "RD-10",
             Severity::Warning,
-            format!("{at}“{}”：{}", m.quoted, m.what),
+            format!("“{}”{at}：{}", m.quoted, m.what),
             locations,
             None,
             None,
@@ -773,18 +774,15 @@ fn coded_names(
             (
                 *k,
                 format!(
-                    "第{no}行“{code}{text}”：科目 {code} 在本报告表格第{}行名为“{}”，“{}”是 {} 的名称，请核对代码或名称",
-                    k.row.as_ref().map_or(0, |(_, l)| *l),
-                    k.name,
-                    other.name,
-                    other.code
+                    "“{code}{text}”：科目 {code} 在本报告表格中名为“{}”，“{}”是 {} 的名称，请核对代码或名称",
+                    k.name, other.name, other.code
                 ),
             )
         } else if let Some(k) = names.first() {
             (
                 *k,
                 format!(
-                    "第{no}行“{code}{text}”：国家科目表中科目 {code} 名为“{}”，“{}”是 {} 的名称，请核对代码或名称",
+                    "“{code}{text}”：国家科目表中科目 {code} 名为“{}”，“{}”是 {} 的名称，请核对代码或名称",
                     k.name, other.name, other.code
                 ),
             )
@@ -907,7 +905,7 @@ fn years(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             "RD-11",
             Severity::Warning,
             format!(
-                "第{line}行{what}“{}”写的是{y}年，本报告为{y0}年度{}，请核对年度",
+                "{what}“{}”写的是{y}年，本报告为{y0}年度{}，请核对年度",
                 text.trim(),
                 r.kind.label()
             ),
@@ -1166,7 +1164,7 @@ fn units(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
             "RD-12",
             Severity::Warning,
             format!(
-                "第{line}行{what}的单位名称“{}”与{ref_what}“{reference}”不是同一单位名称（简称、前缀省略不计），请核对",
+                "{what}的单位名称“{}”与{ref_what}“{reference}”不是同一单位名称（简称、前缀省略不计），请核对",
                 name.trim()
             ),
             locations,
