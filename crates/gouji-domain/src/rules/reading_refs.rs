@@ -53,25 +53,14 @@ pub(super) struct Cues {
 /// cheap enough for every line.
 pub(super) fn may_quote_code(line: &str) -> bool {
     let b = line.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if !b[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
+    for (start, i) in code_runs(line) {
         let n = i - start;
-        let before_ok = start == 0 || !matches!(b[start - 1], b'.' | b',');
         let mut j = i;
         while j < b.len() && b[j] == b' ' {
             j += 1;
         }
         if matches!(n, 3 | 5 | 7)
             && matches!(b[start], b'2' | b'3' | b'5')
-            && before_ok
             && j < b.len()
             && b[j] >= 0x80
         {
@@ -79,6 +68,29 @@ pub(super) fn may_quote_code(line: &str) -> bool {
         }
     }
     false
+}
+
+/// The runs of ASCII digits of `line` that are not the decimals or thousands of an amount (not
+/// right after «.» or «,»), as byte ranges `(start, end)`.
+fn code_runs(line: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let b = line.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            if !b[i].is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            if start == 0 || !matches!(b[start - 1], b'.' | b',') {
+                return Some((start, i));
+            }
+        }
+        None
+    })
 }
 
 pub(super) fn check(
@@ -713,19 +725,9 @@ fn coded_names(
     let Some(line) = r.lines.get(no as usize - 1) else {
         return;
     };
-    let b = line.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if !b[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
+    for (start, i) in code_runs(line) {
         let code = &line[start..i];
-        if !is_code(code) || start > 0 && matches!(b[start - 1], b'.' | b',') {
+        if !is_code(code) {
             continue;
         }
         let mut rest = &line[i..];
