@@ -30,6 +30,8 @@ use tonic::transport::server::Connected;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::BoxFuture;
+
 /// The bounds of one service process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AdmissionConfig {
@@ -262,8 +264,6 @@ pub struct Admitted<S> {
     inner: S,
     admission: Admission,
 }
-
-type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'static>>;
 
 impl<S, B, ResBody> Service<http::Request<B>> for Admitted<S>
 where

@@ -17,7 +17,6 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
@@ -27,11 +26,12 @@ use gouji_auth::{Principal, Role};
 use http::HeaderValue;
 use tonic::Status;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
-
-use crate::admission::LimitedInfo;
 use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 use tower_layer::Layer;
 use tower_service::Service;
+
+use crate::BoxFuture;
+use crate::admission::LimitedInfo;
 
 /// Security flags shared by the three service binaries (`#[command(flatten)]`).
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -320,8 +320,6 @@ fn authenticate<B>(security: &Security, req: &http::Request<B>) -> Result<Princi
         }
     }
 }
-
-type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'static>>;
 
 impl<S, B, ResBody> Service<http::Request<B>> for Authenticated<S>
 where

@@ -23,3 +23,8 @@ pub mod telemetry;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The response future of the tower layers that await before calling the inner service
+/// (authentication, admission).
+pub(crate) type BoxFuture<T, E> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, E>> + Send + 'static>>;
