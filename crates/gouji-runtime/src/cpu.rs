@@ -1,32 +1,36 @@
-//! CPU-bound work (parsing, rules, consolidation) off the async I/O threads, with at most one
-//! task per core running at a time.
+//! CPU-bound work (parsing, rules, consolidation) off the async I/O threads, on a pool of one
+//! thread per core.
 //!
 //! `spawn_blocking` alone starts a thread per request: with 64 requests in flight on 2 cores, 64
 //! parses ran at once, each evicting the others' data from the caches, and the slowest waited
-//! behind all of them (p99 and max latency grew with the queue). Here a request first waits for
-//! one of `GOUJI_CPU_WORKERS` permits (default: the number of cores) in FIFO order, then runs on
-//! the blocking pool. A request whose client gives up while it waits is dropped without costing
-//! any CPU; the permit moves into the blocking task, so work that has started still counts
-//! against the limit until it ends, even if its caller has gone.
+//! behind all of them (p99 and max latency grew with the queue). A semaphore in front of
+//! `spawn_blocking` fixed that but left cores idle between tasks: when a task ended, the next
+//! one started only after its permit had woken an async task, that task had been polled on an
+//! I/O thread and had woken a blocking thread — about 16 % of two cores stood idle under a full
+//! queue of document validations. Here `GOUJI_CPU_WORKERS` threads (default: the number of
+//! cores, named `gouji-cpu-N`) take jobs from one FIFO queue: a worker that finishes a job takes
+//! the next itself, and the same few threads keep their caches and allocator heaps warm.
 //!
-//! The gate is measured ([`crate::metrics`]): how long each task waited for its permit
-//! (`gouji.cpu.wait.duration`) and ran (`gouji.cpu.run.duration`), and how many tasks wait
+//! A job whose caller gave up while it was queued is dropped without costing any CPU. Work that
+//! has started stops soon after its caller goes away (the client cancelled, or the server's
+//! deadline dropped the call): the job runs under a [`gouji_domain::work::Cancel`] token that is
+//! cancelled when the caller's future is dropped, and the parser and the rules poll it every few
+//! thousand steps. The job runs inside the caller's tracing span, so its logs carry the trace id.
+//!
+//! The pool is measured ([`crate::metrics`]): how long each job waited in the queue
+//! (`gouji.cpu.wait.duration`) and ran (`gouji.cpu.run.duration`), and how many jobs wait
 //! ([`queued`]) and run ([`running`]) right now.
-//!
-//! Work that has started stops soon after its caller goes away (the client cancelled, or the
-//! server's deadline dropped the call): the blocking task runs under a
-//! [`gouji_domain::work::Cancel`] token that is cancelled when the caller's future is dropped,
-//! and the parser and the rules poll it every few thousand steps.
 
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Condvar, LazyLock, Mutex};
 use std::time::Instant;
 
-use gouji_domain::work::Cancel;
-use tokio::sync::Semaphore;
+use gouji_domain::work::{Cancel, Stop};
 use tonic::Status;
 
-/// How many CPU tasks may run at once: `GOUJI_CPU_WORKERS`, else the available cores.
+/// How many CPU jobs may run at once: `GOUJI_CPU_WORKERS`, else the available cores.
 pub fn workers() -> usize {
     std::env::var("GOUJI_CPU_WORKERS")
         .ok()
@@ -36,26 +40,84 @@ pub fn workers() -> usize {
 }
 
 static WORKERS: LazyLock<usize> = LazyLock::new(workers);
-static PERMITS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(*WORKERS)));
 static QUEUED: AtomicU64 = AtomicU64::new(0);
 static RUNNING: AtomicU64 = AtomicU64::new(0);
 
-/// CPU tasks waiting for a permit now.
+/// Jobs waiting for a worker now.
 pub fn queued() -> u64 {
     QUEUED.load(Ordering::Relaxed)
 }
 
-/// CPU tasks holding a permit now.
+/// Jobs running on a worker now.
 pub fn running() -> u64 {
     RUNNING.load(Ordering::Relaxed)
 }
 
-/// Permits of the gate (the most tasks that run at once).
-pub fn permits() -> u64 {
+/// Workers of the pool (the most jobs that run at once).
+pub fn pool_size() -> u64 {
     *WORKERS as u64
 }
 
-/// Counts one task in `counter` while it lives (also when its future is dropped).
+/// One queued piece of work: runs it (or, if its caller is gone, only drops it).
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The FIFO queue the workers take jobs from.
+struct Pool {
+    jobs: Mutex<VecDeque<Job>>,
+    ready: Condvar,
+}
+
+static POOL: LazyLock<&'static Pool> = LazyLock::new(|| {
+    let pool: &'static Pool = Box::leak(Box::new(Pool {
+        jobs: Mutex::new(VecDeque::new()),
+        ready: Condvar::new(),
+    }));
+    for i in 0..*WORKERS {
+        let spawned = std::thread::Builder::new()
+            .name(format!("gouji-cpu-{i}"))
+            .spawn(move || pool.work());
+        if let Err(e) = spawned {
+            // Fewer workers than asked (the process is out of threads): the others serve.
+            tracing::error!(error = %e, worker = i, "could not start a CPU worker");
+        }
+    }
+    pool
+});
+
+impl Pool {
+    fn push(&self, job: Job) {
+        self.jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push_back(job);
+        self.ready.notify_one();
+    }
+
+    /// A worker's loop: the next job as soon as one is queued, forever.
+    fn work(&self) {
+        loop {
+            let job = {
+                let mut jobs = self
+                    .jobs
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                loop {
+                    if let Some(job) = jobs.pop_front() {
+                        break job;
+                    }
+                    jobs = self
+                        .ready
+                        .wait(jobs)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+            };
+            // A job catches its work's panics; this keeps the worker even if the rest panics.
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+        }
+    }
+}
+
+/// Counts one job in `counter` while it lives.
 struct Counted(&'static AtomicU64);
 
 impl Counted {
@@ -71,7 +133,7 @@ impl Drop for Counted {
     }
 }
 
-/// Runs `work` on the blocking pool once a CPU permit is free; `what` names it in errors.
+/// Runs `work` on the CPU pool once a worker is free; `what` names it in errors and metrics.
 pub async fn run<T, F>(what: &str, work: F) -> Result<T, Status>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -91,15 +153,6 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let metrics = crate::metrics::global();
-    let waiting = Counted::new(&QUEUED);
-    let asked = Instant::now();
-    let permit = Arc::clone(&PERMITS)
-        .acquire_owned()
-        .await
-        .map_err(|e| crate::status::internal(what, e))?;
-    metrics.record_cpu_wait(what, asked.elapsed());
-    drop(waiting);
     let token = Cancel::new().with_deadline(deadline);
     // Cancels the token when this future ends or is dropped (the caller gave up).
     struct CancelOnDrop {
@@ -119,23 +172,50 @@ where
         token: token.clone(),
         waiting: true,
     };
+    let (tx, rx) = tokio::sync::oneshot::channel();
     let task = what.to_string();
-    let run = Counted::new(&RUNNING);
-    let out = tokio::task::spawn_blocking(move || {
+    let span = tracing::Span::current();
+    let queued_at = Instant::now();
+    let waiting = Counted::new(&QUEUED);
+    POOL.push(Box::new(move || {
+        drop(waiting);
+        let metrics = crate::metrics::global();
+        metrics.record_cpu_wait(&task, queued_at.elapsed());
+        if token.stop() == Some(Stop::Cancelled) {
+            // The caller went away while this waited: nobody is left to answer.
+            return;
+        }
+        let _running = Counted::new(&RUNNING);
+        let _entered = span.enter();
         let started = Instant::now();
         let stop = token.clone();
-        let out = gouji_domain::work::with_cancel(token, work);
+        let out = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            gouji_domain::work::with_cancel(token, work)
+        }));
         metrics.record_cpu_run(&task, started.elapsed());
         if let Some(why) = stop.stop() {
             tracing::debug!(%task, ?why, elapsed = ?started.elapsed(), "work ended after a stop");
         }
-        drop(run);
-        drop(permit);
-        out
-    })
-    .await;
+        // The caller may have gone meanwhile; then the answer is dropped here.
+        let _ = tx.send(out);
+    }));
+    let out = rx.await;
     guard.waiting = false;
-    out.map_err(|e| crate::status::internal(what, e))
+    match out {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(panic)) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_string());
+            Err(crate::status::internal(
+                what,
+                format!("panicked: {message}"),
+            ))
+        }
+        Err(e) => Err(crate::status::internal(what, e)),
+    }
 }
 
 #[cfg(test)]
@@ -145,10 +225,10 @@ mod tests {
     use super::*;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn never_runs_more_tasks_than_permits() {
+    async fn never_runs_more_tasks_than_workers() {
         static RUNNING: AtomicUsize = AtomicUsize::new(0);
         static PEAK: AtomicUsize = AtomicUsize::new(0);
-        let limit = permits() as usize;
+        let limit = pool_size() as usize;
         let tasks: Vec<_> = (0..32)
             .map(|i| {
                 tokio::spawn(run("test task", move || {
@@ -190,5 +270,72 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(seen, Ok(Some(gouji_domain::work::Stop::Cancelled)));
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_whose_caller_left_while_it_was_queued_never_runs() {
+        use std::sync::{Arc, Condvar, Mutex};
+        // Every worker busy until the gate opens.
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let started = Arc::new(AtomicUsize::new(0));
+        let workers = pool_size() as usize;
+        let blockers: Vec<_> = (0..workers)
+            .map(|_| {
+                let (gate, started) = (gate.clone(), started.clone());
+                tokio::spawn(run("test task", move || {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    let (open, cv) = &*gate;
+                    let mut open = open.lock().unwrap();
+                    while !*open {
+                        open = cv.wait(open).unwrap();
+                    }
+                }))
+            })
+            .collect();
+        while started.load(Ordering::SeqCst) < workers {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        // Queued behind them; its caller gives up before a worker is free.
+        let ran = Arc::new(AtomicUsize::new(0));
+        let victim = {
+            let ran = ran.clone();
+            tokio::spawn(run("test task", move || {
+                ran.fetch_add(1, Ordering::SeqCst);
+            }))
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        victim.abort();
+        assert!(victim.await.unwrap_err().is_cancelled());
+        {
+            let (open, cv) = &*gate;
+            *open.lock().unwrap() = true;
+            cv.notify_all();
+        }
+        for b in blockers {
+            b.await.unwrap().unwrap();
+        }
+        // Jobs queued after the victim, one per worker, all done: the victim was taken first.
+        let after: Vec<_> = (0..workers)
+            .map(|_| {
+                tokio::spawn(run("test task", || {
+                    std::thread::sleep(std::time::Duration::from_millis(10))
+                }))
+            })
+            .collect();
+        for a in after {
+            a.await.unwrap().unwrap();
+        }
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "the abandoned job ran");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_job_is_an_internal_error_and_the_pool_still_serves() {
+        let workers = pool_size() as usize;
+        for _ in 0..=workers {
+            let err = run("test task", || -> u32 { panic!("boom") })
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), tonic::Code::Internal);
+        }
+        assert_eq!(run("test task", || 7).await.unwrap(), 7);
     }
 }

@@ -9,9 +9,9 @@
 //! |---|---|---|---|
 //! | `gouji.rpc.server.duration` (s) | histogram | `rpc.service`, `rpc.method`, `grpc.code` | [`grpc::ServerMetricsLayer`], every call |
 //! | `gouji.rpc.server.in_flight` | up-down counter | `rpc.service`, `rpc.method` | same |
-//! | `gouji.cpu.wait.duration` (s) | histogram | `task` | [`crate::cpu::run`]: time waiting for a CPU permit |
-//! | `gouji.cpu.run.duration` (s) | histogram | `task` | same: time on the blocking pool |
-//! | `gouji.cpu.queued`, `gouji.cpu.running`, `gouji.cpu.workers` | gauges | — | the CPU gate's counters |
+//! | `gouji.cpu.wait.duration` (s) | histogram | `task` | [`crate::cpu::run`]: time queued for a CPU worker |
+//! | `gouji.cpu.run.duration` (s) | histogram | `task` | same: time running on a CPU worker |
+//! | `gouji.cpu.queued`, `gouji.cpu.running`, `gouji.cpu.workers` | gauges | — | the CPU pool's counters |
 //! | `gouji.validation.findings` | counter | `rule`, `severity` | validation, per finding returned |
 //! | `gouji.ingestion.validation.pending` | gauge | — | ingestion's store probe ([`crate::store_health`]) |
 //! | `gouji.store.up` | gauge (1/0) | — | same: 1 while the store answers |
@@ -163,13 +163,15 @@ impl Metrics {
         let cpu_wait = meter
             .f64_histogram("gouji.cpu.wait.duration")
             .with_unit("s")
-            .with_description("Time a CPU-bound task waited for a CPU permit (the CPU gate)")
+            .with_description(
+                "Time a CPU-bound task waited in the queue for a CPU worker (the CPU gate)",
+            )
             .with_boundaries(DURATION_BUCKETS.to_vec())
             .build();
         let cpu_run = meter
             .f64_histogram("gouji.cpu.run.duration")
             .with_unit("s")
-            .with_description("Time a CPU-bound task ran on the blocking pool")
+            .with_description("Time a CPU-bound task ran on a CPU worker")
             .with_boundaries(DURATION_BUCKETS.to_vec())
             .build();
         let findings = meter
@@ -191,18 +193,18 @@ impl Metrics {
         };
         metrics.register_gauge(
             "gouji.cpu.queued",
-            "CPU-bound tasks waiting for a CPU permit",
+            "CPU-bound tasks waiting for a CPU worker",
             crate::cpu::queued,
         );
         metrics.register_gauge(
             "gouji.cpu.running",
-            "CPU-bound tasks holding a CPU permit",
+            "CPU-bound tasks running on a CPU worker",
             crate::cpu::running,
         );
         metrics.register_gauge(
             "gouji.cpu.workers",
-            "CPU permits (GOUJI_CPU_WORKERS, else the cores)",
-            crate::cpu::permits,
+            "CPU workers (GOUJI_CPU_WORKERS, else the cores)",
+            crate::cpu::pool_size,
         );
         metrics
     }

@@ -254,7 +254,7 @@ impl Ingestion {
             }
             Some(pb::submit_report_request::Input::Report(r)) => {
                 // Conversion and hashing are CPU work too (up to the fact cap): off the I/O
-                // threads, through the CPU gate.
+                // threads, through the CPU pool.
                 gouji_runtime::cpu::run_until("convert task", Some(deadline), move || {
                     let report = convert::report_from_pb(r).map_err(|errs| {
                         let mut b = BadRequest::new();

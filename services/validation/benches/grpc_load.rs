@@ -17,7 +17,7 @@
 //!
 //! ```text
 //! GOUJI_SEEDS=/path/to/seeds cargo bench -p gouji-validation --bench grpc_load -- \
-//!     [--secs 10] [--concurrency 64] [--connections 4] [--warmup 2]
+//!     [--secs 10] [--concurrency 64] [--connections 4] [--warmup 2] [--only NAME-PART]
 //! ```
 
 use std::path::PathBuf;
@@ -188,6 +188,8 @@ struct Outcome {
     latencies: Vec<Duration>,
     /// CPU the server's threads spent in the measured window.
     server_cpu: Duration,
+    /// CPU the load generator's threads spent in the same window.
+    client_cpu: Duration,
 }
 
 /// Keeps `concurrency` calls in flight for `warmup + secs`; measures only after the warm-up.
@@ -225,11 +227,13 @@ async fn drive(channels: &[Channel], w: &Workload, o: Options) -> Outcome {
     tokio::time::sleep(Duration::from_secs_f64(o.warmup)).await;
     measuring.store(true, Ordering::Relaxed);
     let cpu_before = threads_cpu(SERVER_THREADS);
+    let client_before = threads_cpu(CLIENT_THREADS);
     let start = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(o.secs)).await;
     stop.store(true, Ordering::Relaxed);
     let elapsed = start.elapsed();
     let server_cpu = cpu_since(SERVER_THREADS, &cpu_before);
+    let client_cpu = cpu_since(CLIENT_THREADS, &client_before);
     let mut latencies = Vec::new();
     let mut errors = 0;
     for t in tasks {
@@ -245,6 +249,7 @@ async fn drive(channels: &[Channel], w: &Workload, o: Options) -> Outcome {
         elapsed,
         latencies,
         server_cpu,
+        client_cpu,
     }
 }
 
@@ -268,9 +273,9 @@ fn thread_cpu() -> Option<Duration> {
     ))
 }
 
-/// CPU time of each thread of this process whose name starts with `prefix` (Linux
+/// CPU time of each thread of this process whose name starts with one of `prefixes` (Linux
 /// `/proc/self/task/*/schedstat`), by thread id.
-fn threads_cpu(prefix: &str) -> std::collections::HashMap<u64, Duration> {
+fn threads_cpu(prefixes: &[&str]) -> std::collections::HashMap<u64, Duration> {
     let mut out = std::collections::HashMap::new();
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return out;
@@ -280,7 +285,7 @@ fn threads_cpu(prefix: &str) -> std::collections::HashMap<u64, Duration> {
             continue;
         };
         let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
-        if !comm.trim_end().starts_with(prefix) {
+        if !prefixes.iter().any(|p| comm.trim_end().starts_with(p)) {
             continue;
         }
         if let Some(ns) = std::fs::read_to_string(t.path().join("schedstat"))
@@ -293,17 +298,20 @@ fn threads_cpu(prefix: &str) -> std::collections::HashMap<u64, Duration> {
     out
 }
 
-/// CPU the `prefix` threads spent since `before` (threads started since count from zero).
-fn cpu_since(prefix: &str, before: &std::collections::HashMap<u64, Duration>) -> Duration {
-    threads_cpu(prefix)
+/// CPU the `prefixes` threads spent since `before` (threads started since count from zero).
+fn cpu_since(prefixes: &[&str], before: &std::collections::HashMap<u64, Duration>) -> Duration {
+    threads_cpu(prefixes)
         .into_iter()
         .map(|(tid, now)| now.saturating_sub(before.get(&tid).copied().unwrap_or_default()))
         .sum()
 }
 
-/// Name prefix of the server runtime's threads (its workers and its blocking pool, where the CPU
-/// gate runs parse and rules); the client runs on other threads.
-const SERVER_THREADS: &str = "gouji-srv";
+/// Name prefixes of the server's threads: its runtime's workers and blocking pool, and the CPU
+/// pool where parse and rules run; the client runs on other threads.
+const SERVER_THREADS: &[&str] = &["gouji-srv", "gouji-cpu"];
+
+/// Name prefix of the load generator's threads.
+const CLIENT_THREADS: &[&str] = &["gouji-load"];
 
 /// CPU one `ValidateReport` request costs in-process (decode + validate_request), averaged over
 /// about a second of rounds through `requests`.
@@ -378,12 +386,12 @@ fn main() -> anyhow::Result<()> {
     // CPU count with it).
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .thread_name(SERVER_THREADS)
+        .thread_name(SERVER_THREADS[0])
         .thread_keep_alive(Duration::from_secs(3_600))
         .build()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .thread_name("gouji-load")
+        .thread_name(CLIENT_THREADS[0])
         .build()?;
     let server_handle = server_rt.handle().clone();
     rt.block_on(async move {
@@ -486,7 +494,11 @@ fn main() -> anyhow::Result<()> {
         ];
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut rates = Vec::new();
-        for w in &workloads {
+        let only = std::env::args()
+            .skip_while(|a| a != "--only")
+            .nth(1)
+            .unwrap_or_default();
+        for w in workloads.iter().filter(|w| w.name.contains(only.as_str())) {
             check(&channels[0], w).await?;
             let size: usize = w.requests.iter().map(Bytes::len).sum();
             let out = drive(&channels, w, o).await;
@@ -521,10 +533,11 @@ fn main() -> anyhow::Result<()> {
                 // request over gRPC.
                 let server_per_request = out.server_cpu.as_secs_f64() / out.requests.max(1) as f64;
                 println!(
-                    "{:<34} server threads {:>8.1} µs CPU per request ({:.2} cores busy) → {:.3} of in-process capacity on the cores it had",
+                    "{:<34} server threads {:>8.1} µs CPU per request ({:.2} cores busy; load generator {:.2}) → {:.3} of in-process capacity on the cores it had",
                     "",
                     server_per_request * 1e6,
                     out.server_cpu.as_secs_f64() / out.elapsed.as_secs_f64(),
+                    out.client_cpu.as_secs_f64() / out.elapsed.as_secs_f64(),
                     per_request.as_secs_f64() / server_per_request.max(1e-12)
                 );
                 // The in-process work run on every core at once: how much of the gap is the
