@@ -189,6 +189,16 @@ def test_malformed_request_is_invalid_argument_with_bad_request(pb, validation_s
     assert names_field(fields, field), f"violations {fields} do not name {field!r}"
 
 
+def test_bytes_that_are_not_a_request_are_invalid_argument(validation_channel):
+    # Sent as they are, past the client's serializer: a truncated varint, then a wrong wire type.
+    call = validation_channel.unary_unary("/gouji.validation.v1.ValidationService/ValidateReport")
+    for garbage in (b"\xff\xff\xff", b"\x0f\x01"):
+        with pytest.raises(grpc.RpcError) as err:
+            call(garbage, timeout=TIMEOUT)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+        assert names_field(bad_request_fields(err.value), "request")
+
+
 def test_echo_returns_payload(pb, validation_stub):
     payload = bytes(range(256)) * 80  # 20 KiB, like the benchmark
     reply = validation_stub.Echo(pb.validation_pb2.EchoRequest(payload=payload), timeout=TIMEOUT)

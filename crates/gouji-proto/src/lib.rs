@@ -30,4 +30,5 @@ pub mod aggregation {
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/gouji_descriptor.bin"));
 
+pub mod codec;
 pub mod convert;

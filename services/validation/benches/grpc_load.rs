@@ -6,7 +6,7 @@
 //! in flight (default 64) for `--secs` seconds per RPC and prints requests/s and p50/p90/p99
 //! latency for each. Server and client share this process and the machine's cores, so the client
 //! is kept as cheap as possible and identical for every RPC: requests are protobuf-encoded once
-//! before the run and sent as bytes through a pass-through codec, and responses are taken as
+//! before the run and sent as bytes through a pass-through codec (`gouji_proto::codec::Raw`), and responses are taken as
 //! bytes (each RPC's response is decoded and checked once before its run).
 //!
 //! Two payloads, each compared with an `Echo` of exactly the same request bytes:
@@ -25,7 +25,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BufMut, Bytes};
+use bytes::Bytes;
+use gouji_proto::codec::Raw;
 use gouji_proto::validation::v1::{
     EchoRequest, EchoResponse, ValidateReportRequest, ValidateReportResponse,
     validate_report_request::Input,
@@ -34,47 +35,12 @@ use gouji_runtime::server::{self, Limits};
 use gouji_validation::Validator;
 use prost::Message;
 use tokio::net::TcpListener;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 use tonic::transport::server::TcpIncoming;
 
 const ECHO: &str = "/gouji.validation.v1.ValidationService/Echo";
 const VALIDATE: &str = "/gouji.validation.v1.ValidationService/ValidateReport";
-
-/// A codec that sends and receives already-encoded protobuf messages as bytes.
-#[derive(Clone, Copy, Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
-    }
-}
 
 #[derive(Clone, Copy)]
 struct Options {
@@ -140,7 +106,7 @@ async fn call(client: &mut tonic::client::Grpc<Channel>, path: &'static str, bod
         .unary(
             tonic::Request::new(body),
             PathAndQuery::from_static(path),
-            RawCodec,
+            Raw,
         )
         .await
         .is_ok_and(|r| !r.get_ref().is_empty())
@@ -158,7 +124,7 @@ async fn check(channel: &Channel, w: &Workload) -> anyhow::Result<()> {
             .unary(
                 tonic::Request::new(body.clone()),
                 PathAndQuery::from_static(w.path),
-                RawCodec,
+                Raw,
             )
             .await?
             .into_inner();

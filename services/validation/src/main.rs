@@ -1,7 +1,6 @@
 //! `gouji-validation`: the validation gRPC service binary.
 
 use clap::Parser;
-use gouji_proto::validation::v1::validation_service_server::ValidationServiceServer;
 use gouji_runtime::server::{self, Limits};
 use gouji_validation::Validator;
 
@@ -37,11 +36,6 @@ async fn main() -> anyhow::Result<()> {
     let limits = Limits::default();
     let (router, reporter) = server::standard_router(limits)?;
     let router = router.add_service(Validator.into_server(limits));
-    server::serve::<ValidationServiceServer<Validator>>(
-        "gouji-validation",
-        &args.listen,
-        router,
-        reporter,
-    )
-    .await
+    server::serve::<gouji_validation::Server>("gouji-validation", &args.listen, router, reporter)
+        .await
 }
