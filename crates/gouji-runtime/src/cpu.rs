@@ -338,4 +338,27 @@ mod tests {
         }
         assert_eq!(run("test task", || 7).await.unwrap(), 7);
     }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn jobs_run_on_the_pools_own_threads_and_no_others() {
+        let calls: Vec<_> = (0..64)
+            .map(|_| {
+                tokio::spawn(run("test task", || {
+                    std::thread::current()
+                        .name()
+                        .unwrap_or_default()
+                        .to_string()
+                }))
+            })
+            .collect();
+        let mut names = Vec::new();
+        for c in calls {
+            names.push(c.await.unwrap().unwrap());
+        }
+        let distinct: std::collections::BTreeSet<&str> = names.iter().map(String::as_str).collect();
+        assert!(
+            distinct.iter().all(|n| n.starts_with("gouji-cpu-")),
+            "{distinct:?}"
+        );
+        assert!(distinct.len() <= pool_size() as usize, "{distinct:?}");
+    }
 }
