@@ -11,7 +11,9 @@
 //! cores, named `gouji-cpu-N`) take jobs from one FIFO queue: a worker that finishes a job takes
 //! the next itself, and the same few threads keep their caches and allocator heaps warm.
 //!
-//! A job whose caller gave up while it was queued is dropped without costing any CPU. Work that
+//! A job whose caller gave up while it was queued is taken back and dropped at once, with the
+//! request it holds, without costing any CPU; so a client that sends and cancels in a loop while
+//! the workers are busy holds no memory in the queue. Work that
 //! has started stops soon after its caller goes away (the client cancelled, or the server's
 //! deadline dropped the call): the job runs under a [`gouji_domain::work::Cancel`] token that is
 //! cancelled when the caller's future is dropped, and the parser and the rules poll it every few
@@ -24,10 +26,10 @@
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, LazyLock, Mutex};
+use std::sync::{Arc, Condvar, LazyLock, Mutex};
 use std::time::Instant;
 
-use gouji_domain::work::{Cancel, Stop};
+use gouji_domain::work::Cancel;
 use tonic::Status;
 
 /// How many CPU jobs may run at once: `GOUJI_CPU_WORKERS`, else the available cores.
@@ -58,12 +60,16 @@ pub fn pool_size() -> u64 {
     *WORKERS as u64
 }
 
-/// One queued piece of work: runs it (or, if its caller is gone, only drops it).
+/// One piece of work, with everything it needs (the request it reads, the channel it answers on).
 type Job = Box<dyn FnOnce() + Send>;
+
+/// A queued job. Whoever takes it first owns it: a worker, to run it, or its caller, who goes away
+/// and drops it — with the request it holds — at once rather than when a worker reaches it.
+type Entry = Arc<Mutex<Option<Job>>>;
 
 /// The FIFO queue the workers take jobs from.
 struct Pool {
-    jobs: Mutex<VecDeque<Job>>,
+    jobs: Mutex<VecDeque<Entry>>,
     ready: Condvar,
 }
 
@@ -84,26 +90,46 @@ static POOL: LazyLock<&'static Pool> = LazyLock::new(|| {
     pool
 });
 
+/// Locks `m`; a panic elsewhere while it was held does not make the data unusable here.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Pool {
-    fn push(&self, job: Job) {
-        self.jobs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push_back(job);
+    /// Queues `job`; the entry lets its caller take it back.
+    fn push(&self, job: Job) -> Entry {
+        let entry: Entry = Arc::new(Mutex::new(Some(job)));
+        QUEUED.fetch_add(1, Ordering::Relaxed);
+        let mut jobs = lock(&self.jobs);
+        // Entries whose callers took their jobs back stay queued as empty shells until a worker
+        // reaches them; when they outnumber the live ones, drop them here, so that a client that
+        // sends and cancels in a loop while the workers are busy cannot grow the queue.
+        if jobs.len() as u64 > 2 * queued() + 64 {
+            jobs.retain(|e| lock(e).is_some());
+        }
+        jobs.push_back(Arc::clone(&entry));
+        drop(jobs);
         self.ready.notify_one();
+        entry
+    }
+
+    /// Takes the job back if no worker has taken it yet (its caller went away).
+    fn withdraw(entry: &Entry) -> Option<Job> {
+        let job = lock(entry).take();
+        if job.is_some() {
+            QUEUED.fetch_sub(1, Ordering::Relaxed);
+        }
+        job
     }
 
     /// A worker's loop: the next job as soon as one is queued, forever.
     fn work(&self) {
         loop {
-            let job = {
-                let mut jobs = self
-                    .jobs
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let entry = {
+                let mut jobs = lock(&self.jobs);
                 loop {
-                    if let Some(job) = jobs.pop_front() {
-                        break job;
+                    if let Some(entry) = jobs.pop_front() {
+                        break entry;
                     }
                     jobs = self
                         .ready
@@ -111,8 +137,10 @@ impl Pool {
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
                 }
             };
-            // A job catches its work's panics; this keeps the worker even if the rest panics.
-            let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+            if let Some(job) = Pool::withdraw(&entry) {
+                // A job catches its work's panics; this keeps the worker even if the rest panics.
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+            }
         }
     }
 }
@@ -154,37 +182,15 @@ where
     T: Send + 'static,
 {
     let token = Cancel::new().with_deadline(deadline);
-    // Cancels the token when this future ends or is dropped (the caller gave up).
-    struct CancelOnDrop {
-        token: Cancel,
-        /// Still waiting for the work: a drop now means the caller went away.
-        waiting: bool,
-    }
-    impl Drop for CancelOnDrop {
-        fn drop(&mut self) {
-            if self.waiting {
-                tracing::debug!("caller gone: work cancelled");
-            }
-            self.token.cancel();
-        }
-    }
-    let mut guard = CancelOnDrop {
-        token: token.clone(),
-        waiting: true,
-    };
     let (tx, rx) = tokio::sync::oneshot::channel();
     let task = what.to_string();
     let span = tracing::Span::current();
     let queued_at = Instant::now();
-    let waiting = Counted::new(&QUEUED);
-    POOL.push(Box::new(move || {
-        drop(waiting);
+    let job_token = token.clone();
+    let entry = POOL.push(Box::new(move || {
+        let token = job_token;
         let metrics = crate::metrics::global();
         metrics.record_cpu_wait(&task, queued_at.elapsed());
-        if token.stop() == Some(Stop::Cancelled) {
-            // The caller went away while this waited: nobody is left to answer.
-            return;
-        }
         let _running = Counted::new(&RUNNING);
         let _entered = span.enter();
         let started = Instant::now();
@@ -199,6 +205,31 @@ where
         // The caller may have gone meanwhile; then the answer is dropped here.
         let _ = tx.send(out);
     }));
+    // When this future ends or is dropped (the caller gave up): a job still queued is taken back
+    // and dropped, one that runs is told to stop.
+    struct OnDrop {
+        entry: Entry,
+        token: Cancel,
+        /// Still waiting for the work: a drop now means the caller went away.
+        waiting: bool,
+    }
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            if self.waiting {
+                if Pool::withdraw(&self.entry).is_some() {
+                    tracing::debug!("caller gone: queued work dropped");
+                } else {
+                    tracing::debug!("caller gone: work cancelled");
+                }
+            }
+            self.token.cancel();
+        }
+    }
+    let mut guard = OnDrop {
+        entry,
+        token,
+        waiting: true,
+    };
     let out = rx.await;
     guard.waiting = false;
     match out {
@@ -252,7 +283,9 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_dropped_caller_cancels_the_work() {
         let (tx, rx) = std::sync::mpsc::channel();
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
         let call = tokio::spawn(run("test task", move || {
+            let _ = started_tx.send(());
             let start = std::time::Instant::now();
             while gouji_domain::work::cancelled().is_none() {
                 if start.elapsed() > std::time::Duration::from_secs(10) {
@@ -262,7 +295,13 @@ mod tests {
             }
             let _ = tx.send(gouji_domain::work::cancelled());
         }));
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // Other tests may keep the workers busy for a while: wait until this job runs.
+        tokio::task::spawn_blocking(move || {
+            started_rx.recv_timeout(std::time::Duration::from_secs(30))
+        })
+        .await
+        .unwrap()
+        .unwrap();
         call.abort();
         let seen = tokio::task::spawn_blocking(move || {
             rx.recv_timeout(std::time::Duration::from_secs(10))
@@ -274,8 +313,23 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_job_whose_caller_left_while_it_was_queued_never_runs() {
         use std::sync::{Arc, Condvar, Mutex};
-        // Every worker busy until the gate opens.
-        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        /// Every worker busy until the gate opens: when the test ends, also when it fails (the
+        /// workers serve the other tests of this process).
+        struct Gate(Arc<(Mutex<bool>, Condvar)>);
+        impl Gate {
+            fn open(&self) {
+                let (open, cv) = &*self.0;
+                *lock(open) = true;
+                cv.notify_all();
+            }
+        }
+        impl Drop for Gate {
+            fn drop(&mut self) {
+                self.open();
+            }
+        }
+        let gate_guard = Gate(Arc::new((Mutex::new(false), Condvar::new())));
+        let gate = gate_guard.0.clone();
         let started = Arc::new(AtomicUsize::new(0));
         let workers = pool_size() as usize;
         let blockers: Vec<_> = (0..workers)
@@ -284,9 +338,11 @@ mod tests {
                 tokio::spawn(run("test task", move || {
                     started.fetch_add(1, Ordering::SeqCst);
                     let (open, cv) = &*gate;
-                    let mut open = open.lock().unwrap();
+                    let mut open = lock(open);
                     while !*open {
-                        open = cv.wait(open).unwrap();
+                        open = cv
+                            .wait(open)
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
                     }
                 }))
             })
@@ -305,11 +361,31 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         victim.abort();
         assert!(victim.await.unwrap_err().is_cancelled());
-        {
-            let (open, cv) = &*gate;
-            *open.lock().unwrap() = true;
-            cv.notify_all();
+        // What it held (its request) is released now, not when a worker reaches it.
+        assert_eq!(
+            Arc::strong_count(&ran),
+            1,
+            "the abandoned job still holds its data"
+        );
+        // A client that sends and cancels in a loop while the workers are busy: each call is
+        // queued (polled once) and dropped; the shells it leaves do not pile up.
+        for _ in 0..1_000 {
+            let ran = ran.clone();
+            let call = run("test task", move || {
+                ran.fetch_add(1, Ordering::SeqCst);
+            });
+            assert!(
+                tokio::time::timeout(std::time::Duration::ZERO, call)
+                    .await
+                    .is_err()
+            );
         }
+        let queue = lock(&POOL.jobs).len();
+        assert!(
+            queue < 500,
+            "{queue} entries queued after 1,000 cancelled calls"
+        );
+        gate_guard.open();
         for b in blockers {
             b.await.unwrap().unwrap();
         }
