@@ -8,7 +8,8 @@
 //! thread, so the allocator keeps collecting pages freed elsewhere, and tonic's buffer is read
 //! through its generic `Buf` path. With [`Raw`] a handler gets the request's bytes (split off
 //! tonic's buffer, not copied), and gives back the response's, so that the worker decodes,
-//! works and encodes on one thread.
+//! works and encodes on one thread; only the response's one buffer is then copied into tonic's
+//! and freed on the I/O thread.
 
 use bytes::{Buf, BufMut, Bytes};
 use tonic::Status;

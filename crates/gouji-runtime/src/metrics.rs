@@ -254,7 +254,7 @@ impl Metrics {
         );
     }
 
-    /// Records one wait for a CPU permit by a task named `task`.
+    /// Records how long a task named `task` waited in the queue for a CPU worker.
     pub fn record_cpu_wait(&self, task: &str, waited: Duration) {
         self.cpu_wait.record(
             waited.as_secs_f64(),

@@ -77,17 +77,29 @@ where
         }
         let limits = self.limits;
         Box::pin(async move {
+            // The same size limits as the generated server. No compression is negotiated on
+            // either path (`into_server` enables none); enabling it there must also apply it here.
             let mut grpc = tonic::server::Grpc::new(Raw).apply_max_message_size_config(
                 Some(limits.max_request_bytes),
                 Some(limits.max_response_bytes),
             );
-            Ok(grpc.unary(ValidateReportBytes, req).await)
+            Ok(grpc
+                .unary(
+                    ValidateReportBytes {
+                        timeout: limits.request_timeout,
+                    },
+                    req,
+                )
+                .await)
         })
     }
 }
 
 /// `ValidateReport` from the request's bytes to the response's.
-struct ValidateReportBytes;
+struct ValidateReportBytes {
+    /// The server's cap on a call's deadline.
+    timeout: std::time::Duration,
+}
 
 impl UnaryService<Bytes> for ValidateReportBytes {
     type Response = Bytes;
@@ -96,6 +108,7 @@ impl UnaryService<Bytes> for ValidateReportBytes {
     fn call(&mut self, request: Request<Bytes>) -> Self::Future {
         Box::pin(validate_call(
             request,
+            self.timeout,
             |bytes| {
                 ValidateReportRequest::decode(bytes).map_err(|e| {
                     BadRequest::field(
@@ -122,10 +135,11 @@ struct Verdict {
 #[tracing::instrument(name = "validation.validate_report", skip_all)]
 async fn validate_call<M: Send + 'static, R: Send + 'static>(
     request: Request<M>,
+    timeout: std::time::Duration,
     decode: fn(M) -> Result<ValidateReportRequest, Status>,
     encode: fn(ValidateReportResponse) -> R,
 ) -> Result<Response<R>, Status> {
-    let deadline = gouji_runtime::server::deadline(&request, Limits::default().request_timeout);
+    let deadline = gouji_runtime::server::deadline(&request, timeout);
     let principal = auth::principal(&request)?;
     auth::authorize(&principal, Action::Validate, &auth::NoHierarchy).await?;
     let req = request.into_inner();
@@ -282,7 +296,7 @@ impl ValidationService for Validator {
         &self,
         request: Request<ValidateReportRequest>,
     ) -> Result<Response<ValidateReportResponse>, Status> {
-        validate_call(request, Ok, |resp| resp).await
+        validate_call(request, Limits::default().request_timeout, Ok, |resp| resp).await
     }
 
     async fn list_rules(
