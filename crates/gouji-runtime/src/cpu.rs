@@ -467,4 +467,19 @@ mod tests {
             "{distinct:?}"
         );
     }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_runs_in_its_callers_span() {
+        // A process-wide subscriber, as the services install at start (`telemetry::init`):
+        // the workers are threads of their own, outside any test's scoped subscriber.
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+        let span = tracing::info_span!("caller");
+        let caller = span.id().expect("the registry gives spans ids");
+        let seen = tracing::Instrument::instrument(
+            async { run("test task", || tracing::Span::current().id()).await },
+            span,
+        )
+        .await
+        .unwrap();
+        assert_eq!(seen, Some(caller));
+    }
 }
