@@ -229,6 +229,7 @@ where
     struct OnDrop {
         entry: Entry,
         token: Cancel,
+        task: String,
         /// Still waiting for the work: a drop now means the caller went away.
         waiting: bool,
     }
@@ -236,6 +237,7 @@ where
         fn drop(&mut self) {
             if self.waiting {
                 if Pool::withdraw(&self.entry).is_some() {
+                    crate::metrics::global().record_cpu_abandoned(&self.task);
                     tracing::debug!("caller gone: queued work dropped");
                 } else {
                     tracing::debug!("caller gone: work cancelled");
@@ -247,6 +249,7 @@ where
     let mut guard = OnDrop {
         entry,
         token,
+        task: what.to_string(),
         waiting: true,
     };
     let out = rx.await;
@@ -411,6 +414,17 @@ mod tests {
             queue < 500,
             "{queue} entries queued after 1,000 cancelled calls"
         );
+        // Operators see them: the victim and the 1,000 are counted as abandoned.
+        let scrape =
+            crate::metrics::prometheus::render(&crate::metrics::global().collect().unwrap());
+        let abandoned: f64 = scrape
+            .lines()
+            .filter(|l| {
+                l.starts_with("gouji_cpu_abandoned_total") && l.contains("task=\"test task\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        assert!(abandoned >= 1_001.0, "{abandoned} abandoned in:\n{scrape}");
         gate_guard.open();
         for b in blockers {
             b.await.unwrap().unwrap();

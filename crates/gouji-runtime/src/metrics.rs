@@ -11,6 +11,7 @@
 //! | `gouji.rpc.server.in_flight` | up-down counter | `rpc.service`, `rpc.method` | same |
 //! | `gouji.cpu.wait.duration` (s) | histogram | `task` | [`crate::cpu::run`]: time queued for a CPU worker |
 //! | `gouji.cpu.run.duration` (s) | histogram | `task` | same: time running on a CPU worker |
+//! | `gouji.cpu.abandoned` | counter | `task` | same: tasks whose callers went away while they were queued (dropped unrun) |
 //! | `gouji.cpu.queued`, `gouji.cpu.running`, `gouji.cpu.workers` | gauges | — | the CPU pool's counters |
 //! | `gouji.validation.findings` | counter | `rule`, `severity` | validation, per finding returned |
 //! | `gouji.ingestion.validation.pending` | gauge | — | ingestion's store probe ([`crate::store_health`]) |
@@ -93,6 +94,7 @@ pub struct Metrics {
     pub(crate) rpc_in_flight: UpDownCounter<i64>,
     cpu_wait: Histogram<f64>,
     cpu_run: Histogram<f64>,
+    cpu_abandoned: Counter<u64>,
     findings: Counter<u64>,
     /// Observable gauges stay registered while their handle lives.
     gauges: Mutex<Vec<ObservableGauge<u64>>>,
@@ -174,6 +176,13 @@ impl Metrics {
             .with_description("Time a CPU-bound task ran on a CPU worker")
             .with_boundaries(DURATION_BUCKETS.to_vec())
             .build();
+        let cpu_abandoned = meter
+            .u64_counter("gouji.cpu.abandoned")
+            .with_unit("{task}")
+            .with_description(
+                "CPU-bound tasks whose callers went away while they were queued (dropped unrun)",
+            )
+            .build();
         let findings = meter
             .u64_counter("gouji.validation.findings")
             .with_unit("{finding}")
@@ -188,6 +197,7 @@ impl Metrics {
             rpc_in_flight,
             cpu_wait,
             cpu_run,
+            cpu_abandoned,
             findings,
             gauges: Mutex::new(Vec::new()),
         };
@@ -268,6 +278,12 @@ impl Metrics {
             ran.as_secs_f64(),
             &[KeyValue::new("task", task.to_string())],
         );
+    }
+
+    /// Counts one task of `task` dropped unrun: its caller went away while it was queued.
+    pub fn record_cpu_abandoned(&self, task: &str) {
+        self.cpu_abandoned
+            .add(1, &[KeyValue::new("task", task.to_string())]);
     }
 
     /// Counts the findings of one validation, as `(rule id, severity)` pairs.
