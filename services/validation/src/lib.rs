@@ -3,6 +3,8 @@
 //! Handlers are thin: convert the request, call `gouji_domain`, map the result. A report with
 //! problems is an OK response with findings; only a malformed request is INVALID_ARGUMENT.
 
+use std::task::Poll;
+
 use gouji_auth::Action;
 use gouji_domain::rules::{self, Context, Severity};
 use gouji_proto::convert;
@@ -13,7 +15,6 @@ use gouji_proto::validation::v1::{
     EchoRequest, EchoResponse, ListRulesRequest, ListRulesResponse, RuleInfo,
     ValidateReportRequest, ValidateReportResponse, validate_report_request::Input,
 };
-use std::task::Poll;
 
 use bytes::Bytes;
 use gouji_proto::codec::Raw;
@@ -123,13 +124,6 @@ impl UnaryService<Bytes> for ValidateReportBytes {
     }
 }
 
-/// What the log line of a call says of its answer.
-struct Verdict {
-    valid: bool,
-    errors: u32,
-    warnings: u32,
-}
-
 /// One `ValidateReport` call: authorization, then `decode`, the validation and `encode` on a CPU
 /// worker, stopped at the call's deadline or when the caller goes away.
 #[tracing::instrument(name = "validation.validate_report", skip_all)]
@@ -143,27 +137,23 @@ async fn validate_call<M: Send + 'static, R: Send + 'static>(
     let principal = auth::principal(&request)?;
     auth::authorize(&principal, Action::Validate, &auth::NoHierarchy).await?;
     let req = request.into_inner();
+    let principal = principal.label();
     // Decoding, parsing and rules are CPU work: keep them off the I/O threads. They stop at the
-    // call's deadline, or when the call is cancelled.
-    let (verdict, resp) =
-        gouji_runtime::cpu::run_until("validation task", Some(deadline), move || {
-            decode(req).and_then(validate_request).map(|resp| {
-                let verdict = Verdict {
-                    valid: resp.valid,
-                    errors: resp.error_count,
-                    warnings: resp.warning_count,
-                };
-                (verdict, encode(resp))
-            })
+    // call's deadline, or when the call is cancelled. The job runs in this call's span, so its
+    // log line carries the call's trace id.
+    let resp = gouji_runtime::cpu::run_until("validation task", Some(deadline), move || {
+        decode(req).and_then(validate_request).map(|resp| {
+            tracing::info!(
+                principal = %principal,
+                valid = resp.valid,
+                errors = resp.error_count,
+                warnings = resp.warning_count,
+                "validated"
+            );
+            encode(resp)
         })
-        .await??;
-    tracing::info!(
-        principal = %principal.label(),
-        valid = verdict.valid,
-        errors = verdict.errors,
-        warnings = verdict.warnings,
-        "validated"
-    );
+    })
+    .await??;
     Ok(Response::new(resp))
 }
 
