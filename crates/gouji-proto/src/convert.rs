@@ -77,8 +77,138 @@ fn source(line: u32, text: &str) -> Option<pb::SourceRef> {
     })
 }
 
-/// Domain report → wire report.
+/// The sender's side of the report's source-text compaction (`SourceRef.text` in
+/// `report.proto`): a reference leaves its text out when the receiver can restore it — from the
+/// latest earlier reference to the same line that carried a text, or, when there is none, from
+/// the report's own `source_lines`. A narrative paragraph quoted by each of its twenty figures
+/// then crosses the wire once, not twenty times.
+struct SourceTexts<'a> {
+    lines: &'a [String],
+    /// Per line, the text the receiver will restore for it (the last one sent).
+    sent: std::collections::HashMap<u32, &'a str>,
+}
+
+impl<'a> SourceTexts<'a> {
+    fn new(lines: &'a [String]) -> Self {
+        Self {
+            lines,
+            sent: std::collections::HashMap::new(),
+        }
+    }
+
+    fn reference(&mut self, line: u32, text: &'a str) -> Option<pb::SourceRef> {
+        if line == 0 {
+            return None;
+        }
+        let restored = match self.sent.get(&line) {
+            Some(&sent) => sent,
+            None => line_text(self.lines, line).unwrap_or(""),
+        };
+        if restored == text {
+            return Some(pb::SourceRef {
+                line,
+                text: String::new(),
+            });
+        }
+        self.sent.insert(line, text);
+        source(line, text)
+    }
+}
+
+/// Line `line` (1-based) of `lines`, if there is one.
+fn line_text(lines: &[String], line: u32) -> Option<&str> {
+    let i = usize::try_from(line).ok()?.checked_sub(1)?;
+    lines.get(i).map(String::as_str)
+}
+
+/// A fact's or a figure's reference, by index; the one that last carried a text for a line is
+/// where a later reference with an empty `text` is restored from (facts in order, then figures).
+#[derive(Clone, Copy)]
+enum Carrier {
+    Fact(usize),
+    Figure(usize),
+}
+
+/// The receiver's side of the source-text compaction: fills in, in place, every `SourceRef.text`
+/// the sender left out (see `report.proto`), so that each fact and figure quotes its printed line
+/// again. [`report_from_pb`] calls it; a client that reads facts' or figures' texts from a
+/// `GetReport` or `ValidateReport` answer can call it too. A report sent with every text (the
+/// form before compaction) is left as it is.
+///
+/// Restoring copies a line once per reference, so a small message could ask for a great deal of
+/// memory (one long line, 200,000 references to it). The texts of all facts and figures together,
+/// as restored, may therefore hold at most [`gouji_domain::work::MAX_QUOTED_BYTES`] — what a
+/// parsed report may quote — and a report that would need more is refused, before the copy that
+/// would pass the limit is made.
+pub fn restore_source_texts(p: &mut pb::Report) -> Result<(), FieldError> {
+    let limit = gouji_domain::work::MAX_QUOTED_BYTES;
+    let mut carriers: std::collections::HashMap<u32, Carrier> = std::collections::HashMap::new();
+    let mut quoted = 0usize;
+    let n_facts = p.facts.len();
+    for k in 0..n_facts + p.figures.len() {
+        let (item, field) = if k < n_facts {
+            (Carrier::Fact(k), "report.facts")
+        } else {
+            (Carrier::Figure(k - n_facts), "report.figures")
+        };
+        let Some(s) = item.source(p) else {
+            continue;
+        };
+        let line = s.line;
+        if line == 0 {
+            continue;
+        }
+        if !s.text.is_empty() {
+            quoted = quoted.saturating_add(s.text.len());
+            carriers.insert(line, item);
+        }
+        let restored = if s.text.is_empty() {
+            let text = match carriers.get(&line).and_then(|c| c.source(p)) {
+                Some(carrier) => carrier.text.as_str(),
+                None => line_text(&p.source_lines, line).unwrap_or_default(),
+            };
+            quoted = quoted.saturating_add(text.len());
+            Some(text)
+        } else {
+            None
+        };
+        if quoted > limit {
+            return Err(FieldError {
+                field: field.into(),
+                description: format!(
+                    "the source texts of the facts and figures, restored (one copy of its line \
+                     per reference), would exceed {limit} bytes"
+                ),
+            });
+        }
+        if let Some(text) = restored.map(str::to_string) {
+            if let Some(s) = item.source_mut(p) {
+                s.text = text;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Carrier {
+    fn source(self, p: &pb::Report) -> Option<&pb::SourceRef> {
+        match self {
+            Carrier::Fact(i) => p.facts.get(i)?.source.as_ref(),
+            Carrier::Figure(i) => p.figures.get(i)?.source.as_ref(),
+        }
+    }
+
+    fn source_mut(self, p: &mut pb::Report) -> Option<&mut pb::SourceRef> {
+        match self {
+            Carrier::Fact(i) => p.facts.get_mut(i)?.source.as_mut(),
+            Carrier::Figure(i) => p.figures.get_mut(i)?.source.as_mut(),
+        }
+    }
+}
+
+/// Domain report → wire report, with the source texts compacted (see [`restore_source_texts`]).
 pub fn report_to_pb(r: &dm::Report) -> pb::Report {
+    let mut texts = SourceTexts::new(&r.lines);
     pb::Report {
         subject: r.subject.clone(),
         unit_type: unit_type_to_pb(r.unit_type),
@@ -141,7 +271,7 @@ pub fn report_to_pb(r: &dm::Report) -> pb::Report {
                 column: f.column.clone(),
                 amount: f.value.to_string(),
                 unit: unit_to_pb(f.unit),
-                source: source(f.source.line, &f.source.text),
+                source: texts.reference(f.source.line, &f.source.text),
             })
             .collect(),
         sections: r
@@ -168,7 +298,7 @@ pub fn report_to_pb(r: &dm::Report) -> pb::Report {
                     None => String::new(),
                 },
                 printed: f.printed.clone(),
-                source: source(f.source.line, &f.source.text),
+                source: texts.reference(f.source.line, &f.source.text),
             })
             .collect(),
         unplaced: r
@@ -277,7 +407,7 @@ fn provenance(s: Option<pb::SourceRef>) -> dm::Provenance {
 
 /// Wire report → domain report. Every amount must be a decimal string; errors name the field.
 /// Takes the wire report by value so that its strings move into the domain report.
-pub fn report_from_pb(p: pb::Report) -> Result<dm::Report, Vec<FieldError>> {
+pub fn report_from_pb(mut p: pb::Report) -> Result<dm::Report, Vec<FieldError>> {
     // The caps of a parsed report hold for a structured one too, checked before any work.
     let caps = [
         ("report.facts", p.facts.len(), gouji_domain::work::MAX_FACTS),
@@ -308,6 +438,7 @@ pub fn report_from_pb(p: pb::Report) -> Result<dm::Report, Vec<FieldError>> {
     if !over.is_empty() {
         return Err(over);
     }
+    restore_source_texts(&mut p).map_err(|e| vec![e])?;
     let mut errors = Vec::new();
     let kind = kind_from_pb(p.kind).unwrap_or_else(|| {
         errors.push(FieldError {

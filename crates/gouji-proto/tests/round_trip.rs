@@ -109,3 +109,127 @@ fn text_rules_apply_to_a_structured_report_only_with_its_lines() {
     wire.year_mentions.clear();
     assert_eq!(g06(&report_from_pb(wire).unwrap()), 0);
 }
+
+/// Every fact and figure of `r` with the text it quotes, as the receiver sees them.
+fn quoted(r: &gouji_domain::Report) -> Vec<(u32, String)> {
+    let facts = r.facts.iter().map(|f| &f.source);
+    let figures = r.figures.iter().map(|f| &f.source);
+    facts
+        .chain(figures)
+        .map(|s| (s.line, s.text.clone()))
+        .collect()
+}
+
+#[test]
+fn source_texts_cross_the_wire_once_and_come_back_to_every_reference() {
+    // Seed S3 (山西 决算): its 情况说明 quotes many figures per paragraph; each figure's source
+    // is the whole paragraph. Compacted, each printed line is on the wire once.
+    let Some(parsed) = common::seed(3) else {
+        return;
+    };
+    let wire = report_to_pb(&parsed);
+    let refs: Vec<&pb::SourceRef> = wire
+        .facts
+        .iter()
+        .filter_map(|f| f.source.as_ref())
+        .chain(wire.figures.iter().filter_map(|f| f.source.as_ref()))
+        .collect();
+    let carried: usize = refs.iter().map(|s| s.text.len()).sum();
+    let quoted_bytes: usize = quoted(&parsed).iter().map(|(_, t)| t.len()).sum();
+    assert!(
+        refs.iter().all(|s| s.text.is_empty()),
+        "with its source lines, no reference needs its text: {carried} bytes carried"
+    );
+    assert!(quoted_bytes > 100_000, "S3 quotes {quoted_bytes} bytes");
+
+    // Without the source lines (a platform that keeps tables), one reference per line carries it.
+    let mut no_lines = report_to_pb(&gouji_domain::Report {
+        lines: vec![],
+        ..parsed.clone()
+    });
+    let lines_quoted: std::collections::BTreeSet<u32> =
+        quoted(&parsed).iter().map(|(l, _)| *l).collect();
+    let carrying = no_lines
+        .facts
+        .iter()
+        .filter_map(|f| f.source.as_ref())
+        .chain(no_lines.figures.iter().filter_map(|f| f.source.as_ref()))
+        .filter(|s| !s.text.is_empty())
+        .count();
+    assert_eq!(carrying, lines_quoted.len());
+    let back = report_from_pb(no_lines.clone()).unwrap();
+    assert_eq!(quoted(&back), quoted(&parsed));
+
+    // The uncompacted form (every reference with its text) is the same report.
+    gouji_proto::convert::restore_source_texts(&mut no_lines).unwrap();
+    let full_len = no_lines.encoded_len();
+    assert!(
+        full_len > 2 * report_to_pb(&back).encoded_len(),
+        "compaction at least halves S3's structured form ({full_len} bytes in full)"
+    );
+    assert_eq!(report_from_pb(no_lines).unwrap(), back);
+}
+
+#[test]
+fn a_reference_that_quotes_its_line_otherwise_keeps_its_own_text() {
+    // Two references to one line with different texts (a sender's own quoting), around a
+    // reference that leaves its text out: each gets back what it was sent with.
+    let Some(mut r) = common::seed(0) else {
+        return;
+    };
+    let line = r.facts[0].source.line;
+    let printed = r.lines[line as usize - 1].clone();
+    r.facts[1].source = r.facts[0].source.clone();
+    r.facts[1].source.text = "另一种引用".into();
+    r.facts[2].source = r.facts[0].source.clone();
+    r.facts[3].source = r.facts[0].source.clone();
+    r.facts[3].source.text = printed.clone();
+    let back =
+        report_from_pb(pb::Report::decode(report_to_pb(&r).encode_to_vec().as_slice()).unwrap())
+            .unwrap();
+    let texts: Vec<&str> = back.facts[..4]
+        .iter()
+        .map(|f| f.source.text.as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            printed.as_str(),
+            "另一种引用",
+            printed.as_str(),
+            printed.as_str()
+        ]
+    );
+    assert_eq!(back, r);
+}
+
+#[test]
+fn a_small_message_cannot_ask_for_unbounded_restored_text() {
+    // One 1 MiB line and 40 facts that reference it with empty texts: 1.3 MiB on the wire, but
+    // restored each fact would hold its own copy, 40 MiB in all — past the 16 MiB a parsed report
+    // may quote. The report is refused with the field named, before the copies are made.
+    let Some(r) = common::seed(0) else {
+        return;
+    };
+    let mut wire = report_to_pb(&r);
+    let long = "年".repeat(350_000);
+    wire.source_lines = vec![long.clone()];
+    wire.figures.clear();
+    for f in wire.facts.iter_mut().take(40) {
+        f.source = Some(pb::SourceRef {
+            line: 1,
+            text: String::new(),
+        });
+    }
+    wire.facts.truncate(40);
+    assert!(wire.encoded_len() < 2 * 1024 * 1024);
+    let errs = report_from_pb(wire.clone()).unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].field, "report.facts");
+    assert!(errs[0].description.contains("16777216 bytes"), "{errs:?}");
+
+    // Ten such references (10 MiB restored) are within the limit and each quotes the line.
+    wire.facts.truncate(10);
+    let back = report_from_pb(wire).unwrap();
+    assert!(back.facts.iter().all(|f| f.source.text == long));
+}

@@ -9,11 +9,15 @@
 //! before the run and sent as bytes through a pass-through codec (`gouji_proto::codec::Raw`), and responses are taken as
 //! bytes (each RPC's response is decoded and checked once before its run).
 //!
-//! Two payloads, each compared with an `Echo` of exactly the same request bytes:
+//! Two payloads, each compared with an `Echo` of exactly the same request bytes (all but the
+//! full-text structured form):
 //! - the seed documents as text (`input.document`): the server parses, validates and answers
 //!   with findings only (`omit_report`), or also with the parsed report;
-//! - the same seeds already in structured form (`input.report`): what a platform that holds
-//!   structured data sends; the server converts and validates.
+//! - the same seeds already in structured form (`input.report`, without source lines): what a
+//!   platform that holds structured data sends; the server converts and validates. Once with
+//!   the source texts compacted (each printed line a fact or figure quotes sent once, as
+//!   `gouji_proto::convert::report_to_pb` writes it) and once with every reference carrying its
+//!   text (as a client may send it), side by side.
 //!
 //! ```text
 //! GOUJI_SEEDS=/path/to/seeds cargo bench -p gouji-validation --bench grpc_load -- \
@@ -420,14 +424,28 @@ fn main() -> anyhow::Result<()> {
             .iter()
             .map(|d| validate(Input::Document(d.clone()), false))
             .collect();
-        let as_report: Vec<Bytes> = docs
+        // As a platform that keeps tables, not documents, sends them: no source lines, each
+        // printed line a fact or figure quotes on the wire once (the compacted form)…
+        let structured: Vec<gouji_proto::report::v1::Report> = docs
             .iter()
             .filter_map(|d| gouji_domain::parse_document(d).ok())
-            .map(|r| {
-                // As a platform that keeps tables, not documents, sends it: no source text.
-                let mut p = gouji_proto::convert::report_to_pb(&r);
-                p.source_lines.clear();
-                p.year_mentions.clear();
+            .map(|mut r| {
+                r.lines.clear();
+                r.year_mentions.clear();
+                gouji_proto::convert::report_to_pb(&r)
+            })
+            .collect();
+        let as_report: Vec<Bytes> = structured
+            .iter()
+            .map(|p| validate(Input::Report(p.clone()), true))
+            .collect();
+        // …and the same reports with every reference carrying its text (the form before the
+        // compaction, which the service still accepts).
+        let as_full_report: Vec<Bytes> = structured
+            .into_iter()
+            .map(|mut p| {
+                gouji_proto::convert::restore_source_texts(&mut p)
+                    .expect("a seed's texts are within the quoting limit");
                 validate(Input::Report(p), true)
             })
             .collect();
@@ -456,6 +474,11 @@ fn main() -> anyhow::Result<()> {
                 name: "ValidateReport(report)",
                 path: VALIDATE,
                 requests: as_report,
+            },
+            Workload {
+                name: "ValidateReport(report, full texts)",
+                path: VALIDATE,
+                requests: as_full_report,
             },
         ];
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -527,7 +550,7 @@ fn main() -> anyhow::Result<()> {
             }
         }
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
-        if let [echo_doc, doc, doc_report, echo_report, report] = rates[..] {
+        if let [echo_doc, doc, doc_report, echo_report, report, _] = rates[..] {
             println!(
                 "ratio to Echo of the same request (target ≥ 0.5): ValidateReport(document) {:.3}, + report {:.3}, ValidateReport(report) {:.3}",
                 ratio(doc, echo_doc),

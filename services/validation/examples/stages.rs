@@ -59,12 +59,12 @@ fn main() {
         docs.iter()
             .map(|d| {
                 let input = if structured {
-                    let r = gouji_domain::parse_document(d).expect("seed parses");
-                    // As a platform that keeps tables, not documents, sends it: no source text.
-                    let mut p = gouji_proto::convert::report_to_pb(&r);
-                    p.source_lines.clear();
-                    p.year_mentions.clear();
-                    Input::Report(p)
+                    let mut r = gouji_domain::parse_document(d).expect("seed parses");
+                    // As a platform that keeps tables, not documents, sends it: no source
+                    // lines (each printed line a fact or figure quotes crosses once).
+                    r.lines.clear();
+                    r.year_mentions.clear();
+                    Input::Report(gouji_proto::convert::report_to_pb(&r))
                 } else {
                     Input::Document(d.clone())
                 };
