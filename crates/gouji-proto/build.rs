@@ -20,6 +20,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
+        // Malformed requests are INVALID_ARGUMENT, not tonic's INTERNAL (see `codec`).
+        .codec_path("crate::codec::Prost")
         .compile_fds(fds)?;
     Ok(())
 }

@@ -127,6 +127,39 @@ def test_bad_submissions_are_invalid_argument(pb, ingestion_stub, registered, kw
     assert names_field(bad_request_fields(err.value), field)
 
 
+@pytest.mark.parametrize(
+    ("service", "method", "streaming"),
+    [
+        (INGESTION_SERVICE, "RegisterUnit", False),
+        (INGESTION_SERVICE, "ListUnits", False),
+        (INGESTION_SERVICE, "SubmitReport", False),
+        (INGESTION_SERVICE, "GetReport", False),
+        (INGESTION_SERVICE, "ListReports", False),
+        (INGESTION_SERVICE, "StreamReports", True),
+        (INGESTION_SERVICE, "ListAuditEvents", False),
+        (AGGREGATION_SERVICE, "AggregateDepartment", False),
+    ],
+)
+def test_bytes_that_are_not_a_request_are_invalid_argument_on_every_rpc(
+    ingestion_server, aggregation_server, credentials, service, method, streaming
+):
+    # Sent past the client's serializer: a truncated varint, then a wrong wire type. The caller's
+    # bug, so INVALID_ARGUMENT naming the request (not INTERNAL, which says "retry, we are broken").
+    server = ingestion_server if service == INGESTION_SERVICE else aggregation_server
+    with credentials.channel(server.address, credentials.token("province")) as channel:
+        path = f"/{service}/{method}"
+        call = channel.unary_stream(path) if streaming else channel.unary_unary(path)
+        for garbage in (b"\xff\xff\xff", b"\x0f\x01"):
+            with pytest.raises(grpc.RpcError) as err:
+                reply = call(garbage, timeout=TIMEOUT)
+                if streaming:
+                    list(reply)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+            fields = bad_request_fields(err.value)
+            assert names_field(fields, "request"), fields
+            assert method in err.value.details(), err.value.details()
+
+
 def grpcurl_tls(credentials, role: str, unit: str | None = None) -> list[str]:
     """grpcurl over TLS as `role` on the RPCs, with the operator's token for reflection."""
     grpcurl = find_tool("grpcurl")
