@@ -15,7 +15,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gouji_support import find_tool, require_binary, start_service
-from test_validation_client import bad_request_fields, names_field
+from test_validation_client import bad_amount_report, bad_request_fields, names_field
 
 TIMEOUT = 120  # a whole document parsed and validated on a debug build
 INGESTION_SERVICE = "gouji.ingestion.v1.IngestionService"
@@ -125,6 +125,18 @@ def test_bad_submissions_are_invalid_argument(pb, ingestion_stub, registered, kw
         ingestion_stub.SubmitReport(pb.ingestion_pb2.SubmitReportRequest(**kwargs), timeout=TIMEOUT)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert names_field(bad_request_fields(err.value), field)
+
+
+def test_a_structured_report_with_a_bad_amount_names_its_path(pb, ingestion_stub, registered):
+    request = pb.ingestion_pb2.SubmitReportRequest(
+        unit_code=registered, year=2024, kind=pb.report_pb2.REPORT_KIND_FINAL_ACCOUNTS,
+        report=bad_amount_report(pb),
+    )
+    with pytest.raises(grpc.RpcError) as err:
+        ingestion_stub.SubmitReport(request, timeout=TIMEOUT)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+    fields = bad_request_fields(err.value)
+    assert "report.facts[0].amount" in fields, fields
 
 
 @pytest.mark.parametrize(

@@ -189,6 +189,38 @@ def test_malformed_request_is_invalid_argument_with_bad_request(pb, validation_s
     assert names_field(fields, field), f"violations {fields} do not name {field!r}"
 
 
+def bad_amount_report(pb):
+    """A structured report whose one fact's amount is not a decimal."""
+    r = pb.report_pb2
+    return r.Report(
+        subject="测试单位",
+        year=2024,
+        kind=r.REPORT_KIND_FINAL_ACCOUNTS,
+        facts=[r.Fact(table="income_expense_summary", row="本年收入合计", column="决算数", amount="十二")],
+    )
+
+
+def test_a_bad_amount_is_named_by_its_path_in_the_request(pb, validation_stub):
+    # The path a client can follow from the request it sent: report.facts[0].amount, and for a
+    # related report related[0].report.facts[0].amount (not report.report.… as once written).
+    v, r = pb.validation_pb2, pb.report_pb2
+    good = r.Report(subject="测试单位", year=2024, kind=r.REPORT_KIND_FINAL_ACCOUNTS)
+    ref = r.ReportRef(unit="610726", year=2023, kind=r.REPORT_KIND_FINAL_ACCOUNTS)
+    for request, path in (
+        (v.ValidateReportRequest(report=bad_amount_report(pb)), "report.facts[0].amount"),
+        (
+            v.ValidateReportRequest(
+                report=good, related=[v.RelatedReport(ref=ref, report=bad_amount_report(pb))]
+            ),
+            "related[0].report.facts[0].amount",
+        ),
+    ):
+        with pytest.raises(grpc.RpcError) as err:
+            validation_stub.ValidateReport(request, timeout=TIMEOUT)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+        assert path in bad_request_fields(err.value), (path, bad_request_fields(err.value))
+
+
 def test_bytes_that_are_not_a_request_are_invalid_argument(validation_channel):
     # Sent as they are, past the client's serializer: a truncated varint, then a wrong wire type.
     call = validation_channel.unary_unary("/gouji.validation.v1.ValidationService/ValidateReport")

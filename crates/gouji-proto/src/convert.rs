@@ -10,7 +10,8 @@ use rust_decimal::Decimal;
 
 use crate::report::v1 as pb;
 
-/// A wire value that could not be converted, naming the field.
+/// A wire value that could not be converted, naming the field by its path from the message that
+/// holds the report (`report.facts[3].amount`), as a `google.rpc.BadRequest` violation names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub field: String,

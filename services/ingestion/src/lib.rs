@@ -259,7 +259,7 @@ impl Ingestion {
                     let report = convert::report_from_pb(r).map_err(|errs| {
                         let mut b = BadRequest::new();
                         for e in errs {
-                            b.add(format!("report.{}", e.field), e.description);
+                            b.add(e.field, e.description);
                         }
                         Status::from(b)
                     })?;

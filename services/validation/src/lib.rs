@@ -214,7 +214,7 @@ pub fn validate_request(mut req: ValidateReportRequest) -> Result<ValidateReport
         let report = convert::report_from_pb(rep).map_err(|errs| {
             let mut b = BadRequest::new();
             for e in errs {
-                b.add(format!("related[{i}].report.{}", e.field), e.description);
+                b.add(format!("related[{i}].{}", e.field), e.description);
             }
             Status::from(b)
         })?;
