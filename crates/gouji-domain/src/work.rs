@@ -30,6 +30,10 @@ pub const MAX_CELLS: usize = 2_000_000;
 pub const MAX_FACTS: usize = 200_000;
 /// Most narrative figures one report may hold.
 pub const MAX_FIGURES: usize = 50_000;
+/// Most related reports (prior year, 预算, 汇总 or its units) one validation may be given: a
+/// department with more units is checked against the first ones only (XR-05 then bounds, never
+/// asserts equality).
+pub const MAX_RELATED: usize = 64;
 /// Most unplaced entries one report may hold.
 pub const MAX_UNPLACED: usize = 50_000;
 /// Most bytes of source text quoted into one report's facts, figures and unplaced entries (each

@@ -105,7 +105,9 @@ impl<'a> SourceTexts<'a> {
             Some(&sent) => sent,
             None => line_text(self.lines, line).unwrap_or(""),
         };
-        if restored == text {
+        // An empty text cannot be told from a left-out one: it is restored, as the receiver
+        // would (a reference that knows its line is given the line's text), and carries nothing.
+        if restored == text || text.is_empty() {
             return Some(pb::SourceRef {
                 line,
                 text: String::new(),
@@ -140,9 +142,32 @@ enum Carrier {
 /// memory (one long line, 200,000 references to it). The texts of all facts and figures together,
 /// as restored, may therefore hold at most [`gouji_domain::work::MAX_QUOTED_BYTES`] — what a
 /// parsed report may quote — and a report that would need more is refused, before the copy that
-/// would pass the limit is made.
+/// would pass the limit is made. A reference sent with an empty text and a line is given the
+/// line's text (an empty text is how a left-out one is written).
 pub fn restore_source_texts(p: &mut pb::Report) -> Result<(), FieldError> {
-    let limit = gouji_domain::work::MAX_QUOTED_BYTES;
+    let mut budget = gouji_domain::work::MAX_QUOTED_BYTES;
+    restore_source_texts_within(p, &mut budget)
+}
+
+/// Most bytes of restored source text one request may ask for per byte of the request, over
+/// all the reports it carries (a `ValidateReportRequest` with its related reports): a report
+/// sent with its lines restores what it quotes, 1–4.3× its text for real reports. Without it a
+/// request of 17 MiB could carry fifty small related reports of 16 MiB restored each.
+pub const MAX_RESTORED_PER_WIRE_BYTE: usize = 8;
+
+/// What one request of `wire_bytes` may restore in all (see [`MAX_RESTORED_PER_WIRE_BYTE`]).
+pub fn restore_budget(wire_bytes: usize) -> usize {
+    gouji_domain::work::MAX_QUOTED_BYTES.max(wire_bytes.saturating_mul(MAX_RESTORED_PER_WIRE_BYTE))
+}
+
+/// [`restore_source_texts`] drawing on a budget shared by the reports of one request: at most
+/// `MAX_QUOTED_BYTES` for this report and at most what is left of `budget`, which is reduced by
+/// what this report restored and carried.
+pub fn restore_source_texts_within(
+    p: &mut pb::Report,
+    budget: &mut usize,
+) -> Result<(), FieldError> {
+    let limit = gouji_domain::work::MAX_QUOTED_BYTES.min(*budget);
     let mut carriers: std::collections::HashMap<u32, Carrier> = std::collections::HashMap::new();
     let mut quoted = 0usize;
     let n_facts = p.facts.len();
@@ -178,7 +203,10 @@ pub fn restore_source_texts(p: &mut pb::Report) -> Result<(), FieldError> {
                 field: field.into(),
                 description: format!(
                     "the source texts of the facts and figures, restored (one copy of its line \
-                     per reference), would exceed {limit} bytes"
+                     per reference), would exceed {limit} bytes (of at most {} per report and \
+                     {} left for this request)",
+                    gouji_domain::work::MAX_QUOTED_BYTES,
+                    *budget
                 ),
             });
         }
@@ -188,6 +216,7 @@ pub fn restore_source_texts(p: &mut pb::Report) -> Result<(), FieldError> {
             }
         }
     }
+    *budget -= quoted;
     Ok(())
 }
 
@@ -408,7 +437,17 @@ fn provenance(s: Option<pb::SourceRef>) -> dm::Provenance {
 
 /// Wire report → domain report. Every amount must be a decimal string; errors name the field.
 /// Takes the wire report by value so that its strings move into the domain report.
-pub fn report_from_pb(mut p: pb::Report) -> Result<dm::Report, Vec<FieldError>> {
+pub fn report_from_pb(p: pb::Report) -> Result<dm::Report, Vec<FieldError>> {
+    let mut budget = gouji_domain::work::MAX_QUOTED_BYTES;
+    report_from_pb_within(p, &mut budget)
+}
+
+/// [`report_from_pb`] for one of several reports of a request, their restored source texts
+/// drawn from one `budget` ([`restore_source_texts_within`], [`restore_budget`]).
+pub fn report_from_pb_within(
+    mut p: pb::Report,
+    budget: &mut usize,
+) -> Result<dm::Report, Vec<FieldError>> {
     // The caps of a parsed report hold for a structured one too, checked before any work.
     let caps = [
         ("report.facts", p.facts.len(), gouji_domain::work::MAX_FACTS),
@@ -439,7 +478,7 @@ pub fn report_from_pb(mut p: pb::Report) -> Result<dm::Report, Vec<FieldError>> 
     if !over.is_empty() {
         return Err(over);
     }
-    restore_source_texts(&mut p).map_err(|e| vec![e])?;
+    restore_source_texts_within(&mut p, budget).map_err(|e| vec![e])?;
     let mut errors = Vec::new();
     let kind = kind_from_pb(p.kind).unwrap_or_else(|| {
         errors.push(FieldError {

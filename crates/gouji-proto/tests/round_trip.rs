@@ -233,3 +233,24 @@ fn a_small_message_cannot_ask_for_unbounded_restored_text() {
     let back = report_from_pb(wire).unwrap();
     assert!(back.facts.iter().all(|f| f.source.text == long));
 }
+
+#[test]
+fn a_reference_with_its_line_but_no_text_is_given_the_lines_text() {
+    // An empty text on the wire means "left out", so a sender's reference that knows its line
+    // but not its text comes back quoting the line; the references after it are unchanged.
+    let Some(mut r) = common::seed(0) else {
+        return;
+    };
+    let line = r.facts[0].source.line;
+    let printed = r.lines[line as usize - 1].clone();
+    r.facts[0].source.text.clear();
+    let wire = report_to_pb(&r);
+    assert!(
+        wire.facts[..2]
+            .iter()
+            .all(|f| f.source.as_ref().unwrap().text.is_empty())
+    );
+    let back = report_from_pb(wire).unwrap();
+    assert_eq!(back.facts[0].source.text, printed);
+    assert_eq!(back.facts[1..], r.facts[1..]);
+}

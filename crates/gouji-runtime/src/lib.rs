@@ -4,7 +4,8 @@
 //! CPU gate every CPU-bound request step goes through (`cpu`), admission control (bounded calls
 //! in flight, a bounded wait queue and a connection limit per process: `admission`), the metrics
 //! of all of it (`metrics`: OTLP and a Prometheus endpoint) and the store probe behind
-//! ingestion's liveness (`store_health`).
+//! ingestion's liveness (`store_health`), and the route that lets a handler decode its own
+//! request on a CPU worker (`raw_route`).
 //!
 //! It also sets the global allocator of everything built on it (the three services, the `gouji`
 //! CLI, their benches and the end-to-end tests): mimalloc. The parser, the protobuf decoder and
@@ -16,6 +17,7 @@ pub mod auth;
 pub mod cpu;
 pub mod metrics;
 pub mod process;
+pub mod raw_route;
 pub mod server;
 pub mod status;
 pub mod store_health;

@@ -21,6 +21,7 @@ use gouji_proto::ingestion::v1::ingestion_service_server::{
     IngestionService, IngestionServiceServer,
 };
 use gouji_runtime::auth;
+use gouji_runtime::raw_route::RawRoute;
 use gouji_runtime::server::Limits;
 use gouji_runtime::status::{self, BadRequest};
 use gouji_store::{ListFilter, NewRevision, Store, SubmitOutcome, UnitRecord, ValidationState};
@@ -87,6 +88,71 @@ pub fn transport_limits(limits: &IngestionLimits) -> Limits {
     }
 }
 
+/// The ingestion service as served (see [`Ingestion::into_server`]).
+pub type Server = RawRoute<IngestionServiceServer<Ingestion>, SubmitReportBytes>;
+
+/// `SubmitReport` from the request's bytes to the response's. Only the two fields that decide
+/// who may submit (`unit_code`, `consolidated`) are read on the I/O thread — prost skips the
+/// document or report without looking into it — then the caller is authorized, and the whole
+/// request is decoded on a CPU worker: a structured report of up to 16 MiB is tens of
+/// milliseconds of decoding that would otherwise hold an I/O thread every connection shares.
+#[derive(Clone)]
+pub struct SubmitReportBytes {
+    service: std::sync::Arc<Ingestion>,
+}
+
+/// The fields of `SubmitReportRequest` that authorization needs, decoded from its bytes (same
+/// tags as `ingestion_service.proto`; the other fields are skipped as unknown, in O(1) each).
+#[derive(Clone, PartialEq, prost::Message)]
+struct SubmitHead {
+    #[prost(string, tag = "1")]
+    unit_code: String,
+    #[prost(bool, tag = "7")]
+    consolidated: bool,
+}
+
+/// A request's bytes that are not a `SubmitReportRequest`: the caller's error.
+fn not_a_submit_request(e: prost::DecodeError) -> Status {
+    BadRequest::field(
+        "request",
+        format!("not a valid gouji.ingestion.v1.SubmitReportRequest: {e}"),
+    )
+    .into()
+}
+
+impl tonic::server::UnaryService<bytes::Bytes> for SubmitReportBytes {
+    type Response = bytes::Bytes;
+    type Future = tonic::codegen::BoxFuture<Response<bytes::Bytes>, Status>;
+
+    fn call(&mut self, request: Request<bytes::Bytes>) -> Self::Future {
+        let service = self.service.clone();
+        Box::pin(submit_bytes(service, request))
+    }
+}
+
+#[tracing::instrument(name = "ingestion.submit_report", skip_all)]
+async fn submit_bytes(
+    service: std::sync::Arc<Ingestion>,
+    request: Request<bytes::Bytes>,
+) -> Result<Response<bytes::Bytes>, Status> {
+    let deadline = gouji_runtime::server::deadline(
+        &request,
+        transport_limits(&service.limits).request_timeout,
+    );
+    let principal = auth::principal(&request)?;
+    let bytes = request.into_inner();
+    let head = SubmitHead::decode(bytes.clone()).map_err(not_a_submit_request)?;
+    service
+        .authorize_submit(&principal, &head.unit_code, head.consolidated)
+        .await?;
+    let req = gouji_runtime::cpu::run_until("decode task", Some(deadline), move || {
+        pb::SubmitReportRequest::decode(bytes).map_err(not_a_submit_request)
+    })
+    .await??;
+    let response = service.submit(principal, req, deadline).await?;
+    Ok(response.map(|r| bytes::Bytes::from(r.encode_to_vec())))
+}
+
 /// The service implementation.
 #[derive(Clone)]
 pub struct Ingestion {
@@ -104,11 +170,102 @@ impl Ingestion {
         }
     }
 
-    /// The tonic server with explicit message-size limits.
-    pub fn into_server(self, transport: Limits) -> IngestionServiceServer<Self> {
-        IngestionServiceServer::new(self)
-            .max_decoding_message_size(transport.max_request_bytes)
-            .max_encoding_message_size(transport.max_response_bytes)
+    /// The service as served, with explicit message-size limits: the generated server, and
+    /// `SubmitReport` decoded by its handler on a CPU worker ([`gouji_runtime::raw_route`]).
+    pub fn into_server(self, transport: Limits) -> Server {
+        let service = std::sync::Arc::new(self);
+        RawRoute::new(
+            IngestionServiceServer::from_arc(service.clone())
+                .max_decoding_message_size(transport.max_request_bytes)
+                .max_encoding_message_size(transport.max_response_bytes),
+            "SubmitReport",
+            SubmitReportBytes { service },
+            transport,
+        )
+    }
+
+    /// Who may submit for `unit` (its 汇总 when `consolidated`): checked before anything is
+    /// decoded or parsed, so that a refused caller costs no CPU.
+    async fn authorize_submit(
+        &self,
+        principal: &gouji_auth::Principal,
+        unit: &str,
+        consolidated: bool,
+    ) -> Result<(), Status> {
+        auth::authorize(
+            principal,
+            Action::SubmitReport { unit, consolidated },
+            &self.store,
+        )
+        .await
+    }
+
+    /// `SubmitReport` once the caller is authorized: check and parse, store, validate.
+    async fn submit(
+        &self,
+        principal: gouji_auth::Principal,
+        req: pb::SubmitReportRequest,
+        deadline: std::time::Instant,
+    ) -> Result<Response<pb::SubmitReportResponse>, Status> {
+        let (new, _unit) = self.prepare(req, deadline).await?;
+        // Nothing is stored once the caller's deadline has passed: it has been told the call
+        // failed (a cancelled call never gets here: its future is dropped, and a parse in
+        // progress stops at its next poll of the token).
+        if std::time::Instant::now() >= deadline {
+            return Err(status::stopped(gouji_domain::work::Stop::DeadlineExceeded));
+        }
+        // Held until the verdict is recorded, so that the background loop leaves this
+        // revision to this call (`None`: a retry of the same submission is in flight, and that
+        // call validates it; this one replays).
+        let claim = self.validation.claim(&new.idempotency_key);
+        let outcome = self
+            .store
+            .submit_as(&new, Some(&audit_entry(&principal)))
+            .await
+            .map_err(|e| status::store_error("unit_code", e))?;
+        // Committed: from here on the submission is acknowledged whatever validation does.
+        let outcome = match outcome {
+            SubmitOutcome::Stored(mut rec) => {
+                tracing::info!(report = %rec.report_id(), revision = rec.revision, "stored");
+                // Reports checked against this one (its next year, its department, …) are
+                // revalidated in the background.
+                if let Err(e) = related::mark_dependents(&self.store, &rec).await {
+                    tracing::warn!(error = %e, "cannot mark dependent reports for revalidation");
+                }
+                let attempt = match &claim {
+                    Some(claim) => {
+                        validator::validate_and_record(
+                            &self.store,
+                            &self.validation,
+                            &rec,
+                            Some(&new.report),
+                            claim,
+                        )
+                        .await
+                    }
+                    None => validator::Attempt::Pending,
+                };
+                match attempt {
+                    validator::Attempt::Validated(v) => {
+                        rec.state = ValidationState::Validated;
+                        rec.valid = Some(v.valid);
+                        rec.catalog_version = Some(v.catalog_version);
+                        rec.findings = v.findings;
+                    }
+                    validator::Attempt::Failed(reason) => {
+                        rec.state = ValidationState::Failed;
+                        rec.validation_error = Some(reason);
+                    }
+                    validator::Attempt::Pending => {}
+                }
+                SubmitOutcome::Stored(rec)
+            }
+            replayed => {
+                tracing::info!(report = %replayed.record().report_id(), "replayed");
+                replayed
+            }
+        };
+        Ok(Response::new(submit_response(&outcome)))
     }
 
     fn check_year(&self, field: &str, year: i32, b: &mut BadRequest) {
@@ -493,6 +650,8 @@ impl IngestionService for Ingestion {
         }))
     }
 
+    /// Reached only through [`IngestionServiceServer`] itself: [`Server`] routes
+    /// `SubmitReport` to [`SubmitReportBytes`], which decodes the request on a CPU worker.
     #[tracing::instrument(name = "ingestion.submit_report", skip_all)]
     async fn submit_report(
         &self,
@@ -504,75 +663,9 @@ impl IngestionService for Ingestion {
         );
         let principal = auth::principal(&request)?;
         let req = request.into_inner();
-        // Before anything is parsed: a refused caller costs no CPU.
-        auth::authorize(
-            &principal,
-            Action::SubmitReport {
-                unit: &req.unit_code,
-                consolidated: req.consolidated,
-            },
-            &self.store,
-        )
-        .await?;
-        let (new, _unit) = self.prepare(req, deadline).await?;
-        // Nothing is stored once the caller's deadline has passed: it has been told the call
-        // failed (a cancelled call never gets here: its future is dropped, and a parse in
-        // progress stops at its next poll of the token).
-        if std::time::Instant::now() >= deadline {
-            return Err(status::stopped(gouji_domain::work::Stop::DeadlineExceeded));
-        }
-        // Held until the verdict is recorded, so that the background loop leaves this
-        // revision to this call (`None`: a retry of the same submission is in flight, and that
-        // call validates it; this one replays).
-        let claim = self.validation.claim(&new.idempotency_key);
-        let outcome = self
-            .store
-            .submit_as(&new, Some(&audit_entry(&principal)))
-            .await
-            .map_err(|e| status::store_error("unit_code", e))?;
-        // Committed: from here on the submission is acknowledged whatever validation does.
-        let outcome = match outcome {
-            SubmitOutcome::Stored(mut rec) => {
-                tracing::info!(report = %rec.report_id(), revision = rec.revision, "stored");
-                // Reports checked against this one (its next year, its department, …) are
-                // revalidated in the background.
-                if let Err(e) = related::mark_dependents(&self.store, &rec).await {
-                    tracing::warn!(error = %e, "cannot mark dependent reports for revalidation");
-                }
-                let attempt = match &claim {
-                    Some(claim) => {
-                        validator::validate_and_record(
-                            &self.store,
-                            &self.validation,
-                            &rec,
-                            Some(&new.report),
-                            claim,
-                        )
-                        .await
-                    }
-                    None => validator::Attempt::Pending,
-                };
-                match attempt {
-                    validator::Attempt::Validated(v) => {
-                        rec.state = ValidationState::Validated;
-                        rec.valid = Some(v.valid);
-                        rec.catalog_version = Some(v.catalog_version);
-                        rec.findings = v.findings;
-                    }
-                    validator::Attempt::Failed(reason) => {
-                        rec.state = ValidationState::Failed;
-                        rec.validation_error = Some(reason);
-                    }
-                    validator::Attempt::Pending => {}
-                }
-                SubmitOutcome::Stored(rec)
-            }
-            replayed => {
-                tracing::info!(report = %replayed.record().report_id(), "replayed");
-                replayed
-            }
-        };
-        Ok(Response::new(submit_response(&outcome)))
+        self.authorize_submit(&principal, &req.unit_code, req.consolidated)
+            .await?;
+        self.submit(principal, req, deadline).await
     }
 
     #[tracing::instrument(name = "ingestion.get_report", skip_all)]
@@ -832,3 +925,43 @@ const KIND_REQUIRED: &str = "kind must be REPORT_KIND_BUDGET or REPORT_KIND_FINA
 
 /// How often pending revisions are retried by default.
 pub const DEFAULT_REVALIDATE_INTERVAL: Duration = Duration::from_secs(2);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_head_reads_what_the_whole_request_says_who_submits_for() {
+        // The tags of `SubmitHead` are those of `SubmitReportRequest`: authorization must see
+        // the same unit the submission is stored for, whatever else the request carries.
+        for (input, consolidated) in [
+            (
+                pb::submit_report_request::Input::Document(b"\xe6\x94\xb6\xe5\x85\xa5".to_vec()),
+                false,
+            ),
+            (
+                pb::submit_report_request::Input::Report(gouji_proto::report::v1::Report {
+                    subject: "宁强县医疗保障局".into(),
+                    ..Default::default()
+                }),
+                true,
+            ),
+        ] {
+            let req = pb::SubmitReportRequest {
+                unit_code: "610726002".into(),
+                year: 2024,
+                kind: 2,
+                input: Some(input),
+                idempotency_key: "k-1".into(),
+                consolidated,
+            };
+            let head = SubmitHead::decode(req.encode_to_vec().as_slice()).unwrap();
+            assert_eq!(head.unit_code, req.unit_code);
+            assert_eq!(head.consolidated, req.consolidated);
+        }
+        assert_eq!(
+            not_a_submit_request(SubmitHead::decode(&b"\xff\xff\xff"[..]).unwrap_err()).code(),
+            tonic::Code::InvalidArgument
+        );
+    }
+}

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use clap::Parser;
 use gouji_ingestion::{Ingestion, IngestionLimits, ValidationClient, transport_limits, validator};
-use gouji_proto::ingestion::v1::ingestion_service_server::IngestionServiceServer;
 use gouji_runtime::{server, store_health};
 use gouji_store::Store;
 
@@ -141,13 +140,9 @@ async fn main() -> anyhow::Result<()> {
         },
     );
     let router = router.add_service(service.into_server(transport));
-    let served = server::serve::<IngestionServiceServer<Ingestion>>(
-        "gouji-ingestion",
-        &args.listen,
-        router,
-        reporter,
-    )
-    .await;
+    let served =
+        server::serve::<gouji_ingestion::Server>("gouji-ingestion", &args.listen, router, reporter)
+            .await;
     revalidator.abort();
     probe.abort();
     store.close().await;

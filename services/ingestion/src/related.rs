@@ -22,9 +22,7 @@ use gouji_proto::validation::v1::RelatedReport;
 use gouji_store::{RevisionRecord, Store, StoreError};
 use prost::Message as _;
 
-/// At most this many related reports are sent with one validation (a department with more
-/// units is checked against the first ones only: XR-05 then bounds, never asserts equality).
-const MAX_RELATED: usize = 64;
+use gouji_domain::work::MAX_RELATED;
 
 /// The reference of a stored revision.
 pub fn reference_of(rec: &RevisionRecord) -> ReportRef {

@@ -3,8 +3,6 @@
 //! Handlers are thin: convert the request, call `gouji_domain`, map the result. A report with
 //! problems is an OK response with findings; only a malformed request is INVALID_ARGUMENT.
 
-use std::task::Poll;
-
 use gouji_auth::Action;
 use gouji_domain::rules::{self, Context, Severity};
 use gouji_proto::convert;
@@ -17,13 +15,13 @@ use gouji_proto::validation::v1::{
 };
 
 use bytes::Bytes;
-use gouji_proto::codec::Raw;
 use gouji_runtime::auth;
+use gouji_runtime::raw_route::RawRoute;
 use gouji_runtime::server::Limits;
 use gouji_runtime::status::{BadRequest, read_error};
 use prost::Message;
-use tonic::codegen::{Body, BoxFuture, Service, StdError, http};
-use tonic::server::{NamedService, UnaryService};
+use tonic::codegen::BoxFuture;
+use tonic::server::UnaryService;
 use tonic::{Request, Response, Status};
 
 /// The service implementation (stateless).
@@ -33,71 +31,28 @@ pub struct Validator;
 impl Validator {
     /// The service as served, with explicit message-size limits.
     pub fn into_server(self, limits: Limits) -> Server {
-        Server {
-            generated: ValidationServiceServer::new(self)
+        RawRoute::new(
+            ValidationServiceServer::new(self)
                 .max_decoding_message_size(limits.max_request_bytes)
                 .max_encoding_message_size(limits.max_response_bytes),
+            "ValidateReport",
+            ValidateReportBytes {
+                timeout: limits.request_timeout,
+            },
             limits,
-        }
+        )
     }
 }
-
-/// Path of `ValidateReport`, which [`Server`] routes itself.
-const VALIDATE_REPORT: &str = "/gouji.validation.v1.ValidationService/ValidateReport";
 
 /// The validation service as served: the generated server for `ListRules` and `Echo`, and
 /// `ValidateReport` decoded, validated and encoded by its handler on one CPU worker
 /// ([`gouji_proto::codec`] says why: a structured report decoded on an I/O thread and freed on
 /// a worker cost the server about half as much CPU again as the validation).
-#[derive(Clone)]
-pub struct Server {
-    generated: ValidationServiceServer<Validator>,
-    limits: Limits,
-}
-
-impl NamedService for Server {
-    const NAME: &'static str = <ValidationServiceServer<Validator> as NamedService>::NAME;
-}
-
-impl<B> Service<http::Request<B>> for Server
-where
-    B: Body + Send + 'static,
-    B::Error: Into<StdError> + Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = std::convert::Infallible;
-    type Future = BoxFuture<Self::Response, Self::Error>;
-
-    fn poll_ready(&mut self, _cx: &mut std::task::Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        if req.uri().path() != VALIDATE_REPORT {
-            return self.generated.call(req);
-        }
-        let limits = self.limits;
-        Box::pin(async move {
-            // The same size limits as the generated server. No compression is negotiated on
-            // either path (`into_server` enables none); enabling it there must also apply it here.
-            let mut grpc = tonic::server::Grpc::new(Raw).apply_max_message_size_config(
-                Some(limits.max_request_bytes),
-                Some(limits.max_response_bytes),
-            );
-            Ok(grpc
-                .unary(
-                    ValidateReportBytes {
-                        timeout: limits.request_timeout,
-                    },
-                    req,
-                )
-                .await)
-        })
-    }
-}
+pub type Server = RawRoute<ValidationServiceServer<Validator>, ValidateReportBytes>;
 
 /// `ValidateReport` from the request's bytes to the response's.
-struct ValidateReportBytes {
+#[derive(Clone)]
+pub struct ValidateReportBytes {
     /// The server's cap on a call's deadline.
     timeout: std::time::Duration,
 }
@@ -160,6 +115,19 @@ async fn validate_call<M: Send + 'static, R: Send + 'static>(
 /// Validates a request in-process; shared by the gRPC handler and benchmarks.
 /// Takes the request by value: a structured report's strings move into the domain report.
 pub fn validate_request(mut req: ValidateReportRequest) -> Result<ValidateReportResponse, Status> {
+    if req.related.len() > gouji_domain::work::MAX_RELATED {
+        return Err(BadRequest::field(
+            "related",
+            format!(
+                "{} related reports; the limit is {}",
+                req.related.len(),
+                gouji_domain::work::MAX_RELATED
+            ),
+        )
+        .into());
+    }
+    // The source texts the request's reports restore, all together, in proportion to its size.
+    let mut restore_budget = convert::restore_budget(req.encoded_len());
     let ctx_pb = req.context.unwrap_or_default();
     let subject_ref = req.subject_ref.take();
     let related_pb = std::mem::take(&mut req.related);
@@ -181,13 +149,15 @@ pub fn validate_request(mut req: ValidateReportRequest) -> Result<ValidateReport
                 .map_err(|e| read_error("document", &e))?
                 .report
         }
-        Some(Input::Report(r)) => convert::report_from_pb(r).map_err(|errs| {
-            let mut b = BadRequest::new();
-            for e in errs {
-                b.add(e.field, e.description);
-            }
-            Status::from(b)
-        })?,
+        Some(Input::Report(r)) => {
+            convert::report_from_pb_within(r, &mut restore_budget).map_err(|errs| {
+                let mut b = BadRequest::new();
+                for e in errs {
+                    b.add(e.field, e.description);
+                }
+                Status::from(b)
+            })?
+        }
     };
     if ctx_pb.year != 0 {
         if !(2000..=2100).contains(&ctx_pb.year) {
@@ -211,7 +181,7 @@ pub fn validate_request(mut req: ValidateReportRequest) -> Result<ValidateReport
             )
             .into());
         };
-        let report = convert::report_from_pb(rep).map_err(|errs| {
+        let report = convert::report_from_pb_within(rep, &mut restore_budget).map_err(|errs| {
             let mut b = BadRequest::new();
             for e in errs {
                 b.add(format!("related[{i}].{}", e.field), e.description);
@@ -326,12 +296,74 @@ mod tests {
 
     #[test]
     fn the_routed_path_is_the_generated_one() {
+        let server = Validator.into_server(Limits::default());
         assert_eq!(
-            VALIDATE_REPORT,
-            format!(
-                "/{}/ValidateReport",
-                <ValidationServiceServer<Validator> as NamedService>::NAME
-            )
+            server.path(),
+            "/gouji.validation.v1.ValidationService/ValidateReport"
+        );
+    }
+
+    /// A related report of 40 KB on the wire that restores to 15 MB: 5,000 figures quoting, by
+    /// reference, one 3,000-byte line.
+    fn amplifying_related() -> gouji_proto::validation::v1::RelatedReport {
+        use gouji_proto::report::v1 as rpb;
+        let figure = rpb::NarrativeFigure {
+            value: "1".into(),
+            source: Some(rpb::SourceRef {
+                line: 1,
+                text: String::new(),
+            }),
+            ..Default::default()
+        };
+        gouji_proto::validation::v1::RelatedReport {
+            r#ref: Some(rpb::ReportRef {
+                unit: "610726".into(),
+                year: 2023,
+                kind: rpb::ReportKind::FinalAccounts as i32,
+                ..Default::default()
+            }),
+            report: Some(rpb::Report {
+                year: 2023,
+                kind: rpb::ReportKind::FinalAccounts as i32,
+                source_lines: vec!["收".repeat(1000)],
+                figures: vec![figure; 5000],
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn the_related_reports_of_one_request_share_one_restore_budget() {
+        use gouji_proto::report::v1 as rpb;
+        let request = |related: usize| ValidateReportRequest {
+            input: Some(Input::Report(rpb::Report {
+                year: 2024,
+                kind: rpb::ReportKind::FinalAccounts as i32,
+                ..Default::default()
+            })),
+            related: vec![amplifying_related(); related],
+            ..Default::default()
+        };
+        // One is within what a 40 KB request may restore (16 MiB at least).
+        assert!(validate_request(request(1)).is_ok());
+        // Ten are 400 KB on the wire asking for 150 MB: refused at the second, before its copies.
+        let err = validate_request(request(10)).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        assert!(
+            err.message().contains("related[1].report.figures"),
+            "{}",
+            err.message()
+        );
+        // More related reports than one validation is ever given are refused outright.
+        let err = validate_request(ValidateReportRequest {
+            related: vec![Default::default(); gouji_domain::work::MAX_RELATED + 1],
+            ..request(0)
+        })
+        .unwrap_err();
+        assert!(
+            err.message().contains("related: 65 related reports"),
+            "{}",
+            err.message()
         );
     }
 }
