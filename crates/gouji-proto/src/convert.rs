@@ -172,10 +172,10 @@ pub fn restore_source_texts_within(
     let mut quoted = 0usize;
     let n_facts = p.facts.len();
     for k in 0..n_facts + p.figures.len() {
-        let (item, field) = if k < n_facts {
-            (Carrier::Fact(k), "report.facts")
+        let item = if k < n_facts {
+            Carrier::Fact(k)
         } else {
-            (Carrier::Figure(k - n_facts), "report.figures")
+            Carrier::Figure(k - n_facts)
         };
         let Some(s) = item.source(p) else {
             continue;
@@ -199,8 +199,13 @@ pub fn restore_source_texts_within(
             None
         };
         if quoted > limit {
+            // Named by the reference whose text would pass the limit.
+            let field = match item {
+                Carrier::Fact(i) => format!("report.facts[{i}].source.text"),
+                Carrier::Figure(i) => format!("report.figures[{i}].source.text"),
+            };
             return Err(FieldError {
-                field: field.into(),
+                field,
                 description: format!(
                     "the source texts of the facts and figures, restored (one copy of its line \
                      per reference), would exceed {limit} bytes (of at most {} per report and \

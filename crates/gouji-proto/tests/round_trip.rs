@@ -225,7 +225,8 @@ fn a_small_message_cannot_ask_for_unbounded_restored_text() {
     assert!(wire.encoded_len() < 2 * 1024 * 1024);
     let errs = report_from_pb(wire.clone()).unwrap_err();
     assert_eq!(errs.len(), 1, "{errs:?}");
-    assert_eq!(errs[0].field, "report.facts");
+    // The 16th copy (1,050,000 bytes each) is the one that would pass 16 MiB.
+    assert_eq!(errs[0].field, "report.facts[15].source.text");
     assert!(errs[0].description.contains("16777216 bytes"), "{errs:?}");
 
     // Ten such references (10 MiB restored) are within the limit and each quotes the line.

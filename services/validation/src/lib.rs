@@ -350,7 +350,8 @@ mod tests {
         let err = validate_request(request(10)).unwrap_err();
         assert_eq!(err.code(), tonic::Code::InvalidArgument);
         assert!(
-            err.message().contains("related[1].report.figures"),
+            err.message().contains("related[1].report.figures[")
+                && err.message().contains("].source.text"),
             "{}",
             err.message()
         );
