@@ -149,15 +149,27 @@ pub fn restore_source_texts(p: &mut pb::Report) -> Result<(), FieldError> {
     restore_source_texts_within(p, &mut budget)
 }
 
-/// Most bytes of restored source text one request may ask for per byte of the request, over
-/// all the reports it carries (a `ValidateReportRequest` with its related reports): a report
-/// sent with its lines restores what it quotes, 1–4.3× its text for real reports. Without it a
-/// request of 17 MiB could carry fifty small related reports of 16 MiB restored each.
-pub const MAX_RESTORED_PER_WIRE_BYTE: usize = 8;
+/// Most bytes of source text all the reports of one request may restore together (a
+/// `ValidateReportRequest` with its related reports): four reports' worth of
+/// [`gouji_domain::work::MAX_QUOTED_BYTES`]. Without it a request of 17 MiB could carry fifty
+/// small related reports of 16 MiB restored each. Ingestion sends its subject (≤ 16 MiB
+/// restored, the per-report limit) and related reports only while their restored texts fit the
+/// rest ([`restored_len`]), so what it sends always fits.
+pub const MAX_RESTORED_PER_REQUEST: usize = 4 * gouji_domain::work::MAX_QUOTED_BYTES;
 
-/// What one request of `wire_bytes` may restore in all (see [`MAX_RESTORED_PER_WIRE_BYTE`]).
-pub fn restore_budget(wire_bytes: usize) -> usize {
-    gouji_domain::work::MAX_QUOTED_BYTES.max(wire_bytes.saturating_mul(MAX_RESTORED_PER_WIRE_BYTE))
+/// The bytes of source text a domain report's facts and figures quote — what its wire form
+/// restores on the receiver, whatever was compacted.
+pub fn restored_len(r: &dm::Report) -> usize {
+    let quoted = |line: u32, text: &str| if line > 0 { text.len() } else { 0 };
+    r.facts
+        .iter()
+        .map(|f| quoted(f.source.line, &f.source.text))
+        .chain(
+            r.figures
+                .iter()
+                .map(|f| quoted(f.source.line, &f.source.text)),
+        )
+        .fold(0usize, usize::saturating_add)
 }
 
 /// [`restore_source_texts`] drawing on a budget shared by the reports of one request: at most
@@ -448,7 +460,7 @@ pub fn report_from_pb(p: pb::Report) -> Result<dm::Report, Vec<FieldError>> {
 }
 
 /// [`report_from_pb`] for one of several reports of a request, their restored source texts
-/// drawn from one `budget` ([`restore_source_texts_within`], [`restore_budget`]).
+/// drawn from one `budget` ([`restore_source_texts_within`], [`MAX_RESTORED_PER_REQUEST`]).
 pub fn report_from_pb_within(
     mut p: pb::Report,
     budget: &mut usize,

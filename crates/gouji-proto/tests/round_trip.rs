@@ -141,6 +141,13 @@ fn source_texts_cross_the_wire_once_and_come_back_to_every_reference() {
         "with its source lines, no reference needs its text: {carried} bytes carried"
     );
     assert!(quoted_bytes > 100_000, "S3 quotes {quoted_bytes} bytes");
+    // What the receiver restores, counted by the sender (ingestion budgets related reports so).
+    let restored_bytes: usize = quoted(&parsed)
+        .iter()
+        .filter(|(l, _)| *l > 0)
+        .map(|(_, t)| t.len())
+        .sum();
+    assert_eq!(gouji_proto::convert::restored_len(&parsed), restored_bytes);
 
     // Without the source lines (a platform that keeps tables), one reference per line carries it.
     let mut no_lines = report_to_pb(&gouji_domain::Report {

@@ -82,6 +82,10 @@ pub async fn related_reports(
     let mut out = Vec::new();
     let mut bytes = 0usize;
     let budget = gouji_runtime::server::MAX_CONTENT_BYTES / 2;
+    // What validation lets one request restore, less the subject's own share (at most one
+    // report's worth): a related report whose source texts would pass it is not sent.
+    let mut restored = 0usize;
+    let restore_budget = convert::MAX_RESTORED_PER_REQUEST - gouji_domain::work::MAX_QUOTED_BYTES;
     for (unit, year, kind, consolidated) in related_keys(store, rec).await? {
         if out.len() >= MAX_RELATED {
             break;
@@ -94,6 +98,11 @@ pub async fn related_reports(
         };
         if other.id == rec.id {
             continue;
+        }
+        restored += convert::restored_len(&other.report);
+        if restored > restore_budget {
+            tracing::warn!(report = %rec.report_id(), "related reports beyond the restore budget are not sent");
+            break;
         }
         let report = convert::report_to_pb(&other.report);
         bytes += report.encoded_len();

@@ -126,8 +126,8 @@ pub fn validate_request(mut req: ValidateReportRequest) -> Result<ValidateReport
         )
         .into());
     }
-    // The source texts the request's reports restore, all together, in proportion to its size.
-    let mut restore_budget = convert::restore_budget(req.encoded_len());
+    // The source texts the request's reports restore, all together.
+    let mut restore_budget = convert::MAX_RESTORED_PER_REQUEST;
     let ctx_pb = req.context.unwrap_or_default();
     let subject_ref = req.subject_ref.take();
     let related_pb = std::mem::take(&mut req.related);
@@ -344,13 +344,14 @@ mod tests {
             related: vec![amplifying_related(); related],
             ..Default::default()
         };
-        // One is within what a 40 KB request may restore (16 MiB at least).
+        // One (15 MB restored) is within the request's 64 MiB.
         assert!(validate_request(request(1)).is_ok());
-        // Ten are 400 KB on the wire asking for 150 MB: refused at the second, before its copies.
+        // Ten are 400 KB on the wire asking for 150 MB: four fit the request's 64 MiB, the fifth
+        // is refused before its copies.
         let err = validate_request(request(10)).unwrap_err();
         assert_eq!(err.code(), tonic::Code::InvalidArgument);
         assert!(
-            err.message().contains("related[1].report.figures[")
+            err.message().contains("related[4].report.figures[")
                 && err.message().contains("].source.text"),
             "{}",
             err.message()
