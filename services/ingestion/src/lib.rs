@@ -145,11 +145,16 @@ async fn submit_bytes(
     service
         .authorize_submit(&principal, &head.unit_code, head.consolidated)
         .await?;
-    let req = gouji_runtime::cpu::run_until("decode task", Some(deadline), move || {
-        pb::SubmitReportRequest::decode(bytes).map_err(not_a_submit_request)
+    // Decoded, checked and (a structured report) converted on one worker, in one job: the
+    // decoded message lives and dies on that thread.
+    let limits = service.limits;
+    let checked = gouji_runtime::cpu::run_until("decode task", Some(deadline), move || {
+        pb::SubmitReportRequest::decode(bytes)
+            .map_err(not_a_submit_request)
+            .and_then(|req| check_and_convert(&limits, req))
     })
     .await??;
-    let response = service.submit(principal, req, deadline).await?;
+    let response = service.submit(principal, checked, deadline).await?;
     Ok(response.map(|r| bytes::Bytes::from(r.encode_to_vec())))
 }
 
@@ -200,14 +205,15 @@ impl Ingestion {
         .await
     }
 
-    /// `SubmitReport` once the caller is authorized: check and parse, store, validate.
+    /// `SubmitReport` once the caller is authorized and the request checked: parse, store,
+    /// validate.
     async fn submit(
         &self,
         principal: gouji_auth::Principal,
-        req: pb::SubmitReportRequest,
+        (req, kind, input): (pb::SubmitReportRequest, ReportKind, Checked),
         deadline: std::time::Instant,
     ) -> Result<Response<pb::SubmitReportResponse>, Status> {
-        let (new, _unit) = self.prepare(req, deadline).await?;
+        let (new, _unit) = self.prepare(req, kind, input, deadline).await?;
         // Nothing is stored once the caller's deadline has passed: it has been told the call
         // failed (a cancelled call never gets here: its future is dropped, and a parse in
         // progress stops at its next poll of the token).
@@ -269,10 +275,7 @@ impl Ingestion {
     }
 
     fn check_year(&self, field: &str, year: i32, b: &mut BadRequest) {
-        let (lo, hi) = self.limits.years;
-        if !(lo..=hi).contains(&year) {
-            b.add(field, format!("year {year} is out of range {lo}–{hi}"));
-        }
+        check_year(&self.limits, field, year, b);
     }
 
     /// Checks the (unit, year, kind) that name a report; the unit field is named `unit_field`.
@@ -306,66 +309,19 @@ impl Ingestion {
         }
     }
 
-    /// Checks a submission and turns it into a revision to store. Stores nothing.
+    /// Turns a checked submission ([`check_and_convert`]) into a revision to store: the unit
+    /// looked up, a document parsed. Stores nothing.
     async fn prepare(
         &self,
         req: pb::SubmitReportRequest,
+        kind: ReportKind,
+        input: Checked,
         deadline: std::time::Instant,
     ) -> Result<(NewRevision, UnitRecord), Status> {
-        let mut b = BadRequest::new();
-        status::check_code(&mut b, "unit_code", &req.unit_code, true);
-        self.check_year("year", req.year, &mut b);
-        let kind = convert::kind_from_pb(req.kind);
-        if kind.is_none() {
-            b.add("kind", KIND_REQUIRED);
-        }
-        status::check_text(
-            &mut b,
-            "idempotency_key",
-            &req.idempotency_key,
-            self.limits.max_key_len,
-            false,
-        );
-        match &req.input {
-            None => b.add(
-                "input",
-                "one of `document` (PDF, xlsx, xls or UTF-8 text) or `report` is required",
-            ),
-            Some(pb::submit_report_request::Input::Document(d)) if d.is_empty() => {
-                b.add("document", "document is empty")
-            }
-            Some(pb::submit_report_request::Input::Document(d))
-                if d.len() > self.limits.max_document_bytes =>
-            {
-                b.add(
-                    "document",
-                    format!(
-                        "document is {} bytes; the limit is {} bytes",
-                        d.len(),
-                        self.limits.max_document_bytes
-                    ),
-                )
-            }
-            Some(pb::submit_report_request::Input::Report(r))
-                if r.encoded_len() > self.limits.max_document_bytes =>
-            {
-                b.add(
-                    "report",
-                    format!(
-                        "report is {} bytes encoded; the limit is {} bytes",
-                        r.encoded_len(),
-                        self.limits.max_document_bytes
-                    ),
-                )
-            }
-            _ => {}
-        }
-        b.check()?;
-        let kind = kind.unwrap_or(ReportKind::FinalAccounts);
         let unit = self.require_unit("unit_code", &req.unit_code).await?;
 
-        let (mut report, document, content_hash) = match req.input {
-            Some(pb::submit_report_request::Input::Document(bytes)) => {
+        let (mut report, document, content_hash) = match input {
+            Checked::Document(bytes) => {
                 let max_stored = self.limits.max_stored_report_bytes;
                 let measure = bytes.len() > SURELY_STORABLE_DOCUMENT_BYTES
                     || max_stored < MAX_STORED_REPORT_BYTES;
@@ -409,30 +365,7 @@ impl Ingestion {
                 let hash = gouji_store::content_hash(&bytes);
                 (report, Some(bytes), hash)
             }
-            Some(pb::submit_report_request::Input::Report(r)) => {
-                // Conversion and hashing are CPU work too (up to the fact cap): off the I/O
-                // threads, through the CPU pool.
-                gouji_runtime::cpu::run_until("convert task", Some(deadline), move || {
-                    let report = convert::report_from_pb(r).map_err(|errs| {
-                        let mut b = BadRequest::new();
-                        for e in errs {
-                            b.add(e.field, e.description);
-                        }
-                        Status::from(b)
-                    })?;
-                    let canonical = canonical_json(&report)?;
-                    let hash = gouji_store::content_hash(canonical.as_bytes());
-                    Ok::<_, Status>((report, None, hash))
-                })
-                .await??
-            }
-            None => {
-                return Err(BadRequest::field(
-                    "input",
-                    "one of `document` or `report` is required",
-                )
-                .into());
-            }
+            Checked::Report(report, hash) => (*report, None, hash),
         };
         // The request is authoritative for what the report is filed as.
         report.year = req.year;
@@ -665,7 +598,12 @@ impl IngestionService for Ingestion {
         let req = request.into_inner();
         self.authorize_submit(&principal, &req.unit_code, req.consolidated)
             .await?;
-        self.submit(principal, req, deadline).await
+        let limits = self.limits;
+        let checked = gouji_runtime::cpu::run_until("convert task", Some(deadline), move || {
+            check_and_convert(&limits, req)
+        })
+        .await??;
+        self.submit(principal, checked, deadline).await
     }
 
     #[tracing::instrument(name = "ingestion.get_report", skip_all)]
@@ -920,6 +858,100 @@ pub const MAX_STORED_REPORT_BYTES: usize = 48 << 20;
 /// lines, the quoted text and the fact and figure caps add up to less), so only larger ones
 /// pay for measuring the encoded report.
 const SURELY_STORABLE_DOCUMENT_BYTES: usize = 1 << 20;
+
+/// A submission's input once [`check_and_convert`] has passed it: a document still to parse,
+/// or a structured report converted, with its content hash.
+enum Checked {
+    Document(Vec<u8>),
+    Report(Box<Report>, String),
+}
+
+/// The checks of a submission that need no store, then a structured report's conversion and
+/// hashing: pure CPU work, run on the worker that decoded the request. Returns the request
+/// without its input, the report kind, and the input.
+fn check_and_convert(
+    limits: &IngestionLimits,
+    mut req: pb::SubmitReportRequest,
+) -> Result<(pb::SubmitReportRequest, ReportKind, Checked), Status> {
+    let mut b = BadRequest::new();
+    status::check_code(&mut b, "unit_code", &req.unit_code, true);
+    check_year(limits, "year", req.year, &mut b);
+    let kind = convert::kind_from_pb(req.kind);
+    if kind.is_none() {
+        b.add("kind", KIND_REQUIRED);
+    }
+    status::check_text(
+        &mut b,
+        "idempotency_key",
+        &req.idempotency_key,
+        limits.max_key_len,
+        false,
+    );
+    match &req.input {
+        None => b.add(
+            "input",
+            "one of `document` (PDF, xlsx, xls or UTF-8 text) or `report` is required",
+        ),
+        Some(pb::submit_report_request::Input::Document(d)) if d.is_empty() => {
+            b.add("document", "document is empty")
+        }
+        Some(pb::submit_report_request::Input::Document(d))
+            if d.len() > limits.max_document_bytes =>
+        {
+            b.add(
+                "document",
+                format!(
+                    "document is {} bytes; the limit is {} bytes",
+                    d.len(),
+                    limits.max_document_bytes
+                ),
+            )
+        }
+        Some(pb::submit_report_request::Input::Report(r))
+            if r.encoded_len() > limits.max_document_bytes =>
+        {
+            b.add(
+                "report",
+                format!(
+                    "report is {} bytes encoded; the limit is {} bytes",
+                    r.encoded_len(),
+                    limits.max_document_bytes
+                ),
+            )
+        }
+        _ => {}
+    }
+    b.check()?;
+    let kind = kind.unwrap_or(ReportKind::FinalAccounts);
+    let input = match req.input.take() {
+        Some(pb::submit_report_request::Input::Document(bytes)) => Checked::Document(bytes),
+        Some(pb::submit_report_request::Input::Report(r)) => {
+            let report = convert::report_from_pb(r).map_err(|errs| {
+                let mut b = BadRequest::new();
+                for e in errs {
+                    b.add(e.field, e.description);
+                }
+                Status::from(b)
+            })?;
+            let canonical = canonical_json(&report)?;
+            let hash = gouji_store::content_hash(canonical.as_bytes());
+            Checked::Report(Box::new(report), hash)
+        }
+        None => {
+            return Err(
+                BadRequest::field("input", "one of `document` or `report` is required").into(),
+            );
+        }
+    };
+    Ok((req, kind, input))
+}
+
+fn check_year(limits: &IngestionLimits, field: &str, year: i32, b: &mut BadRequest) {
+    let (lo, hi) = limits.years;
+    if !(lo..=hi).contains(&year) {
+        b.add(field, format!("year {year} is out of range {lo}–{hi}"));
+    }
+}
 
 const KIND_REQUIRED: &str = "kind must be REPORT_KIND_BUDGET or REPORT_KIND_FINAL_ACCOUNTS";
 
