@@ -170,8 +170,8 @@ pub fn validate_request(mut req: ValidateReportRequest) -> Result<ValidateReport
     let ctx = Context {
         unit_type: convert::unit_type_from_pb(ctx_pb.unit_type),
     };
-    let mut v = rules::validate(&report, &ctx);
-    // Cross-report rules (XR-*) over the related reports the caller supplied.
+    // The related reports are converted first: a request that is malformed in any of them is
+    // refused before the rules' work is spent on its subject.
     let mut related = Vec::with_capacity(related_pb.len());
     for (i, r) in related_pb.into_iter().enumerate() {
         let (Some(reference), Some(rep)) = (r.r#ref, r.report) else {
@@ -193,6 +193,8 @@ pub fn validate_request(mut req: ValidateReportRequest) -> Result<ValidateReport
             report,
         });
     }
+    let mut v = rules::validate(&report, &ctx);
+    // Cross-report rules (XR-*) over the related reports the caller supplied.
     let mut related_used = Vec::new();
     if !related.is_empty() {
         let this = subject_ref.as_ref().map_or_else(
