@@ -212,6 +212,23 @@ impl From<BadRequest> for Status {
     }
 }
 
+/// Fields of a wire report that do not convert ([`gouji_proto::convert::report_from_pb`]):
+/// INVALID_ARGUMENT with one violation each, their paths under `prefix` (empty for the
+/// request's own `report`, `related[3].` for a related one).
+pub fn report_errors(prefix: &str, errs: Vec<gouji_proto::convert::FieldError>) -> Status {
+    let mut b = BadRequest::new();
+    for e in errs {
+        b.add(format!("{prefix}{}", e.field), e.description);
+    }
+    b.into()
+}
+
+/// Request bytes a handler decoding them itself ([`crate::raw_route`]) could not decode as
+/// `message` (its full Protobuf name): INVALID_ARGUMENT naming `request`.
+pub fn malformed_request(message: &str, e: prost::DecodeError) -> Status {
+    BadRequest::field("request", format!("not a valid {message}: {e}")).into()
+}
+
 /// A document that cannot be read is a malformed request (INVALID_ARGUMENT on the given field).
 pub fn parse_error(field: &str, e: &gouji_domain::ParseError) -> Status {
     use gouji_domain::ParseError as E;

@@ -102,7 +102,8 @@ pub struct SubmitReportBytes {
 }
 
 /// The fields of `SubmitReportRequest` that authorization needs, decoded from its bytes (same
-/// tags as `ingestion_service.proto`; the other fields are skipped as unknown, in O(1) each).
+/// tags as `ingestion_service.proto`; the other fields are skipped as unknown, a document or
+/// report by its length without being read).
 #[derive(Clone, PartialEq, prost::Message)]
 struct SubmitHead {
     #[prost(string, tag = "1")]
@@ -113,11 +114,7 @@ struct SubmitHead {
 
 /// A request's bytes that are not a `SubmitReportRequest`: the caller's error.
 fn not_a_submit_request(e: prost::DecodeError) -> Status {
-    BadRequest::field(
-        "request",
-        format!("not a valid gouji.ingestion.v1.SubmitReportRequest: {e}"),
-    )
-    .into()
+    status::malformed_request("gouji.ingestion.v1.SubmitReportRequest", e)
 }
 
 impl tonic::server::UnaryService<bytes::Bytes> for SubmitReportBytes {
@@ -926,13 +923,8 @@ fn check_and_convert(
     let input = match req.input.take() {
         Some(pb::submit_report_request::Input::Document(bytes)) => Checked::Document(bytes),
         Some(pb::submit_report_request::Input::Report(r)) => {
-            let report = convert::report_from_pb(r).map_err(|errs| {
-                let mut b = BadRequest::new();
-                for e in errs {
-                    b.add(e.field, e.description);
-                }
-                Status::from(b)
-            })?;
+            let report =
+                convert::report_from_pb(r).map_err(|errs| status::report_errors("", errs))?;
             let canonical = canonical_json(&report)?;
             let hash = gouji_store::content_hash(canonical.as_bytes());
             Checked::Report(Box::new(report), hash)

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use gouji_runtime::auth;
 use gouji_runtime::raw_route::RawRoute;
 use gouji_runtime::server::Limits;
-use gouji_runtime::status::{BadRequest, read_error};
+use gouji_runtime::status::{self, BadRequest, read_error};
 use prost::Message;
 use tonic::codegen::BoxFuture;
 use tonic::server::UnaryService;
@@ -67,11 +67,7 @@ impl UnaryService<Bytes> for ValidateReportBytes {
             self.timeout,
             |bytes| {
                 ValidateReportRequest::decode(bytes).map_err(|e| {
-                    BadRequest::field(
-                        "request",
-                        format!("not a valid gouji.validation.v1.ValidateReportRequest: {e}"),
-                    )
-                    .into()
+                    status::malformed_request("gouji.validation.v1.ValidateReportRequest", e)
                 })
             },
             |resp| Bytes::from(resp.encode_to_vec()),
@@ -149,15 +145,8 @@ pub fn validate_request(mut req: ValidateReportRequest) -> Result<ValidateReport
                 .map_err(|e| read_error("document", &e))?
                 .report
         }
-        Some(Input::Report(r)) => {
-            convert::report_from_pb_within(r, &mut restore_budget).map_err(|errs| {
-                let mut b = BadRequest::new();
-                for e in errs {
-                    b.add(e.field, e.description);
-                }
-                Status::from(b)
-            })?
-        }
+        Some(Input::Report(r)) => convert::report_from_pb_within(r, &mut restore_budget)
+            .map_err(|errs| status::report_errors("", errs))?,
     };
     if ctx_pb.year != 0 {
         if !(2000..=2100).contains(&ctx_pb.year) {
@@ -181,13 +170,8 @@ pub fn validate_request(mut req: ValidateReportRequest) -> Result<ValidateReport
             )
             .into());
         };
-        let report = convert::report_from_pb_within(rep, &mut restore_budget).map_err(|errs| {
-            let mut b = BadRequest::new();
-            for e in errs {
-                b.add(format!("related[{i}].{}", e.field), e.description);
-            }
-            Status::from(b)
-        })?;
+        let report = convert::report_from_pb_within(rep, &mut restore_budget)
+            .map_err(|errs| status::report_errors(&format!("related[{i}]."), errs))?;
         related.push(rules::Related {
             reference: convert::report_ref_from_pb(&reference),
             report,
