@@ -207,10 +207,10 @@ impl Ingestion {
     async fn submit(
         &self,
         principal: gouji_auth::Principal,
-        (req, kind, input): (pb::SubmitReportRequest, ReportKind, Checked),
+        checked: Checked,
         deadline: std::time::Instant,
     ) -> Result<Response<pb::SubmitReportResponse>, Status> {
-        let (new, _unit) = self.prepare(req, kind, input, deadline).await?;
+        let (new, _unit) = self.prepare(checked, deadline).await?;
         // Nothing is stored once the caller's deadline has passed: it has been told the call
         // failed (a cancelled call never gets here: its future is dropped, and a parse in
         // progress stops at its next poll of the token).
@@ -271,10 +271,6 @@ impl Ingestion {
         Ok(Response::new(submit_response(&outcome)))
     }
 
-    fn check_year(&self, field: &str, year: i32, b: &mut BadRequest) {
-        check_year(&self.limits, field, year, b);
-    }
-
     /// Checks the (unit, year, kind) that name a report; the unit field is named `unit_field`.
     fn report_key(
         &self,
@@ -285,7 +281,7 @@ impl Ingestion {
     ) -> Result<ReportKind, Status> {
         let mut b = BadRequest::new();
         status::check_code(&mut b, unit_field, unit, true);
-        self.check_year("year", year, &mut b);
+        check_year(&self.limits, "year", year, &mut b);
         let kind = convert::kind_from_pb(kind);
         if kind.is_none() {
             b.add("kind", KIND_REQUIRED);
@@ -310,15 +306,13 @@ impl Ingestion {
     /// looked up, a document parsed. Stores nothing.
     async fn prepare(
         &self,
-        req: pb::SubmitReportRequest,
-        kind: ReportKind,
-        input: Checked,
+        Checked { req, kind, input }: Checked,
         deadline: std::time::Instant,
     ) -> Result<(NewRevision, UnitRecord), Status> {
         let unit = self.require_unit("unit_code", &req.unit_code).await?;
 
         let (mut report, document, content_hash) = match input {
-            Checked::Document(bytes) => {
+            CheckedInput::Document(bytes) => {
                 let max_stored = self.limits.max_stored_report_bytes;
                 let measure = bytes.len() > SURELY_STORABLE_DOCUMENT_BYTES
                     || max_stored < MAX_STORED_REPORT_BYTES;
@@ -362,7 +356,7 @@ impl Ingestion {
                 let hash = gouji_store::content_hash(&bytes);
                 (report, Some(bytes), hash)
             }
-            Checked::Report(report, hash) => (*report, None, hash),
+            CheckedInput::Report(report, hash) => (*report, None, hash),
         };
         // The request is authoritative for what the report is filed as.
         report.year = req.year;
@@ -415,7 +409,7 @@ impl Ingestion {
             );
         }
         if req.year != 0 {
-            self.check_year("year", req.year, &mut b);
+            check_year(&self.limits, "year", req.year, &mut b);
         }
         if req.subtree && req.unit_code.is_empty() {
             b.add(
@@ -856,20 +850,28 @@ pub const MAX_STORED_REPORT_BYTES: usize = 48 << 20;
 /// pay for measuring the encoded report.
 const SURELY_STORABLE_DOCUMENT_BYTES: usize = 1 << 20;
 
-/// A submission's input once [`check_and_convert`] has passed it: a document still to parse,
-/// or a structured report converted, with its content hash.
-enum Checked {
+/// A submission once [`check_and_convert`] has passed it.
+struct Checked {
+    /// The request, without its input.
+    req: pb::SubmitReportRequest,
+    /// The report kind the request files it as.
+    kind: ReportKind,
+    input: CheckedInput,
+}
+
+/// A submission's input once checked: a document still to parse, or a structured report
+/// converted, with its content hash.
+enum CheckedInput {
     Document(Vec<u8>),
     Report(Box<Report>, String),
 }
 
 /// The checks of a submission that need no store, then a structured report's conversion and
-/// hashing: pure CPU work, run on the worker that decoded the request. Returns the request
-/// without its input, the report kind, and the input.
+/// hashing: pure CPU work, run on the worker that decoded the request.
 fn check_and_convert(
     limits: &IngestionLimits,
     mut req: pb::SubmitReportRequest,
-) -> Result<(pb::SubmitReportRequest, ReportKind, Checked), Status> {
+) -> Result<Checked, Status> {
     let mut b = BadRequest::new();
     status::check_code(&mut b, "unit_code", &req.unit_code, true);
     check_year(limits, "year", req.year, &mut b);
@@ -921,13 +923,13 @@ fn check_and_convert(
     b.check()?;
     let kind = kind.unwrap_or(ReportKind::FinalAccounts);
     let input = match req.input.take() {
-        Some(pb::submit_report_request::Input::Document(bytes)) => Checked::Document(bytes),
+        Some(pb::submit_report_request::Input::Document(bytes)) => CheckedInput::Document(bytes),
         Some(pb::submit_report_request::Input::Report(r)) => {
             let report =
                 convert::report_from_pb(r).map_err(|errs| status::report_errors("", errs))?;
             let canonical = canonical_json(&report)?;
             let hash = gouji_store::content_hash(canonical.as_bytes());
-            Checked::Report(Box::new(report), hash)
+            CheckedInput::Report(Box::new(report), hash)
         }
         None => {
             return Err(
@@ -935,7 +937,7 @@ fn check_and_convert(
             );
         }
     };
-    Ok((req, kind, input))
+    Ok(Checked { req, kind, input })
 }
 
 fn check_year(limits: &IngestionLimits, field: &str, year: i32, b: &mut BadRequest) {

@@ -75,6 +75,11 @@ async fn children(store: &Store, code: &str) -> Result<Vec<String>, StoreError> 
 
 /// The latest stored revision of every report `rec` is related to, in wire form, within the
 /// message budget.
+///
+/// A report that would pass the message or the restore budget is skipped (with a warning) and
+/// the smaller ones after it are still sent: one oversized unit report costs its department
+/// that unit only. Leaving a report out is safe for every cross-report rule: a rule whose
+/// counterpart is absent is not applicable, and XR-05 (Σ units ≤ the department) only bounds.
 pub async fn related_reports(
     store: &Store,
     rec: &RevisionRecord,
@@ -99,17 +104,19 @@ pub async fn related_reports(
         if other.id == rec.id {
             continue;
         }
-        restored += convert::restored_len(&other.report);
-        if restored > restore_budget {
-            tracing::warn!(report = %rec.report_id(), "related reports beyond the restore budget are not sent");
-            break;
+        let other_restored = convert::restored_len(&other.report);
+        if restored + other_restored > restore_budget {
+            tracing::warn!(report = %rec.report_id(), related = %other.report_id(), "related report skipped: past the restore budget");
+            continue;
         }
         let report = convert::report_to_pb(&other.report);
-        bytes += report.encoded_len();
-        if bytes > budget {
-            tracing::warn!(report = %rec.report_id(), "related reports beyond the message budget are not sent");
-            break;
+        let other_bytes = report.encoded_len();
+        if bytes + other_bytes > budget {
+            tracing::warn!(report = %rec.report_id(), related = %other.report_id(), "related report skipped: past the message budget");
+            continue;
         }
+        restored += other_restored;
+        bytes += other_bytes;
         out.push(RelatedReport {
             r#ref: Some(convert::report_ref_to_pb(&reference_of(&other))),
             report: Some(report),
@@ -162,4 +169,100 @@ fn now_millis() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::related_reports;
+    use gouji_store::{NewRevision, Store, UnitRecord};
+
+    fn sample() -> gouji_domain::model::Report {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../samples/示例县医疗保险服务中心-2024决算-节选.txt"
+        );
+        let bytes = std::fs::read(path).expect("bundled sample");
+        gouji_domain::parse_document(&bytes).expect("the sample parses")
+    }
+
+    async fn file(
+        store: &Store,
+        unit: &str,
+        consolidated: bool,
+        report: gouji_domain::model::Report,
+    ) {
+        let new = NewRevision {
+            unit_code: unit.into(),
+            year: report.year,
+            kind: report.kind,
+            consolidated,
+            idempotency_key: format!("{unit}-{consolidated}"),
+            content_hash: format!("{unit}-{consolidated}"),
+            document: None,
+            report,
+        };
+        store.submit(&new).await.expect("stored");
+    }
+
+    /// A department with two units, the first of which filed a report too large to send with
+    /// the others: the second is still sent (it used to be dropped with everything after the
+    /// first report past the budget).
+    #[tokio::test]
+    async fn a_related_report_past_the_budget_is_skipped_not_the_ones_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite:{}", dir.path().join("g.db").display()))
+            .await
+            .unwrap();
+        for (code, parent) in [
+            ("D01", None),
+            ("D0101", Some("D01")),
+            ("D0102", Some("D01")),
+        ] {
+            store
+                .register_unit(&UnitRecord {
+                    code: code.into(),
+                    name: format!("单位{code}"),
+                    unit_type: None,
+                    parent_code: parent.map(str::to_string),
+                })
+                .await
+                .unwrap();
+        }
+        let small = sample();
+        // Past the 8 MiB message budget for related reports once in wire form.
+        let mut large = small.clone();
+        let fact = large.facts[0].clone();
+        large.facts.extend((0..200_000).map(|i| {
+            let mut f = fact.clone();
+            f.row = format!("行{i:06}");
+            f
+        }));
+        file(&store, "D01", true, small.clone()).await;
+        file(&store, "D01", false, small.clone()).await;
+        file(&store, "D0101", false, large).await;
+        file(&store, "D0102", false, small).await;
+        let dept = store
+            .get_revision(
+                "D01",
+                2024,
+                gouji_domain::model::ReportKind::FinalAccounts,
+                true,
+                None,
+            )
+            .await
+            .unwrap()
+            .expect("the 汇总 is stored");
+        let sent: Vec<String> = related_reports(&store, &dept)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.r#ref.expect("every related report names itself").unit)
+            .collect();
+        assert!(sent.contains(&"D0102".to_string()), "sent {sent:?}");
+        assert!(!sent.contains(&"D0101".to_string()), "sent {sent:?}");
+        assert!(
+            sent.contains(&"D01".to_string()),
+            "the department's own unit report: {sent:?}"
+        );
+    }
 }
