@@ -1,6 +1,8 @@
 //! Ingestion load benchmark: sustained `SubmitReport` throughput with a seed-sized document
 //! (parse + store + validation over gRPC, as in production), `StreamReports` read throughput,
-//! and `AggregateDepartment` end to end through the services for a generated department of
+//! `SubmitReport` of the same seed as a structured report through the served route (decoded on a
+//! CPU worker) and through the generated server (decoded on an I/O thread), alternated in one
+//! run, and `AggregateDepartment` end to end through the services for a generated department of
 //! `GOUJI_BENCH_UNITS` (default 1,000) units, on SQLite and — when `GOUJI_TEST_POSTGRES_URL`
 //! is set — PostgreSQL.
 //!
@@ -44,19 +46,147 @@ async fn start_validation() -> String {
     url
 }
 
-async fn start_ingestion(database_url: &str, validation_url: &str) -> String {
+/// How `SubmitReport` reaches the service.
+#[derive(Clone, Copy, PartialEq)]
+enum Route {
+    /// As the binary serves it ([`Ingestion::into_server`]): the request's bytes decoded on a
+    /// CPU worker.
+    Served,
+    /// The generated server alone: tonic decodes the request on an I/O thread.
+    Generated,
+}
+
+async fn start_ingestion(database_url: &str, validation_url: &str, route: Route) -> String {
     let limits = IngestionLimits::default();
     let transport = transport_limits(&limits);
     let store = Store::open(database_url).await.expect("store");
     let client = ValidationClient::lazy(validation_url, Duration::from_secs(30), 64 << 20)
         .expect("validation client");
     let (l, url) = listener().await;
-    tokio::spawn(
-        gouji_runtime::server::builder(transport)
-            .add_service(Ingestion::new(store, client, limits).into_server(transport))
-            .serve_with_incoming(TcpIncoming::from(l)),
-    );
+    let service = Ingestion::new(store, client, limits);
+    let mut router = gouji_runtime::server::builder(transport);
+    let router = match route {
+        Route::Served => router.add_service(service.into_server(transport)),
+        Route::Generated => router.add_service(
+            gouji_proto::ingestion::v1::ingestion_service_server::IngestionServiceServer::new(
+                service,
+            )
+            .max_decoding_message_size(transport.max_request_bytes)
+            .max_encoding_message_size(transport.max_response_bytes),
+        ),
+    };
+    tokio::spawn(router.serve_with_incoming(TcpIncoming::from(l)));
     url
+}
+
+/// `rounds` × (served, generated) rounds of `n` structured submissions each by `clients`
+/// clients, each round under a root unit of its own; prints each route's submissions/s and
+/// latency over its rounds. The seed's report without its source lines, source texts compacted,
+/// as a platform that keeps tables sends it.
+async fn structured_phase(
+    backend: &str,
+    database_url: &str,
+    validation_url: &str,
+    report: &rpb::Report,
+    n: usize,
+    clients: usize,
+) {
+    let rounds = 2;
+    let served = start_ingestion(database_url, validation_url, Route::Served).await;
+    let generated = start_ingestion(database_url, validation_url, Route::Generated).await;
+    let mut results: Vec<(&str, Duration, Vec<Duration>)> = vec![
+        ("served", Duration::ZERO, vec![]),
+        ("generated", Duration::ZERO, vec![]),
+    ];
+    for round in 0..rounds {
+        for (k, url) in [&served, &generated].into_iter().enumerate() {
+            let root = format!("BS{round}{k}");
+            let mut c = client(url).await;
+            c.register_unit(unit(root.clone(), ""))
+                .await
+                .expect("register");
+            for u in 0..n {
+                c.register_unit(unit(format!("{root}-{u:05}"), &root))
+                    .await
+                    .expect("register");
+            }
+            let requests: Arc<Vec<SubmitReportRequest>> = Arc::new(
+                (0..n)
+                    .map(|u| SubmitReportRequest {
+                        unit_code: format!("{root}-{u:05}"),
+                        year: 2024,
+                        kind: rpb::ReportKind::FinalAccounts as i32,
+                        input: Some(Input::Report(report.clone())),
+                        idempotency_key: format!("structured-{root}-{u}"),
+                        consolidated: false,
+                    })
+                    .collect(),
+            );
+            let (wall, lat) = submit_all(url, requests, clients).await;
+            results[k].1 += wall;
+            results[k].2.extend(lat);
+        }
+    }
+    for (name, wall, mut lat) in results {
+        lat.sort();
+        println!(
+            "{backend:<8} submit  {} × structured report ({} KiB), {clients} clients, {name:<9}: {:.1} submissions/s, p50 {:.1} ms, p99 {:.1} ms",
+            lat.len(),
+            prost::Message::encoded_len(report) / 1024,
+            lat.len() as f64 / wall.as_secs_f64(),
+            percentile(&lat, 0.50).as_secs_f64() * 1e3,
+            percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        );
+    }
+}
+
+/// Sends every request of `requests` once from `clients` concurrent clients; the wall time and
+/// each call's latency. Every submission must come back stored and validated.
+async fn submit_all(
+    url: &str,
+    requests: Arc<Vec<SubmitReportRequest>>,
+    clients: usize,
+) -> (Duration, Vec<Duration>) {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (requests, next, url) = (requests.clone(), next.clone(), url.to_string());
+        tasks.push(tokio::spawn(async move {
+            let mut c = client(&url).await;
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(request) = requests.get(i) else {
+                    return lat;
+                };
+                let t = Instant::now();
+                let r = c
+                    .submit_report(request.clone())
+                    .await
+                    .expect("submit")
+                    .into_inner();
+                assert_eq!(r.validation_state, ipb::ValidationState::Validated as i32);
+                lat.push(t.elapsed());
+            }
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.expect("client task"));
+    }
+    (started.elapsed(), lat)
+}
+
+fn unit(code: String, parent: &str) -> RegisterUnitRequest {
+    RegisterUnitRequest {
+        unit: Some(ipb::Unit {
+            code,
+            name: "基准测试单位".into(),
+            unit_type: rpb::UnitType::Institution as i32,
+            parent_code: parent.into(),
+        }),
+    }
 }
 
 async fn start_aggregation(ingestion_url: &str, validation_url: &str) -> String {
@@ -192,62 +322,30 @@ async fn run(backend: &str, database_url: &str, validation_url: &str) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(16);
-    let url = start_ingestion(database_url, validation_url).await;
+    let url = start_ingestion(database_url, validation_url, Route::Served).await;
     let mut c = client(&url).await;
-    let register = |code: String, parent: &str| RegisterUnitRequest {
-        unit: Some(ipb::Unit {
-            code,
-            name: "基准测试单位".into(),
-            unit_type: rpb::UnitType::Institution as i32,
-            parent_code: parent.into(),
-        }),
-    };
-    c.register_unit(register("BENCH".into(), ""))
+    c.register_unit(unit("BENCH".into(), ""))
         .await
         .expect("register");
     for u in 0..submissions {
-        c.register_unit(register(format!("BENCH-{u:05}"), "BENCH"))
+        c.register_unit(unit(format!("BENCH-{u:05}"), "BENCH"))
             .await
             .expect("register");
     }
     let (doc, name) = document();
-    let doc = Arc::new(doc);
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (doc, next, url) = (doc.clone(), next.clone(), url.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut c = client(&url).await;
-            let mut lat = Vec::new();
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= submissions {
-                    return lat;
-                }
-                let t = Instant::now();
-                let r = c
-                    .submit_report(SubmitReportRequest {
-                        unit_code: format!("BENCH-{i:05}"),
-                        year: 2024,
-                        kind: rpb::ReportKind::FinalAccounts as i32,
-                        input: Some(Input::Document(doc.to_vec())),
-                        idempotency_key: format!("bench-{i}"),
-                        consolidated: false,
-                    })
-                    .await
-                    .expect("submit")
-                    .into_inner();
-                assert_eq!(r.validation_state, ipb::ValidationState::Validated as i32);
-                lat.push(t.elapsed());
-            }
-        }));
-    }
-    let mut lat = Vec::new();
-    for t in tasks {
-        lat.extend(t.await.expect("client task"));
-    }
-    let wall = started.elapsed();
+    let requests = Arc::new(
+        (0..submissions)
+            .map(|i| SubmitReportRequest {
+                unit_code: format!("BENCH-{i:05}"),
+                year: 2024,
+                kind: rpb::ReportKind::FinalAccounts as i32,
+                input: Some(Input::Document(doc.clone())),
+                idempotency_key: format!("bench-{i}"),
+                consolidated: false,
+            })
+            .collect::<Vec<_>>(),
+    );
+    let (wall, mut lat) = submit_all(&url, requests, clients).await;
     lat.sort();
     println!(
         "{backend:<8} submit  {submissions} × {name} ({} KiB), {clients} clients: {:.1} submissions/s, p50 {:.1} ms, p99 {:.1} ms",
@@ -282,6 +380,19 @@ async fn run(backend: &str, database_url: &str, validation_url: &str) {
         total as f64 / wall.as_secs_f64(),
         bytes as f64 / wall.as_secs_f64() / (1 << 20) as f64
     );
+    let mut report = gouji_domain::parse_document(&doc).expect("the bench document parses");
+    report.lines.clear();
+    report.year_mentions.clear();
+    let report = gouji_proto::convert::report_to_pb(&report);
+    structured_phase(
+        backend,
+        database_url,
+        validation_url,
+        &report,
+        submissions,
+        clients,
+    )
+    .await;
     aggregate_phase(backend, &url, validation_url).await;
 }
 
