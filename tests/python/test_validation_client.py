@@ -231,6 +231,35 @@ def test_bytes_that_are_not_a_request_are_invalid_argument(validation_channel):
         assert names_field(bad_request_fields(err.value), "request")
 
 
+def test_empty_entries_that_would_decode_to_gigabytes_are_refused_and_the_service_stays_up(
+        pb, validation_channel, validation_stub, seed_s0):
+    # 8 MiB of empty `Report.tables` entries (tag 7, length 0): 2 bytes each on the wire, 224 bytes
+    # each once decoded, about 1 GB for the whole request — past the validation pod's memory limit.
+    # Refused on its bytes, before anything is decoded.
+    tables = b"\x3a\x00" * (4 << 20)
+    request = b"\x12" + varint(len(tables)) + tables  # ValidateReportRequest.report (2, LEN)
+    call = validation_channel.unary_unary("/gouji.validation.v1.ValidationService/ValidateReport")
+    with pytest.raises(grpc.RpcError) as err:
+        call(request, timeout=TIMEOUT)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+    assert names_field(bad_request_fields(err.value), "request")
+    # Still serving, and a real report is still validated.
+    reply = validation_stub.ValidateReport(
+        pb.validation_pb2.ValidateReportRequest(document=seed_s0.read_bytes(), omit_report=True),
+        timeout=VALIDATE_TIMEOUT)
+    assert any(f.rule_id == "NR-01" for f in reply.findings)
+
+
+def varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
 def test_echo_returns_payload(pb, validation_stub):
     payload = bytes(range(256)) * 80  # 20 KiB, like the benchmark
     reply = validation_stub.Echo(pb.validation_pb2.EchoRequest(payload=payload), timeout=TIMEOUT)

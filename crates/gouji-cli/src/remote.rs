@@ -520,7 +520,13 @@ pub(crate) fn render_aggregation(
         for d in r.differences.iter().take(12) {
             out.push_str(&format!(
                 "  {} {} {}: computed {} vs filed {} (difference {}, tolerance {})\n",
-                d.table, d.row, d.column, d.computed, d.filed, d.difference, d.tolerance
+                esc(&d.table),
+                esc(&d.row),
+                esc(&d.column),
+                d.computed,
+                d.filed,
+                d.difference,
+                d.tolerance
             ));
             for c in &d.contributions {
                 out.push_str(&format!("      {:<24} {:>14}\n", c.unit_code, c.amount));
@@ -535,9 +541,9 @@ pub(crate) fn render_aggregation(
     for e in &r.explained {
         out.push_str(&format!(
             "cell {} {} {}: computed {} filed {}\n",
-            e.table,
-            e.row,
-            e.column,
+            esc(&e.table),
+            esc(&e.row),
+            esc(&e.column),
             e.computed,
             if e.filed.is_empty() { "—" } else { &e.filed }
         ));

@@ -32,3 +32,4 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 
 pub mod codec;
 pub mod convert;
+pub mod footprint;

@@ -5,7 +5,9 @@
 //! tolerance follows the printed precision; text cells as they are.
 //!
 //! Bounded: the archive's declared uncompressed size (xlsx; a zip bomb is refused before any
-//! part is inflated), the number of non-empty cells, and the time.
+//! part is inflated), the span of an xlsx sheet's cells (before calamine builds it as a dense
+//! grid), the number of non-empty cells, and the time. An xls sheet's grid is built by calamine
+//! while it opens the file, before any check here can run.
 
 use std::io::Cursor;
 use std::time::Instant;
@@ -46,6 +48,12 @@ pub fn read_workbook(bytes: &[u8], format: Format, limits: &Limits) -> Result<Do
                 secs: limits.deadline.as_secs(),
                 pages_read: i,
             });
+        }
+        if let calamine::Sheets::Xlsx(x) = &mut wb {
+            check_sheet_span(x, name, limits.max_cells).map_err(|e| match e {
+                SpanError::Calamine(e) => malformed(e.into()),
+                SpanError::Limit(m) => ReadError::Limit(m),
+            })?;
         }
         let range = wb.worksheet_range(name).map_err(malformed)?;
         let styles = wb.worksheet_style(name).ok();
@@ -112,6 +120,58 @@ pub fn read_workbook(bytes: &[u8], format: Format, limits: &Limits) -> Result<Do
         });
     }
     Ok(Document { format, pages })
+}
+
+/// Why [`check_sheet_span`] refused a sheet.
+enum SpanError {
+    Calamine(calamine::XlsxError),
+    Limit(String),
+}
+
+/// Refuses an xlsx sheet whose cells span more than `max_cells` positions. calamine builds a
+/// sheet's values and styles as dense grids over the bounding box of its cells, so a sheet of
+/// two cells, A1 and XFD1048576 (a few KB), asked for 1.7 × 10¹⁰ cells and the process died
+/// before any count could be checked. One streaming pass over the sheet's cell elements (values
+/// or only a style) measures the box without building it.
+fn check_sheet_span<RS: std::io::Read + std::io::Seek>(
+    wb: &mut calamine::Xlsx<RS>,
+    name: &str,
+    max_cells: usize,
+) -> Result<(), SpanError> {
+    let mut cells = match wb.worksheet_cells_reader(name) {
+        Ok(c) => c,
+        // Not a worksheet (a chart sheet): calamine reads it as empty.
+        Err(calamine::XlsxError::NotAWorksheet(_)) => return Ok(()),
+        Err(e) => return Err(SpanError::Calamine(e)),
+    };
+    let (mut rows, mut cols) = ((u32::MAX, 0u32), (u32::MAX, 0u32));
+    let mut count = 0usize;
+    while let Some((cell, _)) = cells
+        .next_cell_with_style_id()
+        .map_err(SpanError::Calamine)?
+    {
+        let (r, c) = cell.get_position();
+        count += 1;
+        rows = (rows.0.min(r), rows.1.max(r));
+        cols = (cols.0.min(c), cols.1.max(c));
+        if count > max_cells {
+            return Err(SpanError::Limit(format!(
+                "sheet {name} has more than {max_cells} cells"
+            )));
+        }
+    }
+    if count == 0 {
+        return Ok(());
+    }
+    let span = (u64::from(rows.1 - rows.0) + 1) * (u64::from(cols.1 - cols.0) + 1);
+    if span > max_cells as u64 {
+        return Err(SpanError::Limit(format!(
+            "sheet {name}'s cells span {} rows × {} columns, more than {max_cells} cells",
+            rows.1 - rows.0 + 1,
+            cols.1 - cols.0 + 1
+        )));
+    }
+    Ok(())
 }
 
 fn sheet_origin(sheet: &str, row: u32, col: u32) -> Origin {

@@ -67,4 +67,8 @@ pub enum ReadError {
     Limit(String),
     #[error("reading took longer than {secs} s (stopped after {pages_read} pages)")]
     Deadline { secs: u64, pages_read: usize },
+    /// The call the read serves was cancelled or passed its deadline (`gouji_domain::work`):
+    /// nobody waits for the document any more.
+    #[error("reading stopped: {0:?}")]
+    Stopped(gouji_domain::work::Stop),
 }

@@ -33,7 +33,7 @@ pub fn read_pdf(bytes: &[u8], limits: &Limits) -> Result<Document, ReadError> {
         collect_warnings: false,
         ..ExtractOptions::default()
     };
-    let patched = without_vertical_metrics(bytes);
+    let patched = without_vertical_metrics(bytes, limits.max_stream_bytes);
     let pdf = pdfplumber::Pdf::open_bytes(patched.as_deref().unwrap_or(bytes), Some(options))
         .map_err(pdf_error)?;
     let count = pdf.page_count();
@@ -51,6 +51,11 @@ pub fn read_pdf(bytes: &[u8], limits: &Limits) -> Result<Document, ReadError> {
                 secs: limits.deadline.as_secs(),
                 pages_read: index,
             });
+        }
+        // A page costs at most about half a second (`MAX_GRID_CROSSINGS`); between pages the
+        // read stops as soon as its call is cancelled or past its deadline.
+        if let Some(stop) = gouji_domain::work::cancelled() {
+            return Err(ReadError::Stopped(stop));
         }
         let page = pdf.page(index).map_err(pdf_error)?;
         let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
@@ -70,7 +75,7 @@ fn read_page(page: &pdfplumber::Page, number: u32, settings: &TableSettings) -> 
             && page.rects().is_empty()
             && page.curves().is_empty()
             && page.lines().is_empty());
-    let tables = if page.chars().is_empty() {
+    let tables = if page.chars().is_empty() || grid_crossings(page) > MAX_GRID_CROSSINGS {
         Vec::new()
     } else {
         page.find_tables(settings)
@@ -148,6 +153,29 @@ fn read_page(page: &pdfplumber::Page, number: u32, settings: &TableSettings) -> 
     }
 }
 
+/// Most crossings of ruling lines (distinct rows of horizontal edges × distinct columns of
+/// vertical ones, to the point) on a page whose tables are looked for. The table finder's cost
+/// grows with the square of the crossings: a page of 300 × 300 thin lines (a few KB of PDF) held a
+/// CPU worker for minutes (measured in release: 7,000 crossings 0.23 s, 28,000 3.3 s, so about
+/// 0.5 s at the limit). The densest of the corpus's 428 pages has 4,320 (checked by
+/// `tests/corpus_pdf.rs`, which reads every row); a page past the limit is read as text lines,
+/// which the generic reader still splits into cells at their gaps.
+pub const MAX_GRID_CROSSINGS: usize = 10_000;
+
+/// The crossings of `page`'s ruling lines, counted on distinct positions rounded to the point.
+fn grid_crossings(page: &pdfplumber::Page) -> usize {
+    let mut rows = std::collections::HashSet::new();
+    let mut columns = std::collections::HashSet::new();
+    for e in page.edges() {
+        match e.orientation {
+            pdfplumber::Orientation::Horizontal => rows.insert(e.top.round() as i64),
+            pdfplumber::Orientation::Vertical => columns.insert(e.x0.round() as i64),
+            _ => false,
+        };
+    }
+    rows.len().saturating_mul(columns.len())
+}
+
 /// A copy of the PDF in which every horizontally written TrueType CID font (a Type0 font with an
 /// `…-H` encoding whose CIDFontType2 has no `/W2`) gets an explicit one-entry `/W2`; `None` when
 /// nothing needs it, the file is encrypted, or lopdf cannot load it (the original is read then).
@@ -157,8 +185,16 @@ fn read_page(page: &pdfplumber::Page, number: u32, settings: &TableSettings) -> 
 /// although horizontal text never uses them. On the corpus that was 67 % of the reading time
 /// (jiangsu_jcy_2018: 419 → 118 ms, load and save included). Widths, text and positions of
 /// horizontal text do not depend on vertical metrics; `tests/corpus_pdf.rs` checks every row.
-fn without_vertical_metrics(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut doc = lopdf::Document::load_mem(bytes).ok()?;
+///
+/// lopdf inflates every object stream while it loads the file, so each is held to
+/// `max_stream_bytes` (the limit the reader applies to every other stream): a decompression bomb
+/// makes the load fail, and the original is read, under the reader's own limits.
+fn without_vertical_metrics(bytes: &[u8], max_stream_bytes: usize) -> Option<Vec<u8>> {
+    let options = lopdf::LoadOptions {
+        max_decompressed_size: Some(max_stream_bytes),
+        ..lopdf::LoadOptions::default()
+    };
+    let mut doc = lopdf::Document::load_mem_with_options(bytes, options).ok()?;
     if doc.trailer.get(b"Encrypt").is_ok() || doc.is_encrypted() {
         return None;
     }

@@ -395,6 +395,39 @@ fn too_many_cells_are_refused() {
     );
 }
 
+/// Two cells at opposite corners of a sheet (a few KB): calamine would build the 1.7 × 10¹⁰
+/// cells between them, and the process died. Refused on their span before anything is built.
+#[test]
+fn two_cells_at_opposite_corners_of_a_sheet_are_refused_not_built() {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write_string(0, 0, "收入").expect("writes");
+    ws.write_number(1_048_575, 16_383, 1.0).expect("writes");
+    let bytes = wb.save_to_buffer().expect("saves");
+    assert!(bytes.len() < 16 * 1024, "{} bytes", bytes.len());
+    let err = timed("two far cells", 30, || {
+        detect::parse(&bytes, &Limits::default()).unwrap_err()
+    });
+    assert!(
+        matches!(&err, Error::Read(ReadError::Limit(m)) if m.contains("1048576 rows × 16384 columns")),
+        "{err:?}"
+    );
+    // The same with the far cell blank but formatted: calamine builds the styles as a grid too.
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write_string(0, 0, "收入").expect("writes");
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    ws.write_blank(1_048_575, 16_383, &bold).expect("writes");
+    let bytes = wb.save_to_buffer().expect("saves");
+    let err = timed("a far formatted blank", 30, || {
+        detect::parse(&bytes, &Limits::default()).unwrap_err()
+    });
+    assert!(
+        matches!(&err, Error::Read(ReadError::Limit(m)) if m.contains("1048576 rows × 16384 columns")),
+        "{err:?}"
+    );
+}
+
 #[test]
 fn a_table_drawn_with_filled_rectangles_reads_as_rows_of_cells() {
     let bytes = pdf(1, |_| filled_rect_table(), false);
@@ -448,4 +481,41 @@ fn a_rotated_page_is_read() {
     for want in ["income\t1,234.50", "total\t2,234.50"] {
         assert!(text.contains(want), "{want} in {text:?}");
     }
+}
+
+/// A page ruled by 200 horizontal and 140 vertical thin lines (a few KB): the table finder's
+/// cost grows with the square of the 28,000 crossings (3.3 s in release, far more in a debug
+/// build). Past `MAX_GRID_CROSSINGS` the page is read as text; the limit is 2.3× the densest
+/// page of the corpus.
+#[test]
+fn a_page_of_dense_ruling_is_read_as_text_in_bounded_time() {
+    let n: i64 = 200;
+    let grid = |_| {
+        let mut ops = text_at("Grid 1", 30, 830);
+        // 4 pt apart: farther than the table finder's 3 pt snapping, so no two lines merge.
+        for i in 0..n {
+            let y = 20 + 4 * i;
+            ops.extend([
+                Operation::new("m", vec![20.into(), y.into()]),
+                Operation::new("l", vec![580.into(), y.into()]),
+            ]);
+        }
+        for i in 0..(n * 7 / 10) {
+            let x = 20 + 4 * i;
+            ops.extend([
+                Operation::new("m", vec![x.into(), 20.into()]),
+                Operation::new("l", vec![x.into(), 820.into()]),
+            ]);
+        }
+        ops.push(Operation::new("S", vec![]));
+        ops
+    };
+    let bytes = pdf(1, grid, false);
+    assert!(bytes.len() < 64 * 1024, "{} bytes", bytes.len());
+    let doc = timed("a densely ruled page", 30, || {
+        detect::read(&bytes, &Limits::default())
+            .expect("reads")
+            .expect("pdf")
+    });
+    assert_eq!(doc.render().text, "Grid 1\n");
 }

@@ -121,6 +121,17 @@ pub fn check_text(
     true
 }
 
+/// Adds a violation on `page_token` when it is longer than [`MAX_PAGE_TOKEN_CHARS`] (a token
+/// this service issued never is; a longer one is not decoded at all).
+pub fn check_page_token(b: &mut BadRequest, value: &str) {
+    if value.chars().count() > MAX_PAGE_TOKEN_CHARS {
+        b.add(
+            "page_token",
+            format!("page_token is longer than {MAX_PAGE_TOKEN_CHARS} characters"),
+        );
+    }
+}
+
 /// Checks a code field (a unit code): 1–[`MAX_CODE_CHARS`] characters of `A–Z a–z 0–9 - _ .`;
 /// an empty value is an error only when `required`.
 pub fn check_code(b: &mut BadRequest, field: &str, value: &str, required: bool) {
@@ -291,6 +302,9 @@ pub fn queue_timeout(waited: std::time::Duration, retry_after: std::time::Durati
 pub fn read_error(field: &str, e: &gouji_readers::detect::Error) -> Status {
     match e {
         gouji_readers::detect::Error::Parse(p) => parse_error(field, p),
+        gouji_readers::detect::Error::Read(gouji_readers::ReadError::Stopped(stop)) => {
+            stopped(*stop)
+        }
         e => BadRequest::field(field, e.to_string()).into(),
     }
 }

@@ -59,15 +59,35 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// True when the database itself is unreachable or overloaded (the client may retry).
+    /// True when the database itself is unreachable, overloaded or briefly unable to serve
+    /// (the client may retry): the pool and the connection, and the server's own transient
+    /// errors — PostgreSQL's SQLSTATE classes 08 (connection), 40 (serialization failure,
+    /// deadlock), 53 (insufficient resources), 57P (shutdown, restart, failover) and 55P03 (lock
+    /// not available); SQLite's BUSY (5) and LOCKED (6).
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             StoreError::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-            )
-        )
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_),
+            ) => true,
+            StoreError::Database(sqlx::Error::Database(e)) => {
+                e.code().is_some_and(|code| transient_code(&code))
+            }
+            _ => false,
+        }
     }
+}
+
+/// A database error code that says "try again": see [`StoreError::is_unavailable`].
+/// PostgreSQL's SQLSTATEs are five characters; SQLite's codes are numbers below 10,000, its
+/// extended codes keeping the primary code in their low byte (`SQLITE_BUSY_SNAPSHOT` is 517).
+fn transient_code(code: &str) -> bool {
+    if code.len() == 5 {
+        return ["08", "40", "53", "57P"]
+            .iter()
+            .any(|class| code.starts_with(class))
+            || code == "55P03";
+    }
+    code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -679,10 +699,11 @@ impl Store {
     }
 
     /// Validated revisions due for revalidation at `now` (a related report arrived or was
-    /// revised), the longest overdue first.
-    pub async fn due_for_revalidation(&self, now: i64, limit: u32) -> Result<Vec<RevisionRecord>> {
+    /// revised), the longest overdue first, without their report bodies (each is read with
+    /// [`Store::revision_by_id`] when its turn comes, so that a batch holds one body at a time).
+    pub async fn due_for_revalidation(&self, now: i64, limit: u32) -> Result<Vec<RevisionListing>> {
         let sql = format!(
-            "SELECT {REVISION_COLUMNS} FROM revisions r WHERE revalidate_at IS NOT NULL \
+            "SELECT {LISTING_COLUMNS} FROM revisions r WHERE revalidate_at IS NOT NULL \
              AND revalidate_at <= $1 AND validation_state = 'validated' \
              ORDER BY revalidate_at, id LIMIT $2"
         );
@@ -693,15 +714,16 @@ impl Store {
                 .fetch_all(pool)
                 .await?
         });
-        rows.into_iter().map(RevisionRow::into_record).collect()
+        rows.into_iter().map(RevisionRow::into_listing).collect()
     }
 
     /// Pending revisions whose next attempt is due at `now` (unix milliseconds), the longest
     /// overdue first. Each revision keeps its own schedule, so one that keeps failing (and
-    /// backs off) never holds up the others.
-    pub async fn due_for_validation(&self, now: i64, limit: u32) -> Result<Vec<RevisionRecord>> {
+    /// backs off) never holds up the others. Without their report bodies, as
+    /// [`Store::due_for_revalidation`].
+    pub async fn due_for_validation(&self, now: i64, limit: u32) -> Result<Vec<RevisionListing>> {
         let sql = format!(
-            "SELECT {REVISION_COLUMNS} FROM revisions r WHERE validation_state = 'pending' \
+            "SELECT {LISTING_COLUMNS} FROM revisions r WHERE validation_state = 'pending' \
              AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2"
         );
         let rows: Vec<RevisionRow> = with_pool!(self, read, |pool| {
@@ -711,7 +733,7 @@ impl Store {
                 .fetch_all(pool)
                 .await?
         });
-        rows.into_iter().map(RevisionRow::into_record).collect()
+        rows.into_iter().map(RevisionRow::into_listing).collect()
     }
 
     /// Revisions in each validation state: (pending, validated, failed).
@@ -825,7 +847,8 @@ impl Store {
         Ok(doc.flatten())
     }
 
-    async fn revision_by_id(&self, id: i64) -> Result<Option<RevisionRecord>> {
+    /// The revision with storage id `id`, with its report.
+    pub async fn revision_by_id(&self, id: i64) -> Result<Option<RevisionRecord>> {
         let sql = format!("SELECT {REVISION_COLUMNS} FROM revisions r WHERE r.id = $1");
         let row: Option<RevisionRow> = with_pool!(self, read, |pool| {
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
@@ -1101,4 +1124,22 @@ pub fn content_hash(bytes: &[u8]) -> String {
 /// Parses a stored report (kept here so callers never see the JSON encoding).
 pub fn decode_report(json: &str) -> Result<Report> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("report: {e}")))
+}
+
+#[cfg(test)]
+mod transient_tests {
+    use super::transient_code;
+
+    #[test]
+    fn transient_database_codes_are_told_from_the_callers_errors() {
+        for code in [
+            "40001", "40P01", "57P01", "57P03", "53300", "08006", "55P03", "5", "6", "517",
+        ] {
+            assert!(transient_code(code), "{code} is transient");
+        }
+        // Unique violation, foreign key, check, syntax; SQLite's CONSTRAINT (19, 2067).
+        for code in ["23505", "23503", "23514", "42601", "19", "2067", "1"] {
+            assert!(!transient_code(code), "{code} is the request's");
+        }
+    }
 }

@@ -829,6 +829,10 @@ both_backends!(pending_revisions_keep_their_own_schedule, |store| {
             .collect::<Vec<_>>()
     };
     assert_eq!(due(now).await, [a, b, c]);
+    // Listed without bodies; each is read when its turn comes.
+    let first = store.revision_by_id(a).await.unwrap().expect("stored");
+    assert_eq!((first.id, first.state), (a, ValidationState::Pending));
+    assert!(store.revision_by_id(c + 1_000).await.unwrap().is_none());
     // `a` failed (an answered error): it waits a minute; the others are still due.
     assert_eq!(
         store

@@ -139,6 +139,12 @@ async fn submit_bytes(
     let principal = auth::principal(&request)?;
     let bytes = request.into_inner();
     let head = SubmitHead::decode(bytes.clone()).map_err(not_a_submit_request)?;
+    // The unit code is checked before it reaches authorization, which may look it up in the
+    // store (a `department` caller's subtree query): a malformed code is INVALID_ARGUMENT on
+    // `unit_code`, never a store error or a denial.
+    let mut b = BadRequest::new();
+    status::check_code(&mut b, "unit_code", &head.unit_code, true);
+    b.check()?;
     service
         .authorize_submit(&principal, &head.unit_code, head.consolidated)
         .await?;
@@ -146,6 +152,8 @@ async fn submit_bytes(
     // decoded message lives and dies on that thread.
     let limits = service.limits;
     let checked = gouji_runtime::cpu::run_until("decode task", Some(deadline), move || {
+        gouji_proto::footprint::check(&bytes, &gouji_proto::footprint::SUBMIT_REPORT_REQUEST)
+            .map_err(|m| Status::from(BadRequest::field("request", m)))?;
         pb::SubmitReportRequest::decode(bytes)
             .map_err(not_a_submit_request)
             .and_then(|req| check_and_convert(&limits, req))
@@ -399,15 +407,7 @@ impl Ingestion {
     fn list_filter(&self, req: &pb::ListReportsRequest) -> Result<ListFilter, Status> {
         let mut b = BadRequest::new();
         status::check_code(&mut b, "unit_code", &req.unit_code, false);
-        if req.page_token.chars().count() > status::MAX_PAGE_TOKEN_CHARS {
-            b.add(
-                "page_token",
-                format!(
-                    "page_token is longer than {} characters",
-                    status::MAX_PAGE_TOKEN_CHARS
-                ),
-            );
-        }
+        status::check_page_token(&mut b, &req.page_token);
         if req.year != 0 {
             check_year(&self.limits, "year", req.year, &mut b);
         }
@@ -587,6 +587,9 @@ impl IngestionService for Ingestion {
         );
         let principal = auth::principal(&request)?;
         let req = request.into_inner();
+        let mut b = BadRequest::new();
+        status::check_code(&mut b, "unit_code", &req.unit_code, true);
+        b.check()?;
         self.authorize_submit(&principal, &req.unit_code, req.consolidated)
             .await?;
         let limits = self.limits;
@@ -733,6 +736,7 @@ impl IngestionService for Ingestion {
         let req = request.into_inner();
         let mut b = BadRequest::new();
         status::check_text(&mut b, "target", &req.target, status::MAX_NAME_CHARS, false);
+        status::check_page_token(&mut b, &req.page_token);
         if req.page_size < 0 {
             b.add("page_size", "page_size must not be negative");
         }

@@ -74,7 +74,8 @@ async fn children(store: &Store, code: &str) -> Result<Vec<String>, StoreError> 
 }
 
 /// The latest stored revision of every report `rec` is related to, in wire form, within the
-/// message budget.
+/// message budget: at most half a request's content, and at most `room` bytes (what the
+/// subject leaves of it).
 ///
 /// A report that would pass the message or the restore budget is skipped (with a warning) and
 /// the smaller ones after it are still sent: one oversized unit report costs its department
@@ -83,10 +84,11 @@ async fn children(store: &Store, code: &str) -> Result<Vec<String>, StoreError> 
 pub async fn related_reports(
     store: &Store,
     rec: &RevisionRecord,
+    room: usize,
 ) -> Result<Vec<RelatedReport>, StoreError> {
     let mut out = Vec::new();
     let mut bytes = 0usize;
-    let budget = gouji_runtime::server::MAX_CONTENT_BYTES / 2;
+    let budget = (gouji_runtime::server::MAX_CONTENT_BYTES / 2).min(room);
     // What validation lets one request restore, less the subject's own share (at most one
     // report's worth): a related report whose source texts would pass it is not sent.
     let mut restored = 0usize;
@@ -252,7 +254,7 @@ mod tests {
             .await
             .unwrap()
             .expect("the 汇总 is stored");
-        let sent: Vec<String> = related_reports(&store, &dept)
+        let sent: Vec<String> = related_reports(&store, &dept, usize::MAX)
             .await
             .unwrap()
             .into_iter()
@@ -264,5 +266,7 @@ mod tests {
             sent.contains(&"D01".to_string()),
             "the department's own unit report: {sent:?}"
         );
+        // A subject that leaves no room in the request gets no related report at all.
+        assert!(related_reports(&store, &dept, 0).await.unwrap().is_empty());
     }
 }

@@ -56,7 +56,15 @@ pub struct ValidationClient {
     /// When validation last answered a call (milliseconds since the epoch; 0: never), with a
     /// verdict or an error of its own — UNAVAILABLE is no answer.
     answered_at: Arc<AtomicI64>,
+    /// Failed revalidations in a row, by revision id, of validated revisions whose related
+    /// reports changed: their next attempt backs off like a pending revision's. Kept in memory
+    /// (a restart starts again from the first delay); at most [`MAX_REVALIDATION_BACKOFFS`].
+    revalidation_failures: Arc<Mutex<std::collections::HashMap<i64, u32>>>,
 }
+
+/// Most validated revisions whose failed revalidations are counted at once; past it the counts
+/// start again (each revision then retries from the first delay).
+pub const MAX_REVALIDATION_BACKOFFS: usize = 100_000;
 
 /// Idempotency keys of the revisions this process is storing or validating right now.
 #[derive(Clone, Default)]
@@ -108,7 +116,30 @@ impl ValidationClient {
             in_flight: InFlight::default(),
             policy: RetryPolicy::default(),
             answered_at: Arc::new(AtomicI64::new(0)),
+            revalidation_failures: Arc::default(),
         })
+    }
+
+    /// Counts one more failed revalidation of revision `id`; returns how many in a row.
+    fn revalidation_failed(&self, id: i64) -> u32 {
+        let mut m = self
+            .revalidation_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if m.len() >= MAX_REVALIDATION_BACKOFFS && !m.contains_key(&id) {
+            m.clear();
+        }
+        let n = m.entry(id).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    /// Forgets revision `id`'s failed revalidations (it was revalidated, or never will be).
+    fn revalidation_settled(&self, id: i64) {
+        self.revalidation_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
     }
 
     /// The same client with another retry policy for pending revisions.
@@ -152,9 +183,8 @@ impl ValidationClient {
     ) -> Result<Verdict, tonic::Status> {
         let input = match source {
             Source::Document(bytes) => validate_report_request::Input::Document(bytes),
-            Source::Parsed(report) => validate_report_request::Input::Report(*report),
-            Source::Stored => {
-                validate_report_request::Input::Report(convert::report_to_pb(&rec.report))
+            Source::Parsed(report) | Source::Stored(report) => {
+                validate_report_request::Input::Report(*report)
             }
         };
         let mut request = tonic::Request::new(ValidateReportRequest {
@@ -200,8 +230,23 @@ pub enum Source {
     /// form: lossless, so the findings are those of the document (`gouji-proto`'s `round_trip`
     /// test), without a second parse.
     Parsed(Box<gouji_proto::report::v1::Report>),
-    /// The stored structured report (submitted structured: no text to quote).
-    Stored,
+    /// The stored structured report (submitted structured: no text to quote), in wire form.
+    Stored(Box<gouji_proto::report::v1::Report>),
+}
+
+impl Source {
+    /// The stored structured report of `rec`, in wire form.
+    fn stored(rec: &RevisionRecord) -> Source {
+        Source::Stored(Box::new(convert::report_to_pb(&rec.report)))
+    }
+
+    /// Bytes of the subject in the request.
+    fn encoded_len(&self) -> usize {
+        match self {
+            Source::Document(d) => d.len(),
+            Source::Parsed(r) | Source::Stored(r) => r.encoded_len(),
+        }
+    }
 }
 
 /// Documents above this much text are sent as documents: their structured form (every fact and
@@ -327,13 +372,13 @@ pub async fn validate_and_record(
         Some(pb) => Source::Parsed(Box::new(pb)),
         None if rec.has_document => match store.document(rec.id).await {
             Ok(Some(d)) => Source::Document(d),
-            Ok(None) => Source::Stored,
+            Ok(None) => Source::stored(rec),
             Err(e) => {
                 tracing::warn!(error = %e, id = rec.id, "cannot read stored document");
                 return Attempt::Pending;
             }
         },
-        None => Source::Stored,
+        None => Source::stored(rec),
     };
     let unit_type = match store.get_unit(&rec.unit_code).await {
         Ok(u) => u.and_then(|u| u.unit_type),
@@ -345,7 +390,11 @@ pub async fn validate_and_record(
     // The related reports as they are now; a mark for revalidation set after this instant
     // stays (see `Store::record_related`).
     let started = now_millis();
-    let related = match crate::related::related_reports(store, rec).await {
+    // What the related reports may add: the request's content stays within what validation
+    // accepts (`MAX_CONTENT_BYTES` plus the envelope), whatever the subject's own size, so a
+    // revision is never refused for the reports ingestion itself put beside it.
+    let room = gouji_runtime::server::MAX_CONTENT_BYTES.saturating_sub(source.encoded_len());
+    let related = match crate::related::related_reports(store, rec, room).await {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(error = %e, id = rec.id, "cannot read related reports");
@@ -409,12 +458,22 @@ async fn record_failure(
             _ => format!("{why} (after {} failed attempts)", policy.max_failures),
         };
         return match store.record_validation_failure(rec.id, &why).await {
-            Ok(_) => {
+            Ok(true) => {
                 tracing::warn!(
                     report = %rec.report_id(),
                     revision = rec.revision,
                     reason = %why,
                     "validation failed for good"
+                );
+                Attempt::Failed(why)
+            }
+            // A validated revision being revalidated: its recorded verdict stands.
+            Ok(false) => {
+                tracing::warn!(
+                    report = %rec.report_id(),
+                    revision = rec.revision,
+                    reason = %why,
+                    "revalidation refused for good; the revision keeps its earlier verdict"
                 );
                 Attempt::Failed(why)
             }
@@ -466,21 +525,26 @@ pub async fn revalidate_pending(store: Store, client: ValidationClient, interval
             }
         };
         let full = due.len() >= policy.batch as usize;
-        for rec in due {
-            debug_assert_eq!(rec.state, ValidationState::Pending);
+        // Attempts made this round: a full batch of revisions that SubmitReport calls hold is
+        // no reason to ask again at once.
+        let mut attempted = 0usize;
+        for listed in due {
+            debug_assert_eq!(listed.state, ValidationState::Pending);
             // A SubmitReport call is validating it right now: its verdict is on the way.
-            let Some(claim) = client.claim(&rec.idempotency_key) else {
+            let Some(claim) = client.claim(&listed.idempotency_key) else {
                 continue;
             };
-            // The list may predate an outcome recorded since by the task that held the claim.
-            match store.is_pending(rec.id).await {
-                Ok(true) => {}
-                Ok(false) => continue,
+            // Its body is read now, one at a time; the list may predate an outcome recorded
+            // since by the task that held the claim.
+            let rec = match store.revision_by_id(listed.id).await {
+                Ok(Some(rec)) if rec.state == ValidationState::Pending => rec,
+                Ok(_) => continue,
                 Err(e) => {
-                    tracing::warn!(error = %e, id = rec.id, "cannot read revision state");
+                    tracing::warn!(error = %e, id = listed.id, "cannot read revision");
                     continue;
                 }
-            }
+            };
+            attempted += 1;
             let attempt = validate_and_record(&store, &client, &rec, None, &claim).await;
             // The background loop calls validation as the ingestion service itself (its
             // mutual-TLS certificate, no caller token): attributed in the audit trail.
@@ -502,7 +566,8 @@ pub async fn revalidate_pending(store: Store, client: ValidationClient, interval
             }
         }
         let revalidated = revalidate_dependents(&store, &client, policy.batch).await;
-        if !full && !revalidated {
+        let more_due = revalidated || (full && attempted > 0);
+        if !more_due {
             tokio::time::sleep(interval).await;
         }
     }
@@ -511,7 +576,8 @@ pub async fn revalidate_pending(store: Store, client: ValidationClient, interval
 /// One round of revalidation: validated revisions whose related reports arrived or were revised
 /// since their findings ([`crate::related::mark_dependents`]) are validated again, with the
 /// related reports as they are now. A failed attempt leaves the revision's verdict as it was
-/// and tries again later. Returns true when a full batch was due (more may be waiting).
+/// and tries again later. Returns true when a full batch was due (more may be waiting) and
+/// at least one of it was attempted.
 async fn revalidate_dependents(store: &Store, client: &ValidationClient, batch: u32) -> bool {
     let due = match store.due_for_revalidation(now_millis(), batch).await {
         Ok(d) => d,
@@ -521,19 +587,32 @@ async fn revalidate_dependents(store: &Store, client: &ValidationClient, batch: 
         }
     };
     let full = due.len() >= batch as usize;
-    for rec in due {
-        let Some(claim) = client.claim(&rec.idempotency_key) else {
+    let mut attempted = 0usize;
+    for listed in due {
+        let Some(claim) = client.claim(&listed.idempotency_key) else {
             continue;
         };
+        let rec = match store.revision_by_id(listed.id).await {
+            Ok(Some(rec)) => rec,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, id = listed.id, "cannot read revision");
+                continue;
+            }
+        };
+        attempted += 1;
         tracing::info!(report = %rec.report_id(), revision = rec.revision, "revalidating: a related report changed");
-        if !matches!(
-            validate_and_record(store, client, &rec, None, &claim).await,
-            Attempt::Validated(_)
-        ) {
-            // Not validated this time (validation unreachable): keep the mark, later.
-            let later = now_millis().saturating_add(
-                i64::try_from(client.policy.first_delay.as_millis()).unwrap_or(i64::MAX),
-            );
+        let attempt = validate_and_record(store, client, &rec, None, &claim).await;
+        if !matches!(attempt, Attempt::Pending) {
+            // Revalidated, or refused for good (the earlier verdict stands): the mark is spent.
+            client.revalidation_settled(rec.id);
+        } else {
+            // Not validated this time (validation unreachable, or slow): keep the mark, and
+            // back off as a pending revision does, so that a revision that keeps failing is
+            // not resent every few seconds forever.
+            let delay = client.policy.delay(client.revalidation_failed(rec.id));
+            let later =
+                now_millis().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
             if let Err(e) = store
                 .request_revalidation(&rec.unit_code, rec.year, rec.kind, rec.consolidated, later)
                 .await
@@ -542,7 +621,7 @@ async fn revalidate_dependents(store: &Store, client: &ValidationClient, batch: 
             }
         }
     }
-    full
+    full && attempted > 0
 }
 
 #[cfg(test)]

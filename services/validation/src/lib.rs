@@ -66,6 +66,11 @@ impl UnaryService<Bytes> for ValidateReportBytes {
             request,
             self.timeout,
             |bytes| {
+                gouji_proto::footprint::check(
+                    &bytes,
+                    &gouji_proto::footprint::VALIDATE_REPORT_REQUEST,
+                )
+                .map_err(|m| Status::from(status::BadRequest::field("request", m)))?;
                 ValidateReportRequest::decode(bytes).map_err(|e| {
                     status::malformed_request("gouji.validation.v1.ValidateReportRequest", e)
                 })

@@ -995,11 +995,19 @@ fn lists(r: &FactIndex<'_>, out: &mut Vec<Finding>) {
     if tables.is_empty() {
         return;
     }
+    // The sections' lines are read at most twice over in all: a parsed report's sections do not
+    // overlap (one nesting level at most reads a line twice), while a structured report may
+    // name the same long range in every one of 200,000 sections — quadratic work otherwise.
+    let mut budget = 2 * r.lines.len();
     for (first, last) in ranges {
         let (first, last) = (first as usize, (last as usize).min(r.lines.len()));
         if first == 0 || first > last {
             continue;
         }
+        let Some(left) = budget.checked_sub(last - first) else {
+            break;
+        };
+        budget = left;
         // The section's lines after its heading.
         let body: Vec<String> = r.lines[first..last].to_vec();
         let mut prose = Prose::new(&body, |_, t| t.starts_with('#') || looks_like_heading(t));
