@@ -372,9 +372,27 @@ pub fn unavailable(context: &str, e: impl std::fmt::Display) -> Status {
 /// How long a client is told to wait before retrying a call whose upstream failed.
 pub const UPSTREAM_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// [`upstream`] for a request this service built itself from stored data (aggregation's
+/// `ValidateReport` of the consolidated report): when the upstream refuses it (INVALID_ARGUMENT,
+/// NOT_FOUND, OUT_OF_RANGE, FAILED_PRECONDITION), nothing in the caller's request is wrong, so
+/// the answer is FAILED_PRECONDITION naming what was refused and why — not INVALID_ARGUMENT on a
+/// field the caller sent.
+pub fn upstream_of_built(what: &str, s: Status) -> Status {
+    match s.code() {
+        Code::InvalidArgument | Code::NotFound | Code::OutOfRange | Code::FailedPrecondition => {
+            Status::failed_precondition(format!(
+                "{what} refused the request built from the stored reports ({:?}): {}",
+                s.code(),
+                truncate(s.message(), MAX_UPSTREAM_MESSAGE_CHARS)
+            ))
+        }
+        _ => upstream(what, "", s),
+    }
+}
+
 /// Maps the failure of a call to another Gouji service (`what`, e.g. "ingestion ListUnits").
-/// A request the upstream refused for a field is INVALID_ARGUMENT on `field` here (NOT_FOUND,
-/// FAILED_PRECONDITION, OUT_OF_RANGE keep their code); a version mismatch (UNIMPLEMENTED) or
+/// A request the upstream refused for a field (INVALID_ARGUMENT, NOT_FOUND) is INVALID_ARGUMENT
+/// on `field` here (FAILED_PRECONDITION, OUT_OF_RANGE keep their code); a version mismatch (UNIMPLEMENTED) or
 /// DATA_LOSS is INTERNAL; every other failure — unreachable, timed out, shedding load, broken
 /// connection, the upstream's own internal error — is UNAVAILABLE with a
 /// `google.rpc.RetryInfo` of [`UPSTREAM_RETRY_DELAY`]: retrying the call may succeed.
@@ -409,6 +427,20 @@ pub fn upstream(what: &str, field: &str, s: Status) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_of_a_request_built_here_is_no_fault_of_the_caller() {
+        let s = upstream_of_built(
+            "validation ValidateReport",
+            Status::invalid_argument("report.facts: 250000 entries; the limit is 200000"),
+        );
+        assert_eq!(s.code(), Code::FailedPrecondition);
+        assert!(s.message().contains("250000 entries"), "{}", s.message());
+        let s = upstream_of_built("validation ValidateReport", Status::unavailable("down"));
+        assert_eq!(s.code(), Code::Unavailable);
+        let s = upstream_of_built("validation ValidateReport", Status::permission_denied("no"));
+        assert_eq!(s.code(), Code::PermissionDenied);
+    }
 
     #[test]
     fn bad_request_carries_field_violations() {

@@ -356,7 +356,7 @@ impl Aggregation {
                 timeout,
             ))
             .await
-            .map_err(|s| upstream("validation ValidateReport", "department_code", s))?
+            .map_err(|s| status::upstream_of_built("validation ValidateReport", s))?
             .into_inner();
 
         // 4. Compare with the filed 汇总.

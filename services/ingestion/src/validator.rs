@@ -458,22 +458,18 @@ async fn record_failure(
             _ => format!("{why} (after {} failed attempts)", policy.max_failures),
         };
         return match store.record_validation_failure(rec.id, &why).await {
-            Ok(true) => {
-                tracing::warn!(
-                    report = %rec.report_id(),
-                    revision = rec.revision,
-                    reason = %why,
+            // `false`: a validated revision being revalidated; its recorded verdict stands.
+            Ok(recorded) => {
+                let outcome = if recorded {
                     "validation failed for good"
-                );
-                Attempt::Failed(why)
-            }
-            // A validated revision being revalidated: its recorded verdict stands.
-            Ok(false) => {
+                } else {
+                    "revalidation refused for good; the revision keeps its earlier verdict"
+                };
                 tracing::warn!(
                     report = %rec.report_id(),
                     revision = rec.revision,
                     reason = %why,
-                    "revalidation refused for good; the revision keeps its earlier verdict"
+                    "{outcome}"
                 );
                 Attempt::Failed(why)
             }
