@@ -92,6 +92,16 @@ fn transient_code(code: &str) -> bool {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// What [`Store::record_verdict`] records: validation's answer for one revision.
+#[derive(Debug, Clone, Copy)]
+pub struct Verdict<'a> {
+    pub valid: bool,
+    pub catalog_version: &'a str,
+    pub findings: &'a [Finding],
+    /// The related reports the cross-report rules used.
+    pub related: &'a [gouji_domain::rules::ReportRef],
+}
+
 enum Backend {
     Sqlite {
         /// Readers run concurrently (WAL).
@@ -589,6 +599,37 @@ impl Store {
                 .bind(catalog_version)
                 .bind(&json)
                 .bind(now)
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// [`Store::record_validation`] and [`Store::record_related`] in one statement: the verdict
+    /// and the related reports it used, and the revalidation mark cleared unless it was set
+    /// after `started`. One write transaction per verdict, not two: on SQLite every write waits
+    /// for the single writer and its commit's sync, so a second one cost ingestion about a third
+    /// of its submissions per second (measured side by side, docs/benchmarks-ingestion.md).
+    pub async fn record_verdict(&self, id: i64, verdict: Verdict<'_>, started: i64) -> Result<()> {
+        let findings = serde_json::to_string(verdict.findings)
+            .map_err(|e| StoreError::Corrupt(format!("findings cannot be serialised: {e}")))?;
+        let related = serde_json::to_string(verdict.related).map_err(|e| {
+            StoreError::Corrupt(format!("related reports cannot be serialised: {e}"))
+        })?;
+        let sql = "UPDATE revisions SET validation_state = 'validated', valid = $1, \
+                   catalog_version = $2, findings_json = $3, validated_at = $4, \
+                   validation_error = NULL, related_json = $5, revalidate_at = CASE \
+                   WHEN revalidate_at <= $6 THEN NULL ELSE revalidate_at END WHERE id = $7";
+        let now = records::now_millis();
+        with_pool!(self, write, |pool| {
+            sqlx::query(sql)
+                .bind(verdict.valid)
+                .bind(verdict.catalog_version)
+                .bind(&findings)
+                .bind(now)
+                .bind(&related)
+                .bind(started)
                 .bind(id)
                 .execute(pool)
                 .await?;

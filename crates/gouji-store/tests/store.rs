@@ -945,10 +945,22 @@ both_backends!(related_reports_used_and_revalidation_marks, |store| {
     let due = store.due_for_revalidation(10, 10).await.unwrap();
     assert_eq!(due.iter().map(|r| r.id).collect::<Vec<_>>(), vec![rec.id]);
     // A revalidation that read its related reports before the mark keeps it …
-    store.record_related(rec.id, &used, 9).await.unwrap();
+    let verdict = |related| gouji_store::Verdict {
+        valid: false,
+        catalog_version: "v2",
+        findings: &[],
+        related,
+    };
+    store
+        .record_verdict(rec.id, verdict(&used), 9)
+        .await
+        .unwrap();
     assert_eq!(store.due_for_revalidation(10, 10).await.unwrap().len(), 1);
-    // … one that read them after clears it.
-    store.record_related(rec.id, &[], 10).await.unwrap();
+    // … one that read them after clears it (the verdict and the related reports in one write).
+    store
+        .record_verdict(rec.id, verdict(&[]), 10)
+        .await
+        .unwrap();
     assert!(
         store
             .due_for_revalidation(i64::MAX, 10)
@@ -962,6 +974,10 @@ both_backends!(related_reports_used_and_revalidation_marks, |store| {
         .unwrap()
         .unwrap();
     assert!(got.related_used.is_empty());
+    assert_eq!(
+        (got.valid, got.catalog_version.as_deref()),
+        (Some(false), Some("v2"))
+    );
 });
 
 both_backends!(audit_events_go_with_their_change, |store| {

@@ -408,23 +408,15 @@ pub async fn validate_and_record(
             return record_failure(store, rec, &status, policy, answered).await;
         }
     };
-    if let Err(e) = store
-        .record_validation(
-            rec.id,
-            verdict.valid,
-            &verdict.catalog_version,
-            &verdict.findings,
-        )
-        .await
-    {
+    let recorded = gouji_store::Verdict {
+        valid: verdict.valid,
+        catalog_version: &verdict.catalog_version,
+        findings: &verdict.findings,
+        related: &verdict.related_used,
+    };
+    if let Err(e) = store.record_verdict(rec.id, recorded, started).await {
         tracing::warn!(error = %e, id = rec.id, "cannot record validation; stays pending");
         return Attempt::Pending;
-    }
-    if let Err(e) = store
-        .record_related(rec.id, &verdict.related_used, started)
-        .await
-    {
-        tracing::warn!(error = %e, id = rec.id, "cannot record the related reports used");
     }
     tracing::info!(
         report = %rec.report_id(),
