@@ -121,6 +121,13 @@ pub fn check_text(
     true
 }
 
+/// Refuses request bytes whose repeated messages would take more than
+/// [`gouji_proto::footprint::MAX_DECODED_BYTES`] once decoded: INVALID_ARGUMENT on `request`,
+/// before anything is decoded.
+pub fn check_footprint(bytes: &[u8], shape: &gouji_proto::footprint::Shape) -> Result<(), Status> {
+    gouji_proto::footprint::check(bytes, shape).map_err(|m| BadRequest::field("request", m).into())
+}
+
 /// Adds a violation on `page_token` when it is longer than [`MAX_PAGE_TOKEN_CHARS`] (a token
 /// this service issued never is; a longer one is not decoded at all).
 pub fn check_page_token(b: &mut BadRequest, value: &str) {

@@ -139,12 +139,6 @@ async fn submit_bytes(
     let principal = auth::principal(&request)?;
     let bytes = request.into_inner();
     let head = SubmitHead::decode(bytes.clone()).map_err(not_a_submit_request)?;
-    // The unit code is checked before it reaches authorization, which may look it up in the
-    // store (a `department` caller's subtree query): a malformed code is INVALID_ARGUMENT on
-    // `unit_code`, never a store error or a denial.
-    let mut b = BadRequest::new();
-    status::check_code(&mut b, "unit_code", &head.unit_code, true);
-    b.check()?;
     service
         .authorize_submit(&principal, &head.unit_code, head.consolidated)
         .await?;
@@ -152,8 +146,7 @@ async fn submit_bytes(
     // decoded message lives and dies on that thread.
     let limits = service.limits;
     let checked = gouji_runtime::cpu::run_until("decode task", Some(deadline), move || {
-        gouji_proto::footprint::check(&bytes, &gouji_proto::footprint::SUBMIT_REPORT_REQUEST)
-            .map_err(|m| Status::from(BadRequest::field("request", m)))?;
+        status::check_footprint(&bytes, &gouji_proto::footprint::SUBMIT_REPORT_REQUEST)?;
         pb::SubmitReportRequest::decode(bytes)
             .map_err(not_a_submit_request)
             .and_then(|req| check_and_convert(&limits, req))
@@ -202,6 +195,12 @@ impl Ingestion {
         unit: &str,
         consolidated: bool,
     ) -> Result<(), Status> {
+        // The unit code is checked first: authorization may look it up in the store (a
+        // `department` caller's subtree query), and a malformed code is INVALID_ARGUMENT on
+        // `unit_code`, never a store error or a denial.
+        let mut b = BadRequest::new();
+        status::check_code(&mut b, "unit_code", unit, true);
+        b.check()?;
         auth::authorize(
             principal,
             Action::SubmitReport { unit, consolidated },
@@ -587,9 +586,6 @@ impl IngestionService for Ingestion {
         );
         let principal = auth::principal(&request)?;
         let req = request.into_inner();
-        let mut b = BadRequest::new();
-        status::check_code(&mut b, "unit_code", &req.unit_code, true);
-        b.check()?;
         self.authorize_submit(&principal, &req.unit_code, req.consolidated)
             .await?;
         let limits = self.limits;

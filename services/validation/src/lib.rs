@@ -66,11 +66,7 @@ impl UnaryService<Bytes> for ValidateReportBytes {
             request,
             self.timeout,
             |bytes| {
-                gouji_proto::footprint::check(
-                    &bytes,
-                    &gouji_proto::footprint::VALIDATE_REPORT_REQUEST,
-                )
-                .map_err(|m| Status::from(status::BadRequest::field("request", m)))?;
+                status::check_footprint(&bytes, &gouji_proto::footprint::VALIDATE_REPORT_REQUEST)?;
                 ValidateReportRequest::decode(bytes).map_err(|e| {
                     status::malformed_request("gouji.validation.v1.ValidateReportRequest", e)
                 })
